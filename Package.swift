@@ -1,0 +1,60 @@
+// swift-tools-version:6.0
+// Two executables share one package: `curriculum` (the tracker: argument parser, Yams,
+// GRDB and nothing heavy, so it builds in about a minute) and `curriculum-labs` (the lab
+// kit and every lab, which may pull in server packages). The tracker runs the labs as a
+// child process; both link `LabCatalog`, the labs' metadata, so the validator and
+// `lab list` never need the lab code.
+import PackageDescription
+
+let package = Package(
+    name: "curriculum",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "curriculum", targets: ["curriculum"]),
+        .executable(name: "curriculum-labs", targets: ["curriculum-labs"]),
+        .library(name: "CurriculumKit", targets: ["CurriculumKit"]),
+        .library(name: "LabKit", targets: ["LabKit"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
+    ],
+    targets: [
+        // Metadata of every lab (ids, titles, tasks, parameters, needs): no lab code.
+        .target(name: "LabCatalog"),
+        // The tracker's logic: plan, graph, store, exports. Knows nothing of the CLI.
+        .target(
+            name: "CurriculumKit",
+            dependencies: [
+                "LabCatalog",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .executableTarget(
+            name: "curriculum",
+            dependencies: [
+                "CurriculumKit", "LabCatalog",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The lab kit: runner, report, checks, parameters, scratch folders, servers.
+        .target(name: "LabKit", dependencies: ["LabCatalog"]),
+        // The labs themselves, one folder per phase, one file per lab.
+        .target(
+            name: "Labs",
+            dependencies: [
+                "LabKit", "LabCatalog",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+            ]
+        ),
+        .executableTarget(name: "curriculum-labs", dependencies: ["Labs", "LabKit", "LabCatalog"]),
+        .testTarget(name: "CurriculumKitTests", dependencies: ["CurriculumKit"]),
+        .testTarget(name: "LabKitTests", dependencies: ["LabKit", "LabCatalog"]),
+        .testTarget(name: "LabsTests", dependencies: ["Labs", "LabKit", "LabCatalog"]),
+        .testTarget(name: "CLITests", dependencies: ["CurriculumKit"]),
+    ]
+)

@@ -1,0 +1,3 @@
+extension LabCatalog {
+    static let concurrency: [LabInfo] = []
+}

@@ -1,0 +1,3 @@
+extension LabCatalog {
+    static let postgres: [LabInfo] = []
+}

@@ -1,0 +1,162 @@
+import Foundation
+import LabCatalog
+import Synchronization
+
+/// A runnable, self-checking exercise. A lab performs a real experiment in `run`, records
+/// what it did with `lab.step`, what it measured with `lab.figure`, and asserts what
+/// happened with `lab.expect`. Its metadata lives in `LabCatalog` under the same `id`.
+public protocol Lab: Sendable {
+    static var id: String { get }
+    init()
+    func run(_ lab: LabContext) async throws
+}
+
+/// Thrown by a lab (or the kit) when something it needs is not installed.
+public struct LabUnavailable: Error, CustomStringConvertible, Sendable {
+    public var need: LabNeed
+    public var detail: String?
+    public init(_ need: LabNeed, detail: String? = nil) { self.need = need; self.detail = detail }
+    public var description: String {
+        "\(need.name) is not installed\(detail.map { " (\($0))" } ?? ""); install it with: \(need.installCommand)"
+    }
+}
+
+/// A lab's own mistake (an undeclared parameter, a broken set-up), reported as a failure.
+public struct LabError: Error, CustomStringConvertible, Sendable {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Everything a lab gets for one run, and the report it fills in.
+public final class LabContext: Sendable {
+    public let info: LabInfo
+    /// `--quick`: shrink workloads so the whole catalogue runs in CI.
+    public let quick: Bool
+    /// Every parameter's value, defaults applied (see `LabInfo.resolve`).
+    public let parameters: [String: String]
+    /// A folder of the lab's own; the runner removes it after the run, whatever happens.
+    public let scratch: URL
+    public let clock: LabClock
+
+    private let state: Mutex<State>
+    private let sink: @Sendable (LabEvent) -> Void
+
+    struct State {
+        var report: LabReport
+        var cleanups: [@Sendable () async -> Void] = []
+    }
+
+    init(info: LabInfo, quick: Bool, parameters: [String: String], scratch: URL, clock: LabClock,
+         sink: @escaping @Sendable (LabEvent) -> Void) {
+        self.info = info; self.quick = quick; self.parameters = parameters
+        self.scratch = scratch; self.clock = clock; self.sink = sink
+        state = Mutex(State(report: LabReport(lab: info.id, title: info.title, quick: quick, parameters: parameters)))
+    }
+
+    // MARK: Parameters
+
+    public func string(_ name: String) throws -> String {
+        guard let v = parameters[name] else { throw LabError("lab \(info.id) reads parameter \(name), which its catalogue entry does not declare") }
+        return v
+    }
+
+    public func int(_ name: String) throws -> Int {
+        let v = try string(name)
+        guard let i = Int(v) else { throw LabError("parameter \(name)=\(v) is not a whole number") }
+        return i
+    }
+
+    public func double(_ name: String) throws -> Double {
+        let v = try string(name)
+        guard let d = Double(v) else { throw LabError("parameter \(name)=\(v) is not a number") }
+        return d
+    }
+
+    public func bool(_ name: String) throws -> Bool { try string(name) == "true" }
+
+    // MARK: Recording
+
+    /// Something the lab did, and what to observe about it.
+    public func step(_ title: String, _ detail: String? = nil) {
+        let s = LabReport.Step(title: title, detail: detail)
+        state.withLock { $0.report.steps.append(s) }
+        sink(.step(s))
+    }
+
+    /// A measured number.
+    public func figure(_ name: String, _ value: Double, _ unit: String) {
+        let f = LabReport.Figure(name: name, value: value, unit: unit)
+        state.withLock { $0.report.figures.append(f) }
+        sink(.figure(f))
+    }
+
+    /// Records a check; returns whether it passed so a lab can branch on it.
+    @discardableResult
+    public func check(_ name: String, _ passed: Bool, expected: String, observed: String) -> Bool {
+        let c = LabReport.Check(name: name, passed: passed, expected: expected, observed: observed)
+        state.withLock { $0.report.checks.append(c) }
+        sink(.check(c))
+        return passed
+    }
+
+    /// Checks that what happened equals what was expected.
+    @discardableResult
+    public func expect<T: Equatable>(_ name: String, _ observed: T, equals expected: T) -> Bool {
+        check(name, observed == expected, expected: "\(expected)", observed: "\(observed)")
+    }
+
+    /// Checks a condition, with the words to show either way.
+    @discardableResult
+    public func expect(_ name: String, _ condition: Bool, expected: String, observed: String) -> Bool {
+        check(name, condition, expected: expected, observed: observed)
+    }
+
+    /// Which engine ran, where a lab can run on more than one.
+    public func engine(_ name: String) {
+        state.withLock { $0.report.engine = name }
+    }
+
+    /// Runs after the lab, in reverse order of registration, whether it passed, failed,
+    /// threw or was interrupted: stop servers, kill children.
+    public func onCleanup(_ body: @escaping @Sendable () async -> Void) {
+        state.withLock { $0.cleanups.append(body) }
+    }
+
+    var report: LabReport { state.withLock { $0.report } }
+
+    func takeCleanups() -> [@Sendable () async -> Void] {
+        state.withLock { s in
+            let c = s.cleanups
+            s.cleanups = []
+            return c
+        }
+    }
+}
+
+/// Time as a lab sees it. The system clock, or a manual one that a lab (or its test)
+/// advances by hand so that expiry and refill can be shown without waiting.
+public final class LabClock: Sendable {
+    private let manual: Mutex<Date?>
+
+    public static func system() -> LabClock { LabClock(manualStart: nil) }
+    public static func manual(at start: Date = Date(timeIntervalSince1970: 1_800_000_000)) -> LabClock {
+        LabClock(manualStart: start)
+    }
+
+    private init(manualStart: Date?) { manual = Mutex(manualStart) }
+
+    public var isManual: Bool { manual.withLock { $0 != nil } }
+
+    public func now() -> Date { manual.withLock { $0 } ?? Date() }
+
+    /// Moves a manual clock forward; does nothing to the system clock.
+    public func advance(by seconds: TimeInterval) {
+        manual.withLock { if let d = $0 { $0 = d.addingTimeInterval(seconds) } }
+    }
+
+    /// Waits `seconds`: really on the system clock, instantly (by advancing) on a manual one.
+    public func sleep(_ seconds: TimeInterval) async throws {
+        if isManual { advance(by: seconds); return }
+        try await _Concurrency.Task.sleep(nanoseconds: UInt64(max(0, seconds) * 1e9))
+    }
+}

@@ -1,0 +1,5 @@
+import LabKit
+
+extension LabRegistry {
+    static let postgres: [any Lab.Type] = []
+}

@@ -1,0 +1,20 @@
+import LabCatalog
+import LabKit
+import Labs
+import Testing
+
+@Suite struct RegistryTests {
+    @Test func everyCatalogueEntryHasAnImplementationAndBack() {
+        let catalogue = Set(LabCatalog.all.map(\.id))
+        let implemented = Set(LabRegistry.all.map { $0.id })
+        #expect(catalogue == implemented)
+        #expect(LabRegistry.all.count == implemented.count, "two implementations share an id")
+    }
+
+    @Test func everyLabIsInThePlannedOrderAndItsSourceExists() {
+        for info in LabCatalog.all {
+            #expect(LabCatalog.plannedOrder.contains(info.id), "\(info.id) is not in LABS.md's list")
+            #expect(info.source.hasPrefix("Sources/Labs/"), "\(info.id): \(info.source)")
+        }
+    }
+}
