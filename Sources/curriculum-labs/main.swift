@@ -7,6 +7,7 @@ import Foundation
 import LabCatalog
 import LabKit
 import Labs
+import Synchronization
 
 /// One protocol line on stdout, written at once (no buffering: the tracker shows progress live).
 func emit(_ event: LabEvent) {
@@ -66,21 +67,26 @@ let parameters: [String: String]
 do { parameters = try info.resolve(parameters: given, quick: quick) } catch { fail(error.description, LabExit.usage) }
 
 // Ctrl-C or a time-out (SIGTERM from the tracker) cancels the lab; its clean-ups still run
-// and the report still goes out, so no server or scratch folder is left behind.
-signal(SIGINT, SIG_IGN)
-signal(SIGTERM, SIG_IGN)
+// and the report still goes out, so no server or scratch folder is left behind. The
+// handler only sets a flag (all a signal handler may safely do); a watcher cancels the run.
+let interrupted = Atomic<Bool>(false)
+for sig in [SIGINT, SIGTERM] {
+    var action = sigaction()
+    action.__sigaction_handler.sa_handler = { _ in interrupted.store(true, ordering: .relaxed) }
+    sigemptyset(&action.sa_mask)
+    sigaction(sig, &action, nil)
+}
 let clock: LabClock = manualClock ? .manual() : .system()
 let runTask = Task {
     await LabRunner.run(type, info: info, quick: quick, parameters: parameters, clock: clock, scratchRoot: scratchRoot) { event in
         emit(event)
     }
 }
-var signalSources: [DispatchSourceSignal] = []
-for sig in [SIGINT, SIGTERM] {
-    let source = DispatchSource.makeSignalSource(signal: sig, queue: .main)
-    source.setEventHandler { runTask.cancel() }
-    source.resume()
-    signalSources.append(source)
+Task {
+    while !interrupted.load(ordering: .relaxed) {
+        try? await Task.sleep(nanoseconds: 50_000_000)
+    }
+    runTask.cancel()
 }
 Task {
     let report = await runTask.value

@@ -1,5 +1,5 @@
 import Foundation
-import LabCatalog
+
 
 /// The protocol between `curriculum` and `curriculum-labs`.
 ///

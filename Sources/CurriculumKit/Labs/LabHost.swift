@@ -1,0 +1,191 @@
+import Foundation
+import LabCatalog
+
+/// Runs a lab in its own process (`curriculum-labs run …`) and reads the lab protocol
+/// from it, so a lab that crashes or hangs never takes the tracker or the database down.
+///
+/// The host gives the child a scratch root of its own, enforces a time limit (SIGTERM,
+/// then SIGKILL after a grace period), and afterwards kills any process still running from
+/// inside that root (a server the lab could not stop) and removes the root. A child that
+/// dies without a report becomes a failed run with the reason.
+public enum LabHost {
+    public struct Outcome: Sendable {
+        public var report: LabReport
+        public var exitStatus: Int32
+        public var interrupted: Bool
+    }
+
+    /// The `curriculum-labs` binary: beside this executable, else on PATH.
+    public static func locateLabsBinary() -> String? {
+        let fm = FileManager.default
+        if let own = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            let beside = (own as NSString).deletingLastPathComponent + "/curriculum-labs"
+            if fm.isExecutableFile(atPath: beside) { return beside }
+        }
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+            let path = "\(dir)/curriculum-labs"
+            if fm.isExecutableFile(atPath: path) { return path }
+        }
+        return nil
+    }
+
+    public static let buildCommand = "swift build -c release --product curriculum-labs"
+
+    /// Runs one lab. `onEvent` sees each protocol event as it arrives.
+    public static func run(
+        binary: String, lab: String, quick: Bool, parameters: [String: String],
+        timeLimit: TimeInterval, onEvent: (LabEvent) -> Void
+    ) -> Outcome {
+        let info = LabCatalog.lab(lab)
+        var report = LabReport(lab: lab, title: info?.title ?? lab, quick: quick, parameters: parameters)
+        let root = FileManager.default.temporaryDirectory
+            .appendingPathComponent("curriculum-lab-\(getpid())-\(UUID().uuidString.prefix(8))", isDirectory: true).path
+        do {
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        } catch {
+            report.error = "cannot create a scratch folder in \(FileManager.default.temporaryDirectory.path): \(error)"
+            return Outcome(report: report, exitStatus: 1, interrupted: false)
+        }
+        // The scratch root must be reachable by a server running as another user (postgres under root).
+        chmod(root, 0o755)
+        defer {
+            killProcesses(under: root)
+            try? FileManager.default.removeItem(atPath: root)
+        }
+        var args = ["run", lab, "--scratch", root]
+        if quick { args.append("--quick") }
+        for (k, v) in parameters.sorted(by: { $0.key < $1.key }) { args += ["--param", "\(k)=\(v)"] }
+
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else {
+            report.error = "cannot create a pipe: \(String(cString: strerror(errno)))"
+            return Outcome(report: report, exitStatus: 1, interrupted: false)
+        }
+        let (readEnd, writeEnd) = (fds[0], fds[1])
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
+        posix_spawn_file_actions_addclose(&actions, readEnd)
+        posix_spawn_file_actions_addclose(&actions, writeEnd)
+        var attr = posix_spawnattr_t()
+        posix_spawnattr_init(&attr)
+        defer { posix_spawnattr_destroy(&attr) }
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        sigaddset(&defaults, SIGINT); sigaddset(&defaults, SIGTERM); sigaddset(&defaults, SIGPIPE)
+        posix_spawnattr_setsigdefault(&attr, &defaults)
+        var empty = sigset_t()
+        sigemptyset(&empty)
+        posix_spawnattr_setsigmask(&attr, &empty)
+        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+
+        // While the lab runs, Ctrl-C belongs to it: the terminal sends SIGINT to both, the
+        // lab cleans up and reports, and the tracker records what happened.
+        let oldInt = signal(SIGINT, SIG_IGN)
+        defer { signal(SIGINT, oldInt) }
+
+        let argv = ([binary] + args).map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, binary, &actions, &attr, argv, environ)
+        close(writeEnd)
+        guard spawned == 0 else {
+            close(readEnd)
+            report.error = "cannot start \(binary): \(String(cString: strerror(spawned)))"
+            return Outcome(report: report, exitStatus: 1, interrupted: false)
+        }
+
+        let started = Date()
+        var pending = Data()
+        var finalReport: LabReport?
+        var timedOut = false
+        var termSentAt: Date?
+        var open = true
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while open {
+            var pfd = pollfd(fd: readEnd, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&pfd, 1, 200)
+            if ready > 0 {
+                let n = read(readEnd, &chunk, chunk.count)
+                if n <= 0 { open = false } else {
+                    pending.append(contentsOf: chunk[0..<n])
+                    while let nl = pending.firstIndex(of: 10) {
+                        let line = pending[pending.startIndex..<nl]
+                        pending.removeSubrange(pending.startIndex...nl)
+                        guard let event = LabEvent.parse(line: String(decoding: line, as: UTF8.self)) else { continue }
+                        if case let .report(r) = event { finalReport = r } else { onEvent(event) }
+                    }
+                }
+            } else if ready < 0 && errno != EINTR {
+                open = false
+            }
+            let elapsed = Date().timeIntervalSince(started)
+            if termSentAt == nil && elapsed > timeLimit {
+                timedOut = true
+                kill(pid, SIGTERM)
+                termSentAt = Date()
+            } else if let t = termSentAt, Date().timeIntervalSince(t) > 15 {
+                kill(pid, SIGKILL)
+            }
+        }
+        close(readEnd)
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let exited = status & 0x7f == 0
+        let code = exited ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+        let signalled = exited ? nil : status & 0x7f
+
+        if var r = finalReport {
+            if timedOut {
+                r.outcome = .failed
+                r.error = "stopped after its time limit of \(Int(timeLimit)) s" + (r.error.map { " (\($0))" } ?? "")
+            }
+            return Outcome(report: r, exitStatus: code, interrupted: code == 130 && !timedOut)
+        }
+        report.seconds = Date().timeIntervalSince(started)
+        report.outcome = .failed
+        if timedOut {
+            report.error = "stopped after its time limit of \(Int(timeLimit)) s"
+        } else if let sig = signalled {
+            report.error = "the lab crashed (signal \(sig)\(sig == SIGSEGV ? ", segmentation fault" : sig == SIGABRT ? ", abort" : sig == SIGILL || sig == SIGTRAP ? ", a runtime trap" : "")) before it could report"
+        } else if code == 64 {
+            report.error = "the lab refused its arguments (exit status 64)"
+        } else {
+            report.error = "the lab exited with status \(code) without a report"
+        }
+        return Outcome(report: report, exitStatus: code == 0 ? 1 : code, interrupted: code == 130)
+    }
+
+    /// Kills every process whose command line or working folder lies inside `root`
+    /// (servers a lab started and could not stop), waiting briefly for them to go.
+    public static func killProcesses(under root: String) {
+        for _ in 0..<2 {
+            let pids = processes(under: root)
+            if pids.isEmpty { return }
+            for p in pids { kill(p, SIGKILL) }
+            usleep(100_000)
+        }
+    }
+
+    public static func processes(under root: String) -> [pid_t] {
+        let fm = FileManager.default
+        guard let entries = try? fm.contentsOfDirectory(atPath: "/proc") else { return [] }
+        var found: [pid_t] = []
+        let me = getpid()
+        for e in entries {
+            guard let p = pid_t(e), p != me else { continue }
+            var hit = false
+            if let data = fm.contents(atPath: "/proc/\(p)/cmdline"), !data.isEmpty {
+                let cmd = String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self)
+                hit = cmd.contains(root)
+            }
+            if !hit, let cwd = try? fm.destinationOfSymbolicLink(atPath: "/proc/\(p)/cwd") {
+                hit = cwd.hasPrefix(root)
+            }
+            if hit { found.append(p) }
+        }
+        return found
+    }
+}

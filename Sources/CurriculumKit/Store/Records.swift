@@ -1,0 +1,94 @@
+import Foundation
+import GRDB
+
+/// One line of the append-only history.
+public struct Event: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public enum Kind: String, Codable, Sendable {
+        /// A task checked off (`verified` when its labs passed first).
+        case checked
+        /// A task unchecked.
+        case reopened
+        /// A lab ran (its details are in `lab_runs`).
+        case labRun = "lab-run"
+        /// `recheck` re-ran a done task's labs: `passed` says whether they still pass.
+        case rechecked
+        /// `undo`: `target` is the event it reverts.
+        case undo
+    }
+
+    public static let databaseTableName = "events"
+
+    public var id: Int64?
+    /// When it was recorded, UTC, ISO 8601.
+    public var at: String
+    /// The calendar day it counts for (`--on`, else today).
+    public var day: String
+    public var kind: Kind
+    public var task: String?
+    public var note: String?
+    public var verified: Bool
+    /// For `rechecked`: whether the labs passed.
+    public var passed: Bool?
+    /// For `undo`: the id of the event reverted.
+    public var target: Int64?
+
+    public init(id: Int64? = nil, at: String, day: String, kind: Kind, task: String?, note: String? = nil,
+                verified: Bool = false, passed: Bool? = nil, target: Int64? = nil) {
+        self.id = id; self.at = at; self.day = day; self.kind = kind; self.task = task
+        self.note = note; self.verified = verified; self.passed = passed; self.target = target
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}
+
+/// The current state of one task, kept in step with the events in the same transaction.
+public struct TaskProgress: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "task_state"
+    public var task: String
+    /// The day it was checked off.
+    public var doneOn: String
+    public var checkedAt: String
+    public var verified: Bool
+    /// A later `recheck` found its labs failing.
+    public var regressed: Bool
+    public var note: String?
+    /// The event that produced this state.
+    public var event: Int64
+
+    enum CodingKeys: String, CodingKey {
+        case task, doneOn = "done_on", checkedAt = "checked_at", verified, regressed, note, event
+    }
+}
+
+/// One run of a lab, as recorded.
+public struct LabRun: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+    public static let databaseTableName = "lab_runs"
+    public var id: Int64?
+    public var event: Int64
+    public var lab: String
+    public var task: String?
+    public var at: String
+    public var seconds: Double
+    /// passed, failed, unavailable.
+    public var outcome: String
+    public var quick: Bool
+    public var checksPassed: Int
+    public var checksTotal: Int
+    /// JSON array of {name, value, unit}.
+    public var figures: String
+    public var error: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, event, lab, task, at, seconds, outcome, quick
+        case checksPassed = "checks_passed", checksTotal = "checks_total", figures, error
+    }
+
+    public init(id: Int64? = nil, event: Int64 = 0, lab: String, task: String?, at: String, seconds: Double,
+                outcome: String, quick: Bool, checksPassed: Int, checksTotal: Int, figures: String, error: String?) {
+        self.id = id; self.event = event; self.lab = lab; self.task = task; self.at = at
+        self.seconds = seconds; self.outcome = outcome; self.quick = quick
+        self.checksPassed = checksPassed; self.checksTotal = checksTotal; self.figures = figures; self.error = error
+    }
+
+    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+}

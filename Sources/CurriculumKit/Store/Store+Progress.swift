@@ -1,0 +1,221 @@
+import Foundation
+import GRDB
+
+/// The use cases of the store, one transaction each.
+extension Store {
+    /// A check-off to record.
+    public struct CheckOff: Sendable {
+        public var task: String
+        public var verified: Bool
+        public init(task: String, verified: Bool = false) { self.task = task; self.verified = verified }
+    }
+
+    /// Records check-offs (skipping tasks already done) and returns the events written.
+    @discardableResult
+    public func checkOff(_ items: [CheckOff], day: Day, note: String? = nil, at: Date = Date()) throws(StoreError) -> [Event] {
+        let stamp = Timestamp.iso(at)
+        return try write { db in
+            var written: [Event] = []
+            for item in items {
+                if let current = try TaskProgress.fetchOne(db, key: item.task),
+                   !current.regressed, current.verified || !item.verified { continue }
+                var e = Event(at: stamp, day: day.description, kind: .checked, task: item.task, note: note, verified: item.verified)
+                try e.insert(db)
+                try Store.apply(db, task: item.task)
+                written.append(e)
+            }
+            return written
+        }
+    }
+
+    /// Unchecks tasks that are done; returns the events written.
+    @discardableResult
+    public func reopen(_ tasks: [String], day: Day, note: String? = nil, at: Date = Date()) throws(StoreError) -> [Event] {
+        let stamp = Timestamp.iso(at)
+        return try write { db in
+            var written: [Event] = []
+            for task in tasks where try TaskProgress.exists(db, key: task) {
+                var e = Event(at: stamp, day: day.description, kind: .reopened, task: task, note: note)
+                try e.insert(db)
+                try Store.apply(db, task: task)
+                written.append(e)
+            }
+            return written
+        }
+    }
+
+    /// Reverts the most recent check-off, reopen or recheck that is not already undone.
+    /// Returns the event reverted, or nil when there is nothing to undo.
+    public func undoLast(day: Day, at: Date = Date()) throws(StoreError) -> Event? {
+        let stamp = Timestamp.iso(at)
+        return try write { db in
+            guard let last = try Event.fetchOne(db, sql: """
+                SELECT * FROM events
+                WHERE kind IN ('checked', 'reopened', 'rechecked')
+                  AND id NOT IN (SELECT target FROM events WHERE kind = 'undo')
+                ORDER BY id DESC LIMIT 1
+                """) else { return nil }
+            var e = Event(at: stamp, day: day.description, kind: .undo, task: last.task, target: last.id)
+            try e.insert(db)
+            if let task = last.task { try Store.apply(db, task: task) }
+            return last
+        }
+    }
+
+    /// Records a lab run (and, for `recheck`, whether the task still passes).
+    @discardableResult
+    public func recordLabRun(_ run: LabRun, day: Day, recheckOf task: String? = nil, at: Date = Date()) throws(StoreError) -> LabRun {
+        let stamp = Timestamp.iso(at)
+        return try write { db in
+            var e = Event(at: stamp, day: day.description, kind: .labRun, task: run.task, note: run.lab, passed: run.outcome == "passed")
+            try e.insert(db)
+            var r = run
+            r.event = e.id ?? 0
+            r.at = stamp
+            try r.insert(db)
+            return r
+        }
+    }
+
+    /// Records the verdict of `recheck` on a done task: regressed when its labs fail.
+    public func recordRecheck(task: String, passed: Bool, day: Day, at: Date = Date()) throws(StoreError) {
+        let stamp = Timestamp.iso(at)
+        try write { db in
+            guard try TaskProgress.exists(db, key: task) else { return }
+            var e = Event(at: stamp, day: day.description, kind: .rechecked, task: task, passed: passed)
+            try e.insert(db)
+            try Store.apply(db, task: task)
+        }
+    }
+
+    /// Recomputes one task's current state from its events that are not undone: the
+    /// current-state table is a cache of the log, rebuilt per task on every change.
+    static func apply(_ db: Database, task: String) throws {
+        let events = try Event.fetchAll(db, sql: """
+            SELECT * FROM events
+            WHERE task = ? AND kind IN ('checked', 'reopened', 'rechecked')
+              AND id NOT IN (SELECT target FROM events WHERE kind = 'undo' AND task = ?)
+            ORDER BY id
+            """, arguments: [task, task])
+        let state = replay(events)
+        if let state = state[task] { try state.save(db) } else { _ = try TaskProgress.deleteOne(db, key: task) }
+    }
+
+    /// The state the events lead to (events in log order, undone ones already removed).
+    static func replay(_ events: [Event]) -> [String: TaskProgress] {
+        var state: [String: TaskProgress] = [:]
+        for e in events {
+            guard let task = e.task, let id = e.id else { continue }
+            switch e.kind {
+            case .checked:
+                state[task] = TaskProgress(task: task, doneOn: e.day, checkedAt: e.at, verified: e.verified,
+                                           regressed: false, note: e.note, event: id)
+            case .reopened:
+                state[task] = nil
+            case .rechecked:
+                if var s = state[task] {
+                    s.regressed = !(e.passed ?? true)
+                    if e.passed == true { s.verified = true }
+                    s.event = id
+                    state[task] = s
+                }
+            case .labRun, .undo:
+                break
+            }
+        }
+        return state
+    }
+
+    // MARK: Reading
+
+    /// Every task with recorded progress, by task id.
+    public func progress() throws(StoreError) -> [String: TaskProgress] {
+        try read { db in
+            var out: [String: TaskProgress] = [:]
+            for p in try TaskProgress.fetchAll(db) { out[p.task] = p }
+            return out
+        }
+    }
+
+    /// The newest events first.
+    public func log(limit: Int?, task: String? = nil) throws(StoreError) -> [Event] {
+        try read { db in
+            var sql = "SELECT * FROM events"
+            var args: StatementArguments = []
+            if let task { sql += " WHERE task = ?"; args += [task] }
+            sql += " ORDER BY id DESC"
+            if let limit { sql += " LIMIT ?"; args += [limit] }
+            return try Event.fetchAll(db, sql: sql, arguments: args)
+        }
+    }
+
+    /// Ids of undo events' targets, for showing history with reverted lines marked.
+    public func undoneEventIDs() throws(StoreError) -> Set<Int64> {
+        try read { db in Set(try Int64.fetchAll(db, sql: "SELECT target FROM events WHERE kind = 'undo' AND target IS NOT NULL")) }
+    }
+
+    /// The most recent runs of each of these labs.
+    public func lastLabRuns(labs: [String], perLab: Int = 1) throws(StoreError) -> [LabRun] {
+        guard !labs.isEmpty else { return [] }
+        return try read { db in
+            var out: [LabRun] = []
+            for lab in labs {
+                out += try LabRun.fetchAll(db, sql: "SELECT * FROM lab_runs WHERE lab = ? ORDER BY id DESC LIMIT ?",
+                                           arguments: [lab, perLab])
+            }
+            return out
+        }
+    }
+
+    // MARK: Health
+
+    /// What `doctor` reports about the database itself.
+    public struct Health: Sendable {
+        public var integrity: [String]
+        public var events: Int
+        /// Tasks whose stored state differs from a replay of the log.
+        public var driftedTasks: [String]
+    }
+
+    public func health() throws(StoreError) -> Health {
+        try read { db in
+            let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")
+            let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0
+            let events = try Event.fetchAll(db, sql: """
+                SELECT * FROM events
+                WHERE kind IN ('checked', 'reopened', 'rechecked')
+                  AND id NOT IN (SELECT target FROM events WHERE kind = 'undo')
+                ORDER BY id
+                """)
+            let replayed = Store.replay(events)
+            var stored: [String: TaskProgress] = [:]
+            for p in try TaskProgress.fetchAll(db) { stored[p.task] = p }
+            let drifted = Set(replayed.keys).union(stored.keys).filter { replayed[$0] != stored[$0] }.sorted()
+            return Health(integrity: integrity, events: count, driftedTasks: drifted)
+        }
+    }
+}
+
+/// UTC timestamps for the log, formatted without a formatter object (start-up matters).
+public enum Timestamp {
+    public static func iso(_ date: Date) -> String {
+        var t = time_t(date.timeIntervalSince1970.rounded(.down))
+        let ms = Int((date.timeIntervalSince1970 - Double(t)) * 1000)
+        var tm = tm()
+        gmtime_r(&t, &tm)
+        func p(_ v: Int32, _ w: Int) -> String {
+            let s = String(v); return String(repeating: "0", count: max(0, w - s.count)) + s
+        }
+        return "\(p(tm.tm_year + 1900, 4))-\(p(tm.tm_mon + 1, 2))-\(p(tm.tm_mday, 2))T\(p(tm.tm_hour, 2)):\(p(tm.tm_min, 2)):\(p(tm.tm_sec, 2)).\(p(Int32(ms), 3))Z"
+    }
+}
+
+extension Day {
+    /// Today in the learner's local time zone (honours `TZ`).
+    public static func today(now: Date = Date()) -> Day {
+        var t = time_t(now.timeIntervalSince1970.rounded(.down))
+        var tm = tm()
+        localtime_r(&t, &tm)
+        return Day(year: Int(tm.tm_year) + 1900, month: Int(tm.tm_mon) + 1, day: Int(tm.tm_mday)) ?? Day(ordinal: 0)
+    }
+}

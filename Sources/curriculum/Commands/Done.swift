@@ -1,0 +1,128 @@
+import ArgumentParser
+import CurriculumKit
+import Foundation
+
+struct Done: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Check tasks off; prints what they unblocked.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Task ids, unique prefixes, or PHASE.N.")
+    var tasks: [String] = []
+
+    @Option(help: "Read more task names from this file, one per line (- for standard input).")
+    var from: String?
+
+    @Option(help: "A note to keep with the check-off.")
+    var note: String?
+
+    @Option(help: "The day it was done, YYYY-MM-DD (default: today).")
+    var on: String?
+
+    @Flag(help: "Check off even when requirements are not done.")
+    var force = false
+
+    @Flag(help: "Run the task's labs first; check it off (as verified) only if they pass.")
+    var verify = false
+
+    @Option(help: "With --verify: the labs' time limit in seconds.")
+    var timeout: Int = 600
+
+    func run() throws {
+        var names = tasks
+        if let from {
+            let text: String
+            if from == "-" {
+                text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+            } else {
+                guard let t = try? String(contentsOfFile: from, encoding: .utf8) else {
+                    Terminal.error("cannot read \(from)")
+                    throw ExitCode(ExitStatus.missingFile)
+                }
+                text = t
+            }
+            names += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        }
+        guard !names.isEmpty else { throw ValidationError("name at least one task to check off") }
+        let day = try on.map { text -> Day in
+            guard let d = Day(iso: text) else { throw ValidationError("--on takes a date as YYYY-MM-DD, not \(text)") }
+            return d
+        }
+        try Context.run(global) { c in
+            let plan = c.plan
+            let state = try c.state()
+            var indices: [Int] = []
+            var seen = Set<Int>()
+            for name in names {
+                let i = try c.tracker.task(named: name)
+                if seen.insert(i).inserted { indices.append(i) }
+            }
+            // Refusals first, so nothing is recorded when any named task cannot be checked off.
+            let batch = Set(indices)
+            for i in indices {
+                let t = plan.tasks[i]
+                if !plan.parts[i].isEmpty {
+                    let open = plan.parts[i].filter { !state.done[$0] }.map { plan.tasks[$0].id }
+                    throw CurriculumError.refused("\(t.id) is done when its parts are done, so it cannot be checked off by hand"
+                        + (open.isEmpty ? "." : "; still open: \(open.joined(separator: ", ")).")
+                        + (open.isEmpty ? "" : " Check those off instead."))
+                }
+                let open = state.blockers(of: i).requirements.filter { !batch.contains($0) }
+                if !open.isEmpty && !force && !state.done[i] {
+                    throw CurriculumError.refused("\(t.id) is blocked by \(open.map { plan.tasks[$0].id }.joined(separator: ", ")); finish those first, or pass --force to check it off anyway.")
+                }
+            }
+            var verifiedSet = Set<Int>()
+            if verify {
+                for i in indices {
+                    let t = plan.tasks[i]
+                    guard !t.labs.isEmpty else { throw CurriculumError.refused("\(t.id) has no lab, so it cannot be verified; check it off without --verify.") }
+                    let outcome = try LabHost.runAndRecord(labs: t.labs.map { ($0, t.id) }, quick: false, params: [:], timeout: timeout, context: &c)
+                    guard outcome.allPassed else {
+                        throw CurriculumError.refused("\(t.id) was not checked off: \(outcome.summary).")
+                    }
+                    verifiedSet.insert(i)
+                }
+            }
+            let store = try c.tracker.store()
+            let written: [Event]
+            do {
+                written = try store.checkOff(indices.map { Store.CheckOff(task: plan.tasks[$0].id, verified: verifiedSet.contains($0)) },
+                                             day: day ?? c.tracker.today, note: note)
+            } catch let e as StoreError { throw CurriculumError.store(e) }
+            let writtenIDs = Set(written.compactMap(\.task))
+            let newly = state.newlyReady(ifDone: indices)
+            c.tracker.invalidate()
+            let after = try c.state()
+            if c.json {
+                struct Out: Encodable { var checked: [String]; var alreadyDone: [String]; var unblocked: [String]; var done: Int; var total: Int
+                    enum CodingKeys: String, CodingKey { case checked, alreadyDone = "already_done", unblocked, done, total } }
+                c.emitJSON(Out(checked: indices.map { plan.tasks[$0].id }.filter { writtenIDs.contains($0) },
+                               alreadyDone: indices.map { plan.tasks[$0].id }.filter { !writtenIDs.contains($0) },
+                               unblocked: newly.filter { after.status[$0] == .ready }.map { plan.tasks[$0].id },
+                               done: after.doneCount, total: plan.tasks.count))
+                return
+            }
+            let shown = indices.count > 20 ? Array(indices.prefix(20)) : indices
+            for i in shown {
+                let t = plan.tasks[i]
+                if writtenIDs.contains(t.id) {
+                    c.line("\(c.statusMark(.done, verified: verifiedSet.contains(i))) \(c.paint(t.id, .cyan)) done\(verifiedSet.contains(i) ? " (verified)" : ""): \(t.title)")
+                } else {
+                    c.line(c.paint("  \(t.id) was already done.", .dim))
+                }
+            }
+            if indices.count > shown.count { c.line("  … and \(indices.count - shown.count) more (\(written.count) newly recorded in all)") }
+            for p in Set(indices.compactMap { plan.parent[$0] }).sorted() where after.done[p] && !state.done[p] {
+                c.line(c.paint("✓ \(plan.tasks[p].id) is done: all its parts are done.", .green))
+            }
+            let unblocked = newly.filter { after.status[$0] == .ready }
+            if !unblocked.isEmpty {
+                c.line(c.paint("Unblocked:", .bold))
+                for k in unblocked.prefix(20) { c.line("  \(c.paint(plan.tasks[k].id, .cyan))  \(c.number(k))  \(plan.tasks[k].title)") }
+                if unblocked.count > 20 { c.line("  … and \(unblocked.count - 20) more") }
+            }
+            c.line(c.paint("\(after.doneCount)/\(plan.tasks.count) done.", .dim))
+        }
+    }
+}

@@ -1,0 +1,185 @@
+import ArgumentParser
+import CurriculumKit
+import Foundation
+import LabCatalog
+
+struct LabCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lab",
+        abstract: "Runnable, self-checking labs: list them, read about one, run them.",
+        subcommands: [LabListCommand.self, LabShowCommand.self, LabRunCommand.self]
+    )
+}
+
+struct LabListCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "list", abstract: "Every lab, with its task and what it needs.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Only this phase (number).")
+    var phase: Int?
+
+    func run() throws {
+        let labs = LabCatalog.all.filter { phase == nil || $0.phase == phase }
+        var out = Terminal(noColor: global.noColor)
+        defer { out.flush() }
+        if global.json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            out.line(String(decoding: (try? enc.encode(labs)) ?? Data(), as: UTF8.self))
+            return
+        }
+        var lastPhase = 0
+        for lab in labs {
+            if lab.phase != lastPhase {
+                lastPhase = lab.phase
+                out.line(out.paint("Phase \(lab.phase)", .bold))
+            }
+            let needs = lab.needs.isEmpty ? "" : out.paint("  needs " + lab.needs.map(\.name).joined(separator: ", "), .dim)
+            out.line("  \(out.paint(lab.id.padded(24), .magenta)) \(lab.title)\(needs)")
+        }
+        if labs.isEmpty { out.line("No labs\(phase.map { " in phase \($0)" } ?? "").") }
+    }
+}
+
+struct LabShowCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "show", abstract: "A lab's goal, what it teaches, its knobs, what it needs, and its source.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "A lab id.")
+    var lab: String
+
+    func run() throws {
+        var out = Terminal(noColor: global.noColor)
+        defer { out.flush() }
+        guard let info = LabCatalog.lab(lab) else {
+            let near = Suggest.closest(to: lab, in: LabCatalog.all.map(\.id), limit: 3)
+            Terminal.error("no lab is named \(lab)" + (near.isEmpty ? "; `curriculum lab list` shows them." : "; did you mean \(near.joined(separator: ", "))?"))
+            throw ExitCode(ExitStatus.usage)
+        }
+        if global.json {
+            let enc = JSONEncoder()
+            enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            out.line(String(decoding: (try? enc.encode(info)) ?? Data(), as: UTF8.self))
+            return
+        }
+        out.line(out.paint("\(info.title)", .bold) + "  (\(info.id), phase \(info.phase))")
+        out.line("For task\(info.tasks.count == 1 ? "" : "s"): \(info.tasks.joined(separator: ", "))")
+        out.line()
+        out.line(info.teaches)
+        out.line()
+        if info.parameters.isEmpty {
+            out.line("Parameters: none")
+        } else {
+            out.line(out.paint("Parameters", .bold) + " (--param NAME=VALUE)")
+            for p in info.parameters {
+                let quick = p.quickValue.map { ", --quick: \($0)" } ?? ""
+                out.line("  \(p.name.padded(18)) default \(p.defaultValue)\(quick); allowed \(p.allowed)")
+                out.line(out.paint("  \(String(repeating: " ", count: 18)) \(p.help)", .dim))
+            }
+        }
+        if !info.needs.isEmpty {
+            out.line()
+            out.line(out.paint("Needs", .bold))
+            for n in info.needs {
+                let have = n.programs.allSatisfy { LabNeeds.isInstalled($0) }
+                out.line("  \(n.name): " + (have ? out.paint("installed", .green) : out.paint("missing; install with: \(n.installCommand)", .yellow)))
+            }
+        }
+        out.line()
+        out.line("Source: \(info.source)  (its opening comment explains the concept)")
+        out.line("Run it: curriculum lab run \(info.id)   (add --quick for a short run)")
+    }
+}
+
+struct LabRunCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run labs (by lab id or task id); each checks itself. Exit 0 only when every run passed.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Lab ids or task ids (a task runs its labs).")
+    var targets: [String] = []
+
+    @Flag(help: "Run every lab.")
+    var all = false
+
+    @Flag(help: "Shrink workloads for a short run.")
+    var quick = false
+
+    @Option(name: .customLong("param"), help: "Set a lab's knob, NAME=VALUE (repeatable; `lab show` lists them).")
+    var params: [String] = []
+
+    @Option(help: "Each lab's time limit, in seconds.")
+    var timeout: Int = 900
+
+    func validate() throws {
+        if targets.isEmpty && !all { throw ValidationError("name a lab or a task, or pass --all") }
+        if !targets.isEmpty && all { throw ValidationError("--all runs every lab; do not name labs with it") }
+        guard timeout > 0 else { throw ValidationError("--timeout takes a positive number of seconds") }
+    }
+
+    func run() throws {
+        var given: [String: String] = [:]
+        for p in params {
+            guard let eq = p.firstIndex(of: "="), eq != p.startIndex else { throw ValidationError("--param takes NAME=VALUE, not \(p)") }
+            given[String(p[..<eq])] = String(p[p.index(after: eq)...])
+        }
+        try Context.run(global) { c in
+            // Resolve targets to (lab, task) pairs.
+            var runs: [(lab: String, task: String?)] = []
+            if all {
+                let labTasks = Dictionary(c.plan.tasks.flatMap { t in t.labs.map { ($0, t.id) } }, uniquingKeysWith: { a, _ in a })
+                runs = LabCatalog.all.map { ($0.id, labTasks[$0.id]) }
+            } else {
+                for name in targets {
+                    if let info = LabCatalog.lab(name) {
+                        let task = c.plan.tasks.first { $0.labs.contains(info.id) }?.id
+                        runs.append((info.id, task))
+                    } else if let i = try? c.tracker.task(named: name) {
+                        let t = c.plan.tasks[i]
+                        guard !t.labs.isEmpty else { throw CurriculumError.usage("task \(t.id) has no lab yet; `curriculum lab list` shows the labs there are.") }
+                        runs += t.labs.map { ($0, t.id) }
+                    } else {
+                        let near = Suggest.closest(to: name, in: LabCatalog.all.map(\.id) + c.plan.tasks.map(\.id), limit: 3)
+                        throw CurriculumError.usage("no lab or task is named \(name)" + (near.isEmpty ? "; `curriculum lab list` shows the labs." : "; did you mean \(near.joined(separator: ", "))?"))
+                    }
+                }
+            }
+            // Every --param must belong to a lab being run; each lab gets the ones it has.
+            var perLab: [String: [String: String]] = [:]
+            for (name, _) in given where !runs.contains(where: { LabCatalog.lab($0.lab)?.parameter(name) != nil }) {
+                let known = Set(runs.flatMap { LabCatalog.lab($0.lab)?.parameters.map(\.name) ?? [] }).sorted()
+                throw CurriculumError.usage("no lab being run has a parameter \(name); " + (known.isEmpty ? "they have none." : "allowed: \(known.joined(separator: ", "))."))
+            }
+            for r in runs {
+                guard let info = LabCatalog.lab(r.lab) else { continue }
+                let mine = given.filter { info.parameter($0.key) != nil }
+                do { _ = try info.resolve(parameters: mine, quick: quick) } catch let e as LabParameterError { throw CurriculumError.usage(e.description) }
+                perLab[r.lab] = mine
+            }
+            let outcome = try LabHost.runAndRecord(labs: runs, quick: quick, params: perLab.mapValues { $0 }, timeout: timeout, context: &c)
+            if runs.count > 1 && !c.json {
+                c.line()
+                c.line(c.paint("\(outcome.passed) passed, \(outcome.failed) failed", .bold) + (outcome.unavailable > 0 ? ", \(outcome.unavailable) unavailable" : ""))
+            }
+            if outcome.interrupted { throw ExitCode(ExitStatus.interrupted) }
+            if outcome.failed > 0 { throw ExitCode(ExitStatus.failure) }
+            if outcome.unavailable > 0 { throw ExitCode(ExitStatus.unavailable) }
+        }
+    }
+}
+
+/// Whether the programs a lab needs are installed (the same search as the lab kit's).
+enum LabNeeds {
+    static func isInstalled(_ program: String) -> Bool {
+        var dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
+        if let pg = ProcessInfo.processInfo.environment["PG_BIN"], !pg.isEmpty { dirs.append(pg) }
+        if let versions = try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql") {
+            dirs += versions.map { "/usr/lib/postgresql/\($0)/bin" }
+        }
+        return dirs.contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(program)") }
+    }
+}

@@ -1,0 +1,67 @@
+import ArgumentParser
+import CurriculumKit
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Tasks with their state.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "Only this phase (id or number).")
+    var phase: String?
+
+    @Flag(help: "Only tasks you can start now.") var ready = false
+    @Flag(help: "Only blocked tasks.") var blocked = false
+    @Flag(help: "Only done tasks.") var done = false
+    @Flag(help: "Only tasks not done.") var open = false
+    @Flag(help: "Nest parts under their parent.") var tree = false
+
+    func run() throws {
+        try Context.run(global) { c in
+            let state = try c.state()
+            let progress = try c.tracker.progress()
+            let plan = c.plan
+            let phaseIndex = try phase.map { try c.tracker.phase(named: $0) }
+            func keep(_ i: Int) -> Bool {
+                if let phaseIndex, plan.tasks[i].phase != phaseIndex { return false }
+                let s = state.status[i]
+                if ready && s != .ready { return false }
+                if blocked && s != .blocked { return false }
+                if done && s != .done { return false }
+                if open && s == .done { return false }
+                return true
+            }
+            let shown = plan.tasks.indices.filter(keep)
+            if c.json {
+                c.emitJSON(shown.map { TaskJSON($0, state: state, progress: progress, today: c.tracker.today) })
+                return
+            }
+            let shownSet = Set(shown)
+            var lastPhase = -1
+            func row(_ i: Int, depth: Int) {
+                let t = plan.tasks[i]
+                let p = progress.byTask[i]
+                let mark = c.statusMark(state.status[i], verified: p?.verified ?? false, regressed: p?.regressed ?? false)
+                let indent = String(repeating: "    ", count: depth)
+                let due = c.dueText(i, today: c.tracker.today)
+                c.line("\(indent)\(mark) \(c.number(i).padded(5)) \(c.paint(t.id, .cyan).padded(0)) \(t.title)\(due.isEmpty ? "" : c.paint("  ", .dim) + due)")
+            }
+            for i in shown {
+                if tree && plan.parent[i] != nil && shownSet.contains(plan.parent[i] ?? -1) { continue }
+                if plan.tasks[i].phase != lastPhase {
+                    lastPhase = plan.tasks[i].phase
+                    let ph = plan.phases[lastPhase]
+                    c.line(c.paint("\(ph.icon.map { $0 + " " } ?? "")Phase \(ph.number): \(ph.title)", .bold))
+                }
+                row(i, depth: 0)
+                if tree {
+                    var stack = plan.parts[i].reversed().map { ($0, 1) }
+                    while let (k, d) = stack.popLast() {
+                        if shownSet.contains(k) { row(k, depth: d) }
+                        stack.append(contentsOf: plan.parts[k].reversed().map { ($0, d + 1) })
+                    }
+                }
+            }
+            if shown.isEmpty { c.line("No task matches.") }
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import CurriculumKit
+
+struct Recheck: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Re-run the labs of done tasks; a task whose lab now fails is flagged regressed (it stays done).")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Argument(help: "Done tasks to recheck (default: every done task that has a lab).")
+    var tasks: [String] = []
+
+    @Flag(help: "Shrink workloads for a short run.")
+    var quick = false
+
+    @Option(help: "Each lab's time limit, in seconds.")
+    var timeout: Int = 900
+
+    func run() throws {
+        try Context.run(global) { c in
+            let state = try c.state()
+            let plan = c.plan
+            var chosen: [Int] = []
+            if tasks.isEmpty {
+                chosen = plan.tasks.indices.filter { state.done[$0] && !plan.tasks[$0].labs.isEmpty && plan.parts[$0].isEmpty }
+            } else {
+                for name in tasks {
+                    let i = try c.tracker.task(named: name)
+                    guard state.done[i] else { throw CurriculumError.usage("\(plan.tasks[i].id) is not done; recheck is for done tasks (run its labs with `curriculum lab run \(plan.tasks[i].id)`).") }
+                    guard !plan.tasks[i].labs.isEmpty else { throw CurriculumError.usage("\(plan.tasks[i].id) has no lab to recheck.") }
+                    chosen.append(i)
+                }
+            }
+            if chosen.isEmpty { c.line("No done task has a lab to recheck."); return }
+            var regressed: [String] = []
+            var interrupted = false
+            for i in chosen {
+                let t = plan.tasks[i]
+                let outcome = try LabHost.runAndRecord(labs: t.labs.map { ($0, t.id) }, quick: quick, params: [:], timeout: timeout, context: &c)
+                if outcome.interrupted { interrupted = true; break }
+                // "Unavailable" judges nothing: the task keeps its standing.
+                if outcome.unavailable > 0 && outcome.failed == 0 { continue }
+                do {
+                    for id in [t.id] + t.renamedFrom {
+                        try c.tracker.store().recordRecheck(task: id, passed: outcome.allPassed, day: c.tracker.today)
+                    }
+                } catch let e as StoreError { throw CurriculumError.store(e) }
+                if !outcome.allPassed { regressed.append(t.id) }
+            }
+            if !c.json {
+                c.line()
+                c.line(regressed.isEmpty ? c.paint("Every rechecked task still passes.", .green)
+                       : c.paint("Regressed: \(regressed.joined(separator: ", "))", .red, .bold) + " (still done; fix and recheck)")
+            }
+            if interrupted { throw ExitCode(ExitStatus.interrupted) }
+            if !regressed.isEmpty { throw ExitCode(ExitStatus.failure) }
+        }
+    }
+}

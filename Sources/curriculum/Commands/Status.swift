@@ -1,0 +1,71 @@
+import ArgumentParser
+import CurriculumKit
+
+struct Status: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Where you are: progress per phase, overdue tasks, what's next.")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        try Context.run(global) { c in
+            let state = try c.state()
+            let progress = try c.tracker.progress()
+            let plan = c.plan
+            let today = c.tracker.today
+            let overdue = plan.tasks.indices.filter { !state.done[$0] && (plan.due(of: $0).map { $0 < today } ?? false) }
+            let next = state.next(today: today, limit: 3)
+            let verified = progress.byTask.filter { state.done[$0.key] && $0.value.verified && !$0.value.regressed }.count
+            let regressed = progress.byTask.filter { state.done[$0.key] && $0.value.regressed }.map { plan.tasks[$0.key].id }.sorted()
+            if c.json {
+                struct Out: Encodable {
+                    var title: String; var today: String; var done: Int; var total: Int; var verified: Int
+                    var regressed: [String]; var overdue: [String]; var next: [String]; var orphaned: [String]
+                    var phases: [PhaseJSON]
+                }
+                let phases = PlanJSON(state: state, progress: progress, today: today).phases
+                c.emitJSON(Out(title: plan.title, today: today.description, done: state.doneCount, total: plan.tasks.count,
+                               verified: verified, regressed: regressed, overdue: overdue.map { plan.tasks[$0].id },
+                               next: next.map { plan.tasks[$0.task].id }, orphaned: progress.orphans.map(\.task).sorted(),
+                               phases: phases))
+                return
+            }
+            let total = plan.tasks.count
+            let pct = total == 0 ? 0 : state.doneCount * 100 / total
+            c.line(c.paint(plan.title, .bold) + "  \(state.doneCount)/\(total) done (\(pct)%)"
+                   + (verified > 0 ? ", \(verified) verified by their labs" : "") + c.paint("  · \(today)", .dim))
+            c.line()
+            let titleWidth = min(48, plan.phases.map { $0.title.displayWidth }.max() ?? 20)
+            for (p, phase) in plan.phases.enumerated() {
+                let pr = state.progress(ofPhase: p)
+                let icon = (phase.icon ?? " ").padded(2)
+                let num = String(phase.number).leftPadded(2)
+                let pc = pr.total == 0 ? 0 : pr.done * 100 / pr.total
+                c.line("\(num) \(icon) \(phase.title.truncated(titleWidth).padded(titleWidth))  \(c.out.bar(pr.done, pr.total)) \("\(pr.done)/\(pr.total)".leftPadded(5)) \("\(pc)%".leftPadded(4))")
+            }
+            c.line()
+            if !overdue.isEmpty {
+                c.line(c.paint("Overdue: \(overdue.count) task\(overdue.count == 1 ? "" : "s")", .red, .bold) + c.paint("  (curriculum due --overdue)", .dim))
+            }
+            if !regressed.isEmpty {
+                c.line(c.paint("Regressed: \(regressed.joined(separator: ", "))", .red) + c.paint("  (done, but their labs now fail; curriculum recheck)", .dim))
+            }
+            if !progress.orphans.isEmpty {
+                c.line(c.paint("Orphaned progress: \(progress.orphans.map(\.task).sorted().joined(separator: ", "))", .yellow)
+                       + c.paint("  (recorded for tasks no longer in the plan; add renamed-from, or see curriculum doctor)", .dim))
+            }
+            if next.isEmpty {
+                c.line(state.doneCount == total ? c.paint("Everything is done. 🎉", .green) : "Nothing is ready: every open task is blocked (curriculum blocked).")
+            } else {
+                c.line(c.paint("Next:", .bold))
+                for e in next { c.line("  " + NextLine.render(e, c)) }
+            }
+        }
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String {
+        let w = displayWidth
+        return w >= width ? self : String(repeating: " ", count: width - w) + self
+    }
+}

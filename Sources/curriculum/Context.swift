@@ -1,0 +1,68 @@
+import ArgumentParser
+import CurriculumKit
+import Foundation
+
+/// The one shared context every command runs through: it opens the tracker once, turns
+/// every failure into one sentence on stderr and its exit status, and flushes output.
+struct Context {
+    let tracker: Tracker
+    var out: Terminal
+    let json: Bool
+
+    /// Runs a command body with a tracker opened from the global options.
+    static func run(_ options: GlobalOptions, showWarnings: Bool = false, _ body: (inout Context) throws -> Void) throws {
+        var out = Terminal(noColor: options.noColor)
+        do {
+            let tracker = try Tracker(options.trackerOptions)
+            if showWarnings { for w in tracker.warnings { Terminal.warn(w.description) } }
+            var context = Context(tracker: tracker, out: out, json: options.json)
+            defer { context.out.flush() }
+            try body(&context)
+        } catch let e as CurriculumError {
+            out.flush()
+            Terminal.error(e.description)
+            throw ExitCode(e.exitStatus)
+        }
+    }
+
+    var plan: Plan { tracker.plan }
+
+    func state() throws -> PlanState { try tracker.state() }
+
+    mutating func line(_ text: String = "") { out.line(text) }
+
+    func paint(_ text: String, _ styles: Terminal.Style...) -> String {
+        guard out.color else { return text }
+        return styles.reduce(text) { out.paint($0, $1) }
+    }
+
+    /// Writes a value as pretty, key-sorted JSON.
+    mutating func emitJSON<T: Encodable>(_ value: T) {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        if let data = try? enc.encode(value) { out.line(String(decoding: data, as: UTF8.self)) }
+    }
+
+    /// `3.1` for the first task of phase 3.
+    func number(_ i: Int) -> String {
+        let t = plan.tasks[i]
+        return "\(plan.phases[t.phase].number).\(t.position)"
+    }
+
+    func statusMark(_ s: PlanState.Status, verified: Bool = false, regressed: Bool = false) -> String {
+        switch s {
+        case .done where regressed: return paint("✗", .red)
+        case .done where verified: return paint("✔", .green, .bold)
+        case .done: return paint("✓", .green)
+        case .ready: return paint("○", .cyan)
+        case .blocked: return paint("·", .dim)
+        }
+    }
+
+    func dueText(_ i: Int, today: Day) -> String {
+        guard let d = plan.due(of: i) else { return "" }
+        let s = d.description
+        if d < today, (try? state().done[i]) != true { return paint(s, .red) }
+        return s
+    }
+}

@@ -1,0 +1,102 @@
+import ArgumentParser
+import CurriculumKit
+import Foundation
+import LabCatalog
+
+extension LabHost {
+    struct Summary {
+        var passed = 0, failed = 0, unavailable = 0
+        var interrupted = false
+        var reports: [LabReport] = []
+        var allPassed: Bool { failed == 0 && unavailable == 0 && !interrupted && passed > 0 }
+        var summary: String {
+            reports.filter { $0.outcome != .passed }.map { r in
+                "lab \(r.lab) \(r.outcome == .unavailable ? "could not run" : "did not pass")" + (r.error.map { " (\($0))" } ?? "")
+            }.joined(separator: "; ")
+        }
+    }
+
+    /// Runs labs one after another, shows their progress and reports, and records each run.
+    static func runAndRecord(labs: [(lab: String, task: String?)], quick: Bool, params: [String: [String: String]],
+                             timeout: Int, context c: inout Context) throws -> Summary {
+        guard let binary = locateLabsBinary() else {
+            throw CurriculumError.unavailable("the labs are not built yet; build them with: \(buildCommand)  (then run this again)")
+        }
+        var summary = Summary()
+        let live = c.out.isTTY && !c.json
+        for (k, run) in labs.enumerated() {
+            if live {
+                c.line(c.paint("▶ \(run.lab)", .magenta, .bold) + (labs.count > 1 ? c.paint("  (\(k + 1)/\(labs.count))", .dim) : ""))
+                c.out.flush()
+            }
+            var out = c.out
+            let outcome = LabHost.run(binary: binary, lab: run.lab, quick: quick, parameters: params[run.lab] ?? [:],
+                                      timeLimit: TimeInterval(timeout)) { event in
+                guard live else { return }
+                switch event {
+                case let .step(s): out.line("  · \(s.title)")
+                case let .check(ch): out.line("  " + (ch.passed ? out.paint("✓", .green) : out.paint("✗", .red)) + " \(ch.name)")
+                default: return
+                }
+                out.flush()
+            }
+            let r = outcome.report
+            summary.reports.append(r)
+            switch r.outcome {
+            case .passed: summary.passed += 1
+            case .failed: summary.failed += 1
+            case .unavailable: summary.unavailable += 1
+            }
+            if outcome.interrupted { summary.interrupted = true }
+            // Record it; a lab run is history even when it failed.
+            let figures = (try? JSONEncoder().encode(r.figures)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+            let record = LabRun(lab: r.lab, task: run.task, at: "", seconds: r.seconds, outcome: r.outcome.rawValue, quick: r.quick,
+                                checksPassed: r.checks.filter(\.passed).count, checksTotal: r.checks.count, figures: figures, error: r.error)
+            do { try c.tracker.store().recordLabRun(record, day: c.tracker.today) } catch let e as StoreError { throw CurriculumError.store(e) }
+            if c.json { c.emitJSON(r) } else { render(r, &c) }
+            if outcome.interrupted { break }
+        }
+        return summary
+    }
+
+    static func render(_ r: LabReport, _ c: inout Context) {
+        c.line(c.paint(r.title, .bold) + c.paint("  (\(r.lab)\(r.quick ? ", quick" : ""))", .dim))
+        if let engine = r.engine { c.line(c.paint("  engine: \(engine)", .dim)) }
+        for s in r.steps {
+            c.line("  · \(s.title)")
+            if let d = s.detail { for l in d.split(separator: "\n") { c.line(c.paint("      \(l)", .dim)) } }
+        }
+        if !r.figures.isEmpty {
+            c.line("  " + c.paint("Figures", .bold))
+            let w = min(44, r.figures.map { $0.name.displayWidth }.max() ?? 10)
+            for f in r.figures { c.line("    \(f.name.padded(w))  \(format(f.value)) \(f.unit)") }
+        }
+        if !r.checks.isEmpty {
+            c.line("  " + c.paint("Checks", .bold))
+            for ch in r.checks {
+                c.line("    " + (ch.passed ? c.paint("✓", .green) : c.paint("✗", .red, .bold)) + " \(ch.name)")
+                if !ch.passed {
+                    c.line(c.paint("        expected: \(ch.expected)", .dim))
+                    c.line(c.paint("        observed: \(ch.observed)", .red))
+                }
+            }
+        }
+        let secs = String(format: "%.2f s", r.seconds)
+        switch r.outcome {
+        case .passed:
+            c.line("  " + c.paint("PASSED", .green, .bold) + " \(r.checks.count)/\(r.checks.count) checks in \(secs)")
+        case .failed:
+            c.line("  " + c.paint("FAILED", .red, .bold) + " \(r.checks.filter(\.passed).count)/\(r.checks.count) checks in \(secs)" + (r.error.map { " — \($0)" } ?? ""))
+        case .unavailable:
+            c.line("  " + c.paint("UNAVAILABLE", .yellow, .bold) + " — " + (r.error ?? "something it needs is not installed"))
+        }
+    }
+
+    static func format(_ v: Double) -> String {
+        if v == v.rounded() && abs(v) < 1e12 { return String(Int(v)) }
+        if abs(v) >= 100 { return String(format: "%.1f", v) }
+        if abs(v) >= 1 { return String(format: "%.3f", v) }
+        return String(format: "%.4g", v)
+    }
+}
+

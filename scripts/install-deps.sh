@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the test suite and the labs need. Idempotent: a package
+# already installed is skipped, and `apt-get update` runs only when something is missing.
+set -euo pipefail
+
+packages=(
+  sqlite3        # the CLI tests prepare odd databases with it
+  postgresql     # throwaway clusters for the PostgreSQL labs
+  redis-server   # throwaway Redis for the caching and rate-limiting labs
+  util-linux     # setpriv: the read-only database test runs as an unprivileged user
+  procps         # ps/pgrep for the no-leftover-process checks
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: everything is installed."
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# policy-rc.d keeps Debian from starting system-wide servers the labs do not use.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod +x /usr/sbin/policy-rc.d
+  trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
