@@ -88,6 +88,12 @@ struct MarkdownPlanWriterTests {
                         return t
                     })
         let yaml = PlanWriter.yaml(plan)
+        #expect(yaml.contains("\nstart: 2026-11-24\n"))
+        #expect(yaml.contains("\n    due: 2027-01-10\n"))
+        #expect(yaml.contains("\n        due: 2026-12-01\n"))
+        #expect(yaml.contains("\n        title: \"Token refresh #later\"\n"))
+        #expect(yaml.contains("\n        requires: [deploy, api]\n"))
+        #expect(yaml.contains("\n    notes: |-\n      Read the docs first.\n      Progress: 1/2 (50%)\n"))
         let root = try parse(yaml)
         #expect(root["title"] as? String == plan.title)
         #expect(root["generated-from"] as? String == plan.generatedFrom)
@@ -130,7 +136,7 @@ struct MarkdownPlanWriterTests {
             Phase(id: s, number: i, icon: s, title: s, notes: s, tasks: i == 0 ? Array(tasks.indices) : [])
         }
         for s in nastyStrings {
-            let plan = Plan(id: s, title: s, generatedFrom: s, frontMatter: s, phases: phases, tasks: tasks)
+            let plan = Plan(id: s, title: s, generatedFrom: s, frontMatter: s, phases: [], tasks: [])
             let yaml = PlanWriter.yaml(plan)
             let root = try parse(yaml)
             #expect(root["id"] as? String == s, "\(s.debugDescription)")
@@ -167,6 +173,7 @@ struct MarkdownPlanWriterTests {
             #expect(YAMLScalar.inline(s) == s)
         }
         #expect(YAMLScalar.inline("a:b", flow: true) == "\"a:b\"")
+        #expect(YAMLScalar.inline("nbsp\u{A0}") == "\"nbsp\u{A0}\"")
         #expect(YAMLScalar.value("one\ntwo", indent: 4) == " |-\n      one\n      two")
         #expect(YAMLScalar.value("one\n", indent: 0) == " |\n  one")
         #expect(YAMLScalar.doubleQuoted("\u{7F}\u{FEFF}\u{1F3D7}") == "\"\\x7F\\uFEFF\u{1F3D7}\"")

@@ -44,25 +44,48 @@ enum MacRomanRepair {
         let scalars = Array(text.unicodeScalars)
         // Fast path: nothing from the upper half, nothing to do.
         guard scalars.contains(where: { byteOf[$0.value] != nil }) else { return (text, 0) }
-        var out = String.UnicodeScalarView()
-        var repairs = 0
+        // Every run of characters that re-encodes to one valid UTF-8 sequence, left to right.
+        var found: [Candidate] = []
         var i = 0
         while i < scalars.count {
-            if let (decoded, used) = sequence(at: i, in: scalars) {
-                out.append(contentsOf: decoded)
-                repairs += 1
-                i += used
+            if let candidate = candidate(at: i, in: scalars) {
+                found.append(candidate)
+                i += candidate.length
+            } else {
+                i += 1
+            }
+        }
+        var accepted: [Int: Candidate] = [:]
+        for (k, c) in found.enumerated() {
+            let touchesPrevious = k > 0 && found[k - 1].start + found[k - 1].length == c.start
+            let touchesNext = k + 1 < found.count && c.start + c.length == found[k + 1].start
+            if plausible(c, inAWord: touchesPrevious || touchesNext) { accepted[c.start] = c }
+        }
+        guard !accepted.isEmpty else { return (text, 0) }
+        var out = String.UnicodeScalarView()
+        i = 0
+        while i < scalars.count {
+            if let c = accepted[i] {
+                out.append(c.scalar)
+                i += c.length
             } else {
                 out.append(scalars[i])
                 i += 1
             }
         }
-        return (String(out), repairs)
+        return (String(out), accepted.count)
     }
 
-    /// The scalars of one mangled UTF-8 sequence starting at `i`, and how many mangled
-    /// characters it spans; nil when the characters there are not one.
-    private static func sequence(at i: Int, in scalars: [Unicode.Scalar]) -> ([Unicode.Scalar], Int)? {
+    /// One run of mangled characters standing for one UTF-8 sequence.
+    struct Candidate {
+        var start: Int
+        var length: Int
+        var lead: UInt8
+        var scalar: Unicode.Scalar
+    }
+
+    /// The mangled UTF-8 sequence starting at `i`, if the characters there form one.
+    private static func candidate(at i: Int, in scalars: [Unicode.Scalar]) -> Candidate? {
         guard let lead = byteOf[scalars[i].value] else { return nil }
         let length: Int
         switch lead {
@@ -79,19 +102,20 @@ enum MacRomanRepair {
         }
         guard let decoded = String(validating: bytes, as: UTF8.self) else { return nil }
         let result = Array(decoded.unicodeScalars)
-        guard result.count == 1, let scalar = result.first, plausible(scalar, lead: lead) else { return nil }
-        return ([scalar], length)
+        guard result.count == 1, let scalar = result.first else { return nil }
+        return Candidate(start: i, length: length, lead: lead, scalar: scalar)
     }
 
-    /// Two-character runs are the ones that could be real text ("«Ç"), so a two-byte
-    /// sequence is only taken when it starts with ¬ √ ƒ ≈ (0xC2...0xC5: Latin-1 and
-    /// Latin Extended-A, by far the commonest mojibake, and characters that never sit right
-    /// before a letter in real prose) and decodes to something printable. Three- and
-    /// four-byte sequences (emoji, punctuation such as ’ and —) are always taken: three
-    /// or more Mac Roman symbols forming valid UTF-8 by chance does not happen in prose.
-    private static func plausible(_ scalar: Unicode.Scalar, lead: UInt8) -> Bool {
-        if (0x80...0x9F).contains(scalar.value) { return false }  // C1 controls
-        if lead < 0xE0 { return (0xC2...0xC5).contains(lead) }
-        return true
+    /// Two-character runs are the ones that could be real text (“Über” is “ then Ü, which
+    /// also spell U+0486), so a lone two-byte sequence is only taken when it starts with
+    /// ¬ √ ƒ ≈ (0xC2...0xC5: Latin-1 and Latin Extended-A, by far the commonest mojibake,
+    /// and characters that never sit right before a letter in prose). Other two-byte
+    /// sequences (Greek, Cyrillic, Hebrew, …) are taken when they touch another one, as
+    /// in a mangled word. Three- and four-byte sequences (emoji, ’, —) are always taken:
+    /// three or more Mac Roman symbols forming valid UTF-8 by chance does not happen.
+    private static func plausible(_ c: Candidate, inAWord: Bool) -> Bool {
+        if (0x80...0x9F).contains(c.scalar.value) { return false }  // C1 controls
+        if c.lead >= 0xE0 { return true }
+        return (0xC2...0xC5).contains(c.lead) || inAWord
     }
 }

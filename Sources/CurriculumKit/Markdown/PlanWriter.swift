@@ -12,6 +12,12 @@ public enum PlanWriter {
             guard let value else { return }
             out.append(String(repeating: " ", count: indent) + key + ":" + YAMLScalar.value(value, indent: indent))
         }
+        // Dates are written bare (`due: 2026-12-20`), as DESIGN.md shows them; a reader
+        // that resolves timestamps still gets the same text back from the scalar.
+        func date(_ indent: Int, _ key: String, _ day: Day?) {
+            guard let day else { return }
+            out.append(String(repeating: " ", count: indent) + key + ": " + day.description)
+        }
         func list(_ indent: Int, _ key: String, _ values: [String]) {
             guard !values.isEmpty else { return }
             let items = values.map { YAMLScalar.inline($0, flow: true) }.joined(separator: ", ")
@@ -22,7 +28,7 @@ public enum PlanWriter {
         field(0, "id", plan.id)
         field(0, "title", plan.title)
         field(0, "generated-from", plan.generatedFrom)
-        field(0, "start", plan.start?.description)
+        date(0, "start", plan.start)
         field(0, "front-matter", plan.frontMatter)
         out.append(plan.phases.isEmpty ? "phases: []" : "phases:")
         for phase in plan.phases {
@@ -30,7 +36,7 @@ public enum PlanWriter {
             out.append("    number: \(phase.number)")
             field(4, "icon", phase.icon)
             field(4, "title", phase.title)
-            field(4, "due", phase.due?.description)
+            date(4, "due", phase.due)
             field(4, "notes", phase.notes)
             let tasks = phase.tasks.filter { plan.tasks.indices.contains($0) }
             out.append(tasks.isEmpty ? "    tasks: []" : "    tasks:")
@@ -40,7 +46,7 @@ public enum PlanWriter {
                 field(8, "title", task.title)
                 list(8, "labs", task.labs)
                 list(8, "requires", task.requires)
-                field(8, "due", task.due?.description)
+                date(8, "due", task.due)
                 field(8, "decomposed-from", task.decomposedFrom)
                 field(8, "generated-from", task.generatedFrom)
                 list(8, "renamed-from", task.renamedFrom)

@@ -70,7 +70,8 @@ enum YAMLScalar {
 
     static func isPlainSafe(_ s: String, flow: Bool) -> Bool {
         guard let first = s.unicodeScalars.first, let last = s.unicodeScalars.last else { return false }
-        guard first != " ", last != " ", last != ":" else { return false }
+        // Any whitespace at either end (a no-break space included) is quoted, to stay visible.
+        guard !Character(first).isWhitespace, !Character(last).isWhitespace, last != ":" else { return false }
         guard s.unicodeScalars.allSatisfy({ isPrintable($0) && $0.value != 0xFEFF }) else { return false }
         if "-?:,[]{}#&*!|>'\"%@`".unicodeScalars.contains(first) { return false }
         if s.contains(": ") || s.contains(" #") { return false }
