@@ -201,6 +201,7 @@ struct MarkdownNoteImportTests {
         Then practise.
         - [ ] **Task A**
             See chapter 3.
+            Progress: 3/4 chapters read
             \\- [ ] not a part
             - a plain bullet
         - [ ] **Task B**
@@ -208,9 +209,16 @@ struct MarkdownNoteImportTests {
         """)
         #expect(note.plan.phases[0].notes == "Start with the docs.\nThen practise.")
         #expect(note.plan.tasks.map(\.title) == ["Task A", "Task B"])
-        #expect(note.plan.tasks[0].notes == "See chapter 3.\n- [ ] not a part\n- a plain bullet")
+        #expect(note.plan.tasks[0].notes == "See chapter 3.\nProgress: 3/4 chapters read\n- [ ] not a part\n- a plain bullet")
         #expect(note.plan.tasks[1].notes == nil)
-        #expect(note.warnings.contains { $0.location?.line == 10 })
+        #expect(note.warnings.contains { $0.location?.line == 11 })
+    }
+
+    @Test func aLeadingRuleIsNotFrontMatter() throws {
+        let note = try load("---\n# Plan\n## Phase 1: One\n- [ ] **A**\n---\n## Phase 2: Two\n- [ ] **B**\n")
+        #expect(note.plan.frontMatter == nil)
+        #expect(note.plan.title == "Plan")
+        #expect(note.plan.tasks.map(\.title) == ["A", "B"])
     }
 
     @Test func aNoteWithoutATitleIsNamedAfterItsFile() throws {

@@ -38,8 +38,16 @@ struct NoteReader {
         var lines = text.markdownLines()
         if let first = lines.first, first.hasPrefix("\u{FEFF}") { lines[0] = String(first.dropFirst()) }
         var start = 0
+        // Front matter: `---` on the first line, up to the next `---` or `...`, unless what
+        // lies between holds headings or checkbox items (then the first line was a rule).
         if lines.first?.trimmingSpaces() == "---",
-           let close = lines.indices.dropFirst().first(where: { ["---", "..."].contains(lines[$0].trimmingSpaces()) }) {
+           let close = lines.indices.dropFirst().first(where: { ["---", "..."].contains(lines[$0].trimmingSpaces()) }),
+           !lines[1..<close].contains(where: { line in
+               switch MarkdownLine.classify(line) {
+               case .heading, .item: return true
+               default: return false
+               }
+           }) {
             let inner = lines[1..<close].joined(separator: "\n")
             frontMatter = inner.isEmpty ? nil : inner
             start = close + 1
@@ -99,12 +107,12 @@ struct NoteReader {
                 stack.append((content, tasks.count - 1))
             case let .text(indent, text):
                 guard let p = phase else { continue }
-                if Self.isProgressLine(text) { continue }
                 while let top = stack.last, indent < top.content { stack.removeLast() }
                 if let top = stack.last {
                     tasks[top.task].notes.append(Self.unescaped(text))
                 } else if phases[p].tasks.isEmpty {
-                    phases[p].notes.append(Self.unescaped(text))
+                    // The exporter's progress line sits here; it is output, not a note.
+                    if !Self.isProgressLine(text) { phases[p].notes.append(Self.unescaped(text)) }
                 } else {
                     warnings.append(.warning("text between tasks that is not indented under one is not imported", at: at(number)))
                 }
