@@ -52,7 +52,7 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "curriculum-labs", dependencies: ["Labs", "LabKit", "LabCatalog"]),
-        .testTarget(name: "CurriculumKitTests", dependencies: ["CurriculumKit"]),
+        .testTarget(name: "CurriculumKitTests", dependencies: ["CurriculumKit"], exclude: ["Fixtures"]),
         .testTarget(name: "LabKitTests", dependencies: ["LabKit", "LabCatalog"]),
         .testTarget(name: "LabsTests", dependencies: ["Labs", "LabKit", "LabCatalog"]),
         .testTarget(name: "CLITests", dependencies: ["CurriculumKit"]),

@@ -10,12 +10,3 @@ extension PlanLoader {
     }
 }
 public enum BuiltInPlan { public static let text = "" }
-public enum MarkdownExporter {
-    public static func export(plan: Plan, isDone: (Int) -> Bool, obsidianTasks: Bool, today: Day? = nil) -> String { "" }
-}
-public struct ImportedNote { public var plan: Plan; public var ticked: [String]; public var warnings: [Diagnostic] }
-public enum NoteImportError: Error, CustomStringConvertible { case empty; public var description: String { "" } }
-public enum NoteImporter {
-    public static func importNote(data: Data, file: String) throws(NoteImportError) -> ImportedNote { throw .empty }
-}
-public enum PlanWriter { public static func yaml(_ plan: Plan) -> String { "" } }
