@@ -58,7 +58,9 @@ public final class Tracker {
         let result: PlanLoadResult
         let source: String
         if let path = planPath(options) {
-            do { result = try PlanLoader.load(path: path, knownLabs: knownLabs) } catch { throw .planFile(error) }
+            do {
+                result = try PlanCache.load(path: path, knownLabs: knownLabs, environment: options.environment)
+            } catch { throw .planFile(error) }
             source = path
         } else {
             result = PlanLoader.load(text: BuiltInPlan.text, file: "(built-in) curriculum.yaml", knownLabs: knownLabs)

@@ -1,0 +1,245 @@
+import Foundation
+
+/// A compiled copy of a validated plan, so that a command does not parse YAML again when
+/// the plan has not changed: parsing a 10,000-task file takes far longer than the whole
+/// command may (see bench/RESULTS.md). The cache is keyed by the file's identity (path,
+/// device, inode, size, modification and change times) and the set of known labs; a file
+/// modified within two seconds of being cached is also compared by content hash, since a
+/// same-size edit in the same clock tick would otherwise look unchanged.
+///
+/// Caches live in `$XDG_CACHE_HOME/curriculum/` (`~/.cache/curriculum/`); any failure to
+/// read or write one just means parsing the plan.
+public enum PlanCache {
+    /// Bump when the binary format or the loader's output changes.
+    static let formatVersion: UInt32 = 1
+
+    public static func load(path: String, knownLabs: Set<String>, environment: [String: String]) throws(PlanFileError) -> PlanLoadResult {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        guard let identity = FileIdentity(path: absolute) else {
+            return try PlanLoader.load(path: path, knownLabs: knownLabs)
+        }
+        let labsKey = fnv(knownLabs.sorted().joined(separator: ","))
+        let cacheFile = cacheFolder(environment).map { "\($0)/plan-\(String(fnv(absolute), radix: 16)).bin" }
+        if let cacheFile, let data = FileManager.default.contents(atPath: cacheFile),
+           let cached = decode(data, identity: identity, labsKey: labsKey, path: absolute) {
+            return cached
+        }
+        let result = try PlanLoader.load(path: path, knownLabs: knownLabs)
+        if let cacheFile, result.errors.isEmpty, let plan = result.plan, let text = FileManager.default.contents(atPath: absolute) {
+            let fresh = FileIdentity(path: absolute)
+            if fresh == identity {
+                let data = encode(plan, warnings: result.warnings, identity: identity, labsKey: labsKey, contentHash: fnv(text))
+                write(data, to: cacheFile)
+            }
+        }
+        return result
+    }
+
+    static func cacheFolder(_ env: [String: String]) -> String? {
+        if let x = env["XDG_CACHE_HOME"], x.hasPrefix("/") { return x + "/curriculum" }
+        guard let home = env["HOME"], home.hasPrefix("/") else { return nil }
+        return home + "/.cache/curriculum"
+    }
+
+    static func write(_ data: Data, to file: String) {
+        let folder = (file as NSString).deletingLastPathComponent
+        try? FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let temp = file + ".\(getpid()).tmp"
+        guard FileManager.default.createFile(atPath: temp, contents: data) else { return }
+        if rename(temp, file) != 0 { unlink(temp) }
+    }
+
+    // MARK: Identity
+
+    struct FileIdentity: Equatable {
+        var device: UInt64, inode: UInt64, size: Int64
+        var mtimeSec: Int64, mtimeNsec: Int64, ctimeSec: Int64, ctimeNsec: Int64
+
+        init?(path: String) {
+            var st = stat()
+            guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+            device = UInt64(st.st_dev); inode = UInt64(st.st_ino); size = Int64(st.st_size)
+            mtimeSec = Int64(st.st_mtim.tv_sec); mtimeNsec = Int64(st.st_mtim.tv_nsec)
+            ctimeSec = Int64(st.st_ctim.tv_sec); ctimeNsec = Int64(st.st_ctim.tv_nsec)
+        }
+
+        init(device: UInt64, inode: UInt64, size: Int64, mtimeSec: Int64, mtimeNsec: Int64, ctimeSec: Int64, ctimeNsec: Int64) {
+            self.device = device; self.inode = inode; self.size = size
+            self.mtimeSec = mtimeSec; self.mtimeNsec = mtimeNsec; self.ctimeSec = ctimeSec; self.ctimeNsec = ctimeNsec
+        }
+    }
+
+    /// FNV-1a, 64 bits: a cheap fingerprint, not a security measure.
+    static func fnv<S: Sequence>(_ bytes: S) -> UInt64 where S.Element == UInt8 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
+
+    static func fnv(_ text: String) -> UInt64 { fnv(text.utf8) }
+
+    // MARK: Format
+
+    static func encode(_ plan: Plan, warnings: [Diagnostic], identity: FileIdentity, labsKey: UInt64, contentHash: UInt64) -> Data {
+        var w = ByteWriter()
+        w.u32(0x4355_5250) // "CURP"
+        w.u32(formatVersion)
+        for v in [identity.device, identity.inode, UInt64(bitPattern: identity.size),
+                  UInt64(bitPattern: identity.mtimeSec), UInt64(bitPattern: identity.mtimeNsec),
+                  UInt64(bitPattern: identity.ctimeSec), UInt64(bitPattern: identity.ctimeNsec), labsKey, contentHash] {
+            w.u64(v)
+        }
+        w.u64(UInt64(bitPattern: Int64(Date().timeIntervalSince1970)))
+        w.int(plan.schema); w.str(plan.id); w.str(plan.title)
+        w.opt(plan.generatedFrom); w.day(plan.start); w.opt(plan.frontMatter)
+        w.int(plan.phases.count)
+        for p in plan.phases {
+            w.str(p.id); w.int(p.number); w.opt(p.icon); w.str(p.title); w.day(p.due); w.opt(p.notes)
+            w.int(p.tasks.count); for t in p.tasks { w.int(t) }
+        }
+        w.int(plan.tasks.count)
+        for t in plan.tasks {
+            w.str(t.id); w.str(t.title); w.int(t.phase); w.int(t.position)
+            w.strs(t.labs); w.strs(t.requires); w.day(t.due)
+            w.opt(t.decomposedFrom); w.opt(t.generatedFrom); w.strs(t.renamedFrom); w.opt(t.notes)
+        }
+        w.int(warnings.count)
+        for d in warnings {
+            w.str(d.message); w.opt(d.location?.file); w.int(d.location?.line ?? 0); w.int(d.location?.column ?? 0)
+        }
+        return w.data
+    }
+
+    static func decode(_ data: Data, identity: FileIdentity, labsKey: UInt64, path: String) -> PlanLoadResult? {
+        var r = ByteReader(data)
+        guard r.u32() == 0x4355_5250, r.u32() == formatVersion else { return nil }
+        let stored = FileIdentity(device: r.u64(), inode: r.u64(), size: Int64(bitPattern: r.u64()),
+                                  mtimeSec: Int64(bitPattern: r.u64()), mtimeNsec: Int64(bitPattern: r.u64()),
+                                  ctimeSec: Int64(bitPattern: r.u64()), ctimeNsec: Int64(bitPattern: r.u64()))
+        let storedLabs = r.u64(), contentHash = r.u64()
+        let cachedAt = Int64(bitPattern: r.u64())
+        guard !r.failed, stored == identity, storedLabs == labsKey else { return nil }
+        // Racy edit guard: a file changed within 2 s of caching is compared by content.
+        if cachedAt - identity.mtimeSec < 2 {
+            guard let text = FileManager.default.contents(atPath: path), fnv(text) == contentHash else { return nil }
+        }
+        let schema = r.int(), id = r.str(), title = r.str()
+        let generatedFrom = r.opt(), start = r.day(), frontMatter = r.opt()
+        let phaseCount = r.int()
+        guard !r.failed, phaseCount >= 0, phaseCount <= data.count else { return nil }
+        var phases: [Phase] = []
+        phases.reserveCapacity(phaseCount)
+        for _ in 0..<phaseCount {
+            let pid = r.str(), number = r.int(), icon = r.opt(), ptitle = r.str(), due = r.day(), notes = r.opt()
+            let n = r.int()
+            guard !r.failed, n >= 0, n <= data.count else { return nil }
+            var tasks: [Int] = []
+            tasks.reserveCapacity(n)
+            for _ in 0..<n { tasks.append(r.int()) }
+            phases.append(Phase(id: pid, number: number, icon: icon, title: ptitle, due: due, notes: notes, tasks: tasks))
+        }
+        let taskCount = r.int()
+        guard !r.failed, taskCount >= 0, taskCount <= data.count else { return nil }
+        var tasks: [Task] = []
+        tasks.reserveCapacity(taskCount)
+        for _ in 0..<taskCount {
+            let tid = r.str(), ttitle = r.str(), phase = r.int(), position = r.int()
+            let labs = r.strs(), requires = r.strs(), due = r.day()
+            let from = r.opt(), generated = r.opt(), renamed = r.strs(), notes = r.opt()
+            guard !r.failed, phases.indices.contains(phase) else { return nil }
+            tasks.append(Task(id: tid, title: ttitle, phase: phase, position: position, labs: labs, requires: requires,
+                              due: due, decomposedFrom: from, generatedFrom: generated, renamedFrom: renamed, notes: notes))
+        }
+        let warningCount = r.int()
+        guard !r.failed, warningCount >= 0, warningCount <= data.count else { return nil }
+        var warnings: [Diagnostic] = []
+        for _ in 0..<warningCount {
+            let message = r.str(), file = r.opt(), line = r.int(), column = r.int()
+            warnings.append(.warning(message, at: file.map { SourceLocation(file: $0, line: line, column: column) }))
+        }
+        guard !r.failed, r.atEnd, phases.allSatisfy({ $0.tasks.allSatisfy(tasks.indices.contains) }) else { return nil }
+        let plan = Plan(schema: schema, id: id, title: title, generatedFrom: generatedFrom, start: start,
+                        frontMatter: frontMatter, phases: phases, tasks: tasks)
+        return PlanLoadResult(plan: plan, diagnostics: warnings)
+    }
+}
+
+/// Little-endian fixed-width numbers and length-prefixed UTF-8 strings.
+struct ByteWriter {
+    var data = Data()
+
+    mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
+    mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { data.append(contentsOf: $0) } }
+    mutating func int(_ v: Int) { u64(UInt64(bitPattern: Int64(v))) }
+    mutating func str(_ s: String) {
+        var s = s
+        s.withUTF8 { buf in
+            u32(UInt32(buf.count))
+            data.append(contentsOf: buf)
+        }
+    }
+    mutating func opt(_ s: String?) {
+        if let s { data.append(1); str(s) } else { data.append(0) }
+    }
+    mutating func strs(_ list: [String]) {
+        u32(UInt32(list.count))
+        for s in list { str(s) }
+    }
+    mutating func day(_ d: Day?) {
+        if let d { data.append(1); int(d.ordinal) } else { data.append(0) }
+    }
+}
+
+/// Reads what ByteWriter wrote; any overrun sets `failed` instead of trapping.
+struct ByteReader {
+    let bytes: [UInt8]
+    var offset = 0
+    var failed = false
+
+    init(_ data: Data) { bytes = [UInt8](data) }
+
+    var atEnd: Bool { offset == bytes.count }
+
+    mutating func take(_ n: Int) -> ArraySlice<UInt8>? {
+        guard !failed, n >= 0, offset + n <= bytes.count else { failed = true; return nil }
+        defer { offset += n }
+        return bytes[offset..<offset + n]
+    }
+
+    mutating func u32() -> UInt32 {
+        guard let b = take(4) else { return 0 }
+        return b.reversed().reduce(0) { $0 << 8 | UInt32($1) }
+    }
+
+    mutating func u64() -> UInt64 {
+        guard let b = take(8) else { return 0 }
+        return b.reversed().reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    mutating func int() -> Int { Int(truncatingIfNeeded: Int64(bitPattern: u64())) }
+
+    mutating func str() -> String {
+        let n = Int(u32())
+        guard let b = take(n) else { return "" }
+        return String(decoding: b, as: UTF8.self)
+    }
+
+    mutating func opt() -> String? {
+        guard let flag = take(1)?.first else { return nil }
+        return flag == 1 ? str() : nil
+    }
+
+    mutating func strs() -> [String] {
+        let n = Int(u32())
+        guard n <= bytes.count - offset else { failed = true; return [] }
+        var out: [String] = []
+        out.reserveCapacity(n)
+        for _ in 0..<n { out.append(str()) }
+        return out
+    }
+
+    mutating func day() -> Day? {
+        guard let flag = take(1)?.first else { return nil }
+        return flag == 1 ? Day(ordinal: int()) : nil
+    }
+}
