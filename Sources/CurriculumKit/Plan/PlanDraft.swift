@@ -1,0 +1,59 @@
+// The plan as written, before validation: every value with the place it was written, and
+// nothing resolved yet. The YAML reader fills it in; the validator checks it and turns it
+// into a `Plan`. Keeping the two apart lets the validator know nothing of YAML.
+
+/// A value and where it was written.
+struct Located<Value> {
+    var value: Value
+    var at: SourceLocation
+}
+
+struct TaskDraft {
+    /// Where the task's entry starts (its `-`, or its mapping).
+    var at: SourceLocation
+    var id: Located<String>?
+    var title: Located<String>?
+    var labs: [Located<String>] = []
+    var labsAt: SourceLocation?
+    var requires: [Located<String>] = []
+    var requiresAt: SourceLocation?
+    var due: Located<Day>?
+    var decomposedFrom: Located<String>?
+    var generatedFrom: Located<String>?
+    var renamedFrom: [Located<String>] = []
+    var notes: String?
+    /// Keys that were written but whose value had the wrong type (already reported), so
+    /// that they are not reported as missing too.
+    var malformed: Set<String> = []
+
+    init(at: SourceLocation) { self.at = at }
+}
+
+struct PhaseDraft {
+    var at: SourceLocation
+    var id: Located<String>?
+    var number: Located<Int>?
+    var icon: String?
+    var title: Located<String>?
+    var due: Located<Day>?
+    var notes: String?
+    var tasks: [TaskDraft] = []
+    var malformed: Set<String> = []
+
+    init(at: SourceLocation) { self.at = at }
+}
+
+struct PlanDraft {
+    var file: String
+    var schema: Located<Int>?
+    var id: Located<String>?
+    var title: Located<String>?
+    var generatedFrom: String?
+    var start: Located<Day>?
+    var frontMatter: String?
+    var phases: [PhaseDraft] = []
+    var phasesAt: SourceLocation?
+    var malformed: Set<String> = []
+
+    init(file: String) { self.file = file }
+}
