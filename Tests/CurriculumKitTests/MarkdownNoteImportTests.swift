@@ -5,7 +5,7 @@ import Testing
 // Notes of the seed's shape with the quirks the importer must tolerate, and every way a
 // note can be refused.
 
-private func load(_ text: String, file: String = "note.md") throws -> ImportedNote {
+private func importText(_ text: String, file: String = "note.md") throws -> ImportedNote {
     try NoteImporter.importNote(text: text, file: file)
 }
 
@@ -22,7 +22,7 @@ private func refusal(_ text: String) -> NoteImportError? {
 @Suite("Markdown import of other notes")
 struct MarkdownNoteImportTests {
     @Test func nestedItemsBecomePartsAtAnyIndentation() throws {
-        let note = try load("""
+        let note = try importText("""
         # Projects
 
         ## 🚀 Phase 1: Capstones
@@ -50,7 +50,7 @@ struct MarkdownNoteImportTests {
     }
 
     @Test func irregularSpacingTabsBlankLinesAndRulesAreTolerated() throws {
-        let note = try load("""
+        let note = try importText("""
         ---
         tags: [study]
         aliases:
@@ -91,7 +91,7 @@ struct MarkdownNoteImportTests {
     }
 
     @Test func otherSectionsAndCodeBlocksAreNotTasks() throws {
-        let note = try load("""
+        let note = try importText("""
         # Plan
         ## Overview
         - [ ] **Not a task: before any phase**
@@ -115,7 +115,7 @@ struct MarkdownNoteImportTests {
     @Test func mangledTextIsRepairedAndRealTextIsNot() throws {
         // Mangled forms computed from the UTF-8 bytes through the Mac Roman table:
         // 🧵 F0 9F A7 B5 → "\u{F8FF}üßµ", é C3 A9 → "√©", ’ E2 80 99 → "‚Äô".
-        let note = try load("""
+        let note = try importText("""
         # Caf√© notes
         #### \u{F8FF}üßµ Phase 1: Caf√©‚Äôs threads
         - [ ] **Mixed: \u{F8FF}üèóÔ∏è and 🏗️ side by side ‚Üí done**
@@ -134,7 +134,7 @@ struct MarkdownNoteImportTests {
 
     @Test func correctlyEncodedEmojiAreLeftAlone() throws {
         let text = "# Plan\n## 🏗️ Phase 1: Caf\u{E9} & na\u{EF}ve\n- [ ] **🧵 threads ⚙️ gears 🗃️ café**\n"
-        let note = try load(text)
+        let note = try importText(text)
         #expect(note.plan.phases[0].icon == "\u{1F3D7}\u{FE0F}")
         #expect(note.plan.phases[0].title == "Caf\u{E9} & na\u{EF}ve")
         #expect(note.plan.tasks[0].title == "🧵 threads ⚙️ gears 🗃️ café")
@@ -142,7 +142,7 @@ struct MarkdownNoteImportTests {
     }
 
     @Test func obsidianTasksFieldsAreReadAndStripped() throws {
-        let note = try load("""
+        let note = try importText("""
         # Plan
         ## Phase 1: Auth
         - [ ] **Set up the database** 🆔 db-setup 📅 2026-12-01
@@ -171,7 +171,7 @@ struct MarkdownNoteImportTests {
     }
 
     @Test func derivedIdsAreShortUniqueAndIgnoreAsides() throws {
-        let note = try load("""
+        let note = try importText("""
         # Study Plan (2026 edition)
         ## Phase 1: The Basics
         - [ ] **Use DTOs for communication**
@@ -194,7 +194,7 @@ struct MarkdownNoteImportTests {
     }
 
     @Test func notesUnderTasksAndPhasesAreKept() throws {
-        let note = try load("""
+        let note = try importText("""
         # Plan
         ## Phase 1: One
         Start with the docs.
@@ -215,14 +215,14 @@ struct MarkdownNoteImportTests {
     }
 
     @Test func aLeadingRuleIsNotFrontMatter() throws {
-        let note = try load("---\n# Plan\n## Phase 1: One\n- [ ] **A**\n---\n## Phase 2: Two\n- [ ] **B**\n")
+        let note = try importText("---\n# Plan\n## Phase 1: One\n- [ ] **A**\n---\n## Phase 2: Two\n- [ ] **B**\n")
         #expect(note.plan.frontMatter == nil)
         #expect(note.plan.title == "Plan")
         #expect(note.plan.tasks.map(\.title) == ["A", "B"])
     }
 
     @Test func aNoteWithoutATitleIsNamedAfterItsFile() throws {
-        let note = try load("## Phase 1: One\n- [ ] **A**\n", file: "/tmp/x/My_Studies.md")
+        let note = try importText("## Phase 1: One\n- [ ] **A**\n", file: "/tmp/x/My_Studies.md")
         #expect(note.plan.title == "My_Studies")
         #expect(note.plan.id == "my-studies")
         #expect(note.warnings.contains { $0.message.contains("no `# Title`") })
