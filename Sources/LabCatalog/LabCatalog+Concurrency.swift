@@ -61,9 +61,9 @@ extension LabCatalog {
             phase: 4,
             teaches: "Many threads incrementing one counter lose updates when the read-add-write is not protected; a Mutex or an Atomic makes the total exact. The lab reports how many updates the unsynchronised counter lost.",
             parameters: [
-                LabParameter("threads", .int(min: 1, max: 64), default: "8", quick: "4",
-                             help: "Threads incrementing the counter at once."),
-                LabParameter("increments", .int(min: 1, max: 10_000_000), default: "1000000", quick: "50000",
+                LabParameter("threads", .int(min: 1, max: 64), default: "4", quick: "2",
+                             help: "Threads incrementing the counter at once. Try more threads than cores: every contended Mutex lock on Linux is a futex call, so it slows down sharply."),
+                LabParameter("increments", .int(min: 1, max: 5_000_000), default: "250000", quick: "50000",
                              help: "Increments per thread, for each of the three counters."),
             ],
             source: "Sources/Labs/Phase04/SharedResources.swift"

@@ -33,6 +33,7 @@ public struct SharedResourcesLab: Lab {
         let threads = try lab.int("threads")
         let increments = try lab.int("increments")
         let expected = threads * increments
+        lab.figure("cores", Double(ProcessInfo.processInfo.activeProcessorCount), "cores")
 
         lab.step("Unsynchronised: \(threads) threads × \(increments) increments of one Int through a pointer",
                  "Each increment is a separate load and store; the threads start together behind a barrier so they overlap.")

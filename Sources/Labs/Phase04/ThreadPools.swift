@@ -41,7 +41,7 @@ public struct ThreadPoolsLab: Lab {
 
         // 2. OperationQueue with a limit.
         lab.step("OperationQueue with maxConcurrentOperationCount = \(size)",
-                 "The same jobs, without holding slots: Dispatch decides how many threads back the queue, the limit caps them.")
+                 "The same jobs, without holding slots. Dispatch decides how many threads back the queue and the limit only caps them: on a machine with few cores it may run fewer at once than the limit.")
         let queue = await Self.runOperationQueue(limit: size, jobs: jobs, jobMillis: jobMillis)
         lab.figure("operation queue: max jobs at once", Double(queue.maxConcurrent), "jobs")
         lab.figure("operation queue: wall time", queue.seconds * 1000, "ms")
