@@ -124,7 +124,7 @@ public struct CoroutinesLab: Lab {
 
     public static func squaresInGroup(n: Int) async -> (count: Int, sum: Int) {
         await withTaskGroup(of: Int.self) { group in
-            for i in 1...max(n, 1) where n > 0 { group.addTask { i * i } }
+            for i in stride(from: 1, through: n, by: 1) { group.addTask { i * i } }
             var count = 0, sum = 0
             for await square in group { count += 1; sum += square }
             return (count, sum)
