@@ -44,5 +44,16 @@ extension LabCatalog {
                 LabParameter("invalidate", .bool, default: "true", help: "Invalidate a key when it is written; false shows stale reads (the last check then fails)."),
             ],
             source: "Sources/Labs/Phase06/ReadCaching.swift"),
+        LabInfo(
+            id: "idempotency", title: "Idempotency keys under retries and races", phase: 10,
+            teaches: "Storing the key, a request fingerprint and the response in the same transaction as the side effect gives exactly one charge per key under retries and concurrent duplicates, replays the same response, and refuses a reused key with a different payload; check-then-act in separate transactions double-charges.",
+            parameters: [
+                LabParameter("keys", .int(min: 2, max: 10000), default: "40", quick: "10", help: "Idempotency keys sent (half retried one after another, half raced)."),
+                LabParameter("duplicates", .int(min: 2, max: 64), default: "8", quick: "4", help: "Concurrent copies of each raced request."),
+                LabParameter("retries", .int(min: 1, max: 20), default: "3", quick: "2", help: "Retries after the first attempt, for the retried keys."),
+                LabParameter("instances", .int(min: 1, max: 16), default: "4", quick: "2", help: "Service instances, each with its own connection to the database."),
+                LabParameter("honour-keys", .bool, default: "true", help: "Honour the Idempotency-Key; false executes every request (the checks then fail)."),
+            ],
+            source: "Sources/Labs/Phase10/Idempotency.swift"),
     ]
 }

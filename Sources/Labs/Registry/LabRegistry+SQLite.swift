@@ -6,5 +6,6 @@ extension LabRegistry {
         MigrationsLab.self,
         DenormalizationLab.self,
         ReadCachingLab.self,
+        IdempotencyLab.self,
     ]
 }
