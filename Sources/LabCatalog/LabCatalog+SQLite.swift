@@ -55,5 +55,15 @@ extension LabCatalog {
                 LabParameter("honour-keys", .bool, default: "true", help: "Honour the Idempotency-Key; false executes every request (the checks then fail)."),
             ],
             source: "Sources/Labs/Phase10/Idempotency.swift"),
+        LabInfo(
+            id: "event-sourcing", title: "An event-sourced account with a CQRS read model", phase: 10,
+            teaches: "State is a fold over an append-only stream; appends carry the version they were decided on, so a concurrent append with a stale version is refused and retried, and a projected read model always equals a replay from scratch.",
+            parameters: [
+                LabParameter("accounts", .int(min: 1, max: 1000), default: "5", quick: "3", help: "Accounts (event streams); fewer accounts, more conflicts."),
+                LabParameter("commands", .int(min: 1, max: 100000), default: "800", quick: "120", help: "Deposit and withdraw commands, shared among the writers."),
+                LabParameter("writers", .int(min: 1, max: 16), default: "4", quick: "3", help: "Concurrent writers, each with its own connection."),
+                LabParameter("optimistic-concurrency", .bool, default: "true", help: "Compare the expected version on append; false lets stale appends through (the checks then fail)."),
+            ],
+            source: "Sources/Labs/Phase10/EventSourcing.swift"),
     ]
 }

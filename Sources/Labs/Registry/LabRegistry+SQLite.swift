@@ -7,5 +7,6 @@ extension LabRegistry {
         DenormalizationLab.self,
         ReadCachingLab.self,
         IdempotencyLab.self,
+        EventSourcingLab.self,
     ]
 }
