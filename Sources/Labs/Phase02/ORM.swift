@@ -53,6 +53,11 @@ struct ShelfEntry: Decodable, Equatable, FetchableRecord {
     var books: [ShelfBook]
 }
 
+/// An application rule broken inside a unit of work.
+struct ShelfRuleViolation: Error {
+    var rule: String
+}
+
 struct ORMLab: Lab {
     static let id = "orm"
 
@@ -186,10 +191,12 @@ struct ORMLab: Lab {
 
         let expectedLazy = 1 + o.counts.authors + o.counts.books
         lab.expect("lazy loading issues 1 + authors + books statements", o.lazyQueries.count, equals: expectedLazy)
-        lab.expect("eager loading issues one statement per level (3)", o.eagerQueries.count, equals: 3)
-        lab.expect("eager loading issues as many statements for \(o.halfLimit) authors as for \(o.counts.authors)",
-                   o.eagerHalfQueries.count == o.eagerQueries.count,
-                   expected: "\(o.eagerQueries.count) statements both times", observed: "\(o.eagerHalfQueries.count) and \(o.eagerQueries.count)")
+        // One query per level; GRDB skips a level's query when the level above is empty.
+        let levels = 1 + (o.counts.authors > 0 ? 1 : 0) + (o.counts.books > 0 ? 1 : 0)
+        lab.expect("eager loading issues one statement per level (\(levels))", o.eagerQueries.count, equals: levels)
+        lab.expect("eager loading does not grow with the data (\(o.halfLimit) authors vs \(o.counts.authors))",
+                   o.eagerHalfQueries.count <= 3 && o.eagerQueries.count <= 3,
+                   expected: "at most 3 statements both times", observed: "\(o.eagerHalfQueries.count) and \(o.eagerQueries.count)")
         lab.expect("both ways load the same shelves", o.eager == o.lazy,
                    expected: "identical (\(o.lazy.count) authors)", observed: o.eager == o.lazy ? "identical" : "different")
         let loadedBooks = o.eager.reduce(0) { $0 + $1.books.count }
@@ -210,6 +217,23 @@ struct ORMLab: Lab {
                  "The review's CHECK constraint failed (\(failure)); the transaction rolled back: \(afterTransaction).")
         lab.expect("the failing statement raised an error", failure != "none", expected: "a CHECK constraint error", observed: failure)
         lab.expect("a failed transaction leaves every count unchanged", afterTransaction, equals: before)
+
+        // Any Swift error thrown out of the transaction's closure rolls it back too: here the
+        // application's own rule, checked after the rows are written.
+        var appError = "none"
+        do {
+            try await dbQueue.write { db in
+                try Self.addAuthorWithBook(db, rating: 5)
+                let titles = try String.fetchAll(db, sql: "SELECT title FROM book WHERE title = 'First novel'")
+                if !titles.isEmpty { throw ShelfRuleViolation(rule: "a new author's first book needs an ISBN") }
+            }
+        } catch let error as ShelfRuleViolation {
+            appError = error.rule
+        }
+        let afterAppError = try await dbQueue.read(Self.counts)
+        lab.step("Added an author, a book and a valid review, then threw a Swift error in the same transaction",
+                 "Thrown: \(appError); GRDB rolled back: \(afterAppError).")
+        lab.expect("a Swift error thrown inside the transaction rolls it back too", afterAppError, equals: before)
 
         // The same unit of work without a transaction: each statement commits on its own.
         do {

@@ -46,14 +46,17 @@ struct DenormalizationLab: Lab {
 
     static func seed(_ db: Database, authors: Int, booksPerAuthor: Int, reviewsPerBook: Int) throws {
         var rng = SQLiteLab.Random(seed: 2024)
+        let insertAuthor = try db.cachedStatement(sql: "INSERT INTO author (id, name) VALUES (?, ?)")
+        let insertBook = try db.cachedStatement(sql: "INSERT INTO book (id, author_id, title) VALUES (?, ?, ?)")
+        let insertReview = try db.cachedStatement(sql: "INSERT INTO review (book_id, rating) VALUES (?, ?)")
         var bookID = 0
         for a in 1...authors {
-            try db.execute(sql: "INSERT INTO author (id, name) VALUES (?, ?)", arguments: [a, "Author \(a)"])
+            try insertAuthor.execute(arguments: [a, "Author \(a)"])
             for _ in 0..<booksPerAuthor {
                 bookID += 1
-                try db.execute(sql: "INSERT INTO book (id, author_id, title) VALUES (?, ?, ?)", arguments: [bookID, a, "Book \(bookID)"])
+                try insertBook.execute(arguments: [bookID, a, "Book \(bookID)"])
                 for _ in 0..<Int.random(in: 0...(2 * reviewsPerBook), using: &rng) {
-                    try db.execute(sql: "INSERT INTO review (book_id, rating) VALUES (?, ?)", arguments: [bookID, Int.random(in: 1...5, using: &rng)])
+                    try insertReview.execute(arguments: [bookID, Int.random(in: 1...5, using: &rng)])
                 }
             }
         }

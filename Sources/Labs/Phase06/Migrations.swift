@@ -125,7 +125,7 @@ struct MigrationsLab: Lab {
     /// The bookshelf's migrations. The seed (V2) has two authors called "Anonymous", so a
     /// unique index on author names fails at run time — a realistic broken migration.
     static func migrations(authors: Int) -> [Migration] {
-        let authorRows = (1...authors).map { "(\($0), '\($0 % 7 == 0 || $0 == 2 ? "Anonymous" : "Author \($0)")')" }
+        let authorRows = (1...authors).map { "(\($0), '\($0 <= 2 || $0 % 7 == 0 ? "Anonymous" : "Author \($0)")')" }
         let bookRows = (1...authors).flatMap { a in (1...3).map { "(\(a * 10 + $0), \(a), 'Book \(a)-\($0)')" } }
         return [
             Migration(version: 1, description: "create author and book", sql: """
