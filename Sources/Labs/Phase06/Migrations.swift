@@ -209,7 +209,7 @@ struct MigrationsLab: Lab {
                    equals: clean.filter { $0.version < failAt }.map(\.checksum))
         let statementsInFailing = Self.withUniqueNames(clean, at: failAt, fixed: false)
             .first { $0.version == failAt }.map { $0.sql.split(separator: ";").filter { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }.count } ?? 0
-        lab.expect("the failing migration did run statements before failing (all \(statementsInFailing) of its statements started)",
+        lab.expect("the failing migration really ran: all \(statementsInFailing) of its statements started, the last one failed",
                    ranInFailed, equals: statementsInFailing)
         let migrated = try await dbQueue.read { try SQLiteLab.dump($0, excluding: ["schema_history"]) }
         let expected = try Self.reference(clean.filter { $0.version < failAt })

@@ -284,10 +284,14 @@ struct EventSourcingLab: Lab {
             try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT stream FROM event GROUP BY stream HAVING count(*) <> max(version) OR min(version) <> 1)") ?? -1
         }
         lab.expect("each stream's versions run 1, 2, 3… without gaps or duplicates", versionsOK, equals: 0)
+        // Fold each stream step by step and look at every intermediate balance.
         let overdrawn = try await main.read { db in
-            try accounts.filter { s in
-                var running = 0
-                for e in try EventStore.events(db, stream: s) { running += e == .opened ? 0 : (e.type == "deposited" ? e.amount : -e.amount); if running < 0 { return true } }
+            try accounts.filter { stream in
+                var state = AccountState()
+                for event in try EventStore.events(db, stream: stream) {
+                    state.apply(event)
+                    if state.balance < 0 { return true }
+                }
                 return false
             }.count
         }
