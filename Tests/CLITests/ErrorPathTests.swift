@@ -7,7 +7,7 @@ import Testing
         defer { cli.cleanUp() }
         let r = try cli.run(["status"])
         #expect(r.status == 65)
-        #expect(r.stderr.contains("curriculum.yaml:16:"), "\(r.stderr)")
+        #expect(r.stderr.contains("curriculum.yaml:15:"), "\(r.stderr)")
         #expect(r.stderr.contains("alpha"), "did you mean")
         #expect(r.stdout.isEmpty)
         let v = try cli.run(["validate"])
