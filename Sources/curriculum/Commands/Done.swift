@@ -25,6 +25,9 @@ struct Done: ParsableCommand {
     @Flag(help: "Run the task's labs first; check it off (as verified) only if they pass.")
     var verify = false
 
+    @Flag(help: "With --verify: run the labs with shrunk workloads.")
+    var quick = false
+
     @Option(help: "With --verify: the labs' time limit in seconds.")
     var timeout: Int = 600
 
@@ -77,7 +80,7 @@ struct Done: ParsableCommand {
                 for i in indices {
                     let t = plan.tasks[i]
                     guard !t.labs.isEmpty else { throw CurriculumError.refused("\(t.id) has no lab, so it cannot be verified; check it off without --verify.") }
-                    let outcome = try LabHost.runAndRecord(labs: t.labs.map { ($0, t.id) }, quick: false, params: [:], timeout: timeout, context: &c)
+                    let outcome = try LabHost.runAndRecord(labs: t.labs.map { ($0, t.id) }, quick: quick, params: [:], timeout: timeout, context: &c)
                     guard outcome.allPassed else {
                         throw CurriculumError.refused("\(t.id) was not checked off: \(outcome.summary).")
                     }
