@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // Metadata of every lab (ids, titles, tasks, parameters, needs): no lab code.
@@ -41,7 +42,10 @@ let package = Package(
             ]
         ),
         // The lab kit: runner, report, checks, parameters, scratch folders, servers.
-        .target(name: "LabKit", dependencies: ["LabCatalog"]),
+        .target(
+            name: "LabKit",
+            dependencies: ["LabCatalog", .product(name: "PostgresNIO", package: "postgres-nio")]
+        ),
         // The labs themselves, one folder per phase, one file per lab.
         .target(
             name: "Labs",
@@ -49,6 +53,7 @@ let package = Package(
                 "LabKit", "LabCatalog",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
             ]
         ),
         .executableTarget(name: "curriculum-labs", dependencies: ["Labs", "LabKit", "LabCatalog"]),

@@ -1,0 +1,130 @@
+import Foundation
+import LabCatalog
+import LabKit
+import Synchronization
+import Testing
+
+/// The throwaway server and the spawn helper under it. These tests need PostgreSQL
+/// installed (CI installs it with scripts/install-lab-deps.sh); without it they fail,
+/// they do not skip.
+@Suite(.serialized) struct ThrowawayPostgresTests {
+    /// What a probe lab saw while its server ran.
+    final class Sightings: Sendable {
+        let state = Mutex<(data: String, postmaster: Int32?, owner: uid_t?, answer: Int?)>(("", nil, nil, nil))
+    }
+
+    /// A lab that starts a server, queries it, and remembers where it lived.
+    struct ProbeLab: Lab {
+        static let id = "throwaway-postgres-probe"
+        nonisolated(unsafe) static var sightings = Sightings()
+        nonisolated(unsafe) static var failOnPurpose = false
+
+        func run(_ lab: LabContext) async throws {
+            let server = try await ThrowawayPostgres.start(for: lab)
+            let db = try await server.connect()
+            let answer = try await db.scalar("SELECT 6 * 7", as: Int.self)
+            let pidText = try String(contentsOfFile: server.dataDirectory + "/postmaster.pid", encoding: .utf8)
+            var st = stat()
+            stat(server.dataDirectory, &st)
+            Self.sightings.state.withLock {
+                $0 = (server.dataDirectory, pidText.split(separator: "\n").first.flatMap { Int32($0) }, st.st_uid, answer)
+            }
+            lab.expect("the server answers", answer, equals: 42)
+            if Self.failOnPurpose { throw LabError("failing on purpose, with the server running") }
+        }
+    }
+
+    static let probeInfo = LabInfo(id: ProbeLab.id, title: "probe", phase: 2, teaches: "", needs: [.postgres],
+                                   source: "Tests/LabKitTests/ThrowawayPostgresTests.swift")
+
+    static func freshRoot() throws -> URL {
+        let root = URL(fileURLWithPath: "/tmp/labkit-pg-test-\(UUID().uuidString.prefix(8))", isDirectory: true)
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        return root
+    }
+
+    /// Pids whose command line mentions `needle` (the postmaster's shows its data directory).
+    static func processes(mentioning needle: String) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { Int32($0) }.filter { pid in
+            guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            return String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(needle)
+        }
+    }
+
+    @Test(arguments: [false, true])
+    func serverRunsAndIsGoneAfterwards(failing: Bool) async throws {
+        ProbeLab.sightings = Sightings()
+        ProbeLab.failOnPurpose = failing
+        let root = try Self.freshRoot()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let report = await LabRunner.run(ProbeLab.self, info: Self.probeInfo, quick: true, parameters: [:], scratchRoot: root)
+        let seen = ProbeLab.sightings.state.withLock { $0 }
+
+        #expect(seen.answer == 42, "\(report.error ?? "")")
+        #expect(seen.data.hasPrefix(root.path), "the cluster lives in the lab's scratch folder: \(seen.data)")
+        #expect(report.outcome == (failing ? .failed : .passed), "\(report.error ?? "")")
+        #expect(report.engine?.hasPrefix("PostgreSQL ") == true)
+        if geteuid() == 0, let pw = getpwnam("postgres") {
+            #expect(seen.owner == pw.pointee.pw_uid, "as root, the cluster belongs to the postgres user")
+        }
+        let postmaster = try #require(seen.postmaster)
+        #expect(kill(postmaster, 0) != 0, "the postmaster \(postmaster) is still running")
+        #expect(Self.processes(mentioning: root.path).isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).isEmpty, "the scratch folder is gone")
+    }
+
+    @Test func missingBinariesMakeTheLabUnavailable() async throws {
+        let empty = try Self.freshRoot()
+        defer { try? FileManager.default.removeItem(at: empty) }
+        let env = ["PG_BIN": empty.path, "PATH": "/usr/bin:/bin"]
+        #expect(ThrowawayPostgres.locateBinaries(environment: env) == nil)
+
+        struct NoBinariesLab: Lab {
+            static let id = "throwaway-postgres-missing"
+            nonisolated(unsafe) static var environment: [String: String] = [:]
+            func run(_ lab: LabContext) async throws {
+                _ = try await ThrowawayPostgres.start(for: lab, environment: Self.environment)
+                lab.expect("never reached", true, expected: "", observed: "")
+            }
+        }
+        NoBinariesLab.environment = env
+        // No `needs`, so the runner's pre-check passes and the server itself must refuse.
+        let info = LabInfo(id: NoBinariesLab.id, title: "missing", phase: 2, teaches: "", source: "Tests/LabKitTests/ThrowawayPostgresTests.swift")
+        let report = await LabRunner.run(NoBinariesLab.self, info: info, quick: true, parameters: [:], scratchRoot: empty)
+        #expect(report.outcome == .unavailable)
+        #expect(report.error?.contains("apt-get install -y postgresql") == true, "\(report.error ?? "")")
+        #expect(report.checks.isEmpty)
+    }
+
+    @Test func theBinariesAreFoundWhereDebianPutsThem() throws {
+        let bin = try #require(ThrowawayPostgres.locateBinaries(), "PostgreSQL is not installed: run scripts/install-lab-deps.sh")
+        for tool in ["initdb", "pg_ctl", "postgres"] {
+            #expect(FileManager.default.isExecutableFile(atPath: bin + "/" + tool))
+        }
+    }
+}
+
+@Suite struct SubprocessTests {
+    @Test func aDaemonisingChildDoesNotKeepTheWaiterWaiting() async throws {
+        // The shell starts a background sleeper (as `pg_ctl start` leaves a server) and
+        // exits; with no pipe between us and the sleeper, waiting ends when the shell does.
+        let (termination, output) = try await Subprocess.capture("/bin/sh", ["-c", "sleep 30 & echo $! ; echo started"])
+        #expect(termination == .exited(0))
+        let lines = output.split(separator: "\n")
+        #expect(lines.last == "started")
+        if let first = lines.first, let pid = Int32(first) { kill(pid, SIGKILL) }
+    }
+
+    @Test func exitStatusAndTimeOutAreReported() async throws {
+        #expect(try await Subprocess.run("/bin/sh", ["-c", "exit 3"]) == .exited(3))
+        #expect(try await Subprocess.run("/bin/sleep", ["10"], timeout: 0.2) == .timedOut)
+        #expect(try await Subprocess.run("/bin/sh", ["-c", "kill -TERM $$"]) == .signalled(SIGTERM))
+    }
+
+    @Test func aMissingProgramIsAnError() async {
+        await #expect(throws: Subprocess.SpawnError.self) {
+            try await Subprocess.run("/nonexistent/program", [])
+        }
+    }
+}
