@@ -29,7 +29,11 @@ public enum LabHost {
         return nil
     }
 
-    public static let buildCommand = "swift build -c release --product curriculum-labs"
+    /// The command that builds the labs beside this binary, in the same configuration.
+    public static var buildCommand: String {
+        let own = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? ""
+        return own.contains("/release/") ? "swift build -c release --product curriculum-labs" : "swift build --product curriculum-labs"
+    }
 
     /// Runs one lab. `onEvent` sees each protocol event as it arrives.
     public static func run(
