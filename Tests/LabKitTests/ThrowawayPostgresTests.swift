@@ -69,7 +69,7 @@ import Testing
             #expect(seen.owner == pw.pointee.pw_uid, "as root, the cluster belongs to the postgres user")
         }
         let postmaster = try #require(seen.postmaster)
-        #expect(kill(postmaster, 0) != 0, "the postmaster \(postmaster) is still running")
+        #expect(!ThrowawayPostgres.isRunning(postmaster), "the postmaster \(postmaster) is still running")
         #expect(Self.processes(mentioning: root.path).isEmpty)
         #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).isEmpty, "the scratch folder is gone")
     }

@@ -233,10 +233,10 @@ public final class ThrowawayPostgres: Sendable {
             let postmaster = Self.postmasterPID(pidFile)
             _ = try? await tool("pg_ctl", ["-D", dataDirectory, "-m", "fast", "-w", "-t", "20", "stop"],
                                 output: nil, timeout: 30)
-            if let postmaster, kill(postmaster, 0) == 0 {
+            if let postmaster, Self.isRunning(postmaster) {
                 kill(postmaster, SIGKILL)
                 // The children notice their postmaster is gone and leave within a moment.
-                for _ in 0..<200 where kill(postmaster, 0) == 0 { usleep(10_000) }
+                for _ in 0..<200 where Self.isRunning(postmaster) { usleep(10_000) }
             }
         }
         try? FileManager.default.removeItem(atPath: baseDirectory)
@@ -256,6 +256,16 @@ public final class ThrowawayPostgres: Sendable {
         }
         env["HOME"] = ProcessInfo.processInfo.environment["HOME"] ?? "/tmp"
         return try await Subprocess.run(path, arguments, environment: env, output: output, directory: "/", timeout: timeout)
+    }
+
+    /// Whether `pid` is a live process (a zombie waiting to be reaped is not; in a
+    /// container whose init does not reap, an exited postmaster stays one).
+    public static func isRunning(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return true }
+        let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+        return state != "Z" && state != "X"
     }
 
     private static func postmasterPID(_ file: String) -> pid_t? {
