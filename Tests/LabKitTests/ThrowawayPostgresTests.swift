@@ -10,7 +10,7 @@ import Testing
 @Suite(.serialized) struct ThrowawayPostgresTests {
     /// What a probe lab saw while its server ran.
     final class Sightings: Sendable {
-        let state = Mutex<(data: String, postmaster: Int32?, owner: uid_t?, answer: Int?)>(("", nil, nil, nil))
+        let state = Mutex<(data: String, postmaster: Int32?, owner: uid_t?, answer: Int?, seenRunning: Int)>(("", nil, nil, nil, 0))
     }
 
     /// A lab that starts a server, queries it, and remembers where it lived.
@@ -26,8 +26,12 @@ import Testing
             let pidText = try String(contentsOfFile: server.dataDirectory + "/postmaster.pid", encoding: .utf8)
             var st = stat()
             stat(server.dataDirectory, &st)
+            // The scan the clean-up tests rely on must see the live server: the postmaster by
+            // its data directory, the others by their cluster name.
+            let running = ThrowawayPostgresTests.processes(mentioning: server.dataDirectory).count
+                + ThrowawayPostgresTests.processes(mentioning: "postgres: \(server.clusterName):").count
             Self.sightings.state.withLock {
-                $0 = (server.dataDirectory, pidText.split(separator: "\n").first.flatMap { Int32($0) }, st.st_uid, answer)
+                $0 = (server.dataDirectory, pidText.split(separator: "\n").first.flatMap { Int32($0) }, st.st_uid, answer, running)
             }
             lab.expect("the server answers", answer, equals: 42)
             if Self.failOnPurpose { throw LabError("failing on purpose, with the server running") }
@@ -62,6 +66,7 @@ import Testing
         let seen = ProbeLab.sightings.state.withLock { $0 }
 
         #expect(seen.answer == 42, "\(report.error ?? "")")
+        #expect(seen.seenRunning >= 2, "the process scan saw \(seen.seenRunning) server processes while it ran")
         #expect(seen.data.hasPrefix(root.path), "the cluster lives in the lab's scratch folder: \(seen.data)")
         #expect(report.outcome == (failing ? .failed : .passed), "\(report.error ?? "")")
         #expect(report.engine?.hasPrefix("PostgreSQL ") == true)
@@ -95,6 +100,19 @@ import Testing
         #expect(report.outcome == .unavailable)
         #expect(report.error?.contains("apt-get install -y postgresql") == true, "\(report.error ?? "")")
         #expect(report.checks.isEmpty)
+    }
+
+    @Test func scriptsAreSplitIntoStatements() {
+        let script = """
+            CREATE TABLE t (a text DEFAULT 'x;y'); -- a comment; with 'quotes
+            INSERT INTO t VALUES ('it''s; fine');
+            CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql;;
+            """
+        #expect(PGSession.statements(script) == [
+            "CREATE TABLE t (a text DEFAULT 'x;y')",
+            "-- a comment; with 'quotes\nINSERT INTO t VALUES ('it''s; fine')",
+            "CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql",
+        ])
     }
 
     @Test func theBinariesAreFoundWhereDebianPutsThem() throws {

@@ -326,8 +326,8 @@ public struct PGSession: Sendable {
         }
     }
 
-    /// Splits a script at the `;` that end statements (not those inside quotes or
-    /// dollar-quoted bodies), dropping empty statements.
+    /// Splits a script at the `;` that end statements (not those inside quotes, `--`
+    /// comments or dollar-quoted bodies), dropping empty statements.
     public static func statements(_ script: String) -> [String] {
         var out: [String] = [], current = ""
         var quote: Character?          // ' or " while inside one
@@ -342,6 +342,10 @@ public struct PGSession: Sendable {
                 }
             } else if let q = quote {
                 if c == q { quote = nil }
+            } else if c == "-", i + 1 < chars.count, chars[i + 1] == "-" {
+                // A comment runs to the end of the line; quotes in it mean nothing.
+                while i < chars.count, chars[i] != "\n" { current.append(chars[i]); i += 1 }
+                continue
             } else if c == "'" || c == "\"" {
                 quote = c
             } else if c == "$", let end = chars[(i + 1)...].firstIndex(of: "$"),
