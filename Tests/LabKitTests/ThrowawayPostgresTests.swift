@@ -146,3 +146,60 @@ import Testing
         }
     }
 }
+
+/// The throwaway Redis (its tests live here, next to its PostgreSQL sibling's).
+@Suite struct ThrowawayRedisTests {
+    struct RedisProbeLab: Lab {
+        static let id = "throwaway-redis-probe"
+        nonisolated(unsafe) static var seen: (pid: pid_t, socket: String, replies: [RESPValue]) = (0, "", [])
+
+        func run(_ lab: LabContext) async throws {
+            let server = try await ThrowawayRedis.start(for: lab)
+            let client = try await server.connect()
+            var replies: [RESPValue] = []
+            replies.append(try await client.command("SET", "greeting", "hello; world\r\n"))
+            replies.append(try await client.command("GET", "greeting"))
+            replies.append(try await client.command("INCRBY", "n", "41"))
+            replies.append(try await client.command("INCR", "n"))
+            replies.append(try await client.command("GET", "missing"))
+            replies.append(try await client.command("RPUSH", "l", "a", "b"))
+            replies.append(try await client.command("LRANGE", "l", "0", "-1"))
+            replies.append(try await client.command("NOSUCHCOMMAND"))
+            Self.seen = (server.pid, server.socketPath, replies)
+            lab.expect("the server answers", replies[3], equals: .integer(42))
+        }
+    }
+
+    @Test func redisRunsAndIsGoneAfterwards() async throws {
+        let root = try ThrowawayPostgresTests.freshRoot()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let info = LabInfo(id: RedisProbeLab.id, title: "probe", phase: 7, teaches: "", needs: [.redis],
+                           source: "Tests/LabKitTests/ThrowawayPostgresTests.swift")
+        let report = await LabRunner.run(RedisProbeLab.self, info: info, quick: true, parameters: [:], scratchRoot: root)
+        #expect(report.outcome == .passed, "\(report.error ?? "")")
+        let seen = RedisProbeLab.seen
+        #expect(seen.socket.hasPrefix(root.path))
+        #expect(Array(seen.replies.prefix(7)) == [
+            .simple("OK"), .bulk("hello; world\r\n"), .integer(41), .integer(42), .bulk(nil), .integer(2),
+            .array([.bulk("a"), .bulk("b")]),
+        ])
+        if case .error = seen.replies.last {} else { Issue.record("an unknown command is an error reply: \(String(describing: seen.replies.last))") }
+        #expect(report.engine?.hasPrefix("Redis ") == true)
+        #expect(!ThrowawayPostgres.isRunning(seen.pid))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).isEmpty)
+    }
+
+    @Test func missingRedisMakesTheLabUnavailable() async throws {
+        struct NoRedisLab: Lab {
+            static let id = "throwaway-redis-missing"
+            func run(_ lab: LabContext) async throws {
+                _ = try await ThrowawayRedis.start(for: lab, environment: ["PATH": "/nonexistent"])
+                lab.expect("never reached", true, expected: "", observed: "")
+            }
+        }
+        let info = LabInfo(id: NoRedisLab.id, title: "missing", phase: 7, teaches: "", source: "Tests/LabKitTests/ThrowawayPostgresTests.swift")
+        let report = await LabRunner.run(NoRedisLab.self, info: info, quick: true, parameters: [:])
+        #expect(report.outcome == .unavailable)
+        #expect(report.error?.contains("apt-get install -y redis-server") == true, "\(report.error ?? "")")
+    }
+}
