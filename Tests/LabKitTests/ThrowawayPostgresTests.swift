@@ -11,6 +11,7 @@ import Testing
     /// What a probe lab saw while its server ran.
     final class Sightings: Sendable {
         let state = Mutex<(data: String, postmaster: Int32?, owner: uid_t?, answer: Int?, seenRunning: Int)>(("", nil, nil, nil, 0))
+        let folders = Mutex<(base: String, socket: String)>(("", ""))
     }
 
     /// A lab that starts a server, queries it, and remembers where it lived.
@@ -30,6 +31,7 @@ import Testing
             // its data directory, the others by their cluster name.
             let running = ThrowawayPostgresTests.processes(mentioning: server.dataDirectory).count
                 + ThrowawayPostgresTests.processes(mentioning: "postgres: \(server.clusterName):").count
+            Self.sightings.folders.withLock { $0 = (server.baseDirectory, server.socketDirectory) }
             Self.sightings.state.withLock {
                 $0 = (server.dataDirectory, pidText.split(separator: "\n").first.flatMap { Int32($0) }, st.st_uid, answer, running)
             }
@@ -77,6 +79,33 @@ import Testing
         #expect(!ThrowawayPostgres.isRunning(postmaster), "the postmaster \(postmaster) is still running")
         #expect(Self.processes(mentioning: root.path).isEmpty)
         #expect(try FileManager.default.contentsOfDirectory(atPath: root.path).isEmpty, "the scratch folder is gone")
+    }
+
+    /// A scratch root the `postgres` user cannot enter (as root), or one so long that the
+    /// socket path would pass the 107-byte limit: the cluster or its socket moves to /tmp,
+    /// and is removed all the same.
+    @Test(arguments: ["closed", "long"])
+    func awkwardScratchRootsStillWork(_ kind: String) async throws {
+        if kind == "closed" && geteuid() != 0 { return }  // only root runs the server as another user
+        ProbeLab.sightings = Sightings()
+        ProbeLab.failOnPurpose = false
+        let outer = try Self.freshRoot()
+        defer { try? FileManager.default.removeItem(at: outer) }
+        let root = kind == "closed" ? outer : outer.appendingPathComponent(String(repeating: "deep-folder-", count: 6), isDirectory: true)
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        if kind == "closed" { chmod(outer.path, 0o700) }
+        let report = await LabRunner.run(ProbeLab.self, info: Self.probeInfo, quick: true, parameters: [:], scratchRoot: root)
+        #expect(report.outcome == .passed, "\(report.error ?? "")")
+        let folders = ProbeLab.sightings.folders.withLock { $0 }
+        if kind == "closed" {
+            #expect(folders.base.hasPrefix("/tmp/labkit-postgres-"), "\(folders.base)")
+        } else {
+            #expect(folders.socket.hasPrefix("/tmp/labkit-pgsock-"), "\(folders.socket)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: folders.base))
+        #expect(!FileManager.default.fileExists(atPath: folders.socket))
+        let postmaster = try #require(ProbeLab.sightings.state.withLock { $0.postmaster })
+        #expect(!ThrowawayPostgres.isRunning(postmaster))
     }
 
     @Test func missingBinariesMakeTheLabUnavailable() async throws {
