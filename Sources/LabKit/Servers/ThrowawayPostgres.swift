@@ -126,7 +126,10 @@ public final class ThrowawayPostgres: Sendable {
         let port = Int.random(in: 20_000..<60_000)
         // A unix socket path has a hard limit of 107 bytes.
         var socketDir = base
-        if (socketDir + "/.s.PGSQL.\(port).lock").utf8.count > 100 { socketDir = "/tmp/labkit-pgsock-\(tag)" }
+        // pg_ctl hands the server's options to a shell: keep quotes out of the socket path.
+        if (socketDir + "/.s.PGSQL.\(port).lock").utf8.count > 100 || socketDir.contains("'") {
+            socketDir = "/tmp/labkit-pgsock-\(tag)"
+        }
         let name = String(URL(fileURLWithPath: scratch).lastPathComponent.filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }.prefix(60))
 
         let server = ThrowawayPostgres(binDirectory: bin, baseDirectory: base, socketDirectory: socketDir,
@@ -162,7 +165,7 @@ public final class ThrowawayPostgres: Sendable {
 
         let options = [
             "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
-            "-c listen_addresses=''", "-k \(socketDir)", "-p \(port)", "-c cluster_name=\(server.clusterName)",
+            "-c listen_addresses=''", "-k '\(socketDir)'", "-p \(port)", "-c cluster_name=\(server.clusterName)",
         ].joined(separator: " ")
         let ctlLog = base + "/pg_ctl.log"
         let started = try await server.tool("pg_ctl", [
@@ -251,7 +254,9 @@ public final class ThrowawayPostgres: Sendable {
         var env = ["PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C", "LC_ALL": "C", "TZ": "UTC"]
         if let runAs {
             env["HOME"] = "/tmp"
-            return try await Subprocess.run("/usr/sbin/runuser", ["-u", runAs, "--", path] + arguments,
+            let runuser = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"]
+                .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/sbin/runuser"
+            return try await Subprocess.run(runuser, ["-u", runAs, "--", path] + arguments,
                                             environment: env, output: output, directory: "/", timeout: timeout)
         }
         env["HOME"] = ProcessInfo.processInfo.environment["HOME"] ?? "/tmp"
