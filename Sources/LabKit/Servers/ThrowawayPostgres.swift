@@ -126,7 +126,10 @@ public final class ThrowawayPostgres: Sendable {
         let port = Int.random(in: 20_000..<60_000)
         // A unix socket path has a hard limit of 107 bytes.
         var socketDir = base
-        if (socketDir + "/.s.PGSQL.\(port).lock").utf8.count > 100 { socketDir = "/tmp/labkit-pgsock-\(tag)" }
+        // pg_ctl hands the server's options to a shell: keep quotes out of the socket path.
+        if (socketDir + "/.s.PGSQL.\(port).lock").utf8.count > 100 || socketDir.contains("'") {
+            socketDir = "/tmp/labkit-pgsock-\(tag)"
+        }
         let name = String(URL(fileURLWithPath: scratch).lastPathComponent.filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }.prefix(60))
 
         let server = ThrowawayPostgres(binDirectory: bin, baseDirectory: base, socketDirectory: socketDir,
@@ -162,7 +165,7 @@ public final class ThrowawayPostgres: Sendable {
 
         let options = [
             "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
-            "-c listen_addresses=''", "-k \(socketDir)", "-p \(port)", "-c cluster_name=\(server.clusterName)",
+            "-c listen_addresses=''", "-k '\(socketDir)'", "-p \(port)", "-c cluster_name=\(server.clusterName)",
         ].joined(separator: " ")
         let ctlLog = base + "/pg_ctl.log"
         let started = try await server.tool("pg_ctl", [
@@ -233,10 +236,10 @@ public final class ThrowawayPostgres: Sendable {
             let postmaster = Self.postmasterPID(pidFile)
             _ = try? await tool("pg_ctl", ["-D", dataDirectory, "-m", "fast", "-w", "-t", "20", "stop"],
                                 output: nil, timeout: 30)
-            if let postmaster, kill(postmaster, 0) == 0 {
+            if let postmaster, Self.isRunning(postmaster) {
                 kill(postmaster, SIGKILL)
                 // The children notice their postmaster is gone and leave within a moment.
-                for _ in 0..<200 where kill(postmaster, 0) == 0 { usleep(10_000) }
+                for _ in 0..<200 where Self.isRunning(postmaster) { usleep(10_000) }
             }
         }
         try? FileManager.default.removeItem(atPath: baseDirectory)
@@ -251,11 +254,23 @@ public final class ThrowawayPostgres: Sendable {
         var env = ["PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C", "LC_ALL": "C", "TZ": "UTC"]
         if let runAs {
             env["HOME"] = "/tmp"
-            return try await Subprocess.run("/usr/sbin/runuser", ["-u", runAs, "--", path] + arguments,
+            let runuser = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"]
+                .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/sbin/runuser"
+            return try await Subprocess.run(runuser, ["-u", runAs, "--", path] + arguments,
                                             environment: env, output: output, directory: "/", timeout: timeout)
         }
         env["HOME"] = ProcessInfo.processInfo.environment["HOME"] ?? "/tmp"
         return try await Subprocess.run(path, arguments, environment: env, output: output, directory: "/", timeout: timeout)
+    }
+
+    /// Whether `pid` is a live process (a zombie waiting to be reaped is not; in a
+    /// container whose init does not reap, an exited postmaster stays one).
+    public static func isRunning(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return true }
+        let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
+        return state != "Z" && state != "X"
     }
 
     private static func postmasterPID(_ file: String) -> pid_t? {
@@ -316,8 +331,8 @@ public struct PGSession: Sendable {
         }
     }
 
-    /// Splits a script at the `;` that end statements (not those inside quotes or
-    /// dollar-quoted bodies), dropping empty statements.
+    /// Splits a script at the `;` that end statements (not those inside quotes, `--`
+    /// comments or dollar-quoted bodies), dropping empty statements.
     public static func statements(_ script: String) -> [String] {
         var out: [String] = [], current = ""
         var quote: Character?          // ' or " while inside one
@@ -332,6 +347,10 @@ public struct PGSession: Sendable {
                 }
             } else if let q = quote {
                 if c == q { quote = nil }
+            } else if c == "-", i + 1 < chars.count, chars[i + 1] == "-" {
+                // A comment runs to the end of the line; quotes in it mean nothing.
+                while i < chars.count, chars[i] != "\n" { current.append(chars[i]); i += 1 }
+                continue
             } else if c == "'" || c == "\"" {
                 quote = c
             } else if c == "$", let end = chars[(i + 1)...].firstIndex(of: "$"),
