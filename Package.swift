@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // Metadata of every lab (ids, titles, tasks, parameters, needs): no lab code.
@@ -44,7 +45,11 @@ let package = Package(
         // The lab kit: runner, report, checks, parameters, scratch folders, servers.
         .target(
             name: "LabKit",
-            dependencies: ["LabCatalog", .product(name: "PostgresNIO", package: "postgres-nio")]
+            dependencies: [
+                "LabCatalog",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // The labs themselves, one folder per phase, one file per lab.
         .target(
@@ -58,8 +63,8 @@ let package = Package(
         ),
         .executableTarget(name: "curriculum-labs", dependencies: ["Labs", "LabKit", "LabCatalog"]),
         .testTarget(name: "CurriculumKitTests", dependencies: ["CurriculumKit"], exclude: ["Fixtures"]),
-        .testTarget(name: "LabKitTests", dependencies: ["LabKit", "LabCatalog"]),
-        .testTarget(name: "LabsTests", dependencies: ["Labs", "LabKit", "LabCatalog"]),
+        .testTarget(name: "LabKitTests", dependencies: ["LabKit", "LabCatalog", .product(name: "PostgresNIO", package: "postgres-nio")]),
+        .testTarget(name: "LabsTests", dependencies: ["Labs", "LabKit", "LabCatalog", .product(name: "PostgresNIO", package: "postgres-nio")]),
         .testTarget(name: "CLITests", dependencies: ["CurriculumKit"]),
     ]
 )
