@@ -15,12 +15,27 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  echo "install-deps: everything is installed."
-  exit 0
-fi
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+# The labs start throwaway servers of their own; system-wide ones the packages may have
+# started are never used, so stop them.
+stop_system_servers() {
+  if command -v pg_lsclusters >/dev/null 2>&1; then
+    pg_lsclusters -h 2>/dev/null | while read -r version cluster _port status _rest; do
+      if [ "$status" = online ]; then $SUDO pg_ctlcluster "$version" "$cluster" stop || true; fi
+    done
+  fi
+  if command -v redis-cli >/dev/null 2>&1 && redis-cli ping >/dev/null 2>&1; then
+    $SUDO service redis-server stop >/dev/null 2>&1 || redis-cli shutdown nosave >/dev/null 2>&1 || true
+  fi
+}
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: everything is installed."
+  stop_system_servers
+  exit 0
+fi
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
@@ -31,3 +46,4 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
   trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
 fi
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+stop_system_servers

@@ -5,7 +5,7 @@ import Synchronization
 import Testing
 
 /// The throwaway server and the spawn helper under it. These tests need PostgreSQL
-/// installed (CI installs it with scripts/install-lab-deps.sh); without it they fail,
+/// installed (CI installs it with scripts/install-deps.sh); without it they fail,
 /// they do not skip.
 @Suite(.serialized) struct ThrowawayPostgresTests {
     /// What a probe lab saw while its server ran.
@@ -145,7 +145,7 @@ import Testing
     }
 
     @Test func theBinariesAreFoundWhereDebianPutsThem() throws {
-        let bin = try #require(ThrowawayPostgres.locateBinaries(), "PostgreSQL is not installed: run scripts/install-lab-deps.sh")
+        let bin = try #require(ThrowawayPostgres.locateBinaries(), "PostgreSQL is not installed: run scripts/install-deps.sh")
         for tool in ["initdb", "pg_ctl", "postgres"] {
             #expect(FileManager.default.isExecutableFile(atPath: bin + "/" + tool))
         }

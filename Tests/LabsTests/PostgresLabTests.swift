@@ -5,7 +5,7 @@ import LabKit
 import Testing
 
 /// The PostgreSQL labs against a real server. They need PostgreSQL installed (CI runs
-/// scripts/install-lab-deps.sh): without it they fail rather than skip.
+/// scripts/install-deps.sh): without it they fail rather than skip.
 @Suite(.serialized) struct PostgresLabTests {
     static let ids = ["postgres-setup", "schema-normalization", "sql-mastery", "transactions-isolation",
                       "query-plans", "olap-schema", "jsonb", "background-jobs"]
