@@ -472,6 +472,29 @@ struct PlanLoaderWarningTests {
     }
 }
 
+@Suite("PlanLoader: other shapes of a valid plan")
+struct PlanLoaderShapeTests {
+    @Test func aByteOrderMarkAndWindowsLineEndings() throws {
+        let bytes = [0xEF, 0xBB, 0xBF] + Array(basePlan.replacingOccurrences(of: "\n", with: "\r\n").utf8)
+        let r = PlanLoader.load(bytes: bytes, file: "t.yaml", knownLabs: ["lab-a", "lab-b"])
+        #expect(r.diagnostics.isEmpty, "\(r.diagnostics.map(\.description))")
+        #expect(r.plan?.tasks.map(\.title) == ["Alpha", "Beta"])
+    }
+
+    @Test func aPlanWrittenAsJSON() throws {
+        let r = load(#"{"schema": 1, "id": "demo", "title": "Demo", "phases": [{"id": "p", "number": 1, "title": "P", "tasks": [{"id": "a", "title": "A", "labs": ["lab-a", "lab-b"]}]}]}"#)
+        #expect(r.diagnostics.isEmpty, "\(r.diagnostics.map(\.description))")
+        #expect(r.plan?.tasks.first?.id == "a")
+    }
+
+    @Test func aHugeUnknownKeyIsClippedInTheMessage() throws {
+        // YAML caps a plain key at 1,024 characters; a longer one is a syntax error.
+        let key = String(repeating: "k", count: 1_000)
+        let e = try #require(onlyError(load(basePlan.replacingOccurrences(of: "phases:", with: "\(key): 1\nphases:"))))
+        #expect(e.message.count < 200 && e.message.hasPrefix("unknown key `kkk"))
+    }
+}
+
 @Suite("PlanLoader: hostile input")
 struct PlanLoaderHostileTests {
     /// Loads and checks that it failed with at least one located error, in reasonable time.

@@ -11,6 +11,8 @@ struct Located<Value> {
 struct TaskDraft {
     /// Where the task's entry starts (its `-`, or its mapping).
     var at: SourceLocation
+    /// Index of its phase in `PlanDraft.phases`.
+    var phase: Int
     var id: Located<String>?
     var title: Located<String>?
     var labs: [Located<String>] = []
@@ -26,7 +28,7 @@ struct TaskDraft {
     /// that they are not reported as missing too.
     var malformed: Set<String> = []
 
-    init(at: SourceLocation) { self.at = at }
+    init(at: SourceLocation, phase: Int) { self.at = at; self.phase = phase }
 }
 
 struct PhaseDraft {
@@ -37,7 +39,6 @@ struct PhaseDraft {
     var title: Located<String>?
     var due: Located<Day>?
     var notes: String?
-    var tasks: [TaskDraft] = []
     var malformed: Set<String> = []
 
     init(at: SourceLocation) { self.at = at }
@@ -52,6 +53,8 @@ struct PlanDraft {
     var start: Located<Day>?
     var frontMatter: String?
     var phases: [PhaseDraft] = []
+    /// Every task of every phase, in plan order (flat, as `Plan.tasks` is).
+    var tasks: [TaskDraft] = []
     var phasesAt: SourceLocation?
     var malformed: Set<String> = []
 

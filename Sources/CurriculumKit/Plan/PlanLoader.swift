@@ -24,6 +24,8 @@ public enum PlanLoader {
     /// Parses and validates plan text. `file` names it in diagnostics. `knownLabs` is the set
     /// of lab ids that exist (from `LabCatalog`); a `labs:` entry outside it is an error.
     public static func load(text: String, file: String, knownLabs: Set<String>) -> PlanLoadResult {
+        // libyaml, told the text is UTF-8, would take a byte-order mark for content.
+        let text = text.utf8.starts(with: [0xEF, 0xBB, 0xBF]) ? String(decoding: text.utf8.dropFirst(3), as: UTF8.self) : text
         var contiguous = text
         return contiguous.withUTF8 { bytes in parse(text: text, bytes: bytes, file: file, knownLabs: knownLabs) }
     }
