@@ -495,6 +495,42 @@ struct PlanLoaderShapeTests {
     }
 }
 
+@Suite("PlanLoader: long chains")
+struct PlanLoaderChainTests {
+    /// `count` tasks in one phase, task k requiring task k-1 (and the first requiring the
+    /// last when `closed`), or each a part of the one before.
+    func chain(_ count: Int, closed: Bool = false, parts: Bool = false) -> String {
+        var yaml = "schema: 1\nid: chain\ntitle: Chain\nphases:\n  - id: p\n    number: 1\n    title: P\n    tasks:\n"
+        for k in 0..<count {
+            let link = k > 0 ? "t\(k - 1)" : (closed ? "t\(count - 1)" : nil)
+            let relation = parts ? "decomposed-from" : "requires"
+            yaml += "      - {id: t\(k), title: T, labs: [lab-a]" + (link.map { ", \(relation): \(parts ? $0 : "[\($0)]")" } ?? "") + "}\n"
+        }
+        return yaml
+    }
+
+    @Test func aLongRequiresChainLoads() throws {
+        let r = load(chain(5_000), labs: ["lab-a"])
+        #expect(r.errors.isEmpty)
+        let plan = try #require(r.plan)
+        #expect(plan.requires[4_999] == [4_998])
+    }
+
+    @Test func aLongPartChainLoads() throws {
+        let r = load(chain(5_000, parts: true), labs: ["lab-a"])
+        #expect(r.errors.isEmpty)
+        #expect(r.plan?.parent[4_999] == 4_998)
+    }
+
+    @Test func aLongCycleIsOneErrorWithTheWholePath() throws {
+        let e = try #require(onlyError(load(chain(5_000, closed: true), labs: ["lab-a"])))
+        #expect(e.message.hasPrefix("`requires` goes round in a cycle: t0 → t4999 → t4998 → "))
+        #expect(e.message.hasSuffix("→ t1 → t0"))
+        let parts = try #require(onlyError(load(chain(5_000, closed: true, parts: true), labs: ["lab-a"])))
+        #expect(parts.message.hasPrefix("`decomposed-from` goes round in a cycle: t0 → t4999 → "))
+    }
+}
+
 @Suite("PlanLoader: hostile input")
 struct PlanLoaderHostileTests {
     /// Loads and checks that it failed with at least one located error, in reasonable time.

@@ -16,13 +16,13 @@ struct PlanYAMLReader {
 
     init(file: String) { self.file = file }
 
-    func location(_ node: Node) -> SourceLocation {
+    func location(_ node: Node) -> Place {
         let m = node.mark
-        return SourceLocation(file: file, line: m?.line ?? 1, column: m?.column ?? 1)
+        return Place(line: m?.line ?? 1, column: m?.column ?? 1)
     }
 
-    mutating func error(_ message: String, _ at: SourceLocation) {
-        diagnostics.append(.error(message, at: at))
+    mutating func error(_ message: String, _ at: Place) {
+        diagnostics.append(.error(message, at: SourceLocation(file: file, line: at.line, column: at.column)))
     }
 
     // MARK: - Levels
@@ -151,7 +151,8 @@ struct PlanYAMLReader {
         if case .alias = node {
             error("a plan does not use YAML aliases", location(node)); return false
         }
-        if node.anchor != nil {
+        // Only collections can hide an expansion; reading a scalar's (weak) anchor costs time.
+        if node.scalar == nil, node.anchor != nil {
             error("a plan does not use YAML anchors", location(node)); return false
         }
         return true

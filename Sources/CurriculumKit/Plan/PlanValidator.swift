@@ -22,9 +22,12 @@ struct PlanValidator {
 
     private enum Ref { case task(Int), phase(Int) }
 
-    private func top() -> SourceLocation { SourceLocation(file: file, line: 1, column: 1) }
-    private mutating func error(_ m: String, _ at: SourceLocation?) { diagnostics.append(.error(m, at: at)) }
-    private mutating func warning(_ m: String, _ at: SourceLocation?) { diagnostics.append(.warning(m, at: at)) }
+    private func top() -> Place { Place(line: 1, column: 1) }
+    private func located(_ at: Place?) -> SourceLocation? {
+        at.map { SourceLocation(file: file, line: $0.line, column: $0.column) }
+    }
+    private mutating func error(_ m: String, _ at: Place?) { diagnostics.append(.error(m, at: located(at))) }
+    private mutating func warning(_ m: String, _ at: Place?) { diagnostics.append(.warning(m, at: located(at))) }
 
     static func isKebab(_ s: String) -> Bool {
         var prev: UInt8 = UInt8(ascii: "-")
@@ -57,7 +60,6 @@ struct PlanValidator {
         return false
     }
 
-    // swiftlint:disable:next function_body_length cyclomatic_complexity
     mutating func validate(_ draft: PlanDraft) -> Plan? {
         // --- the plan itself -------------------------------------------------------
         if let s = draft.schema {
@@ -79,8 +81,8 @@ struct PlanValidator {
         let drafts = draft.tasks
         let n = drafts.count
         /// Every id: what it names and where it was first written.
-        var refs: [String: (ref: Ref, at: SourceLocation)] = Dictionary(minimumCapacity: n + draft.phases.count)
-        func claim(_ id: Located<String>, _ ref: Ref, _ what: String, _ v: inout PlanValidator) {
+        var refs: [String: (ref: Ref, at: Place)] = Dictionary(minimumCapacity: n + draft.phases.count)
+        func claim(_ id: Located<String>, _ ref: Ref, _ v: inout PlanValidator) {
             if let other = refs[id.value]?.at {
                 v.error("duplicate id `\(id.value.clipped)`: it is already used at line \(other.line), column \(other.column); ids must be unique across phases and tasks", id.at)
                 return
@@ -92,25 +94,25 @@ struct PlanValidator {
             // An id that is not kebab-case is reported but still known, so that references
             // to it are not reported as unknown too.
             if let id = phase.id {
-                _ = checkID(id, "phase"); claim(id, .phase(p), "phase", &self)
+                _ = checkID(id, "phase"); claim(id, .phase(p), &self)
             } else if !phase.malformed.contains("id") { error("\(name) has no `id`", phase.at) }
             if phase.title?.value.isEmpty ?? !phase.malformed.contains("title") { error("\(name) has no `title`", phase.at) }
         }
-        for (i, t) in drafts.enumerated() {
-            if let id = t.id {
-                _ = checkID(id, "task"); claim(id, .task(i), "task", &self)
-                if t.title?.value.isEmpty ?? !t.malformed.contains("title") {
-                    error("task `\(id.value.clipped)` has no `title`", t.at)
+        for i in drafts.indices {
+            if let id = drafts[i].id {
+                _ = checkID(id, "task"); claim(id, .task(i), &self)
+                if drafts[i].title?.value.isEmpty ?? !drafts[i].malformed.contains("title") {
+                    error("task `\(id.value.clipped)` has no `title`", drafts[i].at)
                 }
-            } else if !t.malformed.contains("id") {
-                let where_ = draft.phases[t.phase].id.map { " of phase `\($0.value)`" } ?? ""
-                let titled = t.title.map { " (titled \"\($0.value.prefix(60))\")" } ?? ""
-                error("a task\(where_)\(titled) has no `id`", t.at)
+            } else if !drafts[i].malformed.contains("id") {
+                let inPhase = draft.phases[drafts[i].phase].id.map { " of phase `\($0.value.clipped)`" } ?? ""
+                let titled = drafts[i].title.map { " (titled \"\($0.value.prefix(60))\")" } ?? ""
+                error("a task\(inPhase)\(titled) has no `id`", drafts[i].at)
             }
         }
 
         // --- phase numbers ---------------------------------------------------------
-        var numberAt: [Int: SourceLocation] = [:]
+        var numberAt: [Int: Place] = [:]
         for (p, phase) in draft.phases.enumerated() {
             guard let num = phase.number else {
                 if phase.malformed.contains("number") { continue }
@@ -133,9 +135,9 @@ struct PlanValidator {
 
         // --- renamed-from ----------------------------------------------------------
         var renamedBy: [String: String] = [:]
-        for t in drafts {
-            guard let id = t.id?.value else { continue }
-            for old in t.renamedFrom {
+        for i in drafts.indices {
+            guard let id = drafts[i].id?.value else { continue }
+            for old in drafts[i].renamedFrom {
                 guard checkID(old, "former") else { continue }
                 if refs[old.value] != nil {
                     error("task `\(id)` is renamed from `\(old.value.clipped)`, but `\(old.value.clipped)` is a current id; a renamed-from id must no longer be in use", old.at)
@@ -157,15 +159,15 @@ struct PlanValidator {
         var phaseReqs = [[Int]](repeating: [], count: n)
         var linked = Set<String>()
         var noLab: [Int] = []
-        for (i, t) in drafts.enumerated() {
-            let name = t.id.map { "task `\($0.value.clipped)`" } ?? "a task"
-            for lab in t.labs {
+        for i in drafts.indices {
+            let name = drafts[i].id.map { "task `\($0.value.clipped)`" } ?? "a task"
+            for lab in drafts[i].labs {
                 if knownLabs.contains(lab.value) { linked.insert(lab.value) } else {
                     error("\(name) links an unknown lab `\(lab.value.clipped)`" + .didYouMean(labSuggester.suggest(lab.value)), lab.at)
                 }
             }
-            if t.labs.isEmpty { noLab.append(i) }
-            if let p = t.decomposedFrom {
+            if drafts[i].labs.isEmpty { noLab.append(i) }
+            if let p = drafts[i].decomposedFrom {
                 switch refs[p.value]?.ref {
                 case let .task(j): parent[i] = j
                 case .phase: error("\(name) is decomposed from `\(p.value.clipped)`, which is a phase; a task can be part of a task only", p.at)
@@ -173,7 +175,7 @@ struct PlanValidator {
                 }
             }
             var seen = Set<String>()
-            for r in t.requires {
+            for r in drafts[i].requires {
                 if !seen.insert(r.value).inserted {
                     warning("\(name) lists `\(r.value.clipped)` twice in `requires`", r.at); continue
                 }
@@ -184,7 +186,7 @@ struct PlanValidator {
                         error("\(name) both requires `\(r.value.clipped)` and is decomposed from it; a part cannot wait for its parent, which waits for its parts", r.at)
                     } else { taskReqs[i].append(j) }
                 case let .phase(p):
-                    if p == t.phase { error("\(name) requires its own phase `\(r.value.clipped)`, which includes the task itself", r.at) }
+                    if p == drafts[i].phase { error("\(name) requires its own phase `\(r.value.clipped)`, which includes the task itself", r.at) }
                     else { phaseReqs[i].append(p) }
                 case nil:
                     error("\(name) requires `\(r.value.clipped)`, which is neither a task nor a phase" + .didYouMean(suggest(r.value)), r.at)
@@ -245,7 +247,6 @@ struct PlanValidator {
 
     // MARK: - Cycles in requires
 
-    // swiftlint:disable:next function_body_length
     private mutating func findRequiresCycles(drafts: [TaskDraft], phases: [PhaseDraft], parent: [Int?], inPartCycle: [Bool],
                                              taskReqs: [[Int]], phaseReqs: [[Int]]) {
         let n = drafts.count
@@ -359,7 +360,6 @@ struct PlanValidator {
 
     private enum Via { case requires, phase(Int), part, inherited(Int) }
 
-    // swiftlint:disable:next function_body_length
     private mutating func dueWarnings(drafts: [TaskDraft], phases: [PhaseDraft], parent: [Int?], inPartCycle: [Bool],
                                       parts: [[Int]], taskReqs: [[Int]], phaseReqs: [[Int]]) {
         let n = drafts.count
@@ -447,14 +447,13 @@ struct PlanValidator {
         }
         var tasks: [Task] = []
         tasks.reserveCapacity(drafts.count)
-        for (i, t) in drafts.enumerated() {
-            phases[t.phase].tasks.append(i)
-            let d = t
-            tasks.append(Task(id: d.id?.value ?? "", title: d.title?.value ?? "", phase: t.phase,
-                              position: phases[t.phase].tasks.count, labs: d.labs.map(\.value),
-                              requires: d.requires.map(\.value), due: d.due?.value,
-                              decomposedFrom: d.decomposedFrom?.value, generatedFrom: d.generatedFrom?.value,
-                              renamedFrom: d.renamedFrom.map(\.value), notes: d.notes))
+        for i in drafts.indices {
+            phases[drafts[i].phase].tasks.append(i)
+            tasks.append(Task(id: drafts[i].id?.value ?? "", title: drafts[i].title?.value ?? "", phase: drafts[i].phase,
+                              position: phases[drafts[i].phase].tasks.count, labs: drafts[i].labs.map(\.value),
+                              requires: drafts[i].requires.map(\.value), due: drafts[i].due?.value,
+                              decomposedFrom: drafts[i].decomposedFrom?.value, generatedFrom: drafts[i].generatedFrom?.value,
+                              renamedFrom: drafts[i].renamedFrom.map(\.value), notes: drafts[i].notes))
         }
         return Plan(schema: draft.schema?.value ?? PlanValidator.schema, id: draft.id?.value ?? "",
                     title: draft.title?.value ?? "", generatedFrom: draft.generatedFrom, start: draft.start?.value,
