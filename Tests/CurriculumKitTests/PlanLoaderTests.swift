@@ -636,6 +636,9 @@ struct PlanLoaderFileTests {
             try PlanLoader.load(path: "/nonexistent/curriculum.yaml", knownLabs: [])
         }
         #expect(PlanFileError.missing("x.yaml").description == "there is no plan file at x.yaml")
+        #expect(PlanFileError.missing("x.yaml").localizedDescription == "there is no plan file at x.yaml")
+        #expect(PlanFileError.unreadable("x.yaml", reason: "Permission denied").description
+                == "the plan file x.yaml could not be read: Permission denied")
     }
 
     @Test func aFolder() {
