@@ -148,14 +148,18 @@ struct PlanYAMLReader {
     /// Refuses anchors and aliases; the pre-scan normally catches them first. Never walks
     /// into an anchored node, so an alias bomb that got this far is still not expanded.
     private mutating func refuseAnchor(_ node: Node) -> Bool {
-        if case .alias = node {
+        switch node {
+        case .scalar:
+            // A scalar cannot hide an expansion, and reading its (weak) anchor costs time.
+            return true
+        case .alias:
             error("a plan does not use YAML aliases", location(node)); return false
+        case .mapping, .sequence:
+            if node.anchor != nil {
+                error("a plan does not use YAML anchors", location(node)); return false
+            }
+            return true
         }
-        // Only collections can hide an expansion; reading a scalar's (weak) anchor costs time.
-        if node.scalar == nil, node.anchor != nil {
-            error("a plan does not use YAML anchors", location(node)); return false
-        }
-        return true
     }
 
     private static func isNull(_ s: Node.Scalar) -> Bool {
