@@ -615,6 +615,34 @@ struct PlanLoaderHostileTests {
         refused(Array(text.utf8), containing: "empty")
     }
 
+    /// The real plan with a few random bytes changed, inserted or deleted, 200 times over
+    /// (fixed seed): every load must end, with a plan or with located errors.
+    @Test func mutatedPlansNeverCrash() {
+        var rng = SplitMix64(seed: 7)
+        let original = Array(BuiltInPlan.text.utf8)
+        let alphabet = Array("-:[]{}&*!|>#'\"\t\n ,?%@`\\ax1".utf8) + [0x00, 0xC3, 0xFF]
+        var failed = 0
+        for _ in 0..<200 {
+            var bytes = original
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                let at = Int.random(in: 0..<bytes.count, using: &rng)
+                let b = alphabet[Int.random(in: 0..<alphabet.count, using: &rng)]
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: bytes[at] = b
+                case 1: bytes.insert(b, at: at)
+                default: bytes.remove(at: at)
+                }
+            }
+            let r = PlanLoader.load(bytes: bytes, file: "m.yaml", knownLabs: builtLabs)
+            #expect((r.plan != nil) == r.errors.isEmpty)
+            if r.plan == nil {
+                failed += 1
+                #expect(r.errors.allSatisfy { !$0.message.isEmpty })
+            }
+        }
+        #expect(failed > 0)
+    }
+
     @Test func quotedTextWithIndicatorsIsNotMistakenForAnchorsOrNesting() throws {
         let yaml = basePlan.replacingOccurrences(of: "        title: Beta", with: """
                 title: "*Beta* & [friends] {x}"
