@@ -1,5 +1,6 @@
-// Reads `curriculum.yaml`: the only user of Yams in the tracker. Three stages, each
-// reporting every problem it finds before giving up:
+// Reads `curriculum.yaml`: the only user of Yams in the tracker. Three stages; a problem
+// in one stops the next (YAML cannot be checked before it parses), and the last reports
+// every problem of the plan at once:
 //
 //  1. bytes → text: invalid UTF-8 is reported at its line and column (`load(path:)`,
 //     `load(bytes:)`);
