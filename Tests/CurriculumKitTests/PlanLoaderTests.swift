@@ -472,6 +472,65 @@ struct PlanLoaderWarningTests {
     }
 }
 
+@Suite("PlanLoader: other shapes of a valid plan")
+struct PlanLoaderShapeTests {
+    @Test func aByteOrderMarkAndWindowsLineEndings() throws {
+        let bytes = [0xEF, 0xBB, 0xBF] + Array(basePlan.replacingOccurrences(of: "\n", with: "\r\n").utf8)
+        let r = PlanLoader.load(bytes: bytes, file: "t.yaml", knownLabs: ["lab-a", "lab-b"])
+        #expect(r.diagnostics.isEmpty, "\(r.diagnostics.map(\.description))")
+        #expect(r.plan?.tasks.map(\.title) == ["Alpha", "Beta"])
+    }
+
+    @Test func aPlanWrittenAsJSON() throws {
+        let r = load(#"{"schema": 1, "id": "demo", "title": "Demo", "phases": [{"id": "p", "number": 1, "title": "P", "tasks": [{"id": "a", "title": "A", "labs": ["lab-a", "lab-b"]}]}]}"#)
+        #expect(r.diagnostics.isEmpty, "\(r.diagnostics.map(\.description))")
+        #expect(r.plan?.tasks.first?.id == "a")
+    }
+
+    @Test func aHugeUnknownKeyIsClippedInTheMessage() throws {
+        // YAML caps a plain key at 1,024 characters; a longer one is a syntax error.
+        let key = String(repeating: "k", count: 1_000)
+        let e = try #require(onlyError(load(basePlan.replacingOccurrences(of: "phases:", with: "\(key): 1\nphases:"))))
+        #expect(e.message.count < 200 && e.message.hasPrefix("unknown key `kkk"))
+    }
+}
+
+@Suite("PlanLoader: long chains")
+struct PlanLoaderChainTests {
+    /// `count` tasks in one phase, task k requiring task k-1 (and the first requiring the
+    /// last when `closed`), or each a part of the one before.
+    func chain(_ count: Int, closed: Bool = false, parts: Bool = false) -> String {
+        var yaml = "schema: 1\nid: chain\ntitle: Chain\nphases:\n  - id: p\n    number: 1\n    title: P\n    tasks:\n"
+        for k in 0..<count {
+            let link = k > 0 ? "t\(k - 1)" : (closed ? "t\(count - 1)" : nil)
+            let relation = parts ? "decomposed-from" : "requires"
+            yaml += "      - {id: t\(k), title: T, labs: [lab-a]" + (link.map { ", \(relation): \(parts ? $0 : "[\($0)]")" } ?? "") + "}\n"
+        }
+        return yaml
+    }
+
+    @Test func aLongRequiresChainLoads() throws {
+        let r = load(chain(5_000), labs: ["lab-a"])
+        #expect(r.errors.isEmpty)
+        let plan = try #require(r.plan)
+        #expect(plan.requires[4_999] == [4_998])
+    }
+
+    @Test func aLongPartChainLoads() throws {
+        let r = load(chain(5_000, parts: true), labs: ["lab-a"])
+        #expect(r.errors.isEmpty)
+        #expect(r.plan?.parent[4_999] == 4_998)
+    }
+
+    @Test func aLongCycleIsOneErrorWithTheWholePath() throws {
+        let e = try #require(onlyError(load(chain(5_000, closed: true), labs: ["lab-a"])))
+        #expect(e.message.hasPrefix("`requires` goes round in a cycle: t0 → t4999 → t4998 → "))
+        #expect(e.message.hasSuffix("→ t1 → t0"))
+        let parts = try #require(onlyError(load(chain(5_000, closed: true, parts: true), labs: ["lab-a"])))
+        #expect(parts.message.hasPrefix("`decomposed-from` goes round in a cycle: t0 → t4999 → "))
+    }
+}
+
 @Suite("PlanLoader: hostile input")
 struct PlanLoaderHostileTests {
     /// Loads and checks that it failed with at least one located error, in reasonable time.
@@ -556,6 +615,34 @@ struct PlanLoaderHostileTests {
         refused(Array(text.utf8), containing: "empty")
     }
 
+    /// The real plan with a few random bytes changed, inserted or deleted, 200 times over
+    /// (fixed seed): every load must end, with a plan or with located errors.
+    @Test func mutatedPlansNeverCrash() {
+        var rng = SplitMix64(seed: 7)
+        let original = Array(BuiltInPlan.text.utf8)
+        let alphabet = Array("-:[]{}&*!|>#'\"\t\n ,?%@`\\ax1".utf8) + [0x00, 0xC3, 0xFF]
+        var failed = 0
+        for _ in 0..<200 {
+            var bytes = original
+            for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                let at = Int.random(in: 0..<bytes.count, using: &rng)
+                let b = alphabet[Int.random(in: 0..<alphabet.count, using: &rng)]
+                switch Int.random(in: 0..<3, using: &rng) {
+                case 0: bytes[at] = b
+                case 1: bytes.insert(b, at: at)
+                default: bytes.remove(at: at)
+                }
+            }
+            let r = PlanLoader.load(bytes: bytes, file: "m.yaml", knownLabs: builtLabs)
+            #expect((r.plan != nil) == r.errors.isEmpty)
+            if r.plan == nil {
+                failed += 1
+                #expect(r.errors.allSatisfy { !$0.message.isEmpty })
+            }
+        }
+        #expect(failed > 0)
+    }
+
     @Test func quotedTextWithIndicatorsIsNotMistakenForAnchorsOrNesting() throws {
         let yaml = basePlan.replacingOccurrences(of: "        title: Beta", with: """
                 title: "*Beta* & [friends] {x}"
@@ -577,6 +664,9 @@ struct PlanLoaderFileTests {
             try PlanLoader.load(path: "/nonexistent/curriculum.yaml", knownLabs: [])
         }
         #expect(PlanFileError.missing("x.yaml").description == "there is no plan file at x.yaml")
+        #expect(PlanFileError.missing("x.yaml").localizedDescription == "there is no plan file at x.yaml")
+        #expect(PlanFileError.unreadable("x.yaml", reason: "Permission denied").description
+                == "the plan file x.yaml could not be read: Permission denied")
     }
 
     @Test func aFolder() {

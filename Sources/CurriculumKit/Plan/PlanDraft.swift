@@ -2,21 +2,30 @@
 // nothing resolved yet. The YAML reader fills it in; the validator checks it and turns it
 // into a `Plan`. Keeping the two apart lets the validator know nothing of YAML.
 
+/// A line and column in the plan file. Drafts hold these rather than `SourceLocation`s,
+/// which carry the file name: one string fewer to retain per value in a 100,000-task plan.
+struct Place: Hashable {
+    var line: Int
+    var column: Int
+}
+
 /// A value and where it was written.
 struct Located<Value> {
     var value: Value
-    var at: SourceLocation
+    var at: Place
 }
 
 struct TaskDraft {
     /// Where the task's entry starts (its `-`, or its mapping).
-    var at: SourceLocation
+    var at: Place
+    /// Index of its phase in `PlanDraft.phases`.
+    var phase: Int
     var id: Located<String>?
     var title: Located<String>?
     var labs: [Located<String>] = []
-    var labsAt: SourceLocation?
+    var labsAt: Place?
     var requires: [Located<String>] = []
-    var requiresAt: SourceLocation?
+    var requiresAt: Place?
     var due: Located<Day>?
     var decomposedFrom: Located<String>?
     var generatedFrom: Located<String>?
@@ -26,21 +35,20 @@ struct TaskDraft {
     /// that they are not reported as missing too.
     var malformed: Set<String> = []
 
-    init(at: SourceLocation) { self.at = at }
+    init(at: Place, phase: Int) { self.at = at; self.phase = phase }
 }
 
 struct PhaseDraft {
-    var at: SourceLocation
+    var at: Place
     var id: Located<String>?
     var number: Located<Int>?
     var icon: String?
     var title: Located<String>?
     var due: Located<Day>?
     var notes: String?
-    var tasks: [TaskDraft] = []
     var malformed: Set<String> = []
 
-    init(at: SourceLocation) { self.at = at }
+    init(at: Place) { self.at = at }
 }
 
 struct PlanDraft {
@@ -52,7 +60,9 @@ struct PlanDraft {
     var start: Located<Day>?
     var frontMatter: String?
     var phases: [PhaseDraft] = []
-    var phasesAt: SourceLocation?
+    /// Every task of every phase, in plan order (flat, as `Plan.tasks` is).
+    var tasks: [TaskDraft] = []
+    var phasesAt: Place?
     var malformed: Set<String> = []
 
     init(file: String) { self.file = file }

@@ -1,7 +1,9 @@
+import Foundation  // for LocalizedError only; Yams links Foundation already.
+
 /// Why a plan file could not be read at all. Problems inside a file that could be read
 /// (bad YAML, invalid UTF-8, unknown keys …) are `Diagnostic`s instead: they carry a line
 /// and column, and there can be many of them at once.
-public enum PlanFileError: Error, Equatable, Sendable, CustomStringConvertible {
+public enum PlanFileError: LocalizedError, Equatable, Sendable, CustomStringConvertible {
     /// Nothing exists at the path.
     case missing(String)
     /// The path exists but could not be opened or read; `reason` is the system's words.
@@ -25,6 +27,6 @@ public enum PlanFileError: Error, Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Same as `description`, for callers that expect `LocalizedError`'s name.
+    /// Same as `description`, so `localizedDescription` is the sentence too.
     public var errorDescription: String? { description }
 }

@@ -76,7 +76,6 @@ struct PlanPrescan {
 
     private enum Quote { case single, double }
 
-    // swiftlint:disable:next function_body_length cyclomatic_complexity
     private mutating func structure(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         let n = bytes.count
         var indents: [Int] = []

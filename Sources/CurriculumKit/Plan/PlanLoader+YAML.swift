@@ -16,13 +16,13 @@ struct PlanYAMLReader {
 
     init(file: String) { self.file = file }
 
-    func location(_ node: Node) -> SourceLocation {
+    func location(_ node: Node) -> Place {
         let m = node.mark
-        return SourceLocation(file: file, line: m?.line ?? 1, column: m?.column ?? 1)
+        return Place(line: m?.line ?? 1, column: m?.column ?? 1)
     }
 
-    mutating func error(_ message: String, _ at: SourceLocation) {
-        diagnostics.append(.error(message, at: at))
+    mutating func error(_ message: String, _ at: Place) {
+        diagnostics.append(.error(message, at: SourceLocation(file: file, line: at.line, column: at.column)))
     }
 
     // MARK: - Levels
@@ -34,8 +34,11 @@ struct PlanYAMLReader {
             error("a plan is a YAML mapping with the keys schema, id, title and phases", location(root))
             return nil
         }
-        for (keyNode, value) in map {
-            guard let key = key(keyNode, allowed: PlanYAMLReader.planKeys, in: "the plan", &plan.malformed) else { continue }
+        var unknown: [Node] = []
+        // Index-based loops: iterating a `Node.Mapping` copies its pairs into a new array.
+        for k in map.indices {
+            let (keyNode, value) = map[k]
+            guard let key = key(keyNode, allowed: PlanYAMLReader.planKeys, &unknown) else { continue }
             switch key {
             case "schema": plan.schema = integer(value, key); if plan.schema == nil, !isNull(value) { plan.malformed.insert(key) }
             case "id": plan.id = text(value, key); if plan.id == nil, !isNull(value) { plan.malformed.insert(key) }
@@ -47,23 +50,25 @@ struct PlanYAMLReader {
                 plan.phasesAt = location(keyNode)
                 if value.sequence == nil, !isNull(value) { plan.malformed.insert(key) }
                 for node in list(value, key, of: "phases") {
-                    if let phase = readPhase(node) { plan.phases.append(phase) }
+                    if let phase = readPhase(node, index: plan.phases.count, into: &plan.tasks) { plan.phases.append(phase) }
                 }
             default: break
             }
         }
+        reportUnknown(unknown, PlanYAMLReader.planKeys, in: "the plan", &plan.malformed)
         return plan
     }
 
-    mutating func readPhase(_ node: Node) -> PhaseDraft? {
+    mutating func readPhase(_ node: Node, index: Int, into tasks: inout [TaskDraft]) -> PhaseDraft? {
         guard case let .mapping(map) = node, refuseAnchor(node) else {
             error("each entry of `phases` is a mapping with id, number, title and tasks", location(node))
             return nil
         }
         var phase = PhaseDraft(at: location(node))
-        let name = idText(map).map { "phase `\($0)`" } ?? "a phase"
-        for (keyNode, value) in map {
-            guard let key = key(keyNode, allowed: PlanYAMLReader.phaseKeys, in: name, &phase.malformed) else { continue }
+        var unknown: [Node] = []
+        for k in map.indices {
+            let (keyNode, value) = map[k]
+            guard let key = key(keyNode, allowed: PlanYAMLReader.phaseKeys, &unknown) else { continue }
             switch key {
             case "id": phase.id = text(value, key); if phase.id == nil, !isNull(value) { phase.malformed.insert(key) }
             case "number": phase.number = integer(value, key); if phase.number == nil, !isNull(value) { phase.malformed.insert(key) }
@@ -73,23 +78,26 @@ struct PlanYAMLReader {
             case "notes": phase.notes = text(value, key)?.value
             case "tasks":
                 for t in list(value, key, of: "tasks") {
-                    if let task = readTask(t) { phase.tasks.append(task) }
+                    if let task = readTask(t, phase: index) { tasks.append(task) }
                 }
             default: break
             }
         }
+        let name = phase.id.map { "phase `\($0.value.clipped)`" } ?? "a phase"
+        reportUnknown(unknown, PlanYAMLReader.phaseKeys, in: name, &phase.malformed)
         return phase
     }
 
-    mutating func readTask(_ node: Node) -> TaskDraft? {
+    mutating func readTask(_ node: Node, phase: Int) -> TaskDraft? {
         guard case let .mapping(map) = node, refuseAnchor(node) else {
             error("each entry of `tasks` is a mapping with at least an id and a title", location(node))
             return nil
         }
-        var task = TaskDraft(at: location(node))
-        let name = idText(map).map { "task `\($0)`" } ?? "a task"
-        for (keyNode, value) in map {
-            guard let key = key(keyNode, allowed: PlanYAMLReader.taskKeys, in: name, &task.malformed) else { continue }
+        var task = TaskDraft(at: location(node), phase: phase)
+        var unknown: [Node] = []
+        for k in map.indices {
+            let (keyNode, value) = map[k]
+            guard let key = key(keyNode, allowed: PlanYAMLReader.taskKeys, &unknown) else { continue }
             switch key {
             case "id": task.id = text(value, key); if task.id == nil, !isNull(value) { task.malformed.insert(key) }
             case "title": task.title = text(value, key); if task.title == nil, !isNull(value) { task.malformed.insert(key) }
@@ -103,48 +111,55 @@ struct PlanYAMLReader {
             default: break
             }
         }
+        let name = task.id.map { "task `\($0.value.clipped)`" } ?? "a task"
+        reportUnknown(unknown, PlanYAMLReader.taskKeys, in: name, &task.malformed)
         return task
     }
 
     // MARK: - Keys and values
 
-    /// The id written in a mapping, to name it in messages about its other keys.
-    private func idText(_ map: Node.Mapping) -> String? {
-        for (k, v) in map {
-            if case let .scalar(ks) = k, ks.string == "id", case let .scalar(vs) = v, !vs.string.isEmpty {
-                return vs.string
-            }
-        }
-        return nil
-    }
-
-    /// The key's text if it is one `allowed` here; otherwise an error (with a suggestion).
-    /// A misspelt key counts as the key it was meant to be, for `malformed`: "unknown key
-    /// `titel`, did you mean `title`" is not followed by "no title".
-    private mutating func key(_ node: Node, allowed: [String], in what: String,
-                              _ malformed: inout Set<String>) -> String? {
+    /// The key's text if it is one `allowed` here; otherwise nil, and a scalar key is kept
+    /// in `unknown` to be reported once the mapping's id is known (to name it).
+    private mutating func key(_ node: Node, allowed: [String], _ unknown: inout [Node]) -> String? {
         guard case let .scalar(s) = node, refuseAnchor(node) else {
-            error("a key in \(what) must be a plain word, not a list or a mapping", location(node))
+            error("a key must be a plain word, not \(kind(node))", location(node))
             return nil
         }
         if allowed.contains(s.string) { return s.string }
-        var suggester = Suggester(allowed)
-        let meant = suggester.suggest(s.string)
-        if let meant { malformed.insert(meant) }
-        error("unknown key `\(s.string)` in \(what)" + .didYouMean(meant), location(node))
+        unknown.append(node)
         return nil
+    }
+
+    /// Reports unknown keys, each with a suggestion. A misspelt key counts as the key it
+    /// was meant to be for `malformed`: "unknown key `titel`, did you mean `title`" is not
+    /// followed by "no title".
+    private mutating func reportUnknown(_ unknown: [Node], _ allowed: [String], in what: String,
+                                        _ malformed: inout Set<String>) {
+        guard !unknown.isEmpty else { return }
+        var suggester = Suggester(allowed)
+        for node in unknown {
+            let word = node.scalar?.string ?? ""
+            let meant = suggester.suggest(word)
+            if let meant { malformed.insert(meant) }
+            error("unknown key `\(word.clipped)` in \(what)" + .didYouMean(meant), location(node))
+        }
     }
 
     /// Refuses anchors and aliases; the pre-scan normally catches them first. Never walks
     /// into an anchored node, so an alias bomb that got this far is still not expanded.
     private mutating func refuseAnchor(_ node: Node) -> Bool {
-        if case .alias = node {
+        switch node {
+        case .scalar:
+            // A scalar cannot hide an expansion, and reading its (weak) anchor costs time.
+            return true
+        case .alias:
             error("a plan does not use YAML aliases", location(node)); return false
+        case .mapping, .sequence:
+            if node.anchor != nil {
+                error("a plan does not use YAML anchors", location(node)); return false
+            }
+            return true
         }
-        if node.anchor != nil {
-            error("a plan does not use YAML anchors", location(node)); return false
-        }
-        return true
     }
 
     private static func isNull(_ s: Node.Scalar) -> Bool {

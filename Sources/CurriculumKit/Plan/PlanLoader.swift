@@ -1,5 +1,6 @@
-// Reads `curriculum.yaml`: the only user of Yams in the tracker. Three stages, each
-// reporting every problem it finds before giving up:
+// Reads `curriculum.yaml`: the only user of Yams in the tracker. Three stages; a problem
+// in one stops the next (YAML cannot be checked before it parses), and the last reports
+// every problem of the plan at once:
 //
 //  1. bytes → text: invalid UTF-8 is reported at its line and column (`load(path:)`,
 //     `load(bytes:)`);
@@ -24,6 +25,8 @@ public enum PlanLoader {
     /// Parses and validates plan text. `file` names it in diagnostics. `knownLabs` is the set
     /// of lab ids that exist (from `LabCatalog`); a `labs:` entry outside it is an error.
     public static func load(text: String, file: String, knownLabs: Set<String>) -> PlanLoadResult {
+        // libyaml, told the text is UTF-8, would take a byte-order mark for content.
+        let text = text.utf8.starts(with: [0xEF, 0xBB, 0xBF]) ? String(decoding: text.utf8.dropFirst(3), as: UTF8.self) : text
         var contiguous = text
         return contiguous.withUTF8 { bytes in parse(text: text, bytes: bytes, file: file, knownLabs: knownLabs) }
     }

@@ -22,14 +22,12 @@ struct PlanValidator {
 
     private enum Ref { case task(Int), phase(Int) }
 
-    private struct Flat {
-        var phase: Int
-        var draft: TaskDraft
+    private func top() -> Place { Place(line: 1, column: 1) }
+    private func located(_ at: Place?) -> SourceLocation? {
+        at.map { SourceLocation(file: file, line: $0.line, column: $0.column) }
     }
-
-    private func top() -> SourceLocation { SourceLocation(file: file, line: 1, column: 1) }
-    private mutating func error(_ m: String, _ at: SourceLocation?) { diagnostics.append(.error(m, at: at)) }
-    private mutating func warning(_ m: String, _ at: SourceLocation?) { diagnostics.append(.warning(m, at: at)) }
+    private mutating func error(_ m: String, _ at: Place?) { diagnostics.append(.error(m, at: located(at))) }
+    private mutating func warning(_ m: String, _ at: Place?) { diagnostics.append(.warning(m, at: located(at))) }
 
     static func isKebab(_ s: String) -> Bool {
         var prev: UInt8 = UInt8(ascii: "-")
@@ -62,7 +60,6 @@ struct PlanValidator {
         return false
     }
 
-    // swiftlint:disable:next function_body_length cyclomatic_complexity
     mutating func validate(_ draft: PlanDraft) -> Plan? {
         // --- the plan itself -------------------------------------------------------
         if let s = draft.schema {
@@ -81,46 +78,41 @@ struct PlanValidator {
         if draft.phases.isEmpty && !draft.malformed.contains("phases") { error("the plan has no phases; list them under `phases:`", draft.phasesAt ?? top()) }
 
         // --- ids -------------------------------------------------------------------
-        var flat: [Flat] = []
-        flat.reserveCapacity(draft.phases.reduce(0) { $0 + $1.tasks.count })
-        for (p, phase) in draft.phases.enumerated() {
-            for t in phase.tasks { flat.append(Flat(phase: p, draft: t)) }
-        }
-        let n = flat.count
-        var refs: [String: Ref] = Dictionary(minimumCapacity: n + draft.phases.count)
-        var firstAt: [String: SourceLocation] = Dictionary(minimumCapacity: n + draft.phases.count)
-        func claim(_ id: Located<String>, _ ref: Ref, _ what: String, _ v: inout PlanValidator) {
-            if let other = firstAt[id.value] {
-                v.error("duplicate id `\(id.value)`: it is already used at line \(other.line), column \(other.column); ids must be unique across phases and tasks", id.at)
+        let drafts = draft.tasks
+        let n = drafts.count
+        /// Every id: what it names and where it was first written.
+        var refs: [String: (ref: Ref, at: Place)] = Dictionary(minimumCapacity: n + draft.phases.count)
+        func claim(_ id: Located<String>, _ ref: Ref, _ v: inout PlanValidator) {
+            if let other = refs[id.value]?.at {
+                v.error("duplicate id `\(id.value.clipped)`: it is already used at line \(other.line), column \(other.column); ids must be unique across phases and tasks", id.at)
                 return
             }
-            firstAt[id.value] = id.at
-            refs[id.value] = ref
+            refs[id.value] = (ref, id.at)
         }
         for (p, phase) in draft.phases.enumerated() {
-            let name = phase.id.map { "phase `\($0.value)`" } ?? "phase \(p + 1)"
+            let name = phase.id.map { "phase `\($0.value.clipped)`" } ?? "phase \(p + 1)"
             // An id that is not kebab-case is reported but still known, so that references
             // to it are not reported as unknown too.
             if let id = phase.id {
-                _ = checkID(id, "phase"); claim(id, .phase(p), "phase", &self)
+                _ = checkID(id, "phase"); claim(id, .phase(p), &self)
             } else if !phase.malformed.contains("id") { error("\(name) has no `id`", phase.at) }
             if phase.title?.value.isEmpty ?? !phase.malformed.contains("title") { error("\(name) has no `title`", phase.at) }
         }
-        for (i, t) in flat.enumerated() {
-            if let id = t.draft.id {
-                _ = checkID(id, "task"); claim(id, .task(i), "task", &self)
-                if t.draft.title?.value.isEmpty ?? !t.draft.malformed.contains("title") {
-                    error("task `\(id.value)` has no `title`", t.draft.at)
+        for i in drafts.indices {
+            if let id = drafts[i].id {
+                _ = checkID(id, "task"); claim(id, .task(i), &self)
+                if drafts[i].title?.value.isEmpty ?? !drafts[i].malformed.contains("title") {
+                    error("task `\(id.value.clipped)` has no `title`", drafts[i].at)
                 }
-            } else if !t.draft.malformed.contains("id") {
-                let where_ = draft.phases[t.phase].id.map { " of phase `\($0.value)`" } ?? ""
-                let titled = t.draft.title.map { " (titled \"\($0.value.prefix(60))\")" } ?? ""
-                error("a task\(where_)\(titled) has no `id`", t.draft.at)
+            } else if !drafts[i].malformed.contains("id") {
+                let inPhase = draft.phases[drafts[i].phase].id.map { " of phase `\($0.value.clipped)`" } ?? ""
+                let titled = drafts[i].title.map { " (titled \"\($0.value.prefix(60))\")" } ?? ""
+                error("a task\(inPhase)\(titled) has no `id`", drafts[i].at)
             }
         }
 
         // --- phase numbers ---------------------------------------------------------
-        var numberAt: [Int: SourceLocation] = [:]
+        var numberAt: [Int: Place] = [:]
         for (p, phase) in draft.phases.enumerated() {
             guard let num = phase.number else {
                 if phase.malformed.contains("number") { continue }
@@ -143,14 +135,14 @@ struct PlanValidator {
 
         // --- renamed-from ----------------------------------------------------------
         var renamedBy: [String: String] = [:]
-        for t in flat {
-            guard let id = t.draft.id?.value else { continue }
-            for old in t.draft.renamedFrom {
+        for i in drafts.indices {
+            guard let id = drafts[i].id?.value else { continue }
+            for old in drafts[i].renamedFrom {
                 guard checkID(old, "former") else { continue }
                 if refs[old.value] != nil {
-                    error("task `\(id)` is renamed from `\(old.value)`, but `\(old.value)` is a current id; a renamed-from id must no longer be in use", old.at)
+                    error("task `\(id)` is renamed from `\(old.value.clipped)`, but `\(old.value.clipped)` is a current id; a renamed-from id must no longer be in use", old.at)
                 } else if let other = renamedBy[old.value], other != id {
-                    error("tasks `\(other)` and `\(id)` are both renamed from `\(old.value)`; progress can carry over to one task only", old.at)
+                    error("tasks `\(other)` and `\(id)` are both renamed from `\(old.value.clipped)`; progress can carry over to one task only", old.at)
                 } else { renamedBy[old.value] = id }
             }
         }
@@ -167,37 +159,37 @@ struct PlanValidator {
         var phaseReqs = [[Int]](repeating: [], count: n)
         var linked = Set<String>()
         var noLab: [Int] = []
-        for (i, t) in flat.enumerated() {
-            let name = t.draft.id.map { "task `\($0.value)`" } ?? "a task"
-            for lab in t.draft.labs {
+        for i in drafts.indices {
+            let name = drafts[i].id.map { "task `\($0.value.clipped)`" } ?? "a task"
+            for lab in drafts[i].labs {
                 if knownLabs.contains(lab.value) { linked.insert(lab.value) } else {
-                    error("\(name) links an unknown lab `\(lab.value)`" + .didYouMean(labSuggester.suggest(lab.value)), lab.at)
+                    error("\(name) links an unknown lab `\(lab.value.clipped)`" + .didYouMean(labSuggester.suggest(lab.value)), lab.at)
                 }
             }
-            if t.draft.labs.isEmpty { noLab.append(i) }
-            if let p = t.draft.decomposedFrom {
-                switch refs[p.value] {
+            if drafts[i].labs.isEmpty { noLab.append(i) }
+            if let p = drafts[i].decomposedFrom {
+                switch refs[p.value]?.ref {
                 case let .task(j): parent[i] = j
-                case .phase: error("\(name) is decomposed from `\(p.value)`, which is a phase; a task can be part of a task only", p.at)
-                case nil: error("\(name) is decomposed from `\(p.value)`, which is not a task id" + .didYouMean(suggest(p.value)), p.at)
+                case .phase: error("\(name) is decomposed from `\(p.value.clipped)`, which is a phase; a task can be part of a task only", p.at)
+                case nil: error("\(name) is decomposed from `\(p.value.clipped)`, which is not a task id" + .didYouMean(suggest(p.value)), p.at)
                 }
             }
             var seen = Set<String>()
-            for r in t.draft.requires {
+            for r in drafts[i].requires {
                 if !seen.insert(r.value).inserted {
-                    warning("\(name) lists `\(r.value)` twice in `requires`", r.at); continue
+                    warning("\(name) lists `\(r.value.clipped)` twice in `requires`", r.at); continue
                 }
-                switch refs[r.value] {
+                switch refs[r.value]?.ref {
                 case let .task(j):
                     if j == i { error("\(name) requires itself", r.at) }
                     else if j == parent[i] {
-                        error("\(name) both requires `\(r.value)` and is decomposed from it; a part cannot wait for its parent, which waits for its parts", r.at)
+                        error("\(name) both requires `\(r.value.clipped)` and is decomposed from it; a part cannot wait for its parent, which waits for its parts", r.at)
                     } else { taskReqs[i].append(j) }
                 case let .phase(p):
-                    if p == t.phase { error("\(name) requires its own phase `\(r.value)`, which includes the task itself", r.at) }
+                    if p == drafts[i].phase { error("\(name) requires its own phase `\(r.value.clipped)`, which includes the task itself", r.at) }
                     else { phaseReqs[i].append(p) }
                 case nil:
-                    error("\(name) requires `\(r.value)`, which is neither a task nor a phase" + .didYouMean(suggest(r.value)), r.at)
+                    error("\(name) requires `\(r.value.clipped)`, which is neither a task nor a phase" + .didYouMean(suggest(r.value)), r.at)
                 }
             }
         }
@@ -216,14 +208,14 @@ struct PlanValidator {
                 let cycle = Array(walk[start...])
                 for c in cycle { inPartCycle[c] = true }
                 let first = cycle.min() ?? x
-                let names = cycle.map { flat[$0].draft.id?.value ?? "?" }
+                let names = cycle.map { drafts[$0].id?.value ?? "?" }
                 if cycle.count == 1 {
-                    error("task `\(names[0])` is decomposed from itself", flat[x].draft.decomposedFrom?.at ?? flat[x].draft.at)
+                    error("task `\(names[0])` is decomposed from itself", drafts[x].decomposedFrom?.at ?? drafts[x].at)
                 } else {
                     let k = cycle.firstIndex(of: first) ?? 0
-                    let path = (cycle[k...] + cycle[..<k] + [first]).map { flat[$0].draft.id?.value ?? "?" }
+                    let path = (cycle[k...] + cycle[..<k] + [first]).map { drafts[$0].id?.value ?? "?" }
                     error("`decomposed-from` goes round in a cycle: \(path.joined(separator: " → "))",
-                          flat[first].draft.decomposedFrom?.at ?? flat[first].draft.at)
+                          drafts[first].decomposedFrom?.at ?? drafts[first].at)
                 }
             }
             for w in walk { color[w] = 2 }
@@ -232,17 +224,17 @@ struct PlanValidator {
         for i in 0..<n { if let p = parent[i], !inPartCycle[i] { parts[p].append(i) } }
 
         // --- requires cycles -------------------------------------------------------
-        findRequiresCycles(flat: flat, phases: draft.phases, parent: parent, inPartCycle: inPartCycle,
+        findRequiresCycles(drafts: drafts, phases: draft.phases, parent: parent, inPartCycle: inPartCycle,
                            taskReqs: taskReqs, phaseReqs: phaseReqs)
 
         // --- warnings --------------------------------------------------------------
-        dueWarnings(flat: flat, phases: draft.phases, parent: parent, inPartCycle: inPartCycle, parts: parts,
+        dueWarnings(drafts: drafts, phases: draft.phases, parent: parent, inPartCycle: inPartCycle, parts: parts,
                     taskReqs: taskReqs, phaseReqs: phaseReqs)
         for (k, i) in noLab.enumerated() {
             if k == PlanValidator.maxNoLabWarnings {
                 warning("\(noLab.count - k) more tasks have no lab", nil); break
             }
-            warning("task `\(flat[i].draft.id?.value ?? "?")` has no lab; add one under `labs:`", flat[i].draft.id?.at ?? flat[i].draft.at)
+            warning("task `\(drafts[i].id?.value ?? "?")` has no lab; add one under `labs:`", drafts[i].id?.at ?? drafts[i].at)
         }
         for lab in knownLabs.subtracting(linked).sorted() {
             warning("lab `\(lab)` is linked by no task; add it to the `labs:` of the task it serves", draft.phasesAt ?? top())
@@ -250,15 +242,14 @@ struct PlanValidator {
 
         diagnostics = Diagnostic.inFileOrder(diagnostics)
         guard !diagnostics.contains(where: { $0.severity == .error }) else { return nil }
-        return build(draft, flat)
+        return build(draft, drafts)
     }
 
     // MARK: - Cycles in requires
 
-    // swiftlint:disable:next function_body_length
-    private mutating func findRequiresCycles(flat: [Flat], phases: [PhaseDraft], parent: [Int?], inPartCycle: [Bool],
+    private mutating func findRequiresCycles(drafts: [TaskDraft], phases: [PhaseDraft], parent: [Int?], inPartCycle: [Bool],
                                              taskReqs: [[Int]], phaseReqs: [[Int]]) {
-        let n = flat.count
+        let n = drafts.count
         // Nodes: T(i) = i, the task; R(i) = n + i, what it requires (own and inherited);
         // P(p) = 2n + p, a phase, which waits for each of its tasks.
         let total = 2 * n + phases.count
@@ -272,7 +263,7 @@ struct PlanValidator {
                 edges.append((Int32(n + i), Int32(n + p)))  // a part inherits its parent's requirements
                 edges.append((Int32(p), Int32(i)))          // a parent waits for its parts
             }
-            edges.append((Int32(2 * n + flat[i].phase), Int32(i)))
+            edges.append((Int32(2 * n + drafts[i].phase), Int32(i)))
         }
         // Compressed adjacency.
         var start = [Int32](repeating: 0, count: total + 1)
@@ -350,7 +341,7 @@ struct PlanValidator {
             var names: [String] = []
             var inherited = false
             for (k, v) in path.enumerated() {
-                if v < n { names.append(flat[v].draft.id?.value ?? "?") }
+                if v < n { names.append(drafts[v].id?.value ?? "?") }
                 else if v >= 2 * n { names.append("\(phases[v - 2 * n].id?.value ?? "?") (phase)") }
                 if k > 0 {
                     let u = path[k - 1]
@@ -361,7 +352,7 @@ struct PlanValidator {
             for name in names where collapsed.last != name { collapsed.append(name) }
             let why = inherited ? " (a part waits for everything its parent requires, and a parent waits for its parts)" : ""
             error("`requires` goes round in a cycle: \(collapsed.joined(separator: " → "))\(why)",
-                  flat[i].draft.requiresAt ?? flat[i].draft.at)
+                  drafts[i].requiresAt ?? drafts[i].at)
         }
     }
 
@@ -369,10 +360,9 @@ struct PlanValidator {
 
     private enum Via { case requires, phase(Int), part, inherited(Int) }
 
-    // swiftlint:disable:next function_body_length
-    private mutating func dueWarnings(flat: [Flat], phases: [PhaseDraft], parent: [Int?], inPartCycle: [Bool],
+    private mutating func dueWarnings(drafts: [TaskDraft], phases: [PhaseDraft], parent: [Int?], inPartCycle: [Bool],
                                       parts: [[Int]], taskReqs: [[Int]], phaseReqs: [[Int]]) {
-        let n = flat.count
+        let n = drafts.count
         // The date each task is due: its own, else its nearest ancestor's, else its phase's
         // (the rule of `Plan.due(of:)`).
         var ownUp = [Day?](repeating: nil, count: n)
@@ -385,19 +375,19 @@ struct PlanValidator {
                 if state[x] == 2 { found = ownUp[x]; break }
                 if state[x] == 1 || inPartCycle[x] { break }
                 state[x] = 1; walk.append(x)
-                if let d = flat[x].draft.due?.value { found = d; break }
+                if let d = drafts[x].due?.value { found = d; break }
                 v = parent[x]
             }
             for w in walk.reversed() {
-                if let d = flat[w].draft.due?.value { found = d }
+                if let d = drafts[w].due?.value { found = d }
                 ownUp[w] = found; state[w] = 2
             }
         }
-        let due: [Day?] = (0..<n).map { ownUp[$0] ?? phases[flat[$0].phase].due?.value }
+        let due: [Day?] = (0..<n).map { ownUp[$0] ?? phases[drafts[$0].phase].due?.value }
         var phaseLatest = [(day: Day, task: Int)?](repeating: nil, count: phases.count)
         for i in 0..<n {
             guard let d = due[i] else { continue }
-            if phaseLatest[flat[i].phase].map({ $0.day < d }) ?? true { phaseLatest[flat[i].phase] = (d, i) }
+            if phaseLatest[drafts[i].phase].map({ $0.day < d }) ?? true { phaseLatest[drafts[i].phase] = (d, i) }
         }
         typealias Latest = (day: Day, task: Int, via: Via)
         func later(_ a: Latest?, _ b: Latest?) -> Latest? {
@@ -430,25 +420,25 @@ struct PlanValidator {
             }
         }
         for i in 0..<n {
-            guard let d = due[i], let id = flat[i].draft.id?.value else { continue }
+            guard let d = due[i], let id = drafts[i].id?.value else { continue }
             var m = inherited[i]
             for c in parts[i] { if let dc = due[c] { m = later(m, (dc, c, .part)) } }
             guard let latest = m, d < latest.day else { continue }
-            let other = flat[latest.task].draft.id?.value ?? "?"
+            let other = drafts[latest.task].id?.value ?? "?"
             let reason: String
             switch latest.via {
             case .requires: reason = "it requires `\(other)`, due \(latest.day)"
             case let .phase(p): reason = "it requires phase `\(phases[p].id?.value ?? "?")`, whose task `\(other)` is due \(latest.day)"
             case .part: reason = "its part `\(other)` is due \(latest.day)"
-            case let .inherited(p): reason = "through its parent `\(flat[p].draft.id?.value ?? "?")` it waits for `\(other)`, due \(latest.day)"
+            case let .inherited(p): reason = "through its parent `\(drafts[p].id?.value ?? "?")` it waits for `\(other)`, due \(latest.day)"
             }
-            warning("task `\(id)` is due \(d), before something it waits for: \(reason)", flat[i].draft.due?.at ?? flat[i].draft.at)
+            warning("task `\(id)` is due \(d), before something it waits for: \(reason)", drafts[i].due?.at ?? drafts[i].at)
         }
     }
 
     // MARK: - Building the plan
 
-    private func build(_ draft: PlanDraft, _ flat: [Flat]) -> Plan {
+    private func build(_ draft: PlanDraft, _ drafts: [TaskDraft]) -> Plan {
         var phases: [Phase] = []
         phases.reserveCapacity(draft.phases.count)
         for p in draft.phases {
@@ -456,15 +446,14 @@ struct PlanValidator {
                                 title: p.title?.value ?? "", due: p.due?.value, notes: p.notes))
         }
         var tasks: [Task] = []
-        tasks.reserveCapacity(flat.count)
-        for (i, t) in flat.enumerated() {
-            phases[t.phase].tasks.append(i)
-            let d = t.draft
-            tasks.append(Task(id: d.id?.value ?? "", title: d.title?.value ?? "", phase: t.phase,
-                              position: phases[t.phase].tasks.count, labs: d.labs.map(\.value),
-                              requires: d.requires.map(\.value), due: d.due?.value,
-                              decomposedFrom: d.decomposedFrom?.value, generatedFrom: d.generatedFrom?.value,
-                              renamedFrom: d.renamedFrom.map(\.value), notes: d.notes))
+        tasks.reserveCapacity(drafts.count)
+        for i in drafts.indices {
+            phases[drafts[i].phase].tasks.append(i)
+            tasks.append(Task(id: drafts[i].id?.value ?? "", title: drafts[i].title?.value ?? "", phase: drafts[i].phase,
+                              position: phases[drafts[i].phase].tasks.count, labs: drafts[i].labs.map(\.value),
+                              requires: drafts[i].requires.map(\.value), due: drafts[i].due?.value,
+                              decomposedFrom: drafts[i].decomposedFrom?.value, generatedFrom: drafts[i].generatedFrom?.value,
+                              renamedFrom: drafts[i].renamedFrom.map(\.value), notes: drafts[i].notes))
         }
         return Plan(schema: draft.schema?.value ?? PlanValidator.schema, id: draft.id?.value ?? "",
                     title: draft.title?.value ?? "", generatedFrom: draft.generatedFrom, start: draft.start?.value,

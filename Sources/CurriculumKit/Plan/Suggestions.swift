@@ -82,3 +82,13 @@ extension String {
         suggestion.map { "; did you mean `\($0)`?" } ?? ""
     }
 }
+
+extension String {
+    /// The text cut to a length that fits in a message (a hostile plan may hold a key or
+    /// an id a megabyte long).
+    var clipped: String {
+        if utf8.count <= 80 { return self }
+        let head = prefix(77)
+        return head.endIndex == endIndex ? self : String(head) + "…"
+    }
+}
