@@ -253,30 +253,15 @@ extension StoreError {
     }
 }
 
-/// "Did you mean" by edit distance.
+/// "Did you mean" with several candidates (for task, phase and lab names on the command
+/// line), by the same edit distance the plan validator uses.
 public enum Suggest {
     public static func closest(to word: String, in candidates: [String], limit: Int) -> [String] {
         let w = Array(word.lowercased().utf8)
         let threshold = max(2, w.count / 3)
         return candidates
-            .map { ($0, distance(w, Array($0.lowercased().utf8))) }
-            .filter { $0.1 <= threshold }
+            .compactMap { c in Suggester.distance(w, Array(c.lowercased().utf8), atMost: threshold).map { (c, $0) } }
             .sorted { ($0.1, $0.0) < ($1.1, $1.0) }
             .prefix(limit).map(\.0)
-    }
-
-    public static func distance(_ a: [UInt8], _ b: [UInt8]) -> Int {
-        if a.isEmpty { return b.count }
-        if b.isEmpty { return a.count }
-        var prev = Array(0...b.count)
-        var cur = [Int](repeating: 0, count: b.count + 1)
-        for i in 1...a.count {
-            cur[0] = i
-            for j in 1...b.count {
-                cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-            }
-            swap(&prev, &cur)
-        }
-        return prev[b.count]
     }
 }

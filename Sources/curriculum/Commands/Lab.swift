@@ -176,8 +176,10 @@ struct LabRunCommand: ParsableCommand {
 enum LabNeeds {
     static func isInstalled(_ program: String) -> Bool {
         var dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
-        if let pg = ProcessInfo.processInfo.environment["PG_BIN"], !pg.isEmpty { dirs.append(pg) }
-        if let versions = try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql") {
+        // PostgreSQL's binaries are off PATH: $PG_BIN, else Debian's versioned folders.
+        if let pg = ProcessInfo.processInfo.environment["PG_BIN"], !pg.isEmpty {
+            dirs.append(pg)
+        } else if let versions = try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql") {
             dirs += versions.map { "/usr/lib/postgresql/\($0)/bin" }
         }
         return dirs.contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(program)") }
