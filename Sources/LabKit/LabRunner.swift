@@ -36,7 +36,9 @@ public enum LabRunner {
             } catch is CancellationError {
                 failure = "interrupted"
             } catch {
-                failure = "the lab stopped with an error: \(error)"
+                // Once cancelled, whatever a lab throws (a closed connection, a killed
+                // child) is a consequence of the interruption, not a finding.
+                failure = _Concurrency.Task.isCancelled ? "interrupted" : "the lab stopped with an error: \(error)"
             }
         }
         for cleanup in context.takeCleanups().reversed() { await cleanup() }

@@ -19,7 +19,7 @@ struct SQLMasteryLab: Lab {
         static let categories = 6
 
         init(customers count: Int, seed: Int) {
-            var rng = PGLabRandom(seed: seed)
+            var rng = SeededRandom(seed: seed)
             customers = Array(1...count)
             products = (1...max(20, count / 8)).map { ($0, rng.int(1...Self.categories), rng.int(100...20_000)) }
             // Products past the first few are sold less, so some are never sold at all.

@@ -18,7 +18,7 @@ struct SchemaNormalizationLab: Lab {
 
     /// The generated flat sheet: order lines with their customer and product copied in.
     static func sheet(orders: Int, customers: Int, seed: Int) -> [Line] {
-        var rng = PGLabRandom(seed: seed)
+        var rng = SeededRandom(seed: seed)
         let cities = ["Lyon", "Porto", "Graz", "Turku", "Brno", "Cork", "Gent", "Bergen"]
         let people = (0..<customers).map { i in
             Customer(email: "c\(i)@example.org", name: "Customer \(i)", city: rng.pick(cities))

@@ -110,7 +110,7 @@ public struct ConcurrentServicesLab: Lab {
                 // Client c sends transfers c, c+clients, c+2·clients, …: all of them, once.
                 let mine = client < transfers ? (transfers - client + clients - 1) / clients : 0
                 group.addTask {
-                    var rng = SplitMix64(seed: seed &+ UInt64(client))
+                    var rng = SeededRandom(seed: seed &+ UInt64(client))
                     var ok = 0, no = 0
                     for _ in 0..<mine {
                         let from = Int(rng.next() % UInt64(accounts))
@@ -240,15 +240,3 @@ public struct ConcurrentServicesLab: Lab {
     }
 }
 
-/// A small, fast, seedable random generator (SplitMix64), so a run can be repeated exactly.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

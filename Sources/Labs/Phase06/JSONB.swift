@@ -28,7 +28,7 @@ struct JSONBLab: Lab {
     static let allTags = ["sale", "new", "eco", "gift", "bulk"]
 
     static func catalogue(count: Int, seed: Int) -> [Attributes] {
-        var rng = PGLabRandom(seed: seed)
+        var rng = SeededRandom(seed: seed)
         return (0..<count).map { _ in
             Attributes(color: rng.pick(colors), size: rng.pick(sizes),
                        tags: allTags.filter { _ in rng.int(0...3) == 0 },

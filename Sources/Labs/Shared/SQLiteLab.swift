@@ -95,21 +95,8 @@ enum SQLiteLab {
         return result
     }
 
-    /// SplitMix64: a tiny seeded generator, so a lab's "random" workload is the same on
-    /// every run with the same seed (and in its test).
-    struct Random: RandomNumberGenerator, Sendable {
-        private var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        /// A uniform number in [0, 1).
-        mutating func unit() -> Double { Double(next() >> 11) / Double(1 << 53) }
-    }
+    /// The labs' seeded generator (the same seed gives the same workload every run).
+    typealias Random = SeededRandom
 }
 
 extension SQLiteLab {
