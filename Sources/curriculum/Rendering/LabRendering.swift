@@ -25,21 +25,30 @@ extension LabHost {
         var summary = Summary()
         let live = c.out.isTTY && !c.json
         for (k, run) in labs.enumerated() {
-            if live {
-                c.line(c.paint("▶ \(run.lab)", .magenta, .bold) + (labs.count > 1 ? c.paint("  (\(k + 1)/\(labs.count))", .dim) : ""))
-                c.out.flush()
+            // On a terminal one live line shows what the lab is doing, rewritten at each
+            // step and check, then cleared for the report; piped output gets the report only.
+            let prefix = "▶ \(run.lab)" + (labs.count > 1 ? " (\(k + 1)/\(labs.count))" : "")
+            let width = Terminal.width()
+            func status(_ text: String) {
+                guard live else { return }
+                let line = (prefix + "  " + text).truncated(width - 1)
+                FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + c.paint(line, .dim)).utf8))
             }
-            var out = c.out
+            c.out.flush()
+            status("starting…")
+            var checks = 0, failedChecks = 0
             let outcome = LabHost.run(binary: binary, lab: run.lab, quick: quick, parameters: params[run.lab] ?? [:],
                                       timeLimit: TimeInterval(timeout)) { event in
-                guard live else { return }
                 switch event {
-                case let .step(s): out.line("  · \(s.title)")
-                case let .check(ch): out.line("  " + (ch.passed ? out.paint("✓", .green) : out.paint("✗", .red)) + " \(ch.name)")
+                case let .step(s): status("· " + s.title)
+                case let .check(ch):
+                    checks += 1
+                    if !ch.passed { failedChecks += 1 }
+                    status("\(checks) checks, \(failedChecks) failed · " + ch.name)
                 default: return
                 }
-                out.flush()
             }
+            if live { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
             let r = outcome.report
             summary.reports.append(r)
             switch r.outcome {

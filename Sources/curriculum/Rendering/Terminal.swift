@@ -36,6 +36,13 @@ struct Terminal {
         buffer = ""
     }
 
+    /// Columns of the terminal on stdout (80 when it cannot tell).
+    static func width() -> Int {
+        var size = winsize()
+        if ioctl(STDOUT_FILENO, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 10 { return Int(size.ws_col) }
+        return 80
+    }
+
     static func error(_ text: String) {
         FileHandle.standardError.write(Data("curriculum: \(text)\n".utf8))
     }
