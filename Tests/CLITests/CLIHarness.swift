@@ -8,6 +8,8 @@ struct CLI {
         var status: Int32
         var stdout: String
         var stderr: String
+        /// The process id the command ran as (names its scratch folders).
+        var pid: Int32 = 0
     }
 
     let folder: URL
@@ -70,7 +72,8 @@ struct CLI {
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self),
+                      pid: p.processIdentifier)
     }
 
     static let fixturePlan = """

@@ -112,4 +112,20 @@ import Testing
         #expect(open.status == 64)
         #expect(open.stderr.contains("is not done"))
     }
+
+    @Test func theWholeCatalogueRunsAndPassesInQuickMode() throws {
+        let cli = try CLI(); defer { cli.cleanUp() }
+        let list = try cli.run(["lab", "list", "--json"])
+        let count = (try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [Any])?.count ?? 0
+        let r = try cli.run(["lab", "run", "--all", "--quick"])
+        #expect(r.status == 0, "\(r.stdout.suffix(3000))\(r.stderr)")
+        #expect(r.stdout.contains("\(count) passed, 0 failed"), "\(r.stdout.suffix(500))")
+        // Every run is recorded.
+        let log = try cli.run(["log", "-n", "0", "--json"])
+        let runs = (try JSONSerialization.jsonObject(with: Data(log.stdout.utf8)) as? [[String: Any]])?.filter { $0["kind"] as? String == "lab-run" }
+        #expect(runs?.count == count)
+        // Nothing is left behind in the temporary folder.
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory()).filter { $0.hasPrefix("curriculum-lab-") }
+        #expect(leftovers.filter { $0.contains("-\(r.pid)-") }.isEmpty)
+    }
 }
