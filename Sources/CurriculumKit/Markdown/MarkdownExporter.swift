@@ -14,7 +14,8 @@ public enum MarkdownExporter {
     ///   - today: when given, each progress line also counts the open tasks overdue on that day.
     public static func export(plan: Plan, isDone: (Int) -> Bool, obsidianTasks: Bool, today: Day? = nil) -> String {
         var out: [String] = []
-        if let front = plan.frontMatter {
+        // A YAML block scalar keeps its final newline; the closing rule follows the last line.
+        if let front = plan.frontMatter?.trimmingCharacters(in: .newlines), !front.isEmpty {
             out += ["---", front, "---"]
         }
         out += ["# \(plan.title)", ""]
