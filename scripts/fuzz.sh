@@ -24,6 +24,8 @@ export FUZZ_COUNT="$count" FUZZ_START="$start"
 if [ -n "$seed" ]; then export FUZZ_SEED="$seed"; fi
 # @testable import needs -enable-testing in a release build.
 flags=(-c release -Xswiftc -enable-testing)
+# FUZZ_SCRATCH=DIR builds in DIR instead of .build (so a debug build can go on beside it).
+if [ -n "${FUZZ_SCRATCH:-}" ]; then flags+=(--scratch-path "$FUZZ_SCRATCH"); fi
 swift build "${flags[@]}" --build-tests
 started=$(date +%s)
 status=0
