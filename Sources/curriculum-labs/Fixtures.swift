@@ -7,7 +7,7 @@
 //   fixture-hang      starts a helper process in its own session (a "server" it never
 //                     stops), then waits forever; it does honour cancellation
 //   fixture-stubborn  like fixture-hang, but blocks in sleep(3) and ignores SIGTERM
-//   fixture-crash     reports a step, then dies of SIGSEGV before it can report
+//   fixture-crash     reports a step, then traps (an index out of range) before it can report
 //   fixture-listen    listens on 127.0.0.1 (an ephemeral port) for two seconds
 import Foundation
 import LabCatalog
@@ -83,8 +83,11 @@ struct FixtureStubborn: Lab {
 struct FixtureCrash: Lab {
     static let id = "fixture-crash"
     func run(_ lab: LabContext) async throws {
-        lab.step("about to crash")
-        raise(SIGSEGV)
+        lab.step("about to read past the end of an array")
+        // A real Swift crash (a runtime trap), as a force unwrap or a bad index would be;
+        // the index is computed at run time so the compiler cannot see the trap coming.
+        let empty = [Int](repeating: 0, count: Int(getpid() % 1))
+        lab.figure("value read", Double(empty[empty.count]), "")
     }
 }
 
