@@ -194,3 +194,44 @@ import Testing
         #expect(Self.lines(try cli.run(["show", "beta"]).stdout)[2] == "State:          done on 2026-11-25")
     }
 }
+
+/// An edit that damages the plan file is reported, never a crash: `validate` and `status`
+/// exit 0 with a plan or 65 with at least one `file:line:column: error:` line, whatever
+/// the damage. (PlanFuzzTests does this by the thousand in-process; this checks the CLI's
+/// mapping on a few dozen.)
+@Suite("Damaged plan files through the CLI") struct DamagedPlanTests {
+    @Test func everyCutAndFlipIsAPlanOrAnError() throws {
+        let original = Array(CLI.fixturePlan.utf8)
+        var rng = SplitMix(seed: 77)
+        var outcomes: [Int32: Int] = [:]
+        let cli = try CLI(); defer { cli.cleanUp() }
+        for k in 0..<40 {
+            var bytes = original
+            switch k % 4 {
+            case 0: bytes = Array(bytes.prefix(Int(rng.next() % UInt64(bytes.count))))
+            case 1: bytes[Int(rng.next() % UInt64(bytes.count))] ^= UInt8(1 << (rng.next() % 8))
+            case 2:
+                var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
+                lines.remove(at: Int(rng.next() % UInt64(lines.count)))
+                bytes = Array(lines.joined(separator: [0x0A]))
+            default:
+                var lines = bytes.split(separator: 0x0A, omittingEmptySubsequences: false)
+                let i = Int(rng.next() % UInt64(lines.count))
+                lines.insert(lines[i], at: Int(rng.next() % UInt64(lines.count)))
+                bytes = Array(lines.joined(separator: [0x0A]))
+            }
+            try Data(bytes).write(to: URL(fileURLWithPath: cli.plan))
+            for command in [["validate"], ["status"]] {
+                let r = try cli.run(command)
+                outcomes[r.status, default: 0] += 1
+                #expect(r.status == 0 || r.status == 65, "case \(k) \(command): exit \(r.status)\n\(r.stderr)")
+                if r.status == 65 {
+                    let said = r.stdout + r.stderr  // validate reports on stdout, other commands on stderr
+                    #expect(said.contains("curriculum.yaml:") && said.contains("error: "), "case \(k) \(command): \(said)")
+                }
+            }
+        }
+        #expect(outcomes[65, default: 0] > 10, "\(outcomes)")
+        print("damaged plans through the CLI: \(outcomes.sorted { $0.key < $1.key })")
+    }
+}
