@@ -39,7 +39,9 @@ struct IdentifierMaker {
     /// A unique id for `title`: its slug, or `fallback` when the title has no usable
     /// words, with -2, -3, … appended on a collision.
     mutating func make(from title: String, fallback: String) -> String {
-        let base = Self.shortSlug(title) ?? fallback
+        var base = Self.shortSlug(title) ?? fallback
+        // An id starts with a letter: "2FA setup" becomes task-2fa-setup, not 2fa-setup.
+        if !PlanValidator.isKebab(base) { base = String(fallback.prefix { $0 != "-" }) + "-" + base }
         return unique(base)
     }
 
@@ -77,7 +79,8 @@ struct IdentifierMaker {
     static func fullSlug(_ title: String, maxWords: Int = 8) -> String? {
         let words = asciiWords(title).filter { !$0.isEmpty }
         guard !words.isEmpty else { return nil }
-        return words.prefix(maxWords).joined(separator: "-")
+        let slug = words.prefix(maxWords).joined(separator: "-")
+        return PlanValidator.isKebab(slug) ? slug : "plan-" + slug
     }
 
     /// Whether `id` is kebab-case ASCII: lowercase letters and digits in groups joined by
@@ -92,7 +95,7 @@ struct IdentifierMaker {
         let words = asciiWords(id)
         guard !words.isEmpty else { return nil }
         let result = words.joined(separator: "-")
-        return isKebabCase(result) ? result : nil
+        return PlanValidator.isKebab(result) ? result : nil
     }
 
     /// The title without parenthesised asides: "Install PostgreSQL (or MariaDB)" → "Install PostgreSQL".
@@ -169,10 +172,13 @@ struct IdentifierMaker {
         ]
         var spelt = ""
         for c in text { if let s = special[c] { spelt += s } else { spelt.append(c) } }
-        var out = String.UnicodeScalarView()
+        // Bytes, not a growing String.UnicodeScalarView: appending to that copied the whole
+        // text each time, so a long title took quadratic time (found by PlanFuzzTests).
+        var out: [UInt8] = []
         for s in spelt.decomposedStringWithCanonicalMapping.unicodeScalars where s.isASCII {
-            out.append(contentsOf: String(s).lowercased().unicodeScalars)
+            let b = UInt8(truncatingIfNeeded: s.value)
+            out.append((0x41...0x5A).contains(b) ? b + 0x20 : b)
         }
-        return String(out)
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -35,8 +35,11 @@ struct NoteReader {
     func at(_ line: Int) -> SourceLocation { SourceLocation(file: file, line: line, column: 1) }
 
     mutating func read(_ text: String) throws(NoteImportError) {
-        var lines = text.markdownLines()
-        if let first = lines.first, first.hasPrefix("\u{FEFF}") { lines[0] = String(first.dropFirst()) }
+        // U+FEFF is invisible, and YAML readers drop it at the start of a value, so a title
+        // keeping one would not survive the written plan (found by PlanFuzzTests): it goes.
+        let lines = text.markdownLines().map { line in
+            line.unicodeScalars.contains("\u{FEFF}") ? String(String.UnicodeScalarView(line.unicodeScalars.filter { $0 != "\u{FEFF}" })) : line
+        }
         var start = 0
         // Front matter: `---` on the first line, up to the next `---` or `...`, unless what
         // lies between holds headings or checkbox items (then the first line was a rule).

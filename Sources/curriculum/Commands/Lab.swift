@@ -135,7 +135,7 @@ struct LabRunCommand: ParsableCommand {
                 runs = LabCatalog.all.map { ($0.id, labTasks[$0.id]) }
             } else {
                 for name in targets {
-                    if let info = LabCatalog.lab(name) {
+                    if let info = LabCatalog.lab(name) ?? Self.testFixture(name) {
                         let task = c.plan.tasks.first { $0.labs.contains(info.id) }?.id
                         runs.append((info.id, task))
                     } else if let i = try? c.tracker.task(named: name) {
@@ -169,6 +169,17 @@ struct LabRunCommand: ParsableCommand {
             if outcome.failed > 0 { throw ExitCode(ExitStatus.failure) }
             if outcome.unavailable > 0 { throw ExitCode(ExitStatus.unavailable) }
         }
+    }
+}
+
+extension LabRunCommand {
+    /// The hidden labs of curriculum-labs/Fixtures.swift, for the tracker's own tests; they
+    /// exist only when CURRICULUM_LABS_FIXTURES=1 and are in no catalogue or listing.
+    static func testFixture(_ name: String) -> LabInfo? {
+        let ids = ["fixture-pass", "fixture-hang", "fixture-stubborn", "fixture-crash", "fixture-listen"]
+        guard ProcessInfo.processInfo.environment["CURRICULUM_LABS_FIXTURES"] == "1", ids.contains(name) else { return nil }
+        return LabInfo(id: name, title: "Test fixture \(name)", phase: 0, tasks: [], teaches: "A misbehaving lab for the tracker's own tests.",
+                       source: "Sources/curriculum-labs/Fixtures.swift")
     }
 }
 
