@@ -1,3 +1,4 @@
+import LabCatalog
 import Foundation
 import Testing
 
@@ -202,7 +203,7 @@ import Testing
 @Suite("Damaged plan files through the CLI") struct DamagedPlanTests {
     @Test func everyCutAndFlipIsAPlanOrAnError() throws {
         let original = Array(CLI.fixturePlan.utf8)
-        var rng = SplitMix(seed: 77)
+        var rng = SeededRandom(seed: 77)
         var outcomes: [Int32: Int] = [:]
         let cli = try CLI(); defer { cli.cleanUp() }
         for k in 0..<40 {

@@ -1,3 +1,4 @@
+import LabCatalog
 import Foundation
 import Testing
 
@@ -70,7 +71,7 @@ import Testing
 
     @Test func aProcessKilledAtAnyMomentLosesNothingItReported() throws {
         let cli = try CLI(plan: Self.flatPlan(phases: 5, per: 50)); defer { cli.cleanUp() }
-        var rng = SplitMix(seed: 20261125)
+        var rng = SeededRandom(seed: 20261125)
         var reported: [String] = []
         var killed = 0
         for n in 0..<220 {
@@ -113,15 +114,3 @@ import Testing
     }
 }
 
-/// A small seeded generator, so the kill moments are the same every run.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,3 +1,4 @@
+import LabCatalog
 import Foundation
 import Synchronization
 
@@ -17,17 +18,12 @@ import Darwin
 // time and the process's peak memory, and a watchdog thread turns a case that runs for
 // minutes (a hang) into an abort that names the case and saves its input.
 
-/// SplitMix64: tiny, fast and fully determined by its seed.
+/// The project's seeded generator (SplitMix64) with the fuzzer's own way of drawing,
+/// so a seed names the same cases as it always has.
 struct FuzzRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var base: SeededRandom
+    init(seed: UInt64) { base = SeededRandom(seed: seed) }
+    mutating func next() -> UInt64 { base.next() }
     mutating func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(next() % UInt64(n)) }
     mutating func chance(_ oneIn: Int) -> Bool { below(oneIn) == 0 }
     mutating func pick<T>(_ a: [T]) -> T { a[below(a.count)] }

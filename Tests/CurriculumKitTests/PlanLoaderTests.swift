@@ -552,7 +552,7 @@ struct PlanLoaderHostileTests {
     }
 
     @Test func binaryGarbage() {
-        var rng = SplitMix64(seed: 42)
+        var rng = SeededRandom(seed: 42)
         let bytes = (0..<100_000).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
         refused(bytes)
     }
@@ -618,7 +618,7 @@ struct PlanLoaderHostileTests {
     /// The real plan with a few random bytes changed, inserted or deleted, 200 times over
     /// (fixed seed): every load must end, with a plan or with located errors.
     @Test func mutatedPlansNeverCrash() {
-        var rng = SplitMix64(seed: 7)
+        var rng = SeededRandom(seed: 7)
         let original = Array(BuiltInPlan.text.utf8)
         let alphabet = Array("-:[]{}&*!|>#'\"\t\n ,?%@`\\ax1".utf8) + [0x00, 0xC3, 0xFF]
         var failed = 0
@@ -684,15 +684,3 @@ struct PlanLoaderFileTests {
     }
 }
 
-/// A small deterministic generator for test data.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
