@@ -88,6 +88,11 @@ public struct PlanJSON: Codable, Sendable {
     }
 
     public init(state: PlanState, progress: Tracker.Progress, today: Day) {
+        self.init(state: state, progress: progress, today: today, withTasks: true)
+    }
+
+    /// Without `tasks`, for writing them one at a time (`writeStreaming`).
+    init(state: PlanState, progress: Tracker.Progress, today: Day, withTasks: Bool) {
         let plan = state.plan
         schema = plan.schema; id = plan.id; title = plan.title
         generatedFrom = plan.generatedFrom; start = plan.start?.description; self.today = today.description
@@ -98,7 +103,7 @@ public struct PlanJSON: Codable, Sendable {
             return PhaseJSON(id: ph.id, number: ph.number, icon: ph.icon, title: ph.title, due: ph.due?.description,
                              done: pr.done, total: pr.total, tasks: ph.tasks.map { plan.tasks[$0].id })
         }
-        tasks = plan.tasks.indices.map { TaskJSON($0, state: state, progress: progress, today: today) }
+        tasks = withTasks ? plan.tasks.indices.map { TaskJSON($0, state: state, progress: progress, today: today) } : []
         orphaned = progress.orphans.map(\.task).sorted()
     }
 }
