@@ -20,8 +20,8 @@ public enum PlanCache {
         }
         let labsKey = fnv(knownLabs.sorted().joined(separator: ","))
         let cacheFile = cacheFolder(environment).map { "\($0)/plan-\(String(fnv(absolute), radix: 16)).bin" }
-        if let cacheFile, let data = FileManager.default.contents(atPath: cacheFile),
-           let cached = decode(data, identity: identity, labsKey: labsKey, path: absolute) {
+        if let cacheFile, let bytes = readWhole(cacheFile),
+           let cached = decode(bytes, identity: identity, labsKey: labsKey, path: absolute) {
             return cached
         }
         let result = try PlanLoader.load(path: path, knownLabs: knownLabs)
@@ -33,6 +33,35 @@ public enum PlanCache {
             }
         }
         return result
+    }
+
+    /// A file's bytes, read straight into an array (no Data in between), or nil.
+    static func readWhole(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_size >= 0 else { return nil }
+        let size = Int(st.st_size)
+        var complete = true
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buf, count in
+            var done = 0
+            count = 0
+            guard let base = buf.baseAddress else { return }
+            while done < size {
+                let n = read(fd, base + done, size - done)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                done += n
+            }
+            complete = done == size
+            count = done
+        }
+        return complete ? bytes : nil
+    }
+
+    static func decode(_ data: Data, identity: FileIdentity, labsKey: UInt64, path: String) -> PlanLoadResult? {
+        decode([UInt8](data), identity: identity, labsKey: labsKey, path: path)
     }
 
     static func cacheFolder(_ env: [String: String]) -> String? {
@@ -115,7 +144,7 @@ public enum PlanCache {
         return w.data
     }
 
-    static func decode(_ data: Data, identity: FileIdentity, labsKey: UInt64, path: String) -> PlanLoadResult? {
+    static func decode(_ data: [UInt8], identity: FileIdentity, labsKey: UInt64, path: String) -> PlanLoadResult? {
         var r = ByteReader(data)
         guard r.u32() == 0x4355_5250, r.u32() == formatVersion else { return nil }
         let stored = FileIdentity(device: r.u64(), inode: r.u64(), size: Int64(bitPattern: r.u64()),
@@ -221,7 +250,7 @@ struct ByteReader {
     var offset = 0
     var failed = false
 
-    init(_ data: Data) { bytes = [UInt8](data) }
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
 
     var atEnd: Bool { offset == bytes.count }
 
