@@ -39,8 +39,12 @@ public struct TaskJSON: Codable, Sendable, Equatable {
         overdue = d.map { $0 < today } == true && !state.done[i]
         labs = t.labs
         requires = t.requires
-        let b = state.blockers(of: i)
-        blockedBy = state.done[i] ? [] : (b.requirements + b.parts).map { plan.tasks[$0].id }
+        if state.done[i] {
+            blockedBy = []
+        } else {
+            let b = state.blockers(of: i)
+            blockedBy = (b.requirements + b.parts).map { plan.tasks[$0].id }
+        }
         partOf = plan.parent[i].map { plan.tasks[$0].id }
         parts = plan.parts[i].map { plan.tasks[$0].id }
         generatedFrom = t.generatedFrom

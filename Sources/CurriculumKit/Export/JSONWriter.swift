@@ -7,8 +7,12 @@
 public struct JSONWriter {
     public private(set) var bytes: [UInt8] = []
     private var depth = 0
-    /// Whether the current container has had a member yet (one entry per open container).
-    private var first: [Bool] = []
+    /// The open container has no member yet.
+    private var fresh = false
+    /// `fresh` of each enclosing container.
+    private var outer: [Bool] = []
+    /// A newline and the indentation of each depth so far.
+    private var indents: [[UInt8]] = [[0x0A]]
 
     public init(capacity: Int = 1 << 16) { bytes.reserveCapacity(capacity) }
 
@@ -17,29 +21,30 @@ public struct JSONWriter {
     /// Drops the bytes written so far (after handing them on); the nesting state stays.
     public mutating func clearBytes() { bytes.removeAll(keepingCapacity: true) }
 
-    private mutating func newline() {
-        bytes.append(0x0A)
-        bytes.append(contentsOf: repeatElement(0x20, count: 2 * depth))
+    private mutating func setDepth(_ d: Int) {
+        depth = d
+        while indents.count <= d { indents.append([0x0A] + [UInt8](repeating: 0x20, count: 2 * indents.count)) }
     }
 
     /// Separator and indentation before the next member of the open container.
     private mutating func member() {
-        guard !first.isEmpty else { return }
-        if first[first.count - 1] { first[first.count - 1] = false } else { bytes.append(0x2C) }
-        newline()
+        guard depth > 0 else { return }
+        if fresh { fresh = false } else { bytes.append(0x2C) }
+        bytes.append(contentsOf: indents[depth])
     }
 
     private mutating func open(_ bracket: UInt8) {
         bytes.append(bracket)
-        depth += 1
-        first.append(true)
+        setDepth(depth + 1)
+        outer.append(fresh)
+        fresh = true
     }
 
     private mutating func close(_ bracket: UInt8) {
-        depth -= 1
-        let empty = first.removeLast()
-        if empty { bytes.append(0x0A) }
-        newline()
+        setDepth(depth - 1)
+        if fresh { bytes.append(0x0A) }
+        fresh = outer.popLast() ?? false
+        bytes.append(contentsOf: indents[depth])
         bytes.append(bracket)
     }
 
