@@ -91,6 +91,10 @@ public final class Tracker {
 
     private var openedStore: Store?
 
+    /// Closes the progress database (SQLite then folds its write-ahead log back into the
+    /// file); a later `store()` opens it again.
+    public func closeStore() { openedStore = nil }
+
     public func store() throws(CurriculumError) -> Store {
         if let s = openedStore { return s }
         do {
