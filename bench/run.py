@@ -273,7 +273,8 @@ def bench_size(n, args, curriculum, hello, work, previous):
     env = dict(base_env, CURRICULUM_FILE=os.path.join(wl, "curriculum.yaml"), CURRICULUM_DB=db,
                XDG_CACHE_HOME=os.path.join(d, "cache"), TASKRC=taskrc,
                TASKDATA=os.path.join(tw_dir, "data"))
-    result = {"n": n, "meta": meta, "ops": [], "load": {}, "unknown_labs": sorted(set(unknown_labs)) if n == 58 else []}
+    result = {"n": n, "meta": meta, "ops": [], "load": {},
+              "measured_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), "unknown_labs": sorted(set(unknown_labs)) if n == 58 else []}
 
     # Load ours.
     t0 = time.monotonic()
@@ -290,10 +291,9 @@ def bench_size(n, args, curriculum, hello, work, previous):
     # Reuse Taskwarrior's single-run figures from an earlier run when asked (they take
     # many minutes at the large sizes and do not depend on our code).
     reuse = None
-    if args.reuse_taskwarrior and previous and previous.get("meta") == meta \
-            and all(op["theirs"]["mode"] != "hyperfine" for op in previous["ops"]):
+    if args.reuse_taskwarrior and previous and previous.get("meta") == meta:
         reuse = previous
-        log(f"N={n}: reusing Taskwarrior's single-run timings from the previous run")
+        log(f"N={n}: reusing Taskwarrior's timings from the previous run")
 
     # Load Taskwarrior.
     tw_skipped = False
@@ -318,7 +318,7 @@ def bench_size(n, args, curriculum, hello, work, previous):
     with open(os.path.join(d, "restore.sh"), "w") as f:
         f.write("#!/bin/sh\nset -e\n"
                 f"cp '{ours_dir}/base.sqlite' '{db}'\nrm -f '{db}-wal' '{db}-shm'\n"
-                f"rm -rf '{tw_dir}/data'\ncp -r '{tw_dir}/base' '{tw_dir}/data'\n")
+                + ("" if reuse is not None else f"rm -rf '{tw_dir}/data'\ncp -r '{tw_dir}/base' '{tw_dir}/data'\n"))
     restore = ["sh", os.path.join(d, "restore.sh")]
     tgt = meta["done_target"]
     pairs = [
@@ -345,7 +345,7 @@ def bench_size(n, args, curriculum, hello, work, previous):
         entry = {"name": name, "ours_cmd": " ".join(["curriculum"] + ours[1:]), "theirs_cmd": key}
         if reuse is not None:
             old = next(op for op in reuse["ops"] if op["name"] == name)
-            theirs_res = old["theirs"]
+            theirs_res = dict(old["theirs"], reused=old["theirs"].get("reused") or reuse.get("measured_at", "an earlier run"))
         elif key in tw_cache:
             theirs_res = tw_cache[key]
         elif tw_skipped:
@@ -363,7 +363,7 @@ def bench_size(n, args, curriculum, hello, work, previous):
             if theirs_res["mode"] != "hyperfine":
                 tw_cache[key] = theirs_res
         cmds, names = [ours], [f"ours: {name}"]
-        if theirs_res["mode"] == "hyperfine":
+        if theirs_res["mode"] == "hyperfine" and not theirs_res.get("reused"):
             cmds.append(theirs)
             names.append(f"taskwarrior: {name}")
         cmds.append([hello])
@@ -375,7 +375,7 @@ def bench_size(n, args, curriculum, hello, work, previous):
         o = res[f"ours: {name}"]
         entry["ours"] = {"median": o["median"], "mean": o["mean"], "min": o["min"], "cpu": cpu(o), "rss_kib": ours_rss}
         entry["hello"] = {"median": res["hello"]["median"], "cpu": cpu(res["hello"])}
-        if theirs_res["mode"] == "hyperfine":
+        if theirs_res["mode"] == "hyperfine" and not theirs_res.get("reused"):
             t = res[f"taskwarrior: {name}"]
             theirs_res = dict(theirs_res, median=t["median"], seconds=t["median"], cpu=cpu(t))
             tw_cache[key] = theirs_res
@@ -492,6 +492,11 @@ def report(results, info, args, path):
                      f"{(op['ours']['median'] - op['hello']['median']) * 1000:+.1f} | "
                      f"{ms(op['ours'].get('cpu'))} / {ms(op['hello'].get('cpu'))} / {ms(t.get('cpu'))} | "
                      f"{mib(op['ours']['rss_kib'])} | {mib(t.get('rss_kib'))} |")
+        reused = {op["theirs"].get("reused") for op in r["ops"]} - {None}
+        if reused:
+            L += ["", f"Taskwarrior's figures at this size were measured in an earlier run ({', '.join(sorted(reused))}; "
+                  "with hyperfine where marked in ms, in the same hyperfine runs as the tracker then) and reused: "
+                  "they do not depend on the tracker's code, and timing them again would take over 20 minutes."]
         if any(op["theirs"]["mode"] == "skipped" for op in r["ops"]):
             t = next(op["theirs"] for op in r["ops"] if op["theirs"]["mode"] == "skipped")
             imp = r["load"].get("tw_import_seconds")
