@@ -35,12 +35,17 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // Linked with the Swift runtime and Foundation inside the binary: a command spends
+        // most of its time starting up, and binding thousands of symbols across a dozen
+        // shared libraries at every launch costs more than all its work (bench/RESULTS.md).
         .executableTarget(
             name: "curriculum",
             dependencies: [
                 "CurriculumKit", "LabCatalog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]
+            ],
+            swiftSettings: [.unsafeFlags(["-static-stdlib"])],
+            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
         ),
         // The lab kit: runner, report, checks, parameters, scratch folders, servers.
         .target(

@@ -91,6 +91,10 @@ public final class Tracker {
 
     private var openedStore: Store?
 
+    /// Closes the progress database (SQLite then folds its write-ahead log back into the
+    /// file); a later `store()` opens it again.
+    public func closeStore() { openedStore = nil }
+
     public func store() throws(CurriculumError) -> Store {
         if let s = openedStore { return s }
         do {
@@ -120,8 +124,7 @@ public final class Tracker {
         let db = try store()
         do { rows = try db.progress() } catch { throw .store(error) }
         var out = Progress()
-        var renamed: [String: Int] = [:]
-        for (i, t) in plan.tasks.enumerated() { for old in t.renamedFrom { renamed[old] = i } }
+        let renamed = renamedIndex()
         for row in rows.values.sorted(by: { $0.event < $1.event }) {
             if let i = plan.taskIndex[row.task] ?? renamed[row.task] {
                 // The current id wins over an old one; otherwise the latest record wins.
@@ -136,11 +139,30 @@ public final class Tracker {
         return out
     }
 
+    /// Old id → task index, from `renamed-from`.
+    private func renamedIndex() -> [String: Int] {
+        var renamed: [String: Int] = [:]
+        for (i, t) in plan.tasks.enumerated() { for old in t.renamedFrom { renamed[old] = i } }
+        return renamed
+    }
+
     public func state() throws(CurriculumError) -> PlanState {
         if let s = cachedState { return s }
-        let p = try progress()
         var checked = [Bool](repeating: false, count: plan.tasks.count)
-        for i in p.byTask.keys { checked[i] = true }
+        if let p = cachedProgress {
+            for i in p.byTask.keys { checked[i] = true }
+        } else {
+            // Readiness needs only which tasks have progress (the same mapping as `progress()`).
+            let ids: [String]
+            let db = try store()
+            do { ids = try db.doneTaskIDs() } catch { throw .store(error) }
+            var renamed: [String: Int]?
+            for id in ids {
+                if let i = plan.taskIndex[id] { checked[i] = true; continue }
+                if renamed == nil { renamed = renamedIndex() }
+                if let i = renamed?[id] { checked[i] = true }
+            }
+        }
         let s = PlanState(plan: plan, checked: checked)
         cachedState = s
         return s

@@ -19,4 +19,13 @@ struct Curriculum: ParsableCommand {
         ],
         defaultSubcommand: Status.self
     )
+
+    /// The everyday invocations skip the parser (see FastPath); the rest parse as usual.
+    static func main() {
+        if var command = FastPath.command(Array(CommandLine.arguments.dropFirst())) {
+            do { try command.run() } catch { exit(withError: error) }
+            return
+        }
+        main(nil)
+    }
 }

@@ -39,8 +39,12 @@ public struct TaskJSON: Codable, Sendable, Equatable {
         overdue = d.map { $0 < today } == true && !state.done[i]
         labs = t.labs
         requires = t.requires
-        let b = state.blockers(of: i)
-        blockedBy = state.done[i] ? [] : (b.requirements + b.parts).map { plan.tasks[$0].id }
+        if state.done[i] {
+            blockedBy = []
+        } else {
+            let b = state.blockers(of: i)
+            blockedBy = (b.requirements + b.parts).map { plan.tasks[$0].id }
+        }
         partOf = plan.parent[i].map { plan.tasks[$0].id }
         parts = plan.parts[i].map { plan.tasks[$0].id }
         generatedFrom = t.generatedFrom
@@ -88,6 +92,11 @@ public struct PlanJSON: Codable, Sendable {
     }
 
     public init(state: PlanState, progress: Tracker.Progress, today: Day) {
+        self.init(state: state, progress: progress, today: today, withTasks: true)
+    }
+
+    /// Without `tasks`, for writing them one at a time (`writeStreaming`).
+    init(state: PlanState, progress: Tracker.Progress, today: Day, withTasks: Bool) {
         let plan = state.plan
         schema = plan.schema; id = plan.id; title = plan.title
         generatedFrom = plan.generatedFrom; start = plan.start?.description; self.today = today.description
@@ -98,7 +107,7 @@ public struct PlanJSON: Codable, Sendable {
             return PhaseJSON(id: ph.id, number: ph.number, icon: ph.icon, title: ph.title, due: ph.due?.description,
                              done: pr.done, total: pr.total, tasks: ph.tasks.map { plan.tasks[$0].id })
         }
-        tasks = plan.tasks.indices.map { TaskJSON($0, state: state, progress: progress, today: today) }
+        tasks = withTasks ? plan.tasks.indices.map { TaskJSON($0, state: state, progress: progress, today: today) } : []
         orphaned = progress.orphans.map(\.task).sorted()
     }
 }

@@ -53,6 +53,18 @@ public struct Day: Hashable, Comparable, Sendable, Codable, CustomStringConverti
 
     public var description: String {
         let c = components
+        if (0...9999).contains(c.year) {
+            // Ten digits and dashes written in place: dates are printed for every task.
+            return String(unsafeUninitializedCapacity: 10) { buf in
+                var y = c.year
+                for k in stride(from: 3, through: 0, by: -1) { buf[k] = UInt8(48 + y % 10); y /= 10 }
+                buf[4] = 45
+                buf[5] = UInt8(48 + c.month / 10); buf[6] = UInt8(48 + c.month % 10)
+                buf[7] = 45
+                buf[8] = UInt8(48 + c.day / 10); buf[9] = UInt8(48 + c.day % 10)
+                return 10
+            }
+        }
         func pad(_ v: Int, _ w: Int) -> String {
             let s = String(v)
             return String(repeating: "0", count: max(0, w - s.count)) + s
@@ -191,6 +203,22 @@ public struct Plan: Sendable {
             }
         }
         taskIndex = ti; phaseIndex = pi; requires = req; parent = par; parts = kids
+    }
+
+    /// A plan whose relations were resolved before (by `PlanCache`): only the indexes are
+    /// built. `requires` and `parent` must be what the public initializer would compute.
+    init(schema: Int, id: String, title: String, generatedFrom: String?, start: Day?, frontMatter: String?,
+         phases: [Phase], tasks: [Task], resolvedRequires: [[Int]], resolvedParent: [Int?]) {
+        self.schema = schema; self.id = id; self.title = title
+        self.generatedFrom = generatedFrom; self.start = start; self.frontMatter = frontMatter
+        self.phases = phases; self.tasks = tasks
+        var ti = [String: Int](minimumCapacity: tasks.count)
+        for (i, t) in tasks.enumerated() where ti[t.id] == nil { ti[t.id] = i }
+        var pi = [String: Int](minimumCapacity: phases.count)
+        for (i, p) in phases.enumerated() where pi[p.id] == nil { pi[p.id] = i }
+        var kids = [[Int]](repeating: [], count: tasks.count)
+        for (i, p) in resolvedParent.enumerated() { if let p { kids[p].append(i) } }
+        taskIndex = ti; phaseIndex = pi; requires = resolvedRequires; parent = resolvedParent; parts = kids
     }
 
     /// The date a task is due: its own, else its parent's, else its phase's.

@@ -11,7 +11,7 @@ import Foundation
 /// read or write one just means parsing the plan.
 public enum PlanCache {
     /// Bump when the binary format or the loader's output changes.
-    static let formatVersion: UInt32 = 1
+    static let formatVersion: UInt32 = 2
 
     public static func load(path: String, knownLabs: Set<String>, environment: [String: String]) throws(PlanFileError) -> PlanLoadResult {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
@@ -20,8 +20,17 @@ public enum PlanCache {
         }
         let labsKey = fnv(knownLabs.sorted().joined(separator: ","))
         let cacheFile = cacheFolder(environment).map { "\($0)/plan-\(String(fnv(absolute), radix: 16)).bin" }
-        if let cacheFile, let data = FileManager.default.contents(atPath: cacheFile),
-           let cached = decode(data, identity: identity, labsKey: labsKey, path: absolute) {
+        if let cacheFile, let bytes = readWhole(cacheFile),
+           let cached = decode(bytes, identity: identity, labsKey: labsKey, path: absolute) {
+            // A cache written within 2 s of the file's change was just verified by content
+            // (re-reading and hashing the whole plan); once the file is older than that, a
+            // later edit must change its identity, so cache it again to skip the hash.
+            if let stamp = header(bytes, at: 80), let hash = header(bytes, at: 72),
+               Int64(bitPattern: stamp) - identity.mtimeSec < 2,
+               Int64(Date().timeIntervalSince1970) - identity.mtimeSec >= 2, let plan = cached.plan {
+                write(encode(plan, warnings: cached.warnings, identity: identity, labsKey: labsKey, contentHash: hash),
+                      to: cacheFile)
+            }
             return cached
         }
         let result = try PlanLoader.load(path: path, knownLabs: knownLabs)
@@ -33,6 +42,35 @@ public enum PlanCache {
             }
         }
         return result
+    }
+
+    /// A file's bytes, read straight into an array (no Data in between), or nil.
+    static func readWhole(_ path: String) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0, st.st_size >= 0 else { return nil }
+        let size = Int(st.st_size)
+        var complete = true
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buf, count in
+            var done = 0
+            count = 0
+            guard let base = buf.baseAddress else { return }
+            while done < size {
+                let n = read(fd, base + done, size - done)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { break }
+                done += n
+            }
+            complete = done == size
+            count = done
+        }
+        return complete ? bytes : nil
+    }
+
+    static func decode(_ data: Data, identity: FileIdentity, labsKey: UInt64, path: String) -> PlanLoadResult? {
+        decode([UInt8](data), identity: identity, labsKey: labsKey, path: path)
     }
 
     static func cacheFolder(_ env: [String: String]) -> String? {
@@ -78,6 +116,17 @@ public enum PlanCache {
 
     static func fnv(_ text: String) -> UInt64 { fnv(text.utf8) }
 
+    /// Over the bytes in place: iterating Data byte by byte costs milliseconds per megabyte.
+    static func fnv(_ data: Data) -> UInt64 { data.withUnsafeBytes { fnv($0) } }
+
+    /// A 64-bit field of the cache header (72: content hash, 80: when it was cached).
+    static func header(_ bytes: [UInt8], at offset: Int) -> UInt64? {
+        var r = ByteReader(bytes)
+        guard r.claim(offset) != nil else { return nil }
+        let v = r.u64()
+        return r.failed ? nil : v
+    }
+
     // MARK: Format
 
     static func encode(_ plan: Plan, warnings: [Diagnostic], identity: FileIdentity, labsKey: UInt64, contentHash: UInt64) -> Data {
@@ -103,6 +152,11 @@ public enum PlanCache {
             w.strs(t.labs); w.strs(t.requires); w.day(t.due)
             w.opt(t.decomposedFrom); w.opt(t.generatedFrom); w.strs(t.renamedFrom); w.opt(t.notes)
         }
+        // Resolved relations, so that loading needs no id lookups.
+        for (i, r) in plan.requires.enumerated() {
+            w.u32(UInt32(r.count)); for j in r { w.u32(UInt32(j)) }
+            w.u32(plan.parent[i].map { UInt32($0) } ?? UInt32.max)
+        }
         w.int(warnings.count)
         for d in warnings {
             w.str(d.message); w.opt(d.location?.file); w.int(d.location?.line ?? 0); w.int(d.location?.column ?? 0)
@@ -110,7 +164,7 @@ public enum PlanCache {
         return w.data
     }
 
-    static func decode(_ data: Data, identity: FileIdentity, labsKey: UInt64, path: String) -> PlanLoadResult? {
+    static func decode(_ data: [UInt8], identity: FileIdentity, labsKey: UInt64, path: String) -> PlanLoadResult? {
         var r = ByteReader(data)
         guard r.u32() == 0x4355_5250, r.u32() == formatVersion else { return nil }
         let stored = FileIdentity(device: r.u64(), inode: r.u64(), size: Int64(bitPattern: r.u64()),
@@ -150,6 +204,23 @@ public enum PlanCache {
             tasks.append(Task(id: tid, title: ttitle, phase: phase, position: position, labs: labs, requires: requires,
                               due: due, decomposedFrom: from, generatedFrom: generated, renamedFrom: renamed, notes: notes))
         }
+        var requires = [[Int]](repeating: [], count: taskCount)
+        var parent = [Int?](repeating: nil, count: taskCount)
+        for i in 0..<taskCount {
+            let n = Int(r.u32())
+            guard !r.failed, n <= taskCount else { return nil }
+            if n > 0 {
+                var list = [Int](repeating: 0, count: n)
+                for k in 0..<n { list[k] = Int(r.u32()) }
+                guard list.allSatisfy({ $0 < taskCount && $0 != i }) else { return nil }
+                requires[i] = list
+            }
+            let p = r.u32()
+            if p != UInt32.max {
+                guard Int(p) < taskCount, Int(p) != i else { return nil }
+                parent[i] = Int(p)
+            }
+        }
         let warningCount = r.int()
         guard !r.failed, warningCount >= 0, warningCount <= data.count else { return nil }
         var warnings: [Diagnostic] = []
@@ -159,7 +230,8 @@ public enum PlanCache {
         }
         guard !r.failed, r.atEnd, phases.allSatisfy({ $0.tasks.allSatisfy(tasks.indices.contains) }) else { return nil }
         let plan = Plan(schema: schema, id: id, title: title, generatedFrom: generatedFrom, start: start,
-                        frontMatter: frontMatter, phases: phases, tasks: tasks)
+                        frontMatter: frontMatter, phases: phases, tasks: tasks,
+                        resolvedRequires: requires, resolvedParent: parent)
         return PlanLoadResult(plan: plan, diagnostics: warnings)
     }
 }
@@ -190,48 +262,57 @@ struct ByteWriter {
     }
 }
 
-/// Reads what ByteWriter wrote; any overrun sets `failed` instead of trapping.
+/// Reads what ByteWriter wrote; any overrun sets `failed` instead of trapping. Numbers
+/// are loaded straight from the buffer and strings decoded from it in place: decoding a
+/// 100,000-task cache is on every command's path.
 struct ByteReader {
     let bytes: [UInt8]
     var offset = 0
     var failed = false
 
-    init(_ data: Data) { bytes = [UInt8](data) }
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
 
     var atEnd: Bool { offset == bytes.count }
 
-    mutating func take(_ n: Int) -> ArraySlice<UInt8>? {
-        guard !failed, n >= 0, offset + n <= bytes.count else { failed = true; return nil }
+    /// Claims the next `n` bytes and returns where they start, or nil past the end.
+    mutating func claim(_ n: Int) -> Int? {
+        guard !failed, n >= 0, n <= bytes.count - offset else { failed = true; return nil }
         defer { offset += n }
-        return bytes[offset..<offset + n]
+        return offset
+    }
+
+    mutating func u8() -> UInt8? {
+        guard let at = claim(1) else { return nil }
+        return bytes[at]
     }
 
     mutating func u32() -> UInt32 {
-        guard let b = take(4) else { return 0 }
-        return b.reversed().reduce(0) { $0 << 8 | UInt32($1) }
+        guard let at = claim(4) else { return 0 }
+        return bytes.withUnsafeBytes { UInt32(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt32.self)) }
     }
 
     mutating func u64() -> UInt64 {
-        guard let b = take(8) else { return 0 }
-        return b.reversed().reduce(0) { $0 << 8 | UInt64($1) }
+        guard let at = claim(8) else { return 0 }
+        return bytes.withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(fromByteOffset: at, as: UInt64.self)) }
     }
 
     mutating func int() -> Int { Int(truncatingIfNeeded: Int64(bitPattern: u64())) }
 
     mutating func str() -> String {
         let n = Int(u32())
-        guard let b = take(n) else { return "" }
-        return String(decoding: b, as: UTF8.self)
+        guard let at = claim(n) else { return "" }
+        return bytes.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[at..<at + n]), as: UTF8.self) }
     }
 
     mutating func opt() -> String? {
-        guard let flag = take(1)?.first else { return nil }
+        guard let flag = u8() else { return nil }
         return flag == 1 ? str() : nil
     }
 
     mutating func strs() -> [String] {
         let n = Int(u32())
         guard n <= bytes.count - offset else { failed = true; return [] }
+        if n == 0 { return [] }
         var out: [String] = []
         out.reserveCapacity(n)
         for _ in 0..<n { out.append(str()) }
@@ -239,7 +320,7 @@ struct ByteReader {
     }
 
     mutating func day() -> Day? {
-        guard let flag = take(1)?.first else { return nil }
+        guard let flag = u8() else { return nil }
         return flag == 1 ? Day(ordinal: int()) : nil
     }
 }

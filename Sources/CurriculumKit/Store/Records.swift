@@ -58,6 +58,23 @@ public struct TaskProgress: Codable, Sendable, Equatable, FetchableRecord, Persi
     enum CodingKeys: String, CodingKey {
         case task, doneOn = "done_on", checkedAt = "checked_at", verified, regressed, note, event
     }
+
+    public init(task: String, doneOn: String, checkedAt: String, verified: Bool, regressed: Bool, note: String?, event: Int64) {
+        self.task = task; self.doneOn = doneOn; self.checkedAt = checkedAt; self.verified = verified
+        self.regressed = regressed; self.note = note; self.event = event
+    }
+
+    /// Read column by column rather than through Codable, which costs microseconds a row:
+    /// `progress()` reads every row on most commands.
+    public init(row: Row) throws {
+        task = try row.decode(forColumn: "task")
+        doneOn = try row.decode(forColumn: "done_on")
+        checkedAt = try row.decode(forColumn: "checked_at")
+        verified = try row.decode(forColumn: "verified")
+        regressed = try row.decode(forColumn: "regressed")
+        note = try row.decode(forColumn: "note")
+        event = try row.decode(forColumn: "event")
+    }
 }
 
 /// One run of a lab, as recorded.

@@ -132,9 +132,25 @@ extension Store {
     public func progress() throws(StoreError) -> [String: TaskProgress] {
         try read { db in
             var out: [String: TaskProgress] = [:]
-            for p in try TaskProgress.fetchAll(db) { out[p.task] = p }
+            // Columns by position: the rows of a large plan's progress are read on most commands.
+            let rows = try Row.fetchCursor(db, sql: """
+                SELECT task, done_on, checked_at, verified, regressed, note, event FROM task_state
+                """)
+            while let row = try rows.next() {
+                let p = TaskProgress(task: try row.decode(atIndex: 0), doneOn: try row.decode(atIndex: 1),
+                                     checkedAt: try row.decode(atIndex: 2), verified: try row.decode(atIndex: 3),
+                                     regressed: try row.decode(atIndex: 4), note: try row.decode(atIndex: 5),
+                                     event: try row.decode(atIndex: 6))
+                out[p.task] = p
+            }
             return out
         }
+    }
+
+    /// Ids of the tasks with recorded progress: all that readiness needs, without
+    /// decoding whole records.
+    public func doneTaskIDs() throws(StoreError) -> [String] {
+        try read { db in try String.fetchAll(db, sql: "SELECT task FROM task_state") }
     }
 
     /// The newest events first.

@@ -26,8 +26,10 @@ public final class Store: @unchecked Sendable {
                 && fm.isWritableFile(atPath: (path as NSString).deletingLastPathComponent)
             readOnly = !writable
             db = try Store.open(path, readOnly: !writable, creating: false)
-            try Store.checkVersion(db, path)
-            if !writable {
+            let version = try Store.checkVersion(db, path)
+            // Every migration sets user_version, so a current one means nothing to migrate:
+            // skipping the migrator saves reading its bookkeeping table on every command.
+            if !writable || version == Store.schemaVersion {
                 return
             }
             do { try Store.migrator.migrate(db) } catch { throw Store.describe(error, path) }
@@ -108,10 +110,13 @@ public final class Store: @unchecked Sendable {
         }
     }
 
-    static func checkVersion(_ q: DatabaseQueue, _ path: String) throws(StoreError) {
+    /// The database's schema version (PRAGMA user_version); refuses a newer one.
+    @discardableResult
+    static func checkVersion(_ q: DatabaseQueue, _ path: String) throws(StoreError) -> Int {
         do {
             let version = try q.read { try Int.fetchOne($0, sql: "PRAGMA user_version") ?? 0 }
             if version > schemaVersion { throw StoreError.newerVersion(path, version, schemaVersion) }
+            return version
         } catch let e as StoreError { throw e } catch { throw describe(error, path) }
     }
 

@@ -61,7 +61,12 @@ struct Done: ParsableCommand {
                 if seen.insert(i).inserted { indices.append(i) }
             }
             // Refusals first, so nothing is recorded when any named task cannot be checked off.
-            let batch = Set(indices)
+            // A requirement is met when it is done once the whole batch is: named in it, or
+            // a parent whose open parts are all named in it.
+            var checkedAfter = state.done
+            for i in indices { checkedAfter[i] = true }
+            let hypothetical = PlanState(plan: plan, checked: checkedAfter)
+            let doneAfter = hypothetical.done
             for i in indices {
                 let t = plan.tasks[i]
                 if !plan.parts[i].isEmpty {
@@ -70,7 +75,7 @@ struct Done: ParsableCommand {
                         + (open.isEmpty ? "." : "; still open: \(open.joined(separator: ", ")).")
                         + (open.isEmpty ? "" : " Check those off instead."))
                 }
-                let open = state.blockers(of: i).requirements.filter { !batch.contains($0) }
+                let open = state.blockers(of: i).requirements.filter { !doneAfter[$0] }
                 if !open.isEmpty && !force && !state.done[i] {
                     throw CurriculumError.refused("\(t.id) is blocked by \(open.map { plan.tasks[$0].id }.joined(separator: ", ")); finish those first, or pass --force to check it off anyway.")
                 }
@@ -94,7 +99,8 @@ struct Done: ParsableCommand {
                                              day: day ?? c.tracker.today, note: note)
             } catch let e as StoreError { throw CurriculumError.store(e) }
             let writtenIDs = Set(written.compactMap(\.task))
-            let newly = state.newlyReady(ifDone: indices)
+            // What `state.newlyReady(ifDone: indices)` computes, from the state already built.
+            let newly = plan.tasks.indices.filter { state.status[$0] == .blocked && hypothetical.status[$0] == .ready }
             c.tracker.invalidate()
             let after = try c.state()
             if c.json {

@@ -21,15 +21,24 @@ struct Export: ParsableCommand {
     func run() throws {
         try Context.run(global) { c in
             let state = try c.state()
+            if output == nil, global.json || format == .json {
+                // Streamed to standard output: the same bytes as below, without holding
+                // the whole document (tens of megabytes for a large plan) several times over.
+                let progress = try c.tracker.progress()
+                c.out.flush()
+                PlanJSON.writeStreaming(state: state, progress: progress, today: c.tracker.today) { bytes in
+                    FileHandle.standardOutput.write(Data(bytes))
+                }
+                FileHandle.standardOutput.write(Data([0x0A]))
+                return
+            }
             let text: String
             switch global.json ? .json : format {
             case .markdown:
                 text = MarkdownExporter.export(plan: c.plan, isDone: { state.done[$0] }, obsidianTasks: obsidianTasks, today: c.tracker.today)
             case .json:
-                let enc = JSONEncoder()
-                enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-                let data = (try? enc.encode(PlanJSON(state: state, progress: try c.tracker.progress(), today: c.tracker.today))) ?? Data()
-                text = String(decoding: data, as: UTF8.self) + "\n"
+                // Hand-written: the same bytes as JSONEncoder, a hundred times sooner.
+                text = PlanJSON(state: state, progress: try c.tracker.progress(), today: c.tracker.today).prettyJSON + "\n"
             case .mermaid: text = GraphExport.mermaid(state)
             case .dot: text = GraphExport.dot(state)
             }
