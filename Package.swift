@@ -44,8 +44,8 @@ let package = Package(
                 "CurriculumKit", "LabCatalog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            swiftSettings: [.unsafeFlags(["-static-stdlib"])],
-            linkerSettings: [.unsafeFlags(["-static-stdlib"])]
+            // Release only: tests link the debug module into their bundle, which must stay dynamic.
+            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]
         ),
         // The lab kit: runner, report, checks, parameters, scratch folders, servers.
         .target(
@@ -70,6 +70,6 @@ let package = Package(
         .testTarget(name: "CurriculumKitTests", dependencies: ["CurriculumKit"], exclude: ["Fixtures"]),
         .testTarget(name: "LabKitTests", dependencies: ["LabKit", "LabCatalog", .product(name: "PostgresNIO", package: "postgres-nio")]),
         .testTarget(name: "LabsTests", dependencies: ["Labs", "LabKit", "LabCatalog", .product(name: "PostgresNIO", package: "postgres-nio")]),
-        .testTarget(name: "CLITests", dependencies: ["CurriculumKit"]),
+        .testTarget(name: "CLITests", dependencies: ["CurriculumKit", "curriculum"]),
     ]
 )

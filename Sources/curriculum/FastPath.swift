@@ -75,6 +75,7 @@ enum FastPath {
             c.on = nil
             c.force = false
             c.verify = false
+            c.quick = false
             c.timeout = 600
             return c
         default:
