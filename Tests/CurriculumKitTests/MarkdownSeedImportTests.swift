@@ -165,7 +165,7 @@ struct MarkdownSeedImportTests {
         let ids = first.phases.map(\.id) + first.tasks.map(\.id)
         #expect(Set(ids).count == ids.count)
         for id in ids {
-            #expect(IdentifierMaker.isKebabCase(id), "\(id)")
+            #expect(PlanValidator.isKebab(id), "\(id)")
             #expect(id.split(separator: "-").count <= 6, "\(id)")
         }
         #expect(second.tasks.map(\.id) == first.tasks.map(\.id))

@@ -83,13 +83,6 @@ struct IdentifierMaker {
         return PlanValidator.isKebab(slug) ? slug : "plan-" + slug
     }
 
-    /// Whether `id` is kebab-case ASCII: lowercase letters and digits in groups joined by
-    /// single hyphens.
-    static func isKebabCase(_ id: String) -> Bool {
-        guard !id.isEmpty, id.first != "-", id.last != "-", !id.contains("--") else { return false }
-        return id.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" }
-    }
-
     /// An id written by hand (an Obsidian `🆔`), made kebab-case if it can be.
     static func normalized(_ id: String) -> String? {
         let words = asciiWords(id)
