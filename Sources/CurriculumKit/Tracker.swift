@@ -63,7 +63,8 @@ public final class Tracker {
             } catch { throw .planFile(error) }
             source = path
         } else {
-            result = PlanLoader.load(text: BuiltInPlan.text, file: "(built-in) curriculum.yaml", knownLabs: knownLabs)
+            result = PlanCache.loadBuiltIn(text: BuiltInPlan.text, file: "(built-in) curriculum.yaml", knownLabs: knownLabs,
+                                           environment: options.environment)
             source = "the built-in plan"
         }
         guard let plan = result.plan, result.errors.isEmpty else { throw .invalidPlan(result.diagnostics) }

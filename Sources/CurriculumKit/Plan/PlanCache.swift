@@ -44,6 +44,24 @@ public enum PlanCache {
         return result
     }
 
+    /// The plan built into the binary, cached the same way: its identity is its content's
+    /// hash, so a new build with another plan never reads an old copy.
+    public static func loadBuiltIn(text: String, file: String, knownLabs: Set<String>, environment: [String: String]) -> PlanLoadResult {
+        let hash = fnv(text)
+        let identity = FileIdentity(device: 0, inode: hash, size: Int64(text.utf8.count), mtimeSec: 0, mtimeNsec: 0, ctimeSec: 0, ctimeNsec: 0)
+        let labsKey = fnv(knownLabs.sorted().joined(separator: ","))
+        let cacheFile = cacheFolder(environment).map { "\($0)/builtin-\(String(hash, radix: 16)).bin" }
+        if let cacheFile, let bytes = readWhole(cacheFile),
+           let cached = decode(bytes, identity: identity, labsKey: labsKey, path: file) {
+            return cached
+        }
+        let result = PlanLoader.load(text: text, file: file, knownLabs: knownLabs)
+        if let cacheFile, result.errors.isEmpty, let plan = result.plan {
+            write(encode(plan, warnings: result.warnings, identity: identity, labsKey: labsKey, contentHash: hash), to: cacheFile)
+        }
+        return result
+    }
+
     /// A file's bytes, read straight into an array (no Data in between), or nil.
     static func readWhole(_ path: String) -> [UInt8]? {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
