@@ -179,16 +179,12 @@ public struct Plan: Sendable {
 
     public init(schema: Int = 1, id: String, title: String, generatedFrom: String? = nil,
                 start: Day? = nil, frontMatter: String? = nil, phases: [Phase], tasks: [Task]) {
-        self.schema = schema; self.id = id; self.title = title
-        self.generatedFrom = generatedFrom; self.start = start; self.frontMatter = frontMatter
-        self.phases = phases; self.tasks = tasks
         var ti = [String: Int](minimumCapacity: tasks.count)
         for (i, t) in tasks.enumerated() where ti[t.id] == nil { ti[t.id] = i }
         var pi = [String: Int](minimumCapacity: phases.count)
         for (i, p) in phases.enumerated() where pi[p.id] == nil { pi[p.id] = i }
         var req = [[Int]](repeating: [], count: tasks.count)
         var par = [Int?](repeating: nil, count: tasks.count)
-        var kids = [[Int]](repeating: [], count: tasks.count)
         for (i, t) in tasks.enumerated() {
             var r: [Int] = []
             for name in t.requires {
@@ -197,12 +193,10 @@ public struct Plan: Sendable {
             r.removeAll { $0 == i }
             if r.count > 1 { r = Array(Set(r)).sorted() }
             req[i] = r
-            if let p = t.decomposedFrom, let j = ti[p], j != i {
-                par[i] = j
-                kids[j].append(i)
-            }
+            if let p = t.decomposedFrom, let j = ti[p], j != i { par[i] = j }
         }
-        taskIndex = ti; phaseIndex = pi; requires = req; parent = par; parts = kids
+        self.init(schema: schema, id: id, title: title, generatedFrom: generatedFrom, start: start, frontMatter: frontMatter,
+                  phases: phases, tasks: tasks, resolvedRequires: req, resolvedParent: par)
     }
 
     /// A plan whose relations were resolved before (by `PlanCache`): only the indexes are
