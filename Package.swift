@@ -44,7 +44,9 @@ let package = Package(
                 "CurriculumKit", "LabCatalog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            // Release only: tests link the debug module into their bundle, which must stay dynamic.
+            // Release only: tests link the debug module into their bundle, which must stay
+            // dynamic. The compiler needs the flag too (it records which libraries to link).
+            swiftSettings: [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))],
             linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]
         ),
         // The lab kit: runner, report, checks, parameters, scratch folders, servers.
