@@ -84,12 +84,4 @@ public struct PlanState: Sendable {
         let ts = plan.phases[p].tasks
         return (ts.reduce(0) { $0 + (done[$1] ? 1 : 0) }, ts.count)
     }
-
-    /// Open tasks that would become ready if all of `tasks` were done now.
-    public func newlyReady(ifDone tasks: [Int]) -> [Int] {
-        var checked = done
-        for t in tasks where checked.indices.contains(t) { checked[t] = true }
-        let after = PlanState(plan: plan, checked: checked)
-        return (0..<plan.tasks.count).filter { status[$0] == .blocked && after.status[$0] == .ready }
-    }
 }

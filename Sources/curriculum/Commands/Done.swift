@@ -99,16 +99,16 @@ struct Done: ParsableCommand {
                                              day: day ?? c.tracker.today, note: note)
             } catch let e as StoreError { throw CurriculumError.store(e) }
             let writtenIDs = Set(written.compactMap(\.task))
-            // What `state.newlyReady(ifDone: indices)` computes, from the state already built.
-            let newly = plan.tasks.indices.filter { state.status[$0] == .blocked && hypothetical.status[$0] == .ready }
-            c.tracker.invalidate()
-            let after = try c.state()
+            // The state after the write is the one already built for the refusals: reading
+            // the database again would only repeat it.
+            let after = hypothetical
+            let newly = plan.tasks.indices.filter { state.status[$0] == .blocked && after.status[$0] == .ready }
             if c.json {
                 struct Out: Encodable { var checked: [String]; var alreadyDone: [String]; var unblocked: [String]; var done: Int; var total: Int
                     enum CodingKeys: String, CodingKey { case checked, alreadyDone = "already_done", unblocked, done, total } }
                 c.emitJSON(Out(checked: indices.map { plan.tasks[$0].id }.filter { writtenIDs.contains($0) },
                                alreadyDone: indices.map { plan.tasks[$0].id }.filter { !writtenIDs.contains($0) },
-                               unblocked: newly.filter { after.status[$0] == .ready }.map { plan.tasks[$0].id },
+                               unblocked: newly.map { plan.tasks[$0].id },
                                done: after.doneCount, total: plan.tasks.count))
                 return
             }
@@ -125,7 +125,7 @@ struct Done: ParsableCommand {
             for p in Set(indices.compactMap { plan.parent[$0] }).sorted() where after.done[p] && !state.done[p] {
                 c.line(c.paint("✓ \(plan.tasks[p].id) is done: all its parts are done.", .green))
             }
-            let unblocked = newly.filter { after.status[$0] == .ready }
+            let unblocked = newly
             if !unblocked.isEmpty {
                 c.line(c.paint("Unblocked:", .bold))
                 for k in unblocked.prefix(20) { c.line("  \(c.paint(plan.tasks[k].id, .cyan))  \(c.number(k))  \(plan.tasks[k].title)") }
