@@ -51,7 +51,7 @@ struct Doctor: ParsableCommand {
             }
         }
         if let labs = LabHost.locateLabsBinary() { ok("labs: \(labs)") } else { note("labs are not built: \(LabHost.buildCommand)") }
-        let missing = Set(LabCatalog.all.flatMap(\.needs)).filter { !$0.programs.allSatisfy(LabNeeds.isInstalled) }
+        let missing = Set(ProgramFinder.missing(LabCatalog.all.flatMap(\.needs)))
         for m in missing.sorted(by: { $0.name < $1.name }) { note("\(m.name) is not installed, so its labs cannot run: \(m.installCommand)") }
         if problems > 0 {
             out.line(out.paint("\(problems) problem\(problems == 1 ? "" : "s") found.", .red, .bold))

@@ -83,7 +83,7 @@ struct LabShowCommand: ParsableCommand {
             out.line()
             out.line(out.paint("Needs", .bold))
             for n in info.needs {
-                let have = n.programs.allSatisfy { LabNeeds.isInstalled($0) }
+                let have = ProgramFinder.missing([n]).isEmpty
                 out.line("  \(n.name): " + (have ? out.paint("installed", .green) : out.paint("missing; install with: \(n.installCommand)", .yellow)))
             }
         }
@@ -180,19 +180,5 @@ extension LabRunCommand {
         guard ProcessInfo.processInfo.environment["CURRICULUM_LABS_FIXTURES"] == "1", ids.contains(name) else { return nil }
         return LabInfo(id: name, title: "Test fixture \(name)", phase: 0, tasks: [], teaches: "A misbehaving lab for the tracker's own tests.",
                        source: "Sources/curriculum-labs/Fixtures.swift")
-    }
-}
-
-/// Whether the programs a lab needs are installed (the same search as the lab kit's).
-enum LabNeeds {
-    static func isInstalled(_ program: String) -> Bool {
-        var dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":").map(String.init)
-        // PostgreSQL's binaries are off PATH: $PG_BIN, else Debian's versioned folders.
-        if let pg = ProcessInfo.processInfo.environment["PG_BIN"], !pg.isEmpty {
-            dirs.append(pg)
-        } else if let versions = try? FileManager.default.contentsOfDirectory(atPath: "/usr/lib/postgresql") {
-            dirs += versions.map { "/usr/lib/postgresql/\($0)/bin" }
-        }
-        return dirs.contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(program)") }
     }
 }
