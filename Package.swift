@@ -46,8 +46,8 @@ let package = Package(
             ],
             // Release only: tests link the debug module into their bundle, which must stay
             // dynamic. The compiler needs the flag too (it records which libraries to link).
-            swiftSettings: [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))],
-            linkerSettings: [.unsafeFlags(["-static-stdlib"], .when(configuration: .release))]
+            swiftSettings: [.unsafeFlags(["-static-executable"], .when(configuration: .release))],
+            linkerSettings: [.unsafeFlags(["-static-executable"], .when(configuration: .release))]
         ),
         // The lab kit: runner, report, checks, parameters, scratch folders, servers.
         .target(

@@ -17,10 +17,10 @@ extension Store {
         return try write { db in
             var written: [Event] = []
             for item in items {
-                if let current = try TaskProgress.fetchOne(db, key: item.task),
+                if let current = try Store.current(db, task: item.task),
                    !current.regressed, current.verified || !item.verified { continue }
                 var e = Event(at: stamp, day: day.description, kind: .checked, task: item.task, note: note, verified: item.verified)
-                try e.insert(db)
+                try Store.append(db, &e)
                 try Store.apply(db, task: item.task)
                 written.append(e)
             }
@@ -34,9 +34,9 @@ extension Store {
         let stamp = Timestamp.iso(at)
         return try write { db in
             var written: [Event] = []
-            for task in tasks where try TaskProgress.exists(db, key: task) {
+            for task in tasks where try Store.current(db, task: task) != nil {
                 var e = Event(at: stamp, day: day.description, kind: .reopened, task: task, note: note)
-                try e.insert(db)
+                try Store.append(db, &e)
                 try Store.apply(db, task: task)
                 written.append(e)
             }
@@ -50,13 +50,13 @@ extension Store {
         let stamp = Timestamp.iso(at)
         return try write { db in
             guard let last = try Event.fetchOne(db, sql: """
-                SELECT * FROM events
+                SELECT \(Event.columns) FROM events
                 WHERE kind IN ('checked', 'reopened', 'rechecked')
                   AND id NOT IN (SELECT target FROM events WHERE kind = 'undo')
                 ORDER BY id DESC LIMIT 1
                 """) else { return nil }
             var e = Event(at: stamp, day: day.description, kind: .undo, task: last.task, target: last.id)
-            try e.insert(db)
+            try Store.append(db, &e)
             if let task = last.task { try Store.apply(db, task: task) }
             return last
         }
@@ -68,7 +68,7 @@ extension Store {
         let stamp = Timestamp.iso(at)
         return try write { db in
             var e = Event(at: stamp, day: day.description, kind: .labRun, task: run.task, note: run.lab, passed: run.outcome == "passed")
-            try e.insert(db)
+            try Store.append(db, &e)
             var r = run
             r.event = e.id ?? 0
             r.at = stamp
@@ -81,9 +81,9 @@ extension Store {
     public func recordRecheck(task: String, passed: Bool, day: Day, at: Date = Date()) throws(StoreError) {
         let stamp = Timestamp.iso(at)
         try write { db in
-            guard try TaskProgress.exists(db, key: task) else { return }
+            guard try Store.current(db, task: task) != nil else { return }
             var e = Event(at: stamp, day: day.description, kind: .rechecked, task: task, passed: passed)
-            try e.insert(db)
+            try Store.append(db, &e)
             try Store.apply(db, task: task)
         }
     }
@@ -92,13 +92,37 @@ extension Store {
     /// current-state table is a cache of the log, rebuilt per task on every change.
     static func apply(_ db: Database, task: String) throws {
         let events = try Event.fetchAll(db, sql: """
-            SELECT * FROM events
+            SELECT \(Event.columns) FROM events
             WHERE task = ? AND kind IN ('checked', 'reopened', 'rechecked')
               AND id NOT IN (SELECT target FROM events WHERE kind = 'undo' AND task = ?)
             ORDER BY id
             """, arguments: [task, task])
         let state = replay(events)
-        if let state = state[task] { try state.save(db) } else { _ = try TaskProgress.deleteOne(db, key: task) }
+        if let p = state[task] {
+            try db.execute(sql: """
+                INSERT OR REPLACE INTO task_state (\(TaskProgress.columns)) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [p.task, p.doneOn, p.checkedAt, p.verified, p.regressed, p.note, p.event])
+        } else {
+            try db.execute(sql: "DELETE FROM task_state WHERE task = ?", arguments: [task])
+        }
+    }
+
+    // Plain SQL with columns by position on the write path: GRDB's query interface and
+    // Codable records build SQL and read the schema on every call, which was most of the
+    // CPU time of a `done`.
+
+    /// The stored state of one task, if it has any.
+    static func current(_ db: Database, task: String) throws -> TaskProgress? {
+        try Row.fetchOne(db, sql: "SELECT \(TaskProgress.columns) FROM task_state WHERE task = ?",
+                         arguments: [task]).map(TaskProgress.init(positional:))
+    }
+
+    /// Appends an event to the log and sets its id.
+    static func append(_ db: Database, _ e: inout Event) throws {
+        try db.execute(sql: """
+            INSERT INTO events (at, day, kind, task, note, verified, passed, target) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [e.at, e.day, e.kind.rawValue, e.task, e.note, e.verified, e.passed, e.target])
+        e.id = db.lastInsertedRowID
     }
 
     /// The state the events lead to (events in log order, undone ones already removed).
@@ -133,14 +157,9 @@ extension Store {
         try read { db in
             var out: [String: TaskProgress] = [:]
             // Columns by position: the rows of a large plan's progress are read on most commands.
-            let rows = try Row.fetchCursor(db, sql: """
-                SELECT task, done_on, checked_at, verified, regressed, note, event FROM task_state
-                """)
+            let rows = try Row.fetchCursor(db, sql: "SELECT \(TaskProgress.columns) FROM task_state")
             while let row = try rows.next() {
-                let p = TaskProgress(task: try row.decode(atIndex: 0), doneOn: try row.decode(atIndex: 1),
-                                     checkedAt: try row.decode(atIndex: 2), verified: try row.decode(atIndex: 3),
-                                     regressed: try row.decode(atIndex: 4), note: try row.decode(atIndex: 5),
-                                     event: try row.decode(atIndex: 6))
+                let p = try TaskProgress(positional: row)
                 out[p.task] = p
             }
             return out
@@ -156,7 +175,7 @@ extension Store {
     /// The newest events first.
     public func log(limit: Int?, task: String? = nil) throws(StoreError) -> [Event] {
         try read { db in
-            var sql = "SELECT * FROM events"
+            var sql = "SELECT \(Event.columns) FROM events"
             var args: StatementArguments = []
             if let task { sql += " WHERE task = ?"; args += [task] }
             sql += " ORDER BY id DESC"
@@ -198,7 +217,7 @@ extension Store {
             let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")
             let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0
             let events = try Event.fetchAll(db, sql: """
-                SELECT * FROM events
+                SELECT \(Event.columns) FROM events
                 WHERE kind IN ('checked', 'reopened', 'rechecked')
                   AND id NOT IN (SELECT target FROM events WHERE kind = 'undo')
                 ORDER BY id

@@ -89,6 +89,10 @@ public final class Store: @unchecked Sendable {
         do { return try DatabaseQueue(path: path, configuration: config) } catch { throw describe(error, path) }
     }
 
+    /// Closes the connection now (SQLite checkpoints the write-ahead log if this was the last
+    /// one); errors are ignored, as in the deinitializer that would otherwise close it.
+    func close() { try? db.close() }
+
     /// Reads the first 100 bytes: a curriculum database is a SQLite file with our
     /// application id, or a SQLite file with no tables at all (made by hand).
     static func inspectHeader(_ path: String) throws(StoreError) {

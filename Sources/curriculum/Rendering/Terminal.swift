@@ -10,8 +10,10 @@ struct Terminal {
 
     init(noColor: Bool) {
         isTTY = isatty(STDOUT_FILENO) == 1
-        let env = ProcessInfo.processInfo.environment
-        color = isTTY && !noColor && env["NO_COLOR"].map(\.isEmpty) ?? true && env["TERM"] != "dumb"
+        // getenv, not ProcessInfo's dictionary: building that costs more than this whole check.
+        let noColorSet = getenv("NO_COLOR").map { $0.pointee != 0 } ?? false
+        let dumb = getenv("TERM").map { String(cString: $0) == "dumb" } ?? false
+        color = isTTY && !noColor && !noColorSet && !dumb
     }
 
     enum Style: String {
