@@ -1,6 +1,6 @@
 // swift-tools-version:6.0
 // Two executables share one package: `curriculum` (the tracker: argument parser, Yams,
-// GRDB and nothing heavy, so it builds in about a minute) and `curriculum-labs` (the lab
+// SQLite and nothing heavy, so it builds in about a minute) and `curriculum-labs` (the lab
 // kit and every lab, which may pull in server packages). The tracker runs the labs as a
 // child process; both link `LabCatalog`, the labs' metadata, so the validator and
 // `lab list` never need the lab code.
@@ -32,12 +32,14 @@ let package = Package(
             dependencies: [
                 "LabCatalog",
                 .product(name: "Yams", package: "Yams"),
-                .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API only (GRDB's module for it): the store is a few statements.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
-        // Linked with the Swift runtime and Foundation inside the binary: a command spends
-        // most of its time starting up, and binding thousands of symbols across a dozen
-        // shared libraries at every launch costs more than all its work (bench/RESULTS.md).
+        // One static executable in release builds (the Swift runtime, Foundation, SQLite and
+        // glibc inside, no dynamic loader): a command spends most of its time starting up,
+        // and loading and binding a dozen shared libraries at every launch cost more than
+        // all its work (bench/RESULTS.md). It runs on the glibc it was built against.
         .executableTarget(
             name: "curriculum",
             dependencies: [

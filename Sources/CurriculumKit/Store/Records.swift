@@ -1,8 +1,7 @@
 import Foundation
-import GRDB
 
 /// One line of the append-only history.
-public struct Event: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
+public struct Event: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable {
         /// A task checked off (`verified` when its labs passed first).
         case checked
@@ -15,8 +14,6 @@ public struct Event: Codable, Sendable, Equatable, FetchableRecord, MutablePersi
         /// `undo`: `target` is the event it reverts.
         case undo
     }
-
-    public static let databaseTableName = "events"
 
     public var id: Int64?
     /// When it was recorded, UTC, ISO 8601.
@@ -38,32 +35,27 @@ public struct Event: Codable, Sendable, Equatable, FetchableRecord, MutablePersi
         self.note = note; self.verified = verified; self.passed = passed; self.target = target
     }
 
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
-
     /// The columns `init(row:)` reads, in its order.
     static let columns = "id, at, day, kind, task, note, verified, passed, target"
 
-    /// Read by position (select `columns`), not through Codable, which costs microseconds a row.
-    public init(row: Row) throws {
-        id = try row.decode(atIndex: 0)
-        at = try row.decode(atIndex: 1)
-        day = try row.decode(atIndex: 2)
-        let k: String = try row.decode(atIndex: 3)
-        guard let kind = Kind(rawValue: k) else {
-            throw DatabaseError(resultCode: .SQLITE_CORRUPT, message: "unknown event kind \(k)")
-        }
+    /// Read by position (select `columns`).
+    init(row: SQLiteRow) throws(SQLiteError) {
+        id = row.int64(0)
+        at = row.text(1)
+        day = row.text(2)
+        let k = row.text(3)
+        guard let kind = Kind(rawValue: k) else { throw SQLiteError(code: 11 /* SQLITE_CORRUPT */, message: "unknown event kind \(k)") }
         self.kind = kind
-        task = try row.decode(atIndex: 4)
-        note = try row.decode(atIndex: 5)
-        verified = try row.decode(atIndex: 6)
-        passed = try row.decode(atIndex: 7)
-        target = try row.decode(atIndex: 8)
+        task = row.optionalText(4)
+        note = row.optionalText(5)
+        verified = row.bool(6)
+        passed = row.optionalBool(7)
+        target = row.optionalInt64(8)
     }
 }
 
 /// The current state of one task, kept in step with the events in the same transaction.
-public struct TaskProgress: Codable, Sendable, Equatable, FetchableRecord, PersistableRecord {
-    public static let databaseTableName = "task_state"
+public struct TaskProgress: Codable, Sendable, Equatable {
     public var task: String
     /// The day it was checked off.
     public var doneOn: String
@@ -84,32 +76,18 @@ public struct TaskProgress: Codable, Sendable, Equatable, FetchableRecord, Persi
         self.regressed = regressed; self.note = note; self.event = event
     }
 
-    /// The columns `init(positional:)` reads, in its order.
+    /// The columns `init(row:)` reads, in its order.
     static let columns = "task, done_on, checked_at, verified, regressed, note, event"
 
     /// Read by position (select `columns`): `progress()` reads every row on most commands.
-    init(positional row: Row) throws {
-        self.init(task: try row.decode(atIndex: 0), doneOn: try row.decode(atIndex: 1),
-                  checkedAt: try row.decode(atIndex: 2), verified: try row.decode(atIndex: 3),
-                  regressed: try row.decode(atIndex: 4), note: try row.decode(atIndex: 5),
-                  event: try row.decode(atIndex: 6))
-    }
-
-    /// Read column by column rather than through Codable, which costs microseconds a row.
-    public init(row: Row) throws {
-        task = try row.decode(forColumn: "task")
-        doneOn = try row.decode(forColumn: "done_on")
-        checkedAt = try row.decode(forColumn: "checked_at")
-        verified = try row.decode(forColumn: "verified")
-        regressed = try row.decode(forColumn: "regressed")
-        note = try row.decode(forColumn: "note")
-        event = try row.decode(forColumn: "event")
+    init(row: SQLiteRow) {
+        self.init(task: row.text(0), doneOn: row.text(1), checkedAt: row.text(2), verified: row.bool(3),
+                  regressed: row.bool(4), note: row.optionalText(5), event: row.int64(6))
     }
 }
 
 /// One run of a lab, as recorded.
-public struct LabRun: Codable, Sendable, Equatable, FetchableRecord, MutablePersistableRecord {
-    public static let databaseTableName = "lab_runs"
+public struct LabRun: Codable, Sendable, Equatable {
     public var id: Int64?
     public var event: Int64
     public var lab: String
@@ -137,5 +115,20 @@ public struct LabRun: Codable, Sendable, Equatable, FetchableRecord, MutablePers
         self.checksPassed = checksPassed; self.checksTotal = checksTotal; self.figures = figures; self.error = error
     }
 
-    public mutating func didInsert(_ inserted: InsertionSuccess) { id = inserted.rowID }
+    /// The columns `init(row:)` reads, in its order.
+    static let columns = "id, event, lab, task, at, seconds, outcome, quick, checks_passed, checks_total, figures, error"
+    /// The columns `values` gives, in its order (the id is the database's).
+    static let insertColumns = "event, lab, task, at, seconds, outcome, quick, checks_passed, checks_total, figures, error"
+
+    var values: [SQLValue] {
+        [.integer(event), .text(lab), SQLValue(task), .text(at), .real(seconds), .text(outcome), SQLValue(quick),
+         SQLValue(checksPassed), SQLValue(checksTotal), .text(figures), SQLValue(error)]
+    }
+
+    /// Read by position (select `columns`).
+    init(row: SQLiteRow) {
+        self.init(id: row.int64(0), event: row.int64(1), lab: row.text(2), task: row.optionalText(3), at: row.text(4),
+                  seconds: row.double(5), outcome: row.text(6), quick: row.bool(7), checksPassed: row.int(8),
+                  checksTotal: row.int(9), figures: row.text(10), error: row.optionalText(11))
+    }
 }

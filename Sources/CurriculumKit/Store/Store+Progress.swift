@@ -1,5 +1,4 @@
 import Foundation
-import GRDB
 
 /// The use cases of the store, one transaction each.
 extension Store {
@@ -49,12 +48,12 @@ extension Store {
     public func undoLast(day: Day, at: Date = Date()) throws(StoreError) -> Event? {
         let stamp = Timestamp.iso(at)
         return try write { db in
-            guard let last = try Event.fetchOne(db, sql: """
+            guard let last = try db.query("""
                 SELECT \(Event.columns) FROM events
                 WHERE kind IN ('checked', 'reopened', 'rechecked')
                   AND id NOT IN (SELECT target FROM events WHERE kind = 'undo')
                 ORDER BY id DESC LIMIT 1
-                """) else { return nil }
+                """, [], Event.init(row:)).first else { return nil }
             var e = Event(at: stamp, day: day.description, kind: .undo, task: last.task, target: last.id)
             try Store.append(db, &e)
             if let task = last.task { try Store.apply(db, task: task) }
@@ -72,7 +71,10 @@ extension Store {
             var r = run
             r.event = e.id ?? 0
             r.at = stamp
-            try r.insert(db)
+            try db.run("""
+                INSERT INTO lab_runs (\(LabRun.insertColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, r.values)
+            r.id = db.lastInsertedRowID
             return r
         }
     }
@@ -90,38 +92,36 @@ extension Store {
 
     /// Recomputes one task's current state from its events that are not undone: the
     /// current-state table is a cache of the log, rebuilt per task on every change.
-    static func apply(_ db: Database, task: String) throws {
-        let events = try Event.fetchAll(db, sql: """
+    static func apply(_ db: SQLiteConnection, task: String) throws(SQLiteError) {
+        let events = try db.query("""
             SELECT \(Event.columns) FROM events
             WHERE task = ? AND kind IN ('checked', 'reopened', 'rechecked')
               AND id NOT IN (SELECT target FROM events WHERE kind = 'undo' AND task = ?)
             ORDER BY id
-            """, arguments: [task, task])
+            """, [.text(task), .text(task)], Event.init(row:))
         let state = replay(events)
         if let p = state[task] {
-            try db.execute(sql: """
+            try db.run("""
                 INSERT OR REPLACE INTO task_state (\(TaskProgress.columns)) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [p.task, p.doneOn, p.checkedAt, p.verified, p.regressed, p.note, p.event])
+                """, [.text(p.task), .text(p.doneOn), .text(p.checkedAt), SQLValue(p.verified), SQLValue(p.regressed),
+                      SQLValue(p.note), .integer(p.event)])
         } else {
-            try db.execute(sql: "DELETE FROM task_state WHERE task = ?", arguments: [task])
+            try db.run("DELETE FROM task_state WHERE task = ?", [.text(task)])
         }
     }
 
-    // Plain SQL with columns by position on the write path: GRDB's query interface and
-    // Codable records build SQL and read the schema on every call, which was most of the
-    // CPU time of a `done`.
-
     /// The stored state of one task, if it has any.
-    static func current(_ db: Database, task: String) throws -> TaskProgress? {
-        try Row.fetchOne(db, sql: "SELECT \(TaskProgress.columns) FROM task_state WHERE task = ?",
-                         arguments: [task]).map(TaskProgress.init(positional:))
+    static func current(_ db: SQLiteConnection, task: String) throws(SQLiteError) -> TaskProgress? {
+        try db.query("SELECT \(TaskProgress.columns) FROM task_state WHERE task = ?", [.text(task)],
+                     TaskProgress.init(row:)).first
     }
 
     /// Appends an event to the log and sets its id.
-    static func append(_ db: Database, _ e: inout Event) throws {
-        try db.execute(sql: """
+    static func append(_ db: SQLiteConnection, _ e: inout Event) throws(SQLiteError) {
+        try db.run("""
             INSERT INTO events (at, day, kind, task, note, verified, passed, target) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [e.at, e.day, e.kind.rawValue, e.task, e.note, e.verified, e.passed, e.target])
+            """, [.text(e.at), .text(e.day), .text(e.kind.rawValue), SQLValue(e.task), SQLValue(e.note),
+                  SQLValue(e.verified), SQLValue(e.passed), SQLValue(e.target)])
         e.id = db.lastInsertedRowID
     }
 
@@ -156,10 +156,7 @@ extension Store {
     public func progress() throws(StoreError) -> [String: TaskProgress] {
         try read { db in
             var out: [String: TaskProgress] = [:]
-            // Columns by position: the rows of a large plan's progress are read on most commands.
-            let rows = try Row.fetchCursor(db, sql: "SELECT \(TaskProgress.columns) FROM task_state")
-            while let row = try rows.next() {
-                let p = try TaskProgress(positional: row)
+            for p in try db.query("SELECT \(TaskProgress.columns) FROM task_state", [], TaskProgress.init(row:)) {
                 out[p.task] = p
             }
             return out
@@ -169,24 +166,26 @@ extension Store {
     /// Ids of the tasks with recorded progress: all that readiness needs, without
     /// decoding whole records.
     public func doneTaskIDs() throws(StoreError) -> [String] {
-        try read { db in try String.fetchAll(db, sql: "SELECT task FROM task_state") }
+        try read { db in try db.query("SELECT task FROM task_state") { $0.text(0) } }
     }
 
     /// The newest events first.
     public func log(limit: Int?, task: String? = nil) throws(StoreError) -> [Event] {
         try read { db in
             var sql = "SELECT \(Event.columns) FROM events"
-            var args: StatementArguments = []
-            if let task { sql += " WHERE task = ?"; args += [task] }
+            var args: [SQLValue] = []
+            if let task { sql += " WHERE task = ?"; args.append(.text(task)) }
             sql += " ORDER BY id DESC"
-            if let limit { sql += " LIMIT ?"; args += [limit] }
-            return try Event.fetchAll(db, sql: sql, arguments: args)
+            if let limit { sql += " LIMIT ?"; args.append(SQLValue(limit)) }
+            return try db.query(sql, args, Event.init(row:))
         }
     }
 
     /// Ids of undo events' targets, for showing history with reverted lines marked.
     public func undoneEventIDs() throws(StoreError) -> Set<Int64> {
-        try read { db in Set(try Int64.fetchAll(db, sql: "SELECT target FROM events WHERE kind = 'undo' AND target IS NOT NULL")) }
+        try read { db in
+            Set(try db.query("SELECT target FROM events WHERE kind = 'undo' AND target IS NOT NULL") { $0.int64(0) })
+        }
     }
 
     /// The most recent runs of each of these labs.
@@ -195,8 +194,8 @@ extension Store {
         return try read { db in
             var out: [LabRun] = []
             for lab in labs {
-                out += try LabRun.fetchAll(db, sql: "SELECT * FROM lab_runs WHERE lab = ? ORDER BY id DESC LIMIT ?",
-                                           arguments: [lab, perLab])
+                out += try db.query("SELECT \(LabRun.columns) FROM lab_runs WHERE lab = ? ORDER BY id DESC LIMIT ?",
+                                    [.text(lab), SQLValue(perLab)], LabRun.init(row:))
             }
             return out
         }
@@ -214,17 +213,19 @@ extension Store {
 
     public func health() throws(StoreError) -> Health {
         try read { db in
-            let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")
-            let count = try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0
-            let events = try Event.fetchAll(db, sql: """
+            let integrity = try db.query("PRAGMA integrity_check") { $0.text(0) }
+            let count = try db.query("SELECT count(*) FROM events") { $0.int(0) }.first ?? 0
+            let events = try db.query("""
                 SELECT \(Event.columns) FROM events
                 WHERE kind IN ('checked', 'reopened', 'rechecked')
                   AND id NOT IN (SELECT target FROM events WHERE kind = 'undo')
                 ORDER BY id
-                """)
+                """, [], Event.init(row:))
             let replayed = Store.replay(events)
             var stored: [String: TaskProgress] = [:]
-            for p in try TaskProgress.fetchAll(db) { stored[p.task] = p }
+            for p in try db.query("SELECT \(TaskProgress.columns) FROM task_state", [], TaskProgress.init(row:)) {
+                stored[p.task] = p
+            }
             let drifted = Set(replayed.keys).union(stored.keys).filter { replayed[$0] != stored[$0] }.sorted()
             return Health(integrity: integrity, events: count, driftedTasks: drifted)
         }

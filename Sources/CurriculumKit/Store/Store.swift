@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+import GRDBSQLite
 
 /// The learner's progress in SQLite: an append-only event log and the current state kept
 /// in step with it, one transaction per command. The only type in the tracker that speaks SQL.
@@ -9,7 +9,7 @@ public final class Store: @unchecked Sendable {
     static let applicationID: Int32 = 0x4355_5252
 
     public let path: String
-    let db: DatabaseQueue
+    let db: SQLiteConnection
     public let readOnly: Bool
 
     /// Opens (creating on first use, with its folder) the progress database at `path`.
@@ -17,22 +17,18 @@ public final class Store: @unchecked Sendable {
     /// before anything is written to it.
     public init(path: String) throws(StoreError) {
         self.path = path
-        let fm = FileManager.default
-        var isDir: ObjCBool = false
-        if fm.fileExists(atPath: path, isDirectory: &isDir) {
-            if isDir.boolValue { throw .notADatabase(path, "it is a folder") }
+        var info = stat()
+        if stat(path, &info) == 0 {
+            if info.st_mode & S_IFMT == S_IFDIR { throw .notADatabase(path, "it is a folder") }
             try Store.inspectHeader(path)
-            let writable = fm.isWritableFile(atPath: path)
-                && fm.isWritableFile(atPath: (path as NSString).deletingLastPathComponent)
+            let writable = access(path, W_OK) == 0 && access((path as NSString).deletingLastPathComponent.isEmpty
+                ? "." : (path as NSString).deletingLastPathComponent, W_OK) == 0
             readOnly = !writable
             db = try Store.open(path, readOnly: !writable, creating: false)
             let version = try Store.checkVersion(db, path)
-            // Every migration sets user_version, so a current one means nothing to migrate:
-            // skipping the migrator saves reading its bookkeeping table on every command.
-            if !writable || version == Store.schemaVersion {
-                return
-            }
-            do { try Store.migrator.migrate(db) } catch { throw Store.describe(error, path) }
+            // Every migration sets user_version, so a current one means nothing to migrate.
+            if !writable || version == Store.schemaVersion { return }
+            try Store.migrate(db, path)
         } else {
             readOnly = false
             db = try Store.create(path)
@@ -41,7 +37,7 @@ public final class Store: @unchecked Sendable {
 
     /// Creates a new database next to `path` and moves it into place once its schema is
     /// complete, so a process killed during creation never leaves a half-made file at `path`.
-    private static func create(_ path: String) throws(StoreError) -> DatabaseQueue {
+    private static func create(_ path: String) throws(StoreError) -> SQLiteConnection {
         let fm = FileManager.default
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty {
@@ -51,13 +47,13 @@ public final class Store: @unchecked Sendable {
         }
         let temp = path + ".new-\(getpid())"
         do {
-            let q = try open(temp, readOnly: false, creating: true)
-            try migrator.migrate(q)
-            try q.close()
-            try? fm.removeItem(atPath: temp + "-wal")
-            try? fm.removeItem(atPath: temp + "-shm")
+            let c = try open(temp, readOnly: false, creating: true)
+            try migrate(c, temp)
+            c.close()
+            unlink(temp + "-wal")
+            unlink(temp + "-shm")
         } catch {
-            try? fm.removeItem(atPath: temp)
+            unlink(temp)
             throw .cannotCreate(path, reason(error))
         }
         // link() fails if another process created the database first: then use theirs.
@@ -67,43 +63,43 @@ public final class Store: @unchecked Sendable {
             throw .cannotCreate(path, why)
         }
         unlink(temp)
-        do {
-            let q = try open(path, readOnly: false, creating: false)
-            try checkVersion(q, path)
-            try migrator.migrate(q)
-            return q
-        } catch let e as StoreError { throw e } catch { throw describe(error, path) }
+        let c = try open(path, readOnly: false, creating: false)
+        try checkVersion(c, path)
+        try migrate(c, path)
+        return c
     }
 
     /// WAL is set once, when the database is made (it is a persistent property of the
     /// file); opening an existing file never writes to it before its checks have passed.
-    private static func open(_ path: String, readOnly: Bool, creating: Bool) throws(StoreError) -> DatabaseQueue {
-        var config = Configuration()
-        config.readonly = readOnly
-        config.busyMode = .timeout(30)
-        config.journalMode = creating ? .wal : .default
-        config.label = "curriculum"
-        config.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-        }
-        do { return try DatabaseQueue(path: path, configuration: config) } catch { throw describe(error, path) }
+    private static func open(_ path: String, readOnly: Bool, creating: Bool) throws(StoreError) -> SQLiteConnection {
+        do {
+            let c = try SQLiteConnection(path: path, readOnly: readOnly, create: creating)
+            if creating { try c.execute("PRAGMA journal_mode = WAL") }
+            try c.execute("PRAGMA synchronous = NORMAL")
+            return c
+        } catch { throw describe(error, path) }
     }
 
     /// Closes the connection now (SQLite checkpoints the write-ahead log if this was the last
     /// one); errors are ignored, as in the deinitializer that would otherwise close it.
-    func close() { try? db.close() }
+    func close() { db.serialized { db.close() } }
 
     /// Reads the first 100 bytes: a curriculum database is a SQLite file with our
     /// application id, or a SQLite file with no tables at all (made by hand).
     static func inspectHeader(_ path: String) throws(StoreError) {
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw .unreadable(path, "it cannot be opened for reading")
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw .unreadable(path, "it cannot be opened for reading") }
+        defer { Glibc.close(fd) }
+        var head = [UInt8](repeating: 0, count: 100)
+        var count = 0
+        while count < 100 {
+            let n = head.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + count, 100 - count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { break }
+            count += n
         }
-        defer { try? handle.close() }
-        let head = (try? handle.read(upToCount: 100)) ?? Data()
-        if head.isEmpty { throw .notADatabase(path, "the file is empty") }
-        let magic = Data("SQLite format 3\u{0}".utf8)
-        guard head.count == 100, head.prefix(16) == magic else {
+        if count == 0 { throw .notADatabase(path, "the file is empty") }
+        guard count == 100, head.prefix(16).elementsEqual("SQLite format 3\u{0}".utf8) else {
             throw .notADatabase(path, "it is not a SQLite database")
         }
         let appID = head[68..<72].reduce(Int32(0)) { ($0 << 8) | Int32($1) }
@@ -116,112 +112,136 @@ public final class Store: @unchecked Sendable {
 
     /// The database's schema version (PRAGMA user_version); refuses a newer one.
     @discardableResult
-    static func checkVersion(_ q: DatabaseQueue, _ path: String) throws(StoreError) -> Int {
-        do {
-            let version = try q.read { try Int.fetchOne($0, sql: "PRAGMA user_version") ?? 0 }
-            if version > schemaVersion { throw StoreError.newerVersion(path, version, schemaVersion) }
-            return version
-        } catch let e as StoreError { throw e } catch { throw describe(error, path) }
+    static func checkVersion(_ c: SQLiteConnection, _ path: String) throws(StoreError) -> Int {
+        let version: Int
+        do { version = try c.query("PRAGMA user_version") { $0.int(0) }.first ?? 0 } catch { throw describe(error, path) }
+        if version > schemaVersion { throw StoreError.newerVersion(path, version, schemaVersion) }
+        return version
     }
 
     // MARK: Schema
 
     /// The number of migrations this build knows; stored in PRAGMA user_version.
-    static var schemaVersion: Int { migrator.migrations.count }
+    static var schemaVersion: Int { migrations.count }
 
     /// Append-only: a shipped migration is never edited, only followed by a new one.
-    static let migrator: DatabaseMigrator = {
-        var m = DatabaseMigrator()
-        m.registerMigration("v1: events, task state, lab runs") { db in
-            try db.execute(sql: "PRAGMA application_id = \(applicationID)")
-            try db.execute(sql: "PRAGMA user_version = 1")
-            try db.execute(sql: """
-                CREATE TABLE events (
-                  id INTEGER PRIMARY KEY AUTOINCREMENT,
-                  at TEXT NOT NULL,
-                  day TEXT NOT NULL,
-                  kind TEXT NOT NULL,
-                  task TEXT,
-                  note TEXT,
-                  verified BOOLEAN NOT NULL DEFAULT 0,
-                  passed BOOLEAN,
-                  target INTEGER REFERENCES events(id)
-                );
-                CREATE INDEX events_task ON events(task);
-                CREATE INDEX events_target ON events(target) WHERE target IS NOT NULL;
-                CREATE TABLE task_state (
-                  task TEXT PRIMARY KEY,
-                  done_on TEXT NOT NULL,
-                  checked_at TEXT NOT NULL,
-                  verified BOOLEAN NOT NULL DEFAULT 0,
-                  regressed BOOLEAN NOT NULL DEFAULT 0,
-                  note TEXT,
-                  event INTEGER NOT NULL REFERENCES events(id)
-                ) WITHOUT ROWID;
-                CREATE TABLE lab_runs (
-                  id INTEGER PRIMARY KEY AUTOINCREMENT,
-                  event INTEGER NOT NULL REFERENCES events(id),
-                  lab TEXT NOT NULL,
-                  task TEXT,
-                  at TEXT NOT NULL,
-                  seconds REAL NOT NULL,
-                  outcome TEXT NOT NULL,
-                  quick BOOLEAN NOT NULL,
-                  checks_passed INTEGER NOT NULL,
-                  checks_total INTEGER NOT NULL,
-                  figures TEXT NOT NULL,
-                  error TEXT
-                );
-                CREATE INDEX lab_runs_lab ON lab_runs(lab, id);
-                CREATE INDEX lab_runs_task ON lab_runs(task, id);
-                """)
-        }
-        return m
-    }()
+    /// (Databases made before the store left GRDB also hold its `grdb_migrations` table;
+    /// `user_version` has always counted the migrations applied, so it is all that is read.)
+    static let migrations: [(name: String, sql: String)] = [
+        ("v1: events, task state, lab runs", """
+            PRAGMA application_id = \(applicationID);
+            CREATE TABLE events (
+              id INTEGER PRIMARY KEY AUTOINCREMENT,
+              at TEXT NOT NULL,
+              day TEXT NOT NULL,
+              kind TEXT NOT NULL,
+              task TEXT,
+              note TEXT,
+              verified BOOLEAN NOT NULL DEFAULT 0,
+              passed BOOLEAN,
+              target INTEGER REFERENCES events(id)
+            );
+            CREATE INDEX events_task ON events(task);
+            CREATE INDEX events_target ON events(target) WHERE target IS NOT NULL;
+            CREATE TABLE task_state (
+              task TEXT PRIMARY KEY,
+              done_on TEXT NOT NULL,
+              checked_at TEXT NOT NULL,
+              verified BOOLEAN NOT NULL DEFAULT 0,
+              regressed BOOLEAN NOT NULL DEFAULT 0,
+              note TEXT,
+              event INTEGER NOT NULL REFERENCES events(id)
+            ) WITHOUT ROWID;
+            CREATE TABLE lab_runs (
+              id INTEGER PRIMARY KEY AUTOINCREMENT,
+              event INTEGER NOT NULL REFERENCES events(id),
+              lab TEXT NOT NULL,
+              task TEXT,
+              at TEXT NOT NULL,
+              seconds REAL NOT NULL,
+              outcome TEXT NOT NULL,
+              quick BOOLEAN NOT NULL,
+              checks_passed INTEGER NOT NULL,
+              checks_total INTEGER NOT NULL,
+              figures TEXT NOT NULL,
+              error TEXT
+            );
+            CREATE INDEX lab_runs_lab ON lab_runs(lab, id);
+            CREATE INDEX lab_runs_task ON lab_runs(task, id);
+            """),
+    ]
+
+    /// Applies the migrations the database has not had, in one IMMEDIATE transaction, each
+    /// followed by the user_version that records it.
+    static func migrate(_ c: SQLiteConnection, _ path: String) throws(StoreError) {
+        do {
+            try c.execute("BEGIN IMMEDIATE")
+            do {
+                let current = try c.query("PRAGMA user_version") { $0.int(0) }.first ?? 0
+                if current > schemaVersion { throw StoreError.newerVersion(path, current, schemaVersion) }
+                for (i, m) in migrations.enumerated() where i >= current {
+                    try c.execute(m.sql)
+                    try c.execute("PRAGMA user_version = \(i + 1)")
+                }
+                try c.execute("COMMIT")
+            } catch {
+                try? c.execute("ROLLBACK")
+                throw error
+            }
+        } catch { throw describe(error, path) }
+    }
 
     // MARK: Errors
 
     static func reason(_ error: any Error) -> String {
-        if let e = error as? DatabaseError { return e.message ?? "\(e.resultCode)" }
+        if let e = error as? SQLiteError { return e.message }
         if let e = error as? CocoaError, let u = e.userInfo[NSUnderlyingErrorKey] as? NSError { return u.localizedDescription }
         return "\(error)"
     }
 
     static func describe(_ error: any Error, _ path: String) -> StoreError {
         if let e = error as? StoreError { return e }
-        if let e = error as? DatabaseError {
-            switch e.resultCode {
-            case .SQLITE_NOTADB: return .notADatabase(path, "it is not a SQLite database")
-            case .SQLITE_CORRUPT: return .corrupt(path, e.message ?? "corrupt")
-            case .SQLITE_BUSY, .SQLITE_LOCKED: return .busy(path)
-            case .SQLITE_READONLY: return .readOnly(path)
-            case .SQLITE_CANTOPEN: return .unreadable(path, e.message ?? "it cannot be opened")
-            case .SQLITE_FULL: return .failed(path, "the disk is full")
+        if let e = error as? SQLiteError {
+            switch e.primary {
+            case SQLITE_NOTADB: return .notADatabase(path, "it is not a SQLite database")
+            case SQLITE_CORRUPT: return .corrupt(path, e.message)
+            case SQLITE_BUSY, SQLITE_LOCKED: return .busy(path)
+            case SQLITE_READONLY: return .readOnly(path)
+            case SQLITE_CANTOPEN: return .unreadable(path, e.message)
+            case SQLITE_FULL: return .failed(path, "the disk is full")
+            case SQLITE_IOERR: return .failed(path, "an I/O error occurred (\(e.message))")
             default: break
             }
-            if e.extendedResultCode.primaryResultCode == .SQLITE_IOERR { return .failed(path, "an I/O error occurred (\(e.message ?? ""))") }
         }
         return .failed(path, reason(error))
     }
 
     /// One IMMEDIATE transaction: it takes the write lock up front, so two processes
     /// writing at once wait for each other (busy timeout) instead of failing mid-way.
-    func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
+    func write<T>(_ body: (SQLiteConnection) throws -> T) throws(StoreError) -> T {
         if readOnly { throw .readOnly(path) }
-        do {
-            return try db.writeWithoutTransaction { db in
-                var result: Result<T, any Error> = .failure(StoreError.failed(path, "the transaction did not run"))
-                try db.inTransaction(.immediate) {
-                    result = .success(try body(db))
-                    return .commit
-                }
-                return try result.get()
-            }
-        } catch { throw Store.describe(error, path) }
+        return try transaction("BEGIN IMMEDIATE", body)
     }
 
-    func read<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
-        do { return try db.read(body) } catch { throw Store.describe(error, path) }
+    /// One read transaction: every statement in it sees the same snapshot.
+    func read<T>(_ body: (SQLiteConnection) throws -> T) throws(StoreError) -> T {
+        try transaction("BEGIN", body)
+    }
+
+    private func transaction<T>(_ begin: String, _ body: (SQLiteConnection) throws -> T) throws(StoreError) -> T {
+        do {
+            return try db.serialized {
+                try db.execute(begin)
+                do {
+                    let result = try body(db)
+                    try db.execute("COMMIT")
+                    return result
+                } catch {
+                    try? db.execute("ROLLBACK")
+                    throw error
+                }
+            }
+        } catch { throw Store.describe(error, path) }
     }
 }
 
