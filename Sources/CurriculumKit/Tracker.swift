@@ -14,7 +14,7 @@ public final class Tracker {
 
         public init(planFile: String? = nil, database: String? = nil, today: String? = nil,
                     environment: [String: String] = Tracker.processEnvironment(),
-                    currentDirectory: String = FileManager.default.currentDirectoryPath) {
+                    currentDirectory: String = Tracker.currentDirectory()) {
             self.planFile = planFile; self.database = database; self.today = today
             self.environment = environment; self.currentDirectory = currentDirectory
         }
@@ -34,6 +34,13 @@ public final class Tracker {
             p += 1
         }
         return env
+    }
+
+    /// The working directory from getcwd (FileManager's costs more at start-up than it is worth).
+    public static func currentDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return "." }
+        return String(cString: buffer)
     }
 
     public let options: Options
@@ -66,7 +73,7 @@ public final class Tracker {
         if let f = options.planFile { return f }
         if let f = options.environment["CURRICULUM_FILE"], !f.isEmpty { return f }
         let local = (options.currentDirectory as NSString).appendingPathComponent("curriculum.yaml")
-        if FileManager.default.fileExists(atPath: local) { return local }
+        if access(local, F_OK) == 0 { return local }
         return nil
     }
 

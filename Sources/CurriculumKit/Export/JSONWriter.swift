@@ -5,47 +5,102 @@
 // Each value lists its keys already sorted; tests compare both encoders' output.
 
 public struct JSONWriter {
-    public private(set) var bytes: [UInt8] = []
+    // The output so far, written through a pointer kept in the struct itself: appending to
+    // an Array byte by byte (a uniqueness and capacity check each time), or through a
+    // class's properties (a run-time exclusivity check each time), was most of an export.
+    // A JSONWriter is used in place (inout); a copy would share the buffer.
+    private final class Allocation {
+        var base: UnsafeMutablePointer<UInt8>
+        init(_ base: UnsafeMutablePointer<UInt8>) { self.base = base }
+        deinit { base.deallocate() }
+    }
+
+    private let allocation: Allocation
+    private var base: UnsafeMutablePointer<UInt8>
+    private var capacity: Int
+    /// The number of bytes written so far.
+    public private(set) var count = 0
     private var depth = 0
     /// The open container has no member yet.
     private var fresh = false
     /// `fresh` of each enclosing container.
     private var outer: [Bool] = []
-    /// A newline and the indentation of each depth so far.
-    private var indents: [[UInt8]] = [[0x0A]]
 
-    public init(capacity: Int = 1 << 16) { bytes.reserveCapacity(capacity) }
+    public init(capacity: Int = 1 << 16) {
+        self.capacity = max(capacity, 256)
+        base = .allocate(capacity: self.capacity)
+        allocation = Allocation(base)
+    }
 
-    public var text: String { String(decoding: bytes, as: UTF8.self) }
+    /// The bytes written so far.
+    public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
+
+    /// The bytes written so far, without a copy, for the duration of `body`.
+    public func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try body(UnsafeBufferPointer(start: base, count: count))
+    }
+
+    public var text: String { withBytes { String(decoding: $0, as: UTF8.self) } }
 
     /// Drops the bytes written so far (after handing them on); the nesting state stays.
-    public mutating func clearBytes() { bytes.removeAll(keepingCapacity: true) }
+    public mutating func clearBytes() { count = 0 }
 
-    private mutating func setDepth(_ d: Int) {
-        depth = d
-        while indents.count <= d { indents.append([0x0A] + [UInt8](repeating: 0x20, count: 2 * indents.count)) }
+    @inline(__always) private mutating func reserve(_ n: Int) {
+        if count + n > capacity { grow(count + n) }
+    }
+
+    private mutating func grow(_ needed: Int) {
+        var c = capacity * 2
+        while c < needed { c *= 2 }
+        let b = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
+        b.update(from: base, count: count)
+        base.deallocate()
+        base = b
+        allocation.base = b
+        capacity = c
+    }
+
+    @inline(__always) private mutating func put(_ byte: UInt8) {
+        reserve(1)
+        base[count] = byte
+        count += 1
+    }
+
+    @inline(__always) private mutating func put(_ bytes: UnsafeBufferPointer<UInt8>) {
+        guard let src = bytes.baseAddress else { return }
+        reserve(bytes.count)
+        (base + count).update(from: src, count: bytes.count)
+        count += bytes.count
+    }
+
+    /// A newline and `width` spaces.
+    @inline(__always) private mutating func newline(indent width: Int) {
+        reserve(width + 1)
+        base[count] = 0x0A
+        (base + count + 1).update(repeating: 0x20, count: width)
+        count += width + 1
     }
 
     /// Separator and indentation before the next member of the open container.
     private mutating func member() {
         guard depth > 0 else { return }
-        if fresh { fresh = false } else { bytes.append(0x2C) }
-        bytes.append(contentsOf: indents[depth])
+        if fresh { fresh = false } else { put(0x2C) }
+        newline(indent: 2 * depth)
     }
 
     private mutating func open(_ bracket: UInt8) {
-        bytes.append(bracket)
-        setDepth(depth + 1)
+        put(bracket)
+        depth += 1
         outer.append(fresh)
         fresh = true
     }
 
     private mutating func close(_ bracket: UInt8) {
-        setDepth(depth - 1)
-        if fresh { bytes.append(0x0A) }
+        depth -= 1
+        if fresh { put(0x0A) }
         fresh = outer.popLast() ?? false
-        bytes.append(contentsOf: indents[depth])
-        bytes.append(bracket)
+        newline(indent: 2 * depth)
+        put(bracket)
     }
 
     public mutating func beginObject() { open(0x7B) }
@@ -57,47 +112,57 @@ public struct JSONWriter {
     /// that need no escaping.
     public mutating func key(_ k: StaticString) {
         member()
-        bytes.append(0x22)
-        k.withUTF8Buffer { bytes.append(contentsOf: $0) }
-        bytes.append(0x22); bytes.append(0x20); bytes.append(0x3A); bytes.append(0x20)
+        put(0x22)
+        put(UnsafeBufferPointer(start: k.utf8Start, count: k.utf8CodeUnitCount))
+        reserve(4)
+        base[count] = 0x22; base[count + 1] = 0x20; base[count + 2] = 0x3A; base[count + 3] = 0x20
+        count += 4
     }
 
     /// Starts an element of an array (values written after `key` need no call).
     public mutating func element() { member() }
 
     public mutating func string(_ s: String) {
-        bytes.append(0x22)
+        put(0x22)
         var s = s
         let plain = s.withUTF8 { buf in
             // Most strings need no escaping: copy those whole.
             guard !buf.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) else { return false }
-            bytes.append(contentsOf: buf)
+            put(buf)
             return true
         }
         if !plain { escape(s) }
-        bytes.append(0x22)
+        put(0x22)
     }
 
     private mutating func escape(_ s: String) {
+        let hex: StaticString = "0123456789abcdef"
         for b in s.utf8 {
             switch b {
-            case 0x22: bytes.append(0x5C); bytes.append(0x22)
-            case 0x5C: bytes.append(0x5C); bytes.append(0x5C)
-            case 0x08: bytes.append(0x5C); bytes.append(0x62)
-            case 0x0C: bytes.append(0x5C); bytes.append(0x66)
-            case 0x0A: bytes.append(0x5C); bytes.append(0x6E)
-            case 0x0D: bytes.append(0x5C); bytes.append(0x72)
-            case 0x09: bytes.append(0x5C); bytes.append(0x74)
+            case 0x22: put(0x5C); put(0x22)
+            case 0x5C: put(0x5C); put(0x5C)
+            case 0x08: put(0x5C); put(0x62)
+            case 0x0C: put(0x5C); put(0x66)
+            case 0x0A: put(0x5C); put(0x6E)
+            case 0x0D: put(0x5C); put(0x72)
+            case 0x09: put(0x5C); put(0x74)
             case 0x00..<0x20:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [0x5C, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xF)]])
-            default: bytes.append(b)
+                for c: UInt8 in [0x5C, 0x75, 0x30, 0x30] { put(c) }
+                put(hex.utf8Start[Int(b >> 4)]); put(hex.utf8Start[Int(b & 0xF)])
+            default: put(b)
             }
         }
     }
 
-    public mutating func int(_ v: Int) { bytes.append(contentsOf: String(v).utf8) }
-    public mutating func bool(_ v: Bool) { bytes.append(contentsOf: (v ? "true" : "false").utf8) }
+    public mutating func int(_ v: Int) {
+        var s = String(v)
+        s.withUTF8 { put($0) }
+    }
+
+    public mutating func bool(_ v: Bool) {
+        let literal: StaticString = v ? "true" : "false"
+        put(UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+    }
 
     // Members of an object, in the caller's (sorted) order.
     public mutating func field(_ k: StaticString, _ v: String) { key(k); string(v) }
@@ -170,7 +235,7 @@ extension PlanJSON {
             for i in state.plan.tasks.indices {
                 w.element()
                 TaskJSON(i, state: state, progress: progress, today: today).write(to: &w)
-                if w.bytes.count >= chunk { sink(w.bytes); w.clearBytes() }
+                if w.count >= chunk { sink(w.bytes); w.clearBytes() }
             }
         }
         sink(w.bytes)

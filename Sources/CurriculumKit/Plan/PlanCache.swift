@@ -14,7 +14,7 @@ public enum PlanCache {
     static let formatVersion: UInt32 = 2
 
     public static func load(path: String, knownLabs: Set<String>, environment: [String: String]) throws(PlanFileError) -> PlanLoadResult {
-        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let absolute = path.hasPrefix("/") ? path : Tracker.currentDirectory() + "/" + path
         guard let identity = FileIdentity(path: absolute) else {
             return try PlanLoader.load(path: path, knownLabs: knownLabs)
         }
