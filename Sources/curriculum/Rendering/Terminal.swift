@@ -34,8 +34,29 @@ struct Terminal {
 
     mutating func flush() {
         guard !buffer.isEmpty else { return }
-        FileHandle.standardOutput.write(Data(buffer.utf8))
+        Terminal.write(buffer, to: STDOUT_FILENO)
         buffer = ""
+    }
+
+    /// Writes all of `text` to a file descriptor with write(2), retrying short writes and
+    /// EINTR (no Data or FileHandle in between: start-up time counts).
+    static func write(_ text: String, to fd: Int32) {
+        var text = text
+        text.withUTF8 { write($0, to: fd) }
+    }
+
+    static func write(_ bytes: UnsafeBufferPointer<UInt8>, to fd: Int32) {
+        guard var p = bytes.baseAddress else { return }
+        var left = bytes.count
+        while left > 0 {
+            let n = Glibc.write(fd, p, left)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return  // a closed pipe or full disk: nothing more can be shown
+            }
+            p += n
+            left -= n
+        }
     }
 
     /// Columns of the terminal on stdout (80 when it cannot tell).
@@ -46,11 +67,11 @@ struct Terminal {
     }
 
     static func error(_ text: String) {
-        FileHandle.standardError.write(Data("curriculum: \(text)\n".utf8))
+        write("curriculum: \(text)\n", to: STDERR_FILENO)
     }
 
     static func warn(_ text: String) {
-        FileHandle.standardError.write(Data("\(text)\n".utf8))
+        write("\(text)\n", to: STDERR_FILENO)
     }
 
     /// `████░░░░ ` of `width` cells.
