@@ -10,7 +10,7 @@ struct Blocked: ParsableCommand {
     var count = false
 
     func run() throws {
-        try Context.run(global) { c in
+        try Context.run(global.values) { c in
             let state = try c.state()
             let plan = c.plan
             let blocked = plan.tasks.indices.filter { state.status[$0] == .blocked }

@@ -51,7 +51,7 @@ struct Done: ParsableCommand {
             guard let d = Day(iso: text) else { throw ValidationError("--on takes a date as YYYY-MM-DD, not \(text)") }
             return d
         }
-        try Context.run(global) { c in
+        try Context.run(global.values) { c in
             let plan = c.plan
             let state = try c.state()
             var indices: [Int] = []

@@ -19,7 +19,7 @@ struct Export: ParsableCommand {
     var obsidianTasks = false
 
     func run() throws {
-        try Context.run(global) { c in
+        try Context.run(global.values) { c in
             let state = try c.state()
             if output == nil, global.json || format == .json {
                 // Streamed to standard output: the same bytes as below, without holding

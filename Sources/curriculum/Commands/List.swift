@@ -16,7 +16,7 @@ struct List: ParsableCommand {
     @Flag(help: "Nest parts under their parent.") var tree = false
 
     func run() throws {
-        try Context.run(global) { c in
+        try Context.run(global.values) { c in
             let state = try c.state()
             let progress = try c.tracker.progress()
             let plan = c.plan

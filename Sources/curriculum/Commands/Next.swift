@@ -22,7 +22,7 @@ struct Next: ParsableCommand {
     }
 
     func run() throws {
-        try Context.run(global) { c in
+        try Context.run(global.values) { c in
             let state = try c.state()
             let phaseIndex = try phase.map { try c.tracker.phase(named: $0) }
             var entries = state.next(today: c.tracker.today, limit: n == 0 ? nil : n, phase: phaseIndex)

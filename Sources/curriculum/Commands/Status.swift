@@ -7,7 +7,7 @@ struct Status: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        try Context.run(global) { c in
+        try Context.run(global.values) { c in
             let state = try c.state()
             let progress = try c.tracker.progress()
             let plan = c.plan
