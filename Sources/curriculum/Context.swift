@@ -10,7 +10,7 @@ struct Context {
     let json: Bool
 
     /// Runs a command body with a tracker opened from the global options.
-    static func run(_ options: GlobalOptions, showWarnings: Bool = false, _ body: (inout Context) throws -> Void) throws {
+    static func run(_ options: GlobalValues, showWarnings: Bool = false, _ body: (inout Context) throws -> Void) throws {
         var out = Terminal(noColor: options.noColor)
         do {
             let tracker = try Tracker(options.trackerOptions)

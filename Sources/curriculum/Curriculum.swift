@@ -22,8 +22,8 @@ struct Curriculum: ParsableCommand {
 
     /// The everyday invocations skip the parser (see FastPath); the rest parse as usual.
     static func main() {
-        if var command = FastPath.command(Array(CommandLine.arguments.dropFirst())) {
-            do { try command.run() } catch { exit(withError: error) }
+        if let invocation = FastPath.parse(Array(CommandLine.arguments.dropFirst())) {
+            do { try invocation.run() } catch { exit(withError: error) }
             return
         }
         main(nil)

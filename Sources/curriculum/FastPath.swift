@@ -1,13 +1,11 @@
-import ArgumentParser
-
 /// A lean start-up path for the everyday invocations (`next`, `status`, `list --ready`,
 /// `blocked`, `export --format json`, `done ID`, with `--json` / `--no-color`): argument
 /// parsing builds the whole command tree by reflection, which costs more than the
 /// command's own work on a small plan. An invocation of exactly one of these shapes
-/// becomes the same command value the parser would build, every property set; anything
-/// else (other options, help, typos) returns nil and goes through the parser.
+/// becomes the same values the parser would produce, every option set; anything else
+/// (other options, help, typos) returns nil and goes through the parser.
 enum FastPath {
-    static func command(_ arguments: [String]) -> (any ParsableCommand)? {
+    static func parse(_ arguments: [String]) -> FastInvocation? {
         guard let name = arguments.first else { return nil }
         var flags: Set<String> = []
         var values: [String] = []
@@ -23,63 +21,51 @@ enum FastPath {
                 values.append(a)
             }
         }
-        var global = GlobalOptions()
-        global.planFile = nil
-        global.database = nil
-        global.today = nil
-        global.json = flags.remove("--json") != nil
-        global.noColor = flags.remove("--no-color") != nil
+        let global = GlobalValues(planFile: nil, database: nil, today: nil,
+                                  json: flags.remove("--json") != nil, noColor: flags.remove("--no-color") != nil)
         func only(_ allowed: Set<String>, values count: Int = 0) -> Bool {
             flags.isSubset(of: allowed) && values.count == count && (format == nil || name == "export")
         }
         switch name {
         case "status" where only([]):
-            var c = Status()
-            c.global = global
-            return c
+            return .status(global)
         case "next" where only([]):
-            var c = Next()
-            c.global = global
-            c.n = 10
-            c.phase = nil
-            c.explain = false
-            return c
+            return .next(global, Next.Values(n: 10, phase: nil, explain: false))
         case "blocked" where only(["--count"]):
-            var c = Blocked()
-            c.global = global
-            c.count = flags.contains("--count")
-            return c
+            return .blocked(global, Blocked.Values(count: flags.contains("--count")))
         case "list" where only(["--ready", "--blocked", "--done", "--open", "--tree"]):
-            var c = List()
-            c.global = global
-            c.phase = nil
-            c.ready = flags.contains("--ready")
-            c.blocked = flags.contains("--blocked")
-            c.done = flags.contains("--done")
-            c.open = flags.contains("--open")
-            c.tree = flags.contains("--tree")
-            return c
+            return .list(global, List.Values(phase: nil, ready: flags.contains("--ready"), blocked: flags.contains("--blocked"),
+                                             done: flags.contains("--done"), open: flags.contains("--open"), tree: flags.contains("--tree")))
         case "export" where only([]):
-            var c = Export()
-            c.global = global
-            c.format = format == "json" ? .json : .markdown
-            c.output = nil
-            c.obsidianTasks = false
-            return c
+            return .export(global, Export.Values(format: format == "json" ? .json : .markdown, output: nil, obsidianTasks: false))
         case "done" where only([], values: 1) && values[0] != "help":
-            var c = Done()
-            c.global = global
-            c.tasks = values
-            c.from = nil
-            c.note = nil
-            c.on = nil
-            c.force = false
-            c.verify = false
-            c.quick = false
-            c.timeout = 600
-            return c
+            return .done(global, Done.Values(tasks: values, from: nil, note: nil, on: nil, force: false, verify: false,
+                                             quick: false, timeout: 600))
         default:
             return nil
+        }
+    }
+}
+
+/// An everyday invocation as plain values. Running it calls the command's body directly:
+/// no ArgumentParser type is created, not even the command itself, whose property
+/// wrappers cost a noticeable share of a three-millisecond run to set up and read back.
+enum FastInvocation: Equatable {
+    case status(GlobalValues)
+    case next(GlobalValues, Next.Values)
+    case blocked(GlobalValues, Blocked.Values)
+    case list(GlobalValues, List.Values)
+    case export(GlobalValues, Export.Values)
+    case done(GlobalValues, Done.Values)
+
+    func run() throws {
+        switch self {
+        case .status(let global): try Status.perform(global)
+        case .next(let global, let options): try Next.perform(global, options)
+        case .blocked(let global, let options): try Blocked.perform(global, options)
+        case .list(let global, let options): try List.perform(global, options)
+        case .export(let global, let options): try Export.perform(global, options)
+        case .done(let global, let options): try Done.perform(global, options)
         }
     }
 }

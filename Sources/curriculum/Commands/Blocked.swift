@@ -9,12 +9,24 @@ struct Blocked: ParsableCommand {
     @Flag(help: "Print only how many tasks are blocked.")
     var count = false
 
+    /// The command's own options as plain values (the fast path builds these by hand).
+    struct Values: Equatable {
+        var count: Bool
+    }
+
+    var values: Values { Values(count: count) }
+
     func run() throws {
+        try Self.perform(global.values, values)
+    }
+
+    /// The command on plain values, so the fast path runs it without the parser's types.
+    static func perform(_ global: GlobalValues, _ options: Values) throws {
         try Context.run(global) { c in
             let state = try c.state()
             let plan = c.plan
             let blocked = plan.tasks.indices.filter { state.status[$0] == .blocked }
-            if count {
+            if options.count {
                 if c.json { c.emitJSON(["blocked": blocked.count]) } else { c.line(String(blocked.count)) }
                 return
             }

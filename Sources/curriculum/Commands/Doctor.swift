@@ -17,7 +17,7 @@ struct Doctor: ParsableCommand {
         func note(_ s: String) { out.line(out.paint("! ", .yellow) + s) }
 
         let tracker: Tracker
-        do { tracker = try Tracker(global.trackerOptions) } catch {
+        do { tracker = try Tracker(global.values.trackerOptions) } catch {
             bad(error.description)
             out.flush()
             throw ExitCode(error.exitStatus)

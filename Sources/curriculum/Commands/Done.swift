@@ -31,9 +31,30 @@ struct Done: ParsableCommand {
     @Option(help: "With --verify: the labs' time limit in seconds.")
     var timeout: Int = 600
 
+    /// The command's own options as plain values (the fast path builds these by hand).
+    struct Values: Equatable {
+        var tasks: [String]
+        var from: String?
+        var note: String?
+        var on: String?
+        var force: Bool
+        var verify: Bool
+        var quick: Bool
+        var timeout: Int
+    }
+
+    var values: Values {
+        Values(tasks: tasks, from: from, note: note, on: on, force: force, verify: verify, quick: quick, timeout: timeout)
+    }
+
     func run() throws {
-        var names = tasks
-        if let from {
+        try Self.perform(global.values, values)
+    }
+
+    /// The command on plain values, so the fast path runs it without the parser's types.
+    static func perform(_ global: GlobalValues, _ options: Values) throws {
+        var names = options.tasks
+        if let from = options.from {
             let text: String
             if from == "-" {
                 text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
@@ -47,7 +68,7 @@ struct Done: ParsableCommand {
             names += text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         }
         guard !names.isEmpty else { throw ValidationError("name at least one task to check off") }
-        let day = try on.map { text -> Day in
+        let day = try options.on.map { text -> Day in
             guard let d = Day(iso: text) else { throw ValidationError("--on takes a date as YYYY-MM-DD, not \(text)") }
             return d
         }
@@ -76,16 +97,16 @@ struct Done: ParsableCommand {
                         + (open.isEmpty ? "" : " Check those off instead."))
                 }
                 let open = state.blockers(of: i).requirements.filter { !doneAfter[$0] }
-                if !open.isEmpty && !force && !state.done[i] {
+                if !open.isEmpty && !options.force && !state.done[i] {
                     throw CurriculumError.refused("\(t.id) is blocked by \(open.map { plan.tasks[$0].id }.joined(separator: ", ")); finish those first, or pass --force to check it off anyway.")
                 }
             }
             var verifiedSet = Set<Int>()
-            if verify {
+            if options.verify {
                 for i in indices {
                     let t = plan.tasks[i]
                     guard !t.labs.isEmpty else { throw CurriculumError.refused("\(t.id) has no lab, so it cannot be verified; check it off without --verify.") }
-                    let outcome = try LabHost.runAndRecord(labs: t.labs.map { ($0, t.id) }, quick: quick, params: [:], timeout: timeout, context: &c)
+                    let outcome = try LabHost.runAndRecord(labs: t.labs.map { ($0, t.id) }, quick: options.quick, params: [:], timeout: options.timeout, context: &c)
                     guard outcome.allPassed else {
                         throw CurriculumError.refused("\(t.id) was not checked off: \(outcome.summary).")
                     }
@@ -96,7 +117,7 @@ struct Done: ParsableCommand {
             let written: [Event]
             do {
                 written = try store.checkOff(indices.map { Store.CheckOff(task: plan.tasks[$0].id, verified: verifiedSet.contains($0)) },
-                                             day: day ?? c.tracker.today, note: note)
+                                             day: day ?? c.tracker.today, note: options.note)
             } catch let e as StoreError { throw CurriculumError.store(e) }
             let writtenIDs = Set(written.compactMap(\.task))
             // The state after the write is the one already built for the refusals: reading

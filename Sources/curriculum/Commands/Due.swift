@@ -14,7 +14,7 @@ struct Due: ParsableCommand {
 
     func run() throws {
         let days = try within.map(Due.parseSpan)
-        try Context.run(global) { c in
+        try Context.run(global.values) { c in
             let state = try c.state()
             let plan = c.plan
             let today = c.tracker.today

@@ -18,10 +18,24 @@ struct Export: ParsableCommand {
     @Flag(name: .customLong("obsidian-tasks"), help: "Markdown: add due dates, ids and dependencies in the Obsidian Tasks plugin's syntax.")
     var obsidianTasks = false
 
+    /// The command's own options as plain values (the fast path builds these by hand).
+    struct Values: Equatable {
+        var format: Format
+        var output: String?
+        var obsidianTasks: Bool
+    }
+
+    var values: Values { Values(format: format, output: output, obsidianTasks: obsidianTasks) }
+
     func run() throws {
+        try Self.perform(global.values, values)
+    }
+
+    /// The command on plain values, so the fast path runs it without the parser's types.
+    static func perform(_ global: GlobalValues, _ options: Values) throws {
         try Context.run(global) { c in
             let state = try c.state()
-            if output == nil, global.json || format == .json {
+            if options.output == nil, global.json || options.format == .json {
                 // Streamed to standard output: the same bytes as below, without holding
                 // the whole document (tens of megabytes for a large plan) several times over.
                 let progress = try c.tracker.progress()
@@ -33,18 +47,18 @@ struct Export: ParsableCommand {
                 return
             }
             let text: String
-            switch global.json ? .json : format {
+            switch global.json ? .json : options.format {
             case .markdown:
-                text = MarkdownExporter.export(plan: c.plan, isDone: { state.done[$0] }, obsidianTasks: obsidianTasks, today: c.tracker.today)
+                text = MarkdownExporter.export(plan: c.plan, isDone: { state.done[$0] }, obsidianTasks: options.obsidianTasks, today: c.tracker.today)
             case .json:
                 // Hand-written: the same bytes as JSONEncoder, a hundred times sooner.
                 text = PlanJSON(state: state, progress: try c.tracker.progress(), today: c.tracker.today).prettyJSON + "\n"
             case .mermaid: text = GraphExport.mermaid(state)
             case .dot: text = GraphExport.dot(state)
             }
-            if let output {
+            if let output = options.output {
                 do { try AtomicFile.write(text, to: output) } catch { throw CurriculumError.failed("cannot write \(output): \(error)") }
-                c.line(c.paint("Wrote \(output) (\(format.rawValue)).", .dim))
+                c.line(c.paint("Wrote \(output) (\(options.format.rawValue)).", .dim))
             } else {
                 c.out.line(text.hasSuffix("\n") ? String(text.dropLast()) : text)
             }

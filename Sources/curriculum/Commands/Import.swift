@@ -49,7 +49,7 @@ struct Import: ParsableCommand {
             out.line(yaml.hasSuffix("\n") ? String(yaml.dropLast()) : yaml)
         }
         if withProgress {
-            var options = global.trackerOptions
+            var options = global.values.trackerOptions
             options.planFile = nil
             let path = Tracker.databasePath(for: plan.id, options: options)
             do {

@@ -127,7 +127,7 @@ struct LabRunCommand: ParsableCommand {
             guard let eq = p.firstIndex(of: "="), eq != p.startIndex else { throw ValidationError("--param takes NAME=VALUE, not \(p)") }
             given[String(p[..<eq])] = String(p[p.index(after: eq)...])
         }
-        try Context.run(global) { c in
+        try Context.run(global.values) { c in
             // Resolve targets to (lab, task) pairs.
             var runs: [(lab: String, task: String?)] = []
             if all {

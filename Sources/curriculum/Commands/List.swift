@@ -15,19 +15,36 @@ struct List: ParsableCommand {
     @Flag(help: "Only tasks not done.") var open = false
     @Flag(help: "Nest parts under their parent.") var tree = false
 
+    /// The command's own options as plain values (the fast path builds these by hand).
+    struct Values: Equatable {
+        var phase: String?
+        var ready: Bool
+        var blocked: Bool
+        var done: Bool
+        var open: Bool
+        var tree: Bool
+    }
+
+    var values: Values { Values(phase: phase, ready: ready, blocked: blocked, done: done, open: open, tree: tree) }
+
     func run() throws {
+        try Self.perform(global.values, values)
+    }
+
+    /// The command on plain values, so the fast path runs it without the parser's types.
+    static func perform(_ global: GlobalValues, _ options: Values) throws {
         try Context.run(global) { c in
             let state = try c.state()
             let progress = try c.tracker.progress()
             let plan = c.plan
-            let phaseIndex = try phase.map { try c.tracker.phase(named: $0) }
+            let phaseIndex = try options.phase.map { try c.tracker.phase(named: $0) }
             func keep(_ i: Int) -> Bool {
                 if let phaseIndex, plan.tasks[i].phase != phaseIndex { return false }
                 let s = state.status[i]
-                if ready && s != .ready { return false }
-                if blocked && s != .blocked { return false }
-                if done && s != .done { return false }
-                if open && s == .done { return false }
+                if options.ready && s != .ready { return false }
+                if options.blocked && s != .blocked { return false }
+                if options.done && s != .done { return false }
+                if options.open && s == .done { return false }
                 return true
             }
             let shown = plan.tasks.indices.filter(keep)
@@ -46,14 +63,14 @@ struct List: ParsableCommand {
                 c.line("\(indent)\(mark) \(c.number(i).padded(5)) \(c.paint(t.id, .cyan).padded(0)) \(t.title)\(due.isEmpty ? "" : c.paint("  ", .dim) + due)")
             }
             for i in shown {
-                if tree && plan.parent[i] != nil && shownSet.contains(plan.parent[i] ?? -1) { continue }
+                if options.tree && plan.parent[i] != nil && shownSet.contains(plan.parent[i] ?? -1) { continue }
                 if plan.tasks[i].phase != lastPhase {
                     lastPhase = plan.tasks[i].phase
                     let ph = plan.phases[lastPhase]
                     c.line(c.paint("\(ph.icon.map { $0 + " " } ?? "")Phase \(ph.number): \(ph.title)", .bold))
                 }
                 row(i, depth: 0)
-                if tree {
+                if options.tree {
                     var stack = plan.parts[i].reversed().map { ($0, 1) }
                     while let (k, d) = stack.popLast() {
                         if shownSet.contains(k) { row(k, depth: d) }

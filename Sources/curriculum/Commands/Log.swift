@@ -10,7 +10,7 @@ struct Log: ParsableCommand {
     var n = 20
 
     func run() throws {
-        try Context.run(global) { c in
+        try Context.run(global.values) { c in
             let events: [Event]
             let undone: Set<Int64>
             do {

@@ -21,12 +21,26 @@ struct Next: ParsableCommand {
         guard n >= 0 else { throw ValidationError("-n takes 0 (all) or a positive count") }
     }
 
+    /// The command's own options as plain values (the fast path builds these by hand).
+    struct Values: Equatable {
+        var n: Int
+        var phase: String?
+        var explain: Bool
+    }
+
+    var values: Values { Values(n: n, phase: phase, explain: explain) }
+
     func run() throws {
+        try Self.perform(global.values, values)
+    }
+
+    /// The command on plain values, so the fast path runs it without the parser's types.
+    static func perform(_ global: GlobalValues, _ options: Values) throws {
         try Context.run(global) { c in
             let state = try c.state()
-            let phaseIndex = try phase.map { try c.tracker.phase(named: $0) }
-            var entries = state.next(today: c.tracker.today, limit: n == 0 ? nil : n, phase: phaseIndex)
-            if explain {
+            let phaseIndex = try options.phase.map { try c.tracker.phase(named: $0) }
+            var entries = state.next(today: c.tracker.today, limit: options.n == 0 ? nil : options.n, phase: phaseIndex)
+            if options.explain {
                 let missing = entries.indices.filter { entries[$0].unblocks == nil }
                 let counts = state.unblockCounts(of: missing.map { entries[$0].task })
                 for (k, cnt) in zip(missing, counts) { entries[k].unblocks = cnt }
@@ -40,7 +54,7 @@ struct Next: ParsableCommand {
                 let progress = try c.tracker.progress()
                 c.emitJSON(entries.map { e in
                     Out(task: TaskJSON(e.task, state: state, progress: progress, today: c.tracker.today),
-                        unblocks: e.unblocks, reason: explain ? NextLine.reason(e, c) : nil)
+                        unblocks: e.unblocks, reason: options.explain ? NextLine.reason(e, c) : nil)
                 })
                 return
             }
@@ -50,7 +64,7 @@ struct Next: ParsableCommand {
             }
             for (k, e) in entries.enumerated() {
                 c.line(NextLine.render(e, c))
-                if explain { c.line(c.paint("     #\(k + 1): " + NextLine.reason(e, c), .dim)) }
+                if options.explain { c.line(c.paint("     #\(k + 1): " + NextLine.reason(e, c), .dim)) }
             }
         }
     }

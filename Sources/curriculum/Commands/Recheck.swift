@@ -17,7 +17,7 @@ struct Recheck: ParsableCommand {
     var timeout: Int = 900
 
     func run() throws {
-        try Context.run(global) { c in
+        try Context.run(global.values) { c in
             let state = try c.state()
             let plan = c.plan
             var chosen: [Int] = []

@@ -13,7 +13,7 @@ struct Reopen: ParsableCommand {
     var note: String?
 
     func run() throws {
-        try Context.run(global) { c in
+        try Context.run(global.values) { c in
             let plan = c.plan
             var ids: [String] = []
             for name in tasks {

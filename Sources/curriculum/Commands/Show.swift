@@ -11,7 +11,7 @@ struct Show: ParsableCommand {
     var task: String
 
     func run() throws {
-        try Context.run(global) { c in
+        try Context.run(global.values) { c in
             let i = try c.tracker.task(named: task)
             let state = try c.state()
             let progress = try c.tracker.progress()

@@ -7,6 +7,11 @@ struct Status: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
+        try Self.perform(global.values)
+    }
+
+    /// The command on plain values, so the fast path runs it without the parser's types.
+    static func perform(_ global: GlobalValues) throws {
         try Context.run(global) { c in
             let state = try c.state()
             let progress = try c.tracker.progress()

@@ -7,7 +7,7 @@ struct Undo: ParsableCommand {
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
-        try Context.run(global) { c in
+        try Context.run(global.values) { c in
             let reverted: Event?
             do { reverted = try c.tracker.store().undoLast(day: c.tracker.today) } catch let e as StoreError { throw CurriculumError.store(e) }
             guard let e = reverted else {

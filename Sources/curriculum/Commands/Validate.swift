@@ -13,7 +13,7 @@ struct Validate: ParsableCommand {
     func run() throws {
         var out = Terminal(noColor: global.noColor)
         defer { out.flush() }
-        var options = global.trackerOptions
+        var options = global.values.trackerOptions
         if let file { options.planFile = file }
         let result: PlanLoadResult
         let name: String

@@ -18,6 +18,21 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .customLong("no-color"), help: "Never use colour (also NO_COLOR; never when output is not a terminal).")
     var noColor = false
 
+    var values: GlobalValues {
+        GlobalValues(planFile: planFile, database: database, today: today, json: json, noColor: noColor)
+    }
+}
+
+/// The global options as plain values, what commands run with: the fast path builds these
+/// by hand, since creating the property wrappers above and reading them back costs a
+/// noticeable share of an everyday command's start-up.
+struct GlobalValues: Equatable {
+    var planFile: String?
+    var database: String?
+    var today: String?
+    var json = false
+    var noColor = false
+
     var trackerOptions: Tracker.Options {
         Tracker.Options(planFile: planFile, database: database, today: today)
     }
