@@ -154,13 +154,19 @@ public final class Tracker {
 
     public func progress() throws(CurriculumError) -> Progress {
         if let p = cachedProgress { return p }
-        let rows: [String: TaskProgress]
+        let rows: [TaskProgress]
         let db = try store()
-        do { rows = try db.progress() } catch { throw .store(error) }
+        do { rows = try db.progressRows() } catch { throw .store(error) }
         var out = Progress()
-        let renamed = renamedIndex()
-        for row in rows.values.sorted(by: { $0.event < $1.event }) {
-            if let i = plan.taskIndex[row.task] ?? renamed[row.task] {
+        out.byTask.reserveCapacity(rows.count)
+        var renamed: [String: Int]?
+        for row in rows {
+            var index = plan.taskIndex[row.task]
+            if index == nil {
+                if renamed == nil { renamed = renamedIndex() }
+                index = renamed?[row.task]
+            }
+            if let i = index {
                 // The current id wins over an old one; otherwise the latest record wins.
                 if let existing = out.byTask[i], plan.tasks[i].id == existing.task, row.task != plan.tasks[i].id { continue }
                 out.byTask[i] = row
@@ -176,7 +182,9 @@ public final class Tracker {
     /// Old id → task index, from `renamed-from`.
     private func renamedIndex() -> [String: Int] {
         var renamed: [String: Int] = [:]
-        for (i, t) in plan.tasks.enumerated() { for old in t.renamedFrom { renamed[old] = i } }
+        for i in plan.tasks.indices where !plan.tasks[i].renamedFrom.isEmpty {
+            for old in plan.tasks[i].renamedFrom { renamed[old] = i }
+        }
         return renamed
     }
 

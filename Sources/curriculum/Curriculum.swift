@@ -22,6 +22,7 @@ struct Curriculum: ParsableCommand {
 
     /// The everyday invocations skip the parser (see FastPath); the rest parse as usual.
     static func main() {
+        Heap.preferHugePages()
         if let invocation = FastPath.parse(Array(CommandLine.arguments.dropFirst())) {
             do { try invocation.run() } catch { exit(withError: error) }
             return

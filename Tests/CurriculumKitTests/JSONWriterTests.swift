@@ -45,7 +45,7 @@ import Testing
             // Streamed in small pieces: the same bytes.
             var streamed: [UInt8] = []
             PlanJSON.writeStreaming(state: state, progress: progress(), today: Day(iso: "2026-11-15") ?? Day(ordinal: 0),
-                                    chunk: 64) { streamed += $0 }
+                                    chunk: 64) { streamed += Array($0) }
             #expect(String(decoding: streamed, as: UTF8.self) == expected)
         }
     }

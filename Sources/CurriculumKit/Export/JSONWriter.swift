@@ -226,19 +226,19 @@ extension PlanJSON {
     /// The export JSON of a plan, handed to `sink` in pieces of about `chunk` bytes, each
     /// task's value made just before it is written: a 100,000-task export never holds
     /// every task's JSON value, nor the whole text, at once. The bytes are those of
-    /// `prettyJSON`.
+    /// `prettyJSON`. Each piece is valid only during the call.
     public static func writeStreaming(state: PlanState, progress: Tracker.Progress, today: Day,
-                                      chunk: Int = 1 << 20, to sink: ([UInt8]) -> Void) {
+                                      chunk: Int = 1 << 20, to sink: (UnsafeBufferPointer<UInt8>) -> Void) {
         let head = PlanJSON(state: state, progress: progress, today: today, withTasks: false)
         var w = JSONWriter(capacity: chunk + (chunk >> 2))
         head.write(to: &w) { w in
             for i in state.plan.tasks.indices {
                 w.element()
                 TaskJSON(i, state: state, progress: progress, today: today).write(to: &w)
-                if w.count >= chunk { sink(w.bytes); w.clearBytes() }
+                if w.count >= chunk { w.withBytes(sink); w.clearBytes() }
             }
         }
-        sink(w.bytes)
+        w.withBytes(sink)
     }
 
     func write(to w: inout JSONWriter, tasks writeTasks: (inout JSONWriter) -> Void) {

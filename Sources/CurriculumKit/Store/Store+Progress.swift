@@ -154,12 +154,15 @@ extension Store {
 
     /// Every task with recorded progress, by task id.
     public func progress() throws(StoreError) -> [String: TaskProgress] {
+        var out: [String: TaskProgress] = [:]
+        for p in try progressRows() { out[p.task] = p }
+        return out
+    }
+
+    /// Every task's recorded progress, oldest event first.
+    public func progressRows() throws(StoreError) -> [TaskProgress] {
         try read { db in
-            var out: [String: TaskProgress] = [:]
-            for p in try db.query("SELECT \(TaskProgress.columns) FROM task_state", [], TaskProgress.init(row:)) {
-                out[p.task] = p
-            }
-            return out
+            try db.query("SELECT \(TaskProgress.columns) FROM task_state ORDER BY event", [], TaskProgress.init(row:))
         }
     }
 

@@ -41,9 +41,9 @@ struct Export: ParsableCommand {
                 let progress = try c.tracker.progress()
                 c.out.flush()
                 PlanJSON.writeStreaming(state: state, progress: progress, today: c.tracker.today) { bytes in
-                    FileHandle.standardOutput.write(Data(bytes))
+                    Terminal.write(bytes, to: STDOUT_FILENO)
                 }
-                FileHandle.standardOutput.write(Data([0x0A]))
+                Terminal.write("\n", to: STDOUT_FILENO)
                 return
             }
             let text: String
