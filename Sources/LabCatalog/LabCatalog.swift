@@ -2,8 +2,10 @@
 /// entries in its own `LabCatalog+Group.swift` file.
 public enum LabCatalog {
     public static let all: [LabInfo] = {
-        let labs = concurrency + sqlite + postgres
-        return labs.sorted { ($0.phase, order($0.id)) < ($1.phase, order($1.id)) }
+        // Each lab's place in the plan looked up once, not on every comparison: this list is
+        // built on every command's start-up.
+        let keyed = (concurrency + sqlite + postgres).map { (phase: $0.phase, order: order($0.id), lab: $0) }
+        return keyed.sorted { ($0.phase, $0.order) < ($1.phase, $1.order) }.map(\.lab)
     }()
 
     private static let byID: [String: LabInfo] = Dictionary(all.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })

@@ -230,14 +230,15 @@ public final class Store: @unchecked Sendable {
 
     private func transaction<T>(_ begin: String, _ body: (SQLiteConnection) throws -> T) throws(StoreError) -> T {
         do {
+            // Prepared once and reused, like every other statement (exec parses each time).
             return try db.serialized {
-                try db.execute(begin)
+                try db.run(begin)
                 do {
                     let result = try body(db)
-                    try db.execute("COMMIT")
+                    try db.run("COMMIT")
                     return result
                 } catch {
-                    try? db.execute("ROLLBACK")
+                    try? db.run("ROLLBACK")
                     throw error
                 }
             }
