@@ -21,8 +21,8 @@ public final class Store: @unchecked Sendable {
         if stat(path, &info) == 0 {
             if info.st_mode & S_IFMT == S_IFDIR { throw .notADatabase(path, "it is a folder") }
             try Store.inspectHeader(path)
-            let writable = access(path, W_OK) == 0 && access((path as NSString).deletingLastPathComponent.isEmpty
-                ? "." : (path as NSString).deletingLastPathComponent, W_OK) == 0
+            let folder = (path as NSString).deletingLastPathComponent
+            let writable = access(path, W_OK) == 0 && access(folder.isEmpty ? "." : folder, W_OK) == 0
             readOnly = !writable
             db = try Store.open(path, readOnly: !writable, creating: false)
             let version = try Store.checkVersion(db, path)
