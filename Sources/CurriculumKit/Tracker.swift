@@ -119,16 +119,6 @@ public final class Tracker {
     /// file); a later `store()` opens it again.
     public func closeStore() { openedStore = nil }
 
-    /// Closes the progress database as `closeStore()` does, but keeps its objects alive: for
-    /// a process that ends right after. Freeing the connection's dispatch queue wakes a
-    /// worker thread and its observers go through NotificationCenter, work nobody needs at exit.
-    public func closeStoreAtExit() {
-        guard let s = openedStore else { return }
-        s.close()
-        _ = Unmanaged.passRetained(s)
-        openedStore = nil
-    }
-
     public func store() throws(CurriculumError) -> Store {
         if let s = openedStore { return s }
         do {

@@ -18,7 +18,7 @@ struct Context {
             // object (a tenth of a 100,000-task command went to that). The database is still
             // closed properly, so its write-ahead log is checkpointed as before.
             _ = Unmanaged.passRetained(tracker)
-            defer { tracker.closeStoreAtExit() }
+            defer { tracker.closeStore() }
             if showWarnings { for w in tracker.warnings { Terminal.warn(w.description) } }
             var context = Context(tracker: tracker, out: out, json: options.json)
             defer { context.out.flush() }

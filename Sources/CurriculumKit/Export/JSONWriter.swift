@@ -32,9 +32,6 @@ public struct JSONWriter {
         allocation = Allocation(base)
     }
 
-    /// The bytes written so far.
-    public var bytes: [UInt8] { Array(UnsafeBufferPointer(start: base, count: count)) }
-
     /// The bytes written so far, without a copy, for the duration of `body`.
     public func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
         try body(UnsafeBufferPointer(start: base, count: count))

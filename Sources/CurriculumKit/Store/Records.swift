@@ -1,4 +1,5 @@
 import Foundation
+import GRDBSQLite
 
 /// One line of the append-only history.
 public struct Event: Codable, Sendable, Equatable {
@@ -44,7 +45,7 @@ public struct Event: Codable, Sendable, Equatable {
         at = row.text(1)
         day = row.text(2)
         let k = row.text(3)
-        guard let kind = Kind(rawValue: k) else { throw SQLiteError(code: 11 /* SQLITE_CORRUPT */, message: "unknown event kind \(k)") }
+        guard let kind = Kind(rawValue: k) else { throw SQLiteError(code: SQLITE_CORRUPT, message: "unknown event kind \(k)") }
         self.kind = kind
         task = row.optionalText(4)
         note = row.optionalText(5)

@@ -80,10 +80,6 @@ public final class Store: @unchecked Sendable {
         } catch { throw describe(error, path) }
     }
 
-    /// Closes the connection now (SQLite checkpoints the write-ahead log if this was the last
-    /// one); errors are ignored, as in the deinitializer that would otherwise close it.
-    func close() { db.serialized { db.close() } }
-
     /// Reads the first 100 bytes: a curriculum database is a SQLite file with our
     /// application id, or a SQLite file with no tables at all (made by hand).
     static func inspectHeader(_ path: String) throws(StoreError) {

@@ -32,7 +32,7 @@ extension LabHost {
             func status(_ text: String) {
                 guard live else { return }
                 let line = (prefix + "  " + text).truncated(width - 1)
-                FileHandle.standardOutput.write(Data(("\r\u{1B}[K" + c.paint(line, .dim)).utf8))
+                Terminal.write("\r\u{1B}[K" + c.paint(line, .dim), to: STDOUT_FILENO)
             }
             c.out.flush()
             status("starting…")
@@ -48,7 +48,7 @@ extension LabHost {
                 default: return
                 }
             }
-            if live { FileHandle.standardOutput.write(Data("\r\u{1B}[K".utf8)) }
+            if live { Terminal.write("\r\u{1B}[K", to: STDOUT_FILENO) }
             let r = outcome.report
             summary.reports.append(r)
             switch r.outcome {
