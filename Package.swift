@@ -22,6 +22,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-async-algorithms", from: "1.1.4"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/mattpolzin/OpenAPIKit", from: "6.4.0"),
     ],
     targets: [
         // Metadata of every lab (ids, titles, tasks, parameters, needs): no lab code.
@@ -51,29 +54,55 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-static-executable"], .when(configuration: .release))],
             linkerSettings: [.unsafeFlags(["-static-executable"], .when(configuration: .release))]
         ),
-        // The lab kit: runner, report, checks, parameters, scratch folders, servers.
+        // The lab kit: runner, report, checks, knobs, subjects, scratch folders, throwaway
+        // servers (Servers/), clients (Clients/), and what several labs of a family share.
         .target(
             name: "LabKit",
             dependencies: [
                 "LabCatalog",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
-        // The labs themselves, one folder per phase, one file per lab.
-        .target(
-            name: "Labs",
-            dependencies: [
-                "LabKit", "LabCatalog",
                 .product(name: "GRDB", package: "GRDB.swift"),
-                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
+        // The labs, one target per family (DESIGN.md §4), one folder per phase inside it and
+        // one file per lab: each family links only what it needs, and its labs' types stay in
+        // their own namespace.
+        .target(
+            name: "DataLabs",
+            dependencies: [
+                "LabKit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Sources/Labs/Data"
+        ),
+        .target(
+            name: "ConcurrencyLabs",
+            dependencies: ["LabKit", .product(name: "AsyncAlgorithms", package: "swift-async-algorithms")],
+            path: "Sources/Labs/Concurrency"
+        ),
+        .target(
+            name: "HTTPLabs",
+            dependencies: [
+                "LabKit",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "OpenAPIKit", package: "OpenAPIKit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Sources/Labs/HTTP"
+        ),
+        // Every family's labs, found by id.
+        .target(name: "Labs", dependencies: ["LabKit", "DataLabs", "ConcurrencyLabs", "HTTPLabs"], path: "Sources/Labs/Registry"),
         .executableTarget(name: "curriculum-labs", dependencies: ["Labs", "LabKit", "LabCatalog"]),
         .testTarget(name: "CurriculumKitTests", dependencies: ["CurriculumKit"], exclude: ["Fixtures"]),
         .testTarget(name: "LabKitTests", dependencies: ["LabKit", "LabCatalog", .product(name: "PostgresNIO", package: "postgres-nio")]),
-        .testTarget(name: "LabsTests", dependencies: ["Labs", "LabKit", "LabCatalog", .product(name: "PostgresNIO", package: "postgres-nio")]),
+        .testTarget(name: "LabsTests", dependencies: ["Labs", "LabKit", "LabCatalog"]),
+        .testTarget(name: "DataLabsTests", dependencies: ["DataLabs", "LabKit", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "ConcurrencyLabsTests", dependencies: ["ConcurrencyLabs", "LabKit"]),
         .testTarget(name: "CLITests", dependencies: ["CurriculumKit", "curriculum"]),
     ]
 )

@@ -88,13 +88,18 @@ public struct LabInfo: Codable, Hashable, Sendable {
     public var teaches: String
     public var parameters: [LabParameter]
     public var needs: [LabNeed]
+    /// The learner's subjects the lab accepts besides its reference (`--url`, `--against`,
+    /// `--source`, `--answers`); empty when it judges the reference only.
+    public var subjects: [LabSubject.Kind]
     /// Path of the lab's source, relative to the package root.
     public var source: String
 
     public init(id: String, title: String, phase: Int, tasks: [String]? = nil, teaches: String,
-                parameters: [LabParameter] = [], needs: [LabNeed] = [], source: String) {
+                parameters: [LabParameter] = [], needs: [LabNeed] = [], subjects: [LabSubject.Kind] = [],
+                source: String) {
         self.id = id; self.title = title; self.phase = phase; self.tasks = tasks ?? [id]
-        self.teaches = teaches; self.parameters = parameters; self.needs = needs; self.source = source
+        self.teaches = teaches; self.parameters = parameters; self.needs = needs
+        self.subjects = subjects.filter { $0 != .reference }; self.source = source
     }
 
     public func parameter(_ name: String) -> LabParameter? { parameters.first { $0.name == name } }

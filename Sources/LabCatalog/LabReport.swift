@@ -50,6 +50,8 @@ public struct LabReport: Codable, Sendable, Equatable {
     /// Which engine ran, where a lab can run on more than one ("PostgreSQL 15.18").
     public var engine: String?
     public var seconds: Double = 0
+    /// What the run judged; nil (or `.reference`) for the package's own implementation.
+    public var subject: LabSubject?
 
     public init(lab: String, title: String, quick: Bool, parameters: [String: String]) {
         self.lab = lab; self.title = title; self.quick = quick; self.parameters = parameters

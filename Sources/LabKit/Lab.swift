@@ -4,11 +4,34 @@ import Synchronization
 
 /// A runnable, self-checking exercise. A lab performs a real experiment in `run`, records
 /// what it did with `lab.step`, what it measured with `lab.figure`, and asserts what
-/// happened with `lab.expect`. Its metadata lives in `LabCatalog` under the same `id`.
+/// happened with `lab.expect`.
+///
+/// Its metadata (`info`: id, title, phase, what it teaches, its knobs, what it needs, the
+/// subjects it accepts) is declared in the same file; `scripts/generate-labs.sh` copies it
+/// into the light `LabCatalog` the tracker links, and a test fails when the two differ.
 public protocol Lab: Sendable {
-    static var id: String { get }
+    static var info: LabInfo { get }
     init()
     func run(_ lab: LabContext) async throws
+    /// The starter folder `lab init` writes for the learner (README, contract, stub), as
+    /// paths relative to the folder and their contents. Empty for labs with no exercise.
+    static func starter() -> [StarterFile]
+}
+
+extension Lab {
+    public static var id: String { info.id }
+    public static func starter() -> [StarterFile] { [] }
+}
+
+/// One file of a `lab init` starter folder.
+public struct StarterFile: Sendable, Equatable {
+    public var path: String
+    public var contents: String
+    /// Written with the executable bit (a script the learner runs).
+    public var executable: Bool
+    public init(_ path: String, _ contents: String, executable: Bool = false) {
+        self.path = path; self.contents = contents; self.executable = executable
+    }
 }
 
 /// Thrown by a lab (or the kit) when something it needs is not installed.
@@ -34,6 +57,9 @@ public final class LabContext: Sendable {
     public let quick: Bool
     /// Every parameter's value, defaults applied (see `LabInfo.resolve`).
     public let parameters: [String: String]
+    /// What the run judges: the reference, or the learner's own work (`--url`, `--against`,
+    /// `--source`, `--answers`). The runner has already refused a subject the lab does not accept.
+    public let subject: LabSubject
     /// A folder of the lab's own; the runner removes it after the run, whatever happens.
     public let scratch: URL
     public let clock: LabClock
@@ -46,14 +72,21 @@ public final class LabContext: Sendable {
         var cleanups: [@Sendable () async -> Void] = []
     }
 
-    init(info: LabInfo, quick: Bool, parameters: [String: String], scratch: URL, clock: LabClock,
-         sink: @escaping @Sendable (LabEvent) -> Void) {
-        self.info = info; self.quick = quick; self.parameters = parameters
+    init(info: LabInfo, quick: Bool, parameters: [String: String], subject: LabSubject = .reference, scratch: URL,
+         clock: LabClock, sink: @escaping @Sendable (LabEvent) -> Void) {
+        self.info = info; self.quick = quick; self.parameters = parameters; self.subject = subject
         self.scratch = scratch; self.clock = clock; self.sink = sink
-        state = Mutex(State(report: LabReport(lab: info.id, title: info.title, quick: quick, parameters: parameters)))
+        var report = LabReport(lab: info.id, title: info.title, quick: quick, parameters: parameters)
+        report.subject = subject.isOwnWork ? subject : nil
+        state = Mutex(State(report: report))
     }
 
     // MARK: Parameters
+
+    /// A knob's value for this run, typed (see `Knob`).
+    public subscript<Value>(_ knob: Knob<Value>) -> Value {
+        knob.value(from: parameters[knob.name], quick: quick)
+    }
 
     public func string(_ name: String) throws -> String {
         guard let v = parameters[name] else { throw LabError("lab \(info.id) reads parameter \(name), which its catalogue entry does not declare") }

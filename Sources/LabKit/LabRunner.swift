@@ -11,6 +11,7 @@ public enum LabRunner {
         info: LabInfo,
         quick: Bool,
         parameters: [String: String],
+        subject: LabSubject = .reference,
         clock: LabClock = .system(),
         scratchRoot: URL? = nil,
         sink: @escaping @Sendable (LabEvent) -> Void = { _ in }
@@ -18,11 +19,13 @@ public enum LabRunner {
         let started = ContinuousClock.now
         let root = scratchRoot ?? FileManager.default.temporaryDirectory
         let scratch = root.appendingPathComponent("lab-\(info.id)-\(UUID().uuidString.prefix(8))", isDirectory: true)
-        let context = LabContext(info: info, quick: quick, parameters: parameters, scratch: scratch, clock: clock, sink: sink)
+        let context = LabContext(info: info, quick: quick, parameters: parameters, subject: subject, scratch: scratch, clock: clock, sink: sink)
         var outcome: LabReport.Outcome?
         var failure: String?
 
-        if let missing = ProgramFinder.missing(info.needs).first {
+        if let refusal = info.refusal(of: subject) {
+            failure = refusal
+        } else if let missing = ProgramFinder.missing(info.needs).first {
             outcome = .unavailable
             failure = LabUnavailable(missing).description
         } else {

@@ -51,7 +51,7 @@ enum LabFixtures {
 }
 
 struct FixturePass: Lab {
-    static let id = "fixture-pass"
+    static let info = LabInfo(id: "fixture-pass", title: "Test fixture " + "fixture-pass", phase: 0, tasks: [], teaches: "A misbehaving lab for the tracker's own tests.", source: "Sources/curriculum-labs/Fixtures.swift")
     func run(_ lab: LabContext) async throws {
         let file = lab.scratch.appendingPathComponent("probe.txt")
         let text = "written by \(Self.id) at \(Date().timeIntervalSince1970)"
@@ -63,7 +63,7 @@ struct FixturePass: Lab {
 }
 
 struct FixtureHang: Lab {
-    static let id = "fixture-hang"
+    static let info = LabInfo(id: "fixture-hang", title: "Test fixture " + "fixture-hang", phase: 0, tasks: [], teaches: "A misbehaving lab for the tracker's own tests.", source: "Sources/curriculum-labs/Fixtures.swift")
     func run(_ lab: LabContext) async throws {
         let pid = try LabFixtures.startOrphan(in: lab.scratch)
         lab.step("started a helper process (pid \(pid)) and never stops it")
@@ -72,7 +72,7 @@ struct FixtureHang: Lab {
 }
 
 struct FixtureStubborn: Lab {
-    static let id = "fixture-stubborn"
+    static let info = LabInfo(id: "fixture-stubborn", title: "Test fixture " + "fixture-stubborn", phase: 0, tasks: [], teaches: "A misbehaving lab for the tracker's own tests.", source: "Sources/curriculum-labs/Fixtures.swift")
     func run(_ lab: LabContext) async throws {
         let pid = try LabFixtures.startOrphan(in: lab.scratch)
         lab.step("started a helper process (pid \(pid)); now blocking, deaf to SIGTERM")
@@ -81,7 +81,7 @@ struct FixtureStubborn: Lab {
 }
 
 struct FixtureCrash: Lab {
-    static let id = "fixture-crash"
+    static let info = LabInfo(id: "fixture-crash", title: "Test fixture " + "fixture-crash", phase: 0, tasks: [], teaches: "A misbehaving lab for the tracker's own tests.", source: "Sources/curriculum-labs/Fixtures.swift")
     func run(_ lab: LabContext) async throws {
         lab.step("about to read past the end of an array")
         // A real Swift crash (a runtime trap), as a force unwrap or a bad index would be;
@@ -92,7 +92,7 @@ struct FixtureCrash: Lab {
 }
 
 struct FixtureListen: Lab {
-    static let id = "fixture-listen"
+    static let info = LabInfo(id: "fixture-listen", title: "Test fixture " + "fixture-listen", phase: 0, tasks: [], teaches: "A misbehaving lab for the tracker's own tests.", source: "Sources/curriculum-labs/Fixtures.swift")
     func run(_ lab: LabContext) async throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw LabError("socket: \(String(cString: strerror(errno)))") }

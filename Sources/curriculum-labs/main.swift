@@ -1,8 +1,10 @@
 // curriculum-labs: runs one lab and speaks the lab protocol (see LabKit/LabProtocol.swift)
 // on stdout. The tracker (`curriculum lab …`) starts it; a learner can too.
 //
-//   curriculum-labs catalog
+//   curriculum-labs catalog                  every lab's declaration, as JSON (plan order)
+//   curriculum-labs init LAB DIR             writes the lab's starter folder into DIR
 //   curriculum-labs run LAB [--quick] [--param NAME=VALUE]… [--scratch DIR] [--manual-clock]
+//                       [--url URL | --against CMD | --source PATH | --answers FILE]
 import Foundation
 import LabCatalog
 import LabKit
@@ -27,8 +29,17 @@ switch command {
 case "catalog":
     let enc = JSONEncoder()
     enc.outputFormatting = [.sortedKeys]
-    let data = (try? enc.encode(LabCatalog.all)) ?? Data("[]".utf8)
+    let data = (try? enc.encode(LabRegistry.all.map { $0.info })) ?? Data("[]".utf8)
     print(String(decoding: data, as: UTF8.self))
+    exit(0)
+case "init":
+    guard args.count == 2 else { fail("usage: curriculum-labs init LAB DIR", LabExit.usage) }
+    guard let type = LabRegistry.lab(args[0]) else { fail("no lab \(args[0]); `curriculum lab list` shows them", LabExit.usage) }
+    do {
+        for path in try LabStarter.write(type, into: URL(fileURLWithPath: args[1], isDirectory: true)) { print(path) }
+    } catch {
+        fail("\(error)", (error as? LabStarter.Refusal)?.status ?? LabExit.failed)
+    }
     exit(0)
 case "run":
     break
@@ -41,6 +52,7 @@ var quick = false
 var given: [String: String] = [:]
 var scratchRoot: URL?
 var manualClock = false
+var subject = LabSubject.reference
 while !args.isEmpty {
     let a = args.removeFirst()
     switch a {
@@ -51,6 +63,10 @@ while !args.isEmpty {
         let kv = args.removeFirst()
         guard let eq = kv.firstIndex(of: "=") else { fail("--param needs NAME=VALUE, got \(kv)", LabExit.usage) }
         given[String(kv[..<eq])] = String(kv[kv.index(after: eq)...])
+    case "--url", "--against", "--source", "--answers":
+        guard !args.isEmpty else { fail("\(a) needs a value", LabExit.usage) }
+        guard !subject.isOwnWork else { fail("give one subject: \(subject.kind.flag ?? "") and \(a) were both given", LabExit.usage) }
+        subject = LabSubject(LabSubject.Kind(rawValue: String(a.dropFirst(2))) ?? .reference, args.removeFirst())
     case "--scratch":
         guard !args.isEmpty else { fail("--scratch needs a folder", LabExit.usage) }
         scratchRoot = URL(fileURLWithPath: args.removeFirst(), isDirectory: true)
@@ -61,10 +77,11 @@ while !args.isEmpty {
 }
 guard let labID else { fail("run needs a lab id", LabExit.usage) }
 // Hidden test fixtures (Fixtures.swift) exist only with CURRICULUM_LABS_FIXTURES=1.
-guard let found = LabCatalog.lab(labID).flatMap({ i in LabRegistry.lab(labID).map { (info: i, type: $0) } }) ?? LabFixtures.lab(labID) else {
+guard let found = LabRegistry.lab(labID).map({ (info: $0.info, type: $0) }) ?? LabFixtures.lab(labID) else {
     fail("no lab \(labID); `curriculum lab list` shows them", LabExit.usage)
 }
 let (info, type) = found
+if let refusal = info.refusal(of: subject) { fail(refusal, LabExit.usage) }
 let parameters: [String: String]
 do { parameters = try info.resolve(parameters: given, quick: quick) } catch { fail(error.description, LabExit.usage) }
 
@@ -80,7 +97,7 @@ for sig in [SIGINT, SIGTERM] {
 }
 let clock: LabClock = manualClock ? .manual() : .system()
 let runTask = Task {
-    await LabRunner.run(type, info: info, quick: quick, parameters: parameters, clock: clock, scratchRoot: scratchRoot) { event in
+    await LabRunner.run(type, info: info, quick: quick, parameters: parameters, subject: subject, clock: clock, scratchRoot: scratchRoot) { event in
         emit(event)
     }
 }

@@ -6,7 +6,7 @@ import Testing
 
 /// Labs made for testing the kit: each does one thing the runner must handle.
 struct PassingLab: Lab {
-    static let id = "kit-pass"
+    static let info = LabInfo(id: "kit-pass", title: "kit-pass", phase: 0, teaches: "a lab for the kit's own tests", source: "Tests/LabKitTests")
     func run(_ lab: LabContext) async throws {
         let n = try lab.int("n")
         lab.step("count to \(n)")
@@ -19,7 +19,7 @@ struct PassingLab: Lab {
 }
 
 struct FailingLab: Lab {
-    static let id = "kit-fail"
+    static let info = LabInfo(id: "kit-fail", title: "kit-fail", phase: 0, teaches: "a lab for the kit's own tests", source: "Tests/LabKitTests")
     func run(_ lab: LabContext) async throws {
         lab.expect("two and two", 2 + 2, equals: 4)
         lab.expect("a wrong expectation", 2 + 2, equals: 5)
@@ -27,7 +27,7 @@ struct FailingLab: Lab {
 }
 
 struct ThrowingLab: Lab {
-    static let id = "kit-throw"
+    static let info = LabInfo(id: "kit-throw", title: "kit-throw", phase: 0, teaches: "a lab for the kit's own tests", source: "Tests/LabKitTests")
     func run(_ lab: LabContext) async throws {
         lab.expect("before the throw", true, expected: "true", observed: "true")
         throw LabError("the server would not start")
@@ -35,18 +35,18 @@ struct ThrowingLab: Lab {
 }
 
 struct SilentLab: Lab {
-    static let id = "kit-silent"
+    static let info = LabInfo(id: "kit-silent", title: "kit-silent", phase: 0, teaches: "a lab for the kit's own tests", source: "Tests/LabKitTests")
     func run(_ lab: LabContext) async throws { lab.step("did nothing") }
 }
 
 struct UnavailableLab: Lab {
-    static let id = "kit-unavailable"
+    static let info = LabInfo(id: "kit-unavailable", title: "kit-unavailable", phase: 0, teaches: "a lab for the kit's own tests", source: "Tests/LabKitTests")
     func run(_ lab: LabContext) async throws { throw LabUnavailable(.redis) }
 }
 
 /// Records that its clean-up ran and where its scratch folder was.
 struct CleanupLab: Lab {
-    static let id = "kit-cleanup"
+    static let info = LabInfo(id: "kit-cleanup", title: "kit-cleanup", phase: 0, teaches: "a lab for the kit's own tests", source: "Tests/LabKitTests")
     static let seen = Mutex<(scratch: URL?, cleaned: Int)>((nil, 0))
     func run(_ lab: LabContext) async throws {
         CleanupLab.seen.withLock { $0.scratch = lab.scratch }

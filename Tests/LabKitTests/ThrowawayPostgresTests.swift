@@ -16,7 +16,7 @@ import Testing
 
     /// A lab that starts a server, queries it, and remembers where it lived.
     struct ProbeLab: Lab {
-        static let id = "throwaway-postgres-probe"
+        static let info = LabInfo(id: "throwaway-postgres-probe", title: "throwaway-postgres-probe", phase: 0, teaches: "a lab for the kit's own tests", source: "Tests/LabKitTests")
         nonisolated(unsafe) static var sightings = Sightings()
         nonisolated(unsafe) static var failOnPurpose = false
 
@@ -115,7 +115,7 @@ import Testing
         #expect(ThrowawayPostgres.locateBinaries(environment: env) == nil)
 
         struct NoBinariesLab: Lab {
-            static let id = "throwaway-postgres-missing"
+            static let info = LabInfo(id: "throwaway-postgres-missing", title: "throwaway-postgres-missing", phase: 0, teaches: "a lab for the kit's own tests", source: "Tests/LabKitTests")
             nonisolated(unsafe) static var environment: [String: String] = [:]
             func run(_ lab: LabContext) async throws {
                 _ = try await ThrowawayPostgres.start(for: lab, environment: Self.environment)
@@ -179,7 +179,7 @@ import Testing
 /// The throwaway Redis (its tests live here, next to its PostgreSQL sibling's).
 @Suite struct ThrowawayRedisTests {
     struct RedisProbeLab: Lab {
-        static let id = "throwaway-redis-probe"
+        static let info = LabInfo(id: "throwaway-redis-probe", title: "throwaway-redis-probe", phase: 0, teaches: "a lab for the kit's own tests", source: "Tests/LabKitTests")
         nonisolated(unsafe) static var seen: (pid: pid_t, socket: String, replies: [RESPValue]) = (0, "", [])
 
         func run(_ lab: LabContext) async throws {
@@ -220,7 +220,7 @@ import Testing
 
     @Test func missingRedisMakesTheLabUnavailable() async throws {
         struct NoRedisLab: Lab {
-            static let id = "throwaway-redis-missing"
+            static let info = LabInfo(id: "throwaway-redis-missing", title: "throwaway-redis-missing", phase: 0, teaches: "a lab for the kit's own tests", source: "Tests/LabKitTests")
             func run(_ lab: LabContext) async throws {
                 _ = try await ThrowawayRedis.start(for: lab, environment: ["PATH": "/nonexistent"])
                 lab.expect("never reached", true, expected: "", observed: "")

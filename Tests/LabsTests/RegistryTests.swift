@@ -10,11 +10,4 @@ import Testing
         #expect(catalogue == implemented)
         #expect(LabRegistry.all.count == implemented.count, "two implementations share an id")
     }
-
-    @Test func everyLabIsInThePlannedOrderAndItsSourceExists() {
-        for info in LabCatalog.all {
-            #expect(LabCatalog.plannedOrder.contains(info.id), "\(info.id) is not in LABS.md's list")
-            #expect(info.source.hasPrefix("Sources/Labs/"), "\(info.id): \(info.source)")
-        }
-    }
 }

@@ -1,0 +1,247 @@
+// ORM: records, associations and the N+1 problem.
+//
+// An ORM maps rows to values (`Author`, `Book`, `Review` are plain structs; GRDB's
+// `FetchableRecord`/`PersistableRecord` read and write them) and relations to
+// associations (`Author.books = hasMany(Book.self)`). Following an association one record
+// at a time is the classic trap: listing A authors with their books and reviews "lazily"
+// runs 1 query for the authors, 1 per author for the books and 1 per book for the
+// reviews — N+1 queries. Eager loading (`including(all:)`) fetches each level in one
+// query (`WHERE authorId IN (…)`), so the number of statements does not grow with the
+// data. SQLite's statement tracer counts what really ran, not what we think ran.
+//
+// The last part shows why a unit of work belongs in a transaction: when one statement of
+// it fails, the whole transaction rolls back and no half-written rows remain.
+import Foundation
+import GRDB
+import LabCatalog
+import LabKit
+
+// MARK: The bookshelf records
+
+struct Author: Codable, Equatable, Sendable, FetchableRecord, PersistableRecord {
+    var id: Int64
+    var name: String
+    static let books = hasMany(Book.self)
+}
+
+struct Book: Codable, Equatable, Sendable, FetchableRecord, PersistableRecord {
+    var id: Int64
+    var authorId: Int64
+    var title: String
+    var year: Int
+    static let author = belongsTo(Author.self)
+    static let reviews = hasMany(Review.self)
+}
+
+struct Review: Codable, Equatable, Sendable, FetchableRecord, PersistableRecord {
+    var id: Int64
+    var bookId: Int64
+    var rating: Int
+    var text: String
+    static let book = belongsTo(Book.self)
+}
+
+/// One author with their books, each with its reviews: what the shelf page shows.
+/// The property names are the association keys (`books`, `reviews`), which is how GRDB
+/// decodes an eager-loaded request into nested values.
+struct ShelfEntry: Decodable, Equatable, FetchableRecord {
+    struct ShelfBook: Decodable, Equatable, FetchableRecord {
+        var book: Book
+        var reviews: [Review]
+    }
+    var author: Author
+    var books: [ShelfBook]
+}
+
+/// An application rule broken inside a unit of work.
+struct ShelfRuleViolation: Error {
+    var rule: String
+}
+
+struct ORMLab: Lab {
+    static let info = LabCatalog.entry("orm")  // moved into this file by the lab kit v2 port
+
+    static func createSchema(_ db: Database) throws {
+        try db.create(table: "author") { t in
+            t.primaryKey("id", .integer)
+            t.column("name", .text).notNull()
+        }
+        try db.create(table: "book") { t in
+            t.primaryKey("id", .integer)
+            t.belongsTo("author", onDelete: .cascade).notNull()
+            t.column("title", .text).notNull()
+            t.column("year", .integer).notNull()
+        }
+        try db.create(table: "review") { t in
+            t.primaryKey("id", .integer)
+            t.belongsTo("book", onDelete: .cascade).notNull()
+            t.column("rating", .integer).notNull().check { $0 >= 1 && $0 <= 5 }
+            t.column("text", .text).notNull()
+        }
+    }
+
+    /// A bookshelf of `authors` authors, with a (seeded) varying number of books and reviews.
+    static func seed(_ db: Database, authors: Int, booksPerAuthor: Int, reviewsPerBook: Int, seed: UInt64) throws {
+        var rng = SQLiteLab.Random(seed: seed)
+        var bookID: Int64 = 0, reviewID: Int64 = 0
+        for a in 1...authors {
+            try Author(id: Int64(a), name: "Author \(a)").insert(db)
+            // Between 0 and 2×booksPerAuthor books: some authors have none, which eager
+            // loading must still represent (as an empty list).
+            for _ in 0..<Int.random(in: 0...(2 * booksPerAuthor), using: &rng) {
+                bookID += 1
+                try Book(id: bookID, authorId: Int64(a), title: "Book \(bookID)", year: 1950 + Int(bookID % 70)).insert(db)
+                for _ in 0..<Int.random(in: 0...(2 * reviewsPerBook), using: &rng) {
+                    reviewID += 1
+                    try Review(id: reviewID, bookId: bookID, rating: Int.random(in: 1...5, using: &rng), text: "Review \(reviewID)").insert(db)
+                }
+            }
+        }
+    }
+
+    /// The naive way: follow each association one record at a time (N+1 queries).
+    static func loadLazily(_ db: Database, limit: Int? = nil) throws -> [ShelfEntry] {
+        var request = Author.order(Column("id"))
+        if let limit { request = request.limit(limit) }
+        let authors = try request.fetchAll(db)
+        return try authors.map { author in
+            let books = try author.request(for: Author.books).order(Column("id")).fetchAll(db)
+            return ShelfEntry(author: author, books: try books.map { book in
+                ShelfEntry.ShelfBook(book: book, reviews: try book.request(for: Book.reviews).order(Column("id")).fetchAll(db))
+            })
+        }
+    }
+
+    /// Eager loading: one query per level, whatever the number of rows.
+    static func loadEagerly(_ db: Database, limit: Int? = nil) throws -> [ShelfEntry] {
+        var authors = Author.order(Column("id"))
+        if let limit { authors = authors.limit(limit) }
+        return try authors
+            .including(all: Author.books.order(Column("id"))
+                .including(all: Book.reviews.order(Column("id"))))
+            .asRequest(of: ShelfEntry.self)
+            .fetchAll(db)
+    }
+
+    struct Counts: Equatable, Sendable, CustomStringConvertible {
+        var authors: Int, books: Int, reviews: Int
+        var description: String { "\(authors) authors, \(books) books, \(reviews) reviews" }
+    }
+
+    static func counts(_ db: Database) throws -> Counts {
+        Counts(authors: try Author.fetchCount(db), books: try Book.fetchCount(db), reviews: try Review.fetchCount(db))
+    }
+
+    /// One unit of work: a new author with a book and a review. `rating` out of 1…5
+    /// violates the review's CHECK constraint, so the last INSERT fails.
+    static func addAuthorWithBook(_ db: Database, rating: Int) throws {
+        let next = (try Int64.fetchOne(db, sql: "SELECT max(id) FROM author") ?? 0) + 1
+        let nextBook = (try Int64.fetchOne(db, sql: "SELECT max(id) FROM book") ?? 0) + 1
+        let nextReview = (try Int64.fetchOne(db, sql: "SELECT max(id) FROM review") ?? 0) + 1
+        try Author(id: next, name: "New author").insert(db)
+        try Book(id: nextBook, authorId: next, title: "First novel", year: 2026).insert(db)
+        try Review(id: nextReview, bookId: nextBook, rating: rating, text: "Out of range").insert(db)
+    }
+
+    struct Outcome {
+        var lazyQueries: [String], eagerQueries: [String], eagerHalfQueries: [String]
+        var lazySeconds: Double, eagerSeconds: Double
+        var lazy: [ShelfEntry], eager: [ShelfEntry]
+        var counts: Counts
+        var halfLimit: Int
+    }
+
+    static func compare(_ dbQueue: DatabaseQueue, log: StatementLog, authors: Int) throws -> Outcome {
+        try dbQueue.read { db in
+            _ = try loadEagerly(db, limit: 1) // warm GRDB's schema cache so only data queries remain
+            let half = max(1, authors / 2)
+            let start1 = ContinuousClock.now
+            let (lazy, lazyQ) = try log.capture { try loadLazily(db) }
+            let lazyTime = Measure.seconds(ContinuousClock.now - start1)
+            let start2 = ContinuousClock.now
+            let (eager, eagerQ) = try log.capture { try loadEagerly(db) }
+            let eagerTime = Measure.seconds(ContinuousClock.now - start2)
+            let (_, halfQ) = try log.capture { try loadEagerly(db, limit: half) }
+            return Outcome(lazyQueries: lazyQ, eagerQueries: eagerQ, eagerHalfQueries: halfQ,
+                           lazySeconds: lazyTime, eagerSeconds: eagerTime, lazy: lazy, eager: eager,
+                           counts: try counts(db), halfLimit: half)
+        }
+    }
+
+    func run(_ lab: LabContext) async throws {
+        let authors = try lab.int("authors")
+        let booksPerAuthor = try lab.int("books-per-author")
+        let reviewsPerBook = try lab.int("reviews-per-book")
+        let log = StatementLog()
+        let dbQueue = try SQLiteLab.open(in: lab.scratch, name: "bookshelf.sqlite", log: log)
+        lab.engine("SQLite \(try SQLiteLab.version(dbQueue))")
+
+        try await dbQueue.write { db in
+            try Self.createSchema(db)
+            try Self.seed(db, authors: authors, booksPerAuthor: booksPerAuthor, reviewsPerBook: reviewsPerBook, seed: 42)
+        }
+        let o = try Self.compare(dbQueue, log: log, authors: authors)
+        lab.step("Seeded the bookshelf", "\(o.counts); each author has 0…\(2 * booksPerAuthor) books, each book 0…\(2 * reviewsPerBook) reviews.")
+        lab.step("Loaded every shelf lazily", "One query for the authors, then author.request(for: Author.books) per author and book.request(for: Book.reviews) per book: \(o.lazyQueries.count) SELECTs traced.")
+        lab.step("Loaded every shelf eagerly", "Author.including(all: Author.books.including(all: Book.reviews)) ran:\n" + o.eagerQueries.joined(separator: "\n"))
+        lab.figure("statements, lazy (N+1)", Double(o.lazyQueries.count), "statements")
+        lab.figure("statements, eager", Double(o.eagerQueries.count), "statements")
+        lab.figure("time, lazy", o.lazySeconds * 1000, "ms")
+        lab.figure("time, eager", o.eagerSeconds * 1000, "ms")
+
+        let expectedLazy = 1 + o.counts.authors + o.counts.books
+        lab.expect("lazy loading issues 1 + authors + books statements", o.lazyQueries.count, equals: expectedLazy)
+        // One query per level; GRDB skips a level's query when the level above is empty.
+        let levels = 1 + (o.counts.authors > 0 ? 1 : 0) + (o.counts.books > 0 ? 1 : 0)
+        lab.expect("eager loading issues one statement per level (\(levels))", o.eagerQueries.count, equals: levels)
+        lab.expect("eager loading does not grow with the data (\(o.halfLimit) authors vs \(o.counts.authors))",
+                   o.eagerHalfQueries.count <= 3 && o.eagerQueries.count <= 3,
+                   expected: "at most 3 statements both times", observed: "\(o.eagerHalfQueries.count) and \(o.eagerQueries.count)")
+        lab.expect("both ways load the same shelves", o.eager == o.lazy,
+                   expected: "identical (\(o.lazy.count) authors)", observed: o.eager == o.lazy ? "identical" : "different")
+        let loadedBooks = o.eager.reduce(0) { $0 + $1.books.count }
+        let loadedReviews = o.eager.reduce(0) { $0 + $1.books.reduce(0) { $0 + $1.reviews.count } }
+        lab.expect("eager result holds every book and review", "\(loadedBooks) books, \(loadedReviews) reviews",
+                   equals: "\(o.counts.books) books, \(o.counts.reviews) reviews")
+
+        // A unit of work that fails at its last statement.
+        let before = try await dbQueue.read(Self.counts)
+        var failure = "none"
+        do {
+            try await dbQueue.write { db in try Self.addAuthorWithBook(db, rating: 9) }
+        } catch let error as DatabaseError {
+            failure = error.message ?? "\(error.resultCode)"
+        }
+        let afterTransaction = try await dbQueue.read(Self.counts)
+        lab.step("Added an author, a book and a review (rating 9) in one transaction",
+                 "The review's CHECK constraint failed (\(failure)); the transaction rolled back: \(afterTransaction).")
+        lab.expect("the failing statement raised an error", failure != "none", expected: "a CHECK constraint error", observed: failure)
+        lab.expect("a failed transaction leaves every count unchanged", afterTransaction, equals: before)
+
+        // Any Swift error thrown out of the transaction's closure rolls it back too: here the
+        // application's own rule, checked after the rows are written.
+        var appError = "none"
+        do {
+            try await dbQueue.write { db in
+                try Self.addAuthorWithBook(db, rating: 5)
+                let titles = try String.fetchAll(db, sql: "SELECT title FROM book WHERE title = 'First novel'")
+                if !titles.isEmpty { throw ShelfRuleViolation(rule: "a new author's first book needs an ISBN") }
+            }
+        } catch let error as ShelfRuleViolation {
+            appError = error.rule
+        }
+        let afterAppError = try await dbQueue.read(Self.counts)
+        lab.step("Added an author, a book and a valid review, then threw a Swift error in the same transaction",
+                 "Thrown: \(appError); GRDB rolled back: \(afterAppError).")
+        lab.expect("a Swift error thrown inside the transaction rolls it back too", afterAppError, equals: before)
+
+        // The same unit of work without a transaction: each statement commits on its own.
+        do {
+            try await dbQueue.writeWithoutTransaction { db in try Self.addAuthorWithBook(db, rating: 9) }
+        } catch is DatabaseError {}
+        let afterAutocommit = try await dbQueue.read(Self.counts)
+        lab.step("Did the same without a transaction (autocommit)", "Now the author and the book stay behind: \(afterAutocommit).")
+        lab.expect("without a transaction the half-done work stays",
+                   afterAutocommit, equals: Counts(authors: before.authors + 1, books: before.books + 1, reviews: before.reviews))
+    }
+}

@@ -1,0 +1,106 @@
+// Query plans: SQL says *what* you want; the planner decides *how* — and EXPLAIN shows its
+// decision as a tree of nodes. Without an index, finding one user's events means a
+// Sequential Scan: read every row, throw away those that do not match ("Rows Removed by
+// Filter"). With a B-tree index on the column, the planner walks the index to the few
+// matching rows (Index Scan, or a Bitmap Index Scan feeding a Bitmap Heap Scan when there
+// are more of them). EXPLAIN ANALYZE runs the query and adds what really happened: rows
+// and time per node. An index pays off when the query is selective — try `users=2`.
+import Foundation
+import LabKit
+import PostgresNIO
+
+struct QueryPlansLab: Lab {
+    static let info = LabCatalog.entry("query-plans")  // moved into this file by the lab kit v2 port
+
+    /// Row `i` (1-based) belongs to this user: a fixed scatter, so Swift knows every row
+    /// without reading the table.
+    static func user(ofRow i: Int, users: Int) -> Int { (i &* 7_919) % users }
+
+    /// The answer computed in Swift: how many rows, and the sum of their ids, for `user`.
+    static func expected(rows: Int, users: Int, user: Int) -> (count: Int, sum: Int) {
+        var count = 0, sum = 0
+        for i in 1...rows where Self.user(ofRow: i, users: users) == user { count += 1; sum += i }
+        return (count, sum)
+    }
+
+    static func isIndexScan(_ type: String) -> Bool {
+        ["Index Scan", "Index Only Scan", "Bitmap Index Scan"].contains(type)
+    }
+
+    func run(_ lab: LabContext) async throws {
+        let rows = try lab.int("rows"), users = try lab.int("users"), repeats = try lab.int("repeat")
+        let index = try lab.string("index")
+        let server = try await ThrowawayPostgres.start(for: lab)
+        let db = try await server.createDatabase("plans")
+        let (_, loadSeconds) = try await Measure.time {
+            try await db.execute("""
+                CREATE TABLE events (id int PRIMARY KEY, user_id int NOT NULL, kind int NOT NULL, payload text NOT NULL);
+                INSERT INTO events SELECT i, (i::bigint * 7919) % \(users), i % 7, md5(i::text) FROM generate_series(1, \(rows)) AS i;
+                SET max_parallel_workers_per_gather = 0;
+                """)
+            // VACUUM may not run inside a transaction, which a multi-statement script is.
+            try await db.execute("VACUUM ANALYZE events")
+        }
+        lab.step("Loaded \(rows) events for \(users) users",
+                 "user_id = (id × 7919) mod \(users); VACUUM ANALYZE gave the planner fresh statistics. Parallel workers are off (max_parallel_workers_per_gather = 0) so each plan node's row counts are whole-table numbers.")
+        lab.figure("load", loadSeconds, "s")
+
+        let target = Self.user(ofRow: rows / 2, users: users)
+        let answer = Self.expected(rows: rows, users: users, user: target)
+        let sql = "SELECT count(*), sum(id) FROM events WHERE user_id = \(target)"
+
+        let before = try await db.explain(sql)
+        let beforeResult = try await result(db, sql)
+        let beforeTime = try await timed(db, sql, repeats)
+        let scanBefore = before.allNodes.first { $0.relation == "events" }
+        lab.step("Before the index: EXPLAIN (ANALYZE) \(sql)",
+                 "\(before.summary); rows removed by filter: \(Int(scanBefore?.rowsRemovedByFilter ?? 0)); executor \(String(format: "%.2f", before.executionTime ?? 0)) ms")
+        lab.expect("without an index the plan is a sequential scan", before.nodeTypes.contains("Seq Scan"),
+                   expected: "a Seq Scan node", observed: before.summary)
+        lab.expect("the sequential scan read every row and threw away all but the matches",
+                   Int(scanBefore?.rowsRemovedByFilter ?? -1), equals: rows - answer.count)
+
+        if index == "btree" {
+            try await db.execute("CREATE INDEX events_user_idx ON events (user_id); ANALYZE events")
+            lab.step("CREATE INDEX events_user_idx ON events (user_id)")
+        } else {
+            lab.step("No index built (index=none)", "the second plan has nothing better to use")
+        }
+
+        let after = try await db.explain(sql)
+        let afterResult = try await result(db, sql)
+        let afterTime = try await timed(db, sql, repeats)
+        lab.step("After: the same EXPLAIN (ANALYZE)",
+                 "\(after.summary); indexes used: \(after.indexesUsed.sorted().joined(separator: ", ")); executor \(String(format: "%.2f", after.executionTime ?? 0)) ms")
+        lab.expect("after the index the plan uses it (Index or Bitmap scan on events_user_idx)",
+                   after.nodeTypes.contains(where: Self.isIndexScan) && after.indexesUsed.contains("events_user_idx")
+                    && !after.nodeTypes.contains("Seq Scan"),
+                   expected: "an index scan on events_user_idx, no Seq Scan", observed: after.summary)
+        let indexNode = after.allNodes.first { $0.indexName == "events_user_idx" }
+        lab.expect("the index led straight to the matching rows (rows from the index node)",
+                   Int(indexNode?.actualRows ?? -1), equals: answer.count)
+        lab.expect("both runs return the answer computed in Swift (count, sum of ids)",
+                   [beforeResult.0, beforeResult.1, afterResult.0, afterResult.1],
+                   equals: [answer.count, answer.sum, answer.count, answer.sum])
+
+        lab.figure("query before (median)", beforeTime * 1000, "ms")
+        lab.figure("query after (median)", afterTime * 1000, "ms")
+        lab.figure("speed-up", beforeTime / max(afterTime, 1e-9), "×")
+    }
+
+    private func result(_ db: PGSession, _ sql: String) async throws -> (Int, Int) {
+        let row = try await db.query(PostgresQuery(unsafeSQL: sql.replacingOccurrences(of: "sum(id)", with: "coalesce(sum(id), 0)::bigint")))
+        guard let first = row.first else { throw LabError("the query returned no row") }
+        return try first.decode((Int, Int).self)
+    }
+
+    /// The median wall time of `repeats` runs, in seconds.
+    private func timed(_ db: PGSession, _ sql: String, _ repeats: Int) async throws -> Double {
+        var times: [Double] = []
+        for _ in 0..<repeats {
+            let (_, s) = try await Measure.time { try await db.query(PostgresQuery(unsafeSQL: sql)) }
+            times.append(s)
+        }
+        return Measure.percentile(times, 50)
+    }
+}

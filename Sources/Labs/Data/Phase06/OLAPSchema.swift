@@ -1,0 +1,181 @@
+// OLAP and the star schema: analytics ask "how much, by what" over many rows. A star
+// schema puts the measurements in one long, narrow *fact* table (one sale: quantity,
+// amount) whose columns point at small *dimension* tables (date → month, quarter;
+// product → category; store → region). GROUP BY ROLLUP (region, category) adds subtotals
+// per region and a grand total in one query; CUBE adds every combination of subtotals.
+// A dashboard that asks the same aggregate again and again is better served by a
+// pre-aggregated summary (here a materialized view, refreshed when facts change): far
+// fewer rows to read for the same answer.
+import Foundation
+import LabKit
+import PostgresNIO
+
+struct OLAPSchemaLab: Lab {
+    static let info = LabCatalog.entry("olap-schema")  // moved into this file by the lab kit v2 port
+
+    /// The generated warehouse, described by formulas both SQL and Swift evaluate.
+    struct Warehouse {
+        var facts: Int, products: Int, stores: Int
+        static let daysInMonth = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+
+        func date(_ i: Int) -> Int { 1 + (i * 37) % 365 }
+        func product(_ i: Int) -> Int { 1 + (i * 101) % products }
+        func store(_ i: Int) -> Int { 1 + (i * 13) % stores }
+        func quantity(_ i: Int) -> Int { 1 + (i * 7) % 5 }
+        static func price(ofProduct p: Int) -> Int { 100 + (p * 53) % 900 }
+        static func category(ofProduct p: Int) -> String { "cat-\(p % 8)" }
+        static func region(ofStore s: Int) -> String { "region-\(s % 4)" }
+        /// Month (1…12) of day `d` (1…365) of 2025.
+        static func month(ofDay d: Int) -> Int {
+            var left = d
+            for (m, days) in daysInMonth.enumerated() {
+                if left <= days { return m + 1 }
+                left -= days
+            }
+            return 12
+        }
+    }
+
+    /// The three answers computed in Swift by walking every fact: ROLLUP (region, category),
+    /// CUBE (quarter, region), and revenue per (region, month). Keys use "(all)" for a subtotal.
+    static func aggregate(_ w: Warehouse) -> (rollup: [String: Int], cube: [String: Int], dashboard: [String: Int]) {
+        // Sums per (region 0…3, category 0…8, month 1…12) in a flat array: a million facts
+        // in a blink, then the subtotals are added up from these cells.
+        var cell = [Int](repeating: 0, count: 4 * 8 * 13)
+        let months = (1...365).map(Warehouse.month(ofDay:))
+        for i in 1...w.facts {
+            let p = w.product(i), s = w.store(i), month = months[w.date(i) - 1]
+            cell[((s % 4) * 8 + p % 8) * 13 + month] += w.quantity(i) * Warehouse.price(ofProduct: p)
+        }
+        var rollup: [String: Int] = [:], cube: [String: Int] = [:], dashboard: [String: Int] = [:]
+        for r in 0..<4 {
+            for c in 0..<8 {
+                for m in 1...12 {
+                    let amount = cell[(r * 8 + c) * 13 + m]
+                    guard amount > 0 else { continue }
+                    let region = "region-\(r)", category = "cat-\(c)", quarter = "Q\((m - 1) / 3 + 1)"
+                    for key in ["\(region)|\(category)", "\(region)|(all)", "(all)|(all)"] { rollup[key, default: 0] += amount }
+                    for key in ["\(quarter)|\(region)", "\(quarter)|(all)", "(all)|\(region)", "(all)|(all)"] { cube[key, default: 0] += amount }
+                    dashboard["\(region)|\(m)", default: 0] += amount
+                }
+            }
+        }
+        return (rollup, cube, dashboard)
+    }
+
+    func run(_ lab: LabContext) async throws {
+        let w = Warehouse(facts: try lab.int("facts"), products: try lab.int("products"), stores: try lab.int("stores"))
+        let repeats = try lab.int("repeat")
+        let server = try await ThrowawayPostgres.start(for: lab)
+        let db = try await server.createDatabase("warehouse")
+
+        let (_, loadSeconds) = try await Measure.time {
+            try await db.execute("""
+                CREATE TABLE dim_date (date_id int PRIMARY KEY, day date NOT NULL, month int NOT NULL, quarter text NOT NULL);
+                CREATE TABLE dim_product (product_id int PRIMARY KEY, category text NOT NULL, price_cents int NOT NULL);
+                CREATE TABLE dim_store (store_id int PRIMARY KEY, region text NOT NULL);
+                CREATE TABLE fact_sales (
+                    date_id int NOT NULL, product_id int NOT NULL, store_id int NOT NULL,
+                    quantity int NOT NULL, amount_cents int NOT NULL);
+                INSERT INTO dim_date SELECT d, date '2025-01-01' + d - 1,
+                    extract(month FROM date '2025-01-01' + d - 1)::int,
+                    'Q' || extract(quarter FROM date '2025-01-01' + d - 1)::int
+                    FROM generate_series(1, 365) AS d;
+                INSERT INTO dim_product SELECT p, 'cat-' || (p % 8), 100 + (p * 53) % 900 FROM generate_series(1, \(w.products)) AS p;
+                INSERT INTO dim_store SELECT s, 'region-' || (s % 4) FROM generate_series(1, \(w.stores)) AS s;
+                INSERT INTO fact_sales
+                    SELECT 1 + (i * 37) % 365, 1 + (i * 101) % \(w.products), 1 + (i * 13) % \(w.stores), 1 + (i * 7) % 5,
+                           (1 + (i * 7) % 5) * (100 + ((1 + (i * 101) % \(w.products)) * 53) % 900)
+                    FROM generate_series(1::bigint, \(w.facts)) AS i;
+                -- Warehouses load first and add the foreign keys after: one check of the
+                -- whole table instead of one lookup per inserted row.
+                ALTER TABLE fact_sales ADD FOREIGN KEY (date_id) REFERENCES dim_date,
+                    ADD FOREIGN KEY (product_id) REFERENCES dim_product,
+                    ADD FOREIGN KEY (store_id) REFERENCES dim_store;
+                """)
+            try await db.execute("VACUUM ANALYZE")
+        }
+        lab.step("Built the star", "fact_sales: \(w.facts) rows; dimensions: 365 dates, \(w.products) products in 8 categories, \(w.stores) stores in 4 regions")
+        lab.figure("load", loadSeconds, "s")
+
+        let (swift, swiftSeconds) = await Measure.time { Self.aggregate(w) }
+        lab.figure("Swift aggregation over all facts", swiftSeconds, "s")
+
+        let rollup = try await keyed(db, """
+            SELECT CASE WHEN GROUPING(s.region) = 1 THEN '(all)' ELSE s.region END,
+                   CASE WHEN GROUPING(p.category) = 1 THEN '(all)' ELSE p.category END,
+                   sum(f.amount_cents)::bigint
+            FROM fact_sales f JOIN dim_store s USING (store_id) JOIN dim_product p USING (product_id)
+            GROUP BY ROLLUP (s.region, p.category)
+            """)
+        lab.step("GROUP BY ROLLUP (region, category)", "\(rollup.count) rows: every (region, category), a subtotal per region, one grand total")
+        lab.expect("ROLLUP equals the Swift aggregation (rows with a mismatch)", mismatches(rollup, swift.rollup), equals: 0)
+
+        let cube = try await keyed(db, """
+            SELECT CASE WHEN GROUPING(d.quarter) = 1 THEN '(all)' ELSE d.quarter END,
+                   CASE WHEN GROUPING(s.region) = 1 THEN '(all)' ELSE s.region END,
+                   sum(f.amount_cents)::bigint
+            FROM fact_sales f JOIN dim_date d USING (date_id) JOIN dim_store s USING (store_id)
+            GROUP BY CUBE (d.quarter, s.region)
+            """)
+        lab.step("GROUP BY CUBE (quarter, region)", "\(cube.count) rows: every combination, subtotals both ways, the grand total")
+        lab.expect("CUBE equals the Swift aggregation (rows with a mismatch)", mismatches(cube, swift.cube), equals: 0)
+        lab.expect("the grand totals of ROLLUP and CUBE agree", rollup["(all)|(all)"] ?? -1, equals: cube["(all)|(all)"] ?? -2)
+
+        // The dashboard: revenue per region and month, from the facts and from a summary.
+        let fromFacts = """
+            SELECT s.region, d.month::text, sum(f.amount_cents)::bigint
+            FROM fact_sales f JOIN dim_date d USING (date_id) JOIN dim_store s USING (store_id)
+            GROUP BY s.region, d.month
+            """
+        let (_, refreshSeconds) = try await Measure.time {
+            try await db.execute("""
+                CREATE MATERIALIZED VIEW sales_month_store AS
+                    SELECT d.month, f.store_id, sum(f.amount_cents)::bigint AS amount_cents, sum(f.quantity)::bigint AS quantity
+                    FROM fact_sales f JOIN dim_date d USING (date_id) GROUP BY d.month, f.store_id;
+                ANALYZE sales_month_store;
+                """)
+        }
+        let fromSummary = """
+            SELECT s.region, m.month::text, sum(m.amount_cents)::bigint
+            FROM sales_month_store m JOIN dim_store s USING (store_id) GROUP BY s.region, m.month
+            """
+        let summaryRows = try await db.scalar("SELECT count(*)::int FROM sales_month_store", as: Int.self)
+        lab.step("Built the summary: a materialized view of sales per (month, store)",
+                 "\(summaryRows) rows instead of \(w.facts); REFRESH MATERIALIZED VIEW rebuilds it when facts change")
+        lab.figure("summary build", refreshSeconds, "s")
+
+        var factAnswer: [String: Int] = [:], summaryAnswer: [String: Int] = [:]
+        var factTimes: [Double] = [], summaryTimes: [Double] = []
+        for _ in 0..<repeats {
+            let (a, t1) = try await Measure.time { try await keyed(db, fromFacts) }
+            let (b, t2) = try await Measure.time { try await keyed(db, fromSummary) }
+            factAnswer = a; summaryAnswer = b
+            factTimes.append(t1); summaryTimes.append(t2)
+        }
+        lab.expect("the dashboard from the facts equals the Swift aggregation (rows with a mismatch)",
+                   mismatches(factAnswer, swift.dashboard), equals: 0)
+        lab.expect("the summary gives the same dashboard as the facts (rows with a mismatch)",
+                   mismatches(summaryAnswer, factAnswer), equals: 0)
+        let (tf, ts) = (Measure.percentile(factTimes, 50), Measure.percentile(summaryTimes, 50))
+        lab.step("Timed the dashboard \(repeats)× each way", String(format: "facts %.1f ms, summary %.1f ms (medians)", tf * 1000, ts * 1000))
+        lab.figure("dashboard from facts", tf * 1000, "ms")
+        lab.figure("dashboard from summary", ts * 1000, "ms")
+        lab.figure("summary speed-up", tf / max(ts, 1e-9), "×")
+    }
+
+    /// Rows of (key1, key2, amount) as "key1|key2" → amount.
+    private func keyed(_ db: PGSession, _ sql: String) async throws -> [String: Int] {
+        var out: [String: Int] = [:]
+        for row in try await db.query(PostgresQuery(unsafeSQL: sql)) {
+            let (a, b, amount) = try row.decode((String, String, Int).self)
+            out["\(a)|\(b)"] = amount
+        }
+        return out
+    }
+
+    /// Keys whose values differ, or that only one side has.
+    func mismatches(_ a: [String: Int], _ b: [String: Int]) -> Int {
+        Set(a.keys).union(b.keys).filter { a[$0] != b[$0] }.count
+    }
+}

@@ -1,0 +1,159 @@
+// Background jobs on PostgreSQL: a table is the queue. A worker claims the oldest ready
+// job with `SELECT … FOR UPDATE SKIP LOCKED LIMIT 1` inside a transaction: the row lock
+// makes the job its own, and SKIP LOCKED lets the other workers pass over locked rows to
+// the next job instead of queueing behind it. The work's result and the "done" mark
+// commit together, so a job is done exactly once or not at all. A delayed job is just a
+// row whose `run_at` lies in the future; workers only claim rows whose time has come.
+// Graceful shutdown: stop claiming new jobs, let the jobs already claimed finish and
+// commit, then exit — nothing half-done, nothing lost, the rest waits for the next start.
+import Foundation
+import LabKit
+import PostgresNIO
+import Synchronization
+
+struct BackgroundJobsLab: Lab {
+    static let info = LabCatalog.entry("background-jobs")  // moved into this file by the lab kit v2 port
+
+    /// What the workers share: the shutdown flag and who holds which job.
+    final class Control: Sendable {
+        struct State {
+            var stopping = false
+            var claims = 0
+            var inFlight: Set<Int> = []
+            /// The jobs in flight at the moment shutdown began.
+            var atShutdown: Set<Int>?
+        }
+        let state = Mutex(State())
+        /// Shutdown begins when this many jobs have been claimed (nil: never, drain the queue).
+        let shutdownAfter: Int?
+        init(shutdownAfter: Int?) { self.shutdownAfter = shutdownAfter }
+    }
+
+    struct Settings: Sendable {
+        var claim: String
+        var jobMillis: Int
+        var deadline: Date
+    }
+
+    func run(_ lab: LabContext) async throws {
+        let jobs = try lab.int("jobs"), delayed = try lab.int("delayed"), delayMs = try lab.int("delay_ms")
+        let workers = try lab.int("workers"), jobMs = try lab.int("job_ms"), locking = try lab.string("locking")
+        let lock = ["skip-locked": " FOR UPDATE SKIP LOCKED", "for-update": " FOR UPDATE"][locking] ?? ""
+        let server = try await ThrowawayPostgres.start(for: lab)
+        let db = try await server.createDatabase("queue")
+        try await db.execute("""
+            CREATE TABLE jobs (
+                id serial PRIMARY KEY, payload int NOT NULL, run_at timestamptz NOT NULL DEFAULT now(),
+                status text NOT NULL DEFAULT 'queued', finished_at timestamptz);
+            CREATE INDEX jobs_ready ON jobs (run_at, id) WHERE status = 'queued';
+            CREATE TABLE job_runs (job_id int NOT NULL, worker int NOT NULL, started_at timestamptz NOT NULL,
+                                   finished_at timestamptz NOT NULL, result bigint NOT NULL);
+            INSERT INTO jobs (payload) SELECT i FROM generate_series(1, \(jobs)) AS i;
+            INSERT INTO jobs (payload, run_at)
+                SELECT \(jobs) + i, now() + \(delayMs) * interval '1 millisecond' FROM generate_series(1, \(delayed)) AS i;
+            """)
+        let total = jobs + delayed
+        lab.step("Enqueued \(jobs) jobs ready now and \(delayed) due in \(delayMs) ms",
+                 "a job's work squares its payload; its run is logged in job_runs together with the 'done' mark")
+
+        let claim = """
+            SELECT id, payload, clock_timestamp() FROM jobs
+            WHERE status = 'queued' AND run_at <= clock_timestamp()
+            ORDER BY run_at, id LIMIT 1\(lock)
+            """
+        let settings = Settings(claim: claim, jobMillis: jobMs, deadline: Date().addingTimeInterval(120 + Double(delayMs) / 1000))
+        var sessions: [PGSession] = []
+        for _ in 0..<workers { sessions.append(try await server.connect(database: "queue")) }
+
+        // Phase 1: work until half the ready jobs are claimed, then shut down gracefully.
+        let first = Control(shutdownAfter: max(1, jobs / 2))
+        try await Self.work(sessions, first, settings)
+        let shutdown = first.state.withLock { $0 }
+        let inFlight = shutdown.atShutdown ?? []
+        let afterShutdown = try await db.query("""
+            SELECT (SELECT count(*) FROM jobs WHERE status = 'done')::int,
+                   (SELECT count(*) FROM jobs WHERE status = 'queued')::int,
+                   (SELECT count(*) FROM job_runs)::int
+            """)[0].decode((Int, Int, Int).self)
+        let inFlightDone = inFlight.isEmpty ? 0 : try await db.scalar(
+            "SELECT count(*)::int FROM jobs WHERE status = 'done' AND id = ANY(\(Array(inFlight)))", as: Int.self)
+        lab.step("Shut down gracefully after \(shutdown.claims) claims",
+                 "\(inFlight.count) job(s) were in flight when shutdown began; workers stopped claiming, finished them and exited. Done \(afterShutdown.0), still queued \(afterShutdown.1).")
+        lab.expect("shutdown found jobs in flight and let every one of them finish", inFlight.count >= 1 && inFlightDone == inFlight.count,
+                   expected: "≥ 1 in flight, all done", observed: "\(inFlight.count) in flight, \(inFlightDone) done")
+        lab.expect("after shutdown every claimed job is done and the rest are untouched (done + queued, runs)",
+                   [afterShutdown.0 + afterShutdown.1, afterShutdown.2], equals: [total, afterShutdown.0])
+
+        // Phase 2: start again and drain everything, delayed jobs included.
+        let (_, seconds) = try await Measure.time { try await Self.work(sessions, Control(shutdownAfter: nil), settings) }
+        lab.step("Restarted the workers and drained the queue", "\(workers) workers, claiming with\(lock.isEmpty ? " no lock" : lock)")
+
+        let runs = try await db.query("""
+            SELECT count(*)::int, count(DISTINCT job_id)::int, coalesce(sum(result), 0)::bigint FROM job_runs
+            """)[0].decode((Int, Int, Int).self)
+        let twice = try await db.scalar("SELECT count(*)::int FROM (SELECT job_id FROM job_runs GROUP BY job_id HAVING count(*) > 1) t", as: Int.self)
+        let expectedSum = (1...total).reduce(0) { $0 + $1 * $1 }
+        lab.expect("every job ran exactly once (runs, distinct jobs, jobs run twice)", [runs.0, runs.1, twice], equals: [total, total, 0])
+        lab.expect("the results add up to Σ payload² computed in Swift", runs.2, equals: expectedSum)
+
+        let early = try await db.scalar("""
+            SELECT count(*)::int FROM job_runs r JOIN jobs j ON j.id = r.job_id WHERE r.started_at < j.run_at
+            """, as: Int.self)
+        let delayedRuns = try await db.query("""
+            SELECT count(*)::int, coalesce(min(extract(epoch FROM r.started_at - j.run_at) * 1000), 0)::float8,
+                   coalesce(avg(extract(epoch FROM r.started_at - j.run_at) * 1000), 0)::float8
+            FROM job_runs r JOIN jobs j ON j.id = r.job_id WHERE j.payload > \(jobs)
+            """)[0].decode((Int, Double, Double).self)
+        lab.step("Delayed jobs", String(format: "%d ran; the earliest started %.1f ms after its due time, on average %.1f ms after", delayedRuns.0, delayedRuns.1, delayedRuns.2))
+        lab.expect("no job started before its run_at, and every delayed job ran", [early, delayedRuns.0], equals: [0, delayed])
+        lab.figure("throughput while draining", Double(total - afterShutdown.0) / max(seconds, 1e-9), "jobs/s")
+        lab.figure("delayed job lateness (average)", delayedRuns.2, "ms")
+    }
+
+    /// Runs one worker per session until `control` says stop (graceful shutdown) or, with no
+    /// shutdown planned, until no job is left.
+    static func work(_ sessions: [PGSession], _ control: Control, _ settings: Settings) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for (n, session) in sessions.enumerated() {
+                group.addTask { try await worker(n + 1, session, control, settings) }
+            }
+            try await group.waitForAll()
+        }
+    }
+
+    static func worker(_ n: Int, _ db: PGSession, _ control: Control, _ settings: Settings) async throws {
+        while true {
+            if control.state.withLock({ $0.stopping }) { return }
+            guard Date() < settings.deadline else { throw LabError("worker \(n): the queue did not drain in time") }
+            try await db.execute("BEGIN")
+            let rows = try await db.query(PostgresQuery(unsafeSQL: settings.claim))
+            guard let row = rows.first else {
+                try await db.execute("COMMIT")
+                if control.shutdownAfter == nil {
+                    let left = try await db.scalar("SELECT count(*)::int FROM jobs WHERE status = 'queued'", as: Int.self)
+                    if left == 0 { return }
+                }
+                try await Task.sleep(for: .milliseconds(5))
+                continue
+            }
+            let (id, payload, started) = try row.decode((Int, Int, Date).self)
+            control.state.withLock { s in
+                s.claims += 1
+                s.inFlight.insert(id)
+                if let limit = control.shutdownAfter, s.claims >= limit, !s.stopping {
+                    s.stopping = true
+                    s.atShutdown = s.inFlight
+                }
+            }
+            // The work itself; a graceful shutdown lets it finish.
+            if settings.jobMillis > 0 { try await Task.sleep(for: .milliseconds(settings.jobMillis)) }
+            let result = payload * payload
+            try await db.query("""
+                INSERT INTO job_runs VALUES (\(id), \(n), \(started), clock_timestamp(), \(result))
+                """)
+            try await db.query("UPDATE jobs SET status = 'done', finished_at = clock_timestamp() WHERE id = \(id)")
+            try await db.execute("COMMIT")
+            control.state.withLock { _ = $0.inFlight.remove(id) }
+        }
+    }
+}

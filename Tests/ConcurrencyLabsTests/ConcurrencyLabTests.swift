@@ -1,0 +1,152 @@
+import LabCatalog
+import LabKit
+import ConcurrencyLabs
+import Testing
+
+/// Phase 4 labs. Serialized: coroutines-vs-threads measures this process's memory, so the
+/// suite's own labs should not run beside it.
+@Suite(.serialized) struct ConcurrencyLabTests {
+    static let ids = ["coroutines", "thread-pools", "coroutines-vs-threads", "shared-resources", "concurrent-services"]
+
+    static func runQuick(_ id: String, _ given: [String: String] = [:]) async throws -> LabReport {
+        let type = try #require(ConcurrencyLabs.labs.first { $0.id == id })
+        let info = type.info
+        return await LabRunner.run(type, info: info, quick: true, parameters: try info.resolve(parameters: given, quick: true))
+    }
+
+    static func failures(_ r: LabReport) -> String {
+        let failed = r.checks.filter { !$0.passed }.map { "\($0.name): expected \($0.expected), observed \($0.observed)" }
+        return (failed + [r.error].compactMap { $0 }).joined(separator: "\n")
+    }
+
+    @Test(arguments: ids)
+    func passesInQuickMode(_ id: String) async throws {
+        let report = try await Self.runQuick(id)
+        #expect(report.outcome == .passed, "\(Self.failures(report))")
+        #expect(report.checks.count >= 3)
+        #expect(!report.figures.isEmpty)
+    }
+
+    @Test func everyLabIsInPhaseFourAndHasKnobsWithQuickValues() throws {
+        for id in Self.ids {
+            let info = try #require(ConcurrencyLabs.labs.first { $0.id == id }).info
+            #expect(info.phase == 4)
+            #expect(!info.parameters.isEmpty)
+            for p in info.parameters { #expect(p.validate(p.quickValue ?? p.defaultValue) == nil, "\(id).\(p.name)") }
+        }
+    }
+
+    // MARK: Checks fail when the experiment is broken
+
+    /// Runs `body` as a lab (under the real catalogue entry of `id`) and returns its report.
+    static func judged(_ id: String, _ body: @escaping @Sendable (LabContext) async -> Void) async throws -> LabReport {
+        let info = try #require(ConcurrencyLabs.labs.first { $0.id == id }).info
+        return await ProbeLab.$body.withValue(body) {
+            await LabRunner.run(ProbeLab.self, info: info, quick: true, parameters: [:])
+        }
+    }
+
+    @Test func sharedResourcesFailsOnAWrongExpectedTotal() async throws {
+        let counts = SharedResourcesLab.Counts(racyTallies: 400, racyTotal: 390, mutexTotal: 400, atomicTotal: 400)
+        let right = try await Self.judged("shared-resources") { SharedResourcesLab.judge(counts, expected: 400, $0) }
+        #expect(right.outcome == .passed, "\(Self.failures(right))")
+        let wrong = try await Self.judged("shared-resources") { SharedResourcesLab.judge(counts, expected: 401, $0) }
+        #expect(wrong.outcome == .failed)
+        #expect(wrong.checks.first { $0.name.contains("Mutex") }?.passed == false)
+        // A counter above the increments really made is impossible for a racy read-add-write.
+        let invented = SharedResourcesLab.Counts(racyTallies: 400, racyTotal: 401, mutexTotal: 400, atomicTotal: 400)
+        let report = try await Self.judged("shared-resources") { SharedResourcesLab.judge(invented, expected: 400, $0) }
+        #expect(report.outcome == .failed)
+    }
+
+    @Test func synchronisedCountersAreExact() async {
+        #expect(await SharedResourcesLab.mutexCount(threads: 3, increments: 10_000).total == 30_000)
+        #expect(await SharedResourcesLab.atomicCount(threads: 3, increments: 10_000).total == 30_000)
+        let racy = await SharedResourcesLab.racyCount(threads: 3, increments: 10_000)
+        #expect(racy.tallies == 30_000)
+        #expect(racy.total <= racy.tallies)
+    }
+
+    @Test func theBankWithoutTheFixOverdraws() async throws {
+        let naive = await ConcurrentServicesLab.reentrancy(.naive, racers: 2)
+        #expect(naive.accepted == 2)
+        #expect(naive.finalBalance == -20)
+        // Judged as if it were fixed, the unfixed bank fails.
+        let report = try await Self.judged("concurrent-services") { ConcurrentServicesLab.judgeFixed(naive, fix: "none", $0) }
+        #expect(report.outcome == .failed)
+        for style in [ConcurrentServicesLab.WithdrawStyle.recheckAfterAwait, .noSuspensionBetweenCheckAndAct] {
+            let fixed = await ConcurrentServicesLab.reentrancy(style, racers: 4)
+            #expect(fixed.accepted == 1 && fixed.finalBalance == 40)
+        }
+    }
+
+    @Test func theLedgerReplayFindsAnOverdraft() {
+        let t = ConcurrentServicesLab.Transfer.self
+        let ledger = [t.init(from: 0, to: 1, amount: 60), t.init(from: 0, to: 1, amount: 60)]
+        let replay = ConcurrentServicesLab.replayLedger(ledger, from: [100, 0])
+        #expect(replay.firstOverdraft == 1)
+        #expect(replay.balances == [-20, 120])
+    }
+
+    @Test func theHammerIsRepeatableAndBalanced() async {
+        let h = await ConcurrentServicesLab.hammer(accounts: 4, transfers: 500, clients: 5, seed: 7, style: .atomic)
+        #expect(h.final.reduce(0, +) == 4000)
+        #expect(h.accepted + h.refused == 500)
+        #expect(ConcurrentServicesLab.replayLedger(h.ledger, from: h.opening).balances == h.final)
+    }
+
+    @Test func anUnboundedStreamFailsTheBackpressureCheck() async throws {
+        let unbounded = await CoroutinesLab.measureLead(.unboundedStream, items: 200, consumerDelayMicros: 100)
+        let report = try await Self.judged("coroutines") { CoroutinesLab.judgeBackpressure(unbounded, bound: 5, items: 200, $0) }
+        #expect(report.outcome == .failed, "max lead \(unbounded.maxLead)")
+        let rendezvous = await CoroutinesLab.measureLead(.channel(buffer: 0), items: 200, consumerDelayMicros: 0)
+        #expect(rendezvous.maxLead <= 1)
+        #expect(rendezvous.received == 200 && rendezvous.sum == 20_100)
+    }
+
+    @Test func cancellationReachesEveryChild() async {
+        let c = await CoroutinesLab.cancelParent(children: 50)
+        #expect(c.cancelled == 50 && c.completed == 0 && !c.unstructuredWasCancelled)
+    }
+
+    @Test func theFlowMatchesTheEagerPipeline() async {
+        for n in [1, 2, 10, 37] {
+            #expect(await CoroutinesLab.flowPipeline(n: n) == CoroutinesLab.eagerPipeline(n: n))
+        }
+    }
+
+    @Test func aPoolOverItsSizeFailsItsCheck() async throws {
+        var o = ThreadPoolsLab.PoolOutcome()
+        o.maxConcurrent = 5; o.completed = 10; o.distinctThreads = 5
+        let broken = o
+        let report = try await Self.judged("thread-pools") { ThreadPoolsLab.judgePool(broken, size: 4, jobs: 10, $0) }
+        #expect(report.outcome == .failed)
+        let pool = await ThreadPoolsLab.runWorkerPool(size: 2, jobs: 6, jobMillis: 1)
+        #expect(pool.maxConcurrent == 2 && pool.completed == 6)
+    }
+
+    @Test func taskLocalsStopAtDetachedTasks() async throws {
+        let p = await ThreadPoolsLab.propagation(id: "r1")
+        #expect(p.asyncLet == "r1" && p.detached == nil && p.dispatchBlock == nil)
+        let report = try await Self.judged("thread-pools") { ThreadPoolsLab.judgePropagation(p, id: "r2", $0) }
+        #expect(report.outcome == .failed)
+    }
+
+    @Test func threadsLighterThanTasksFailsTheMemoryCheck() async throws {
+        let heavyTask = CoroutinesVsThreadsLab.SideOutcome(sleepers: 10, completed: 10, seconds: 1, residentIncrease: 200_000, osThreadsAdded: 0)
+        let lightThread = CoroutinesVsThreadsLab.SideOutcome(sleepers: 10, completed: 10, seconds: 1, residentIncrease: 100_000, osThreadsAdded: 10)
+        let report = try await Self.judged("coroutines-vs-threads") {
+            CoroutinesVsThreadsLab.judge(tasks: [heavyTask], threads: [lightThread], sleepMs: 10, $0)
+        }
+        #expect(report.outcome == .failed)
+        #expect(report.checks.filter { !$0.passed }.count == 1)
+    }
+}
+
+/// A lab whose body a test supplies through a task-local, to run a lab's verdict on
+/// outcomes the test made up.
+struct ProbeLab: Lab {
+    static let info = LabInfo(id: "probe", title: "probe", phase: 4, teaches: "a test lab", source: "Tests")
+    @TaskLocal static var body: (@Sendable (LabContext) async -> Void)?
+    func run(_ lab: LabContext) async throws { await Self.body?(lab) }
+}
