@@ -248,12 +248,14 @@ public enum CurriculumError: Error, Sendable, CustomStringConvertible {
     case failed(String)
     /// Something needed is not installed (the labs binary, a server).
     case unavailable(String)
+    /// A file the learner named does not exist or cannot be read.
+    case missingFile(String)
 
     public var exitStatus: Int32 {
         switch self {
         case .usage, .unknownTask, .ambiguousTask, .unknownPhase: return ExitStatus.usage
         case .invalidPlan: return ExitStatus.badPlan
-        case .planFile: return ExitStatus.missingFile
+        case .planFile, .missingFile: return ExitStatus.missingFile
         case let .store(e): return e.exitStatus
         case .refused, .failed: return ExitStatus.failure
         case .unavailable: return ExitStatus.unavailable
@@ -262,7 +264,7 @@ public enum CurriculumError: Error, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case let .usage(s), let .refused(s), let .failed(s), let .unavailable(s): return s
+        case let .usage(s), let .refused(s), let .failed(s), let .unavailable(s), let .missingFile(s): return s
         case let .invalidPlan(d):
             let errors = d.filter { $0.severity == .error }
             return errors.map(\.description).joined(separator: "\n")

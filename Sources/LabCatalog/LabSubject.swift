@@ -64,7 +64,7 @@ public struct LabSubject: Codable, Hashable, Sendable, CustomStringConvertible {
 extension LabInfo {
     /// A sentence naming the subjects this lab accepts, for `lab show` and usage errors.
     public var subjectsSentence: String {
-        guard !subjects.isEmpty else { return "only its reference implementation (it takes no subject of yours)" }
+        guard !subjects.isEmpty else { return "its reference implementation only" }
         return "the reference, or your own work with " + subjects.map(\.placeholder).joined(separator: " or ")
     }
 

@@ -59,9 +59,12 @@ struct Context {
         return "\(plan.phases[t.phase].number).\(t.position)"
     }
 
-    func statusMark(_ s: PlanState.Status, verified: Bool = false, regressed: Bool = false) -> String {
+    /// ★ verified against the learner's own work, ✔ verified on the reference, ✓ done,
+    /// ✗ regressed, ○ ready, · blocked.
+    func statusMark(_ s: PlanState.Status, verified: Bool = false, ownWork: Bool = false, regressed: Bool = false) -> String {
         switch s {
         case .done where regressed: return paint("✗", .red)
+        case .done where verified && ownWork: return paint("★", .green, .bold)
         case .done where verified: return paint("✔", .green, .bold)
         case .done: return paint("✓", .green)
         case .ready: return paint("○", .cyan)

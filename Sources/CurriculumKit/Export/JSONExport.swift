@@ -23,6 +23,11 @@ public struct TaskJSON: Codable, Sendable, Equatable {
     public var generatedFrom: String?
     public var doneOn: String?
     public var verified: Bool
+    /// What the verifying labs judged: `reference`, or the kind of the learner's own work
+    /// (`url`, `against`, `source`, `answers`); nil when not verified.
+    public var verifiedAgainst: String?
+    /// The URL, command or path of the learner's work that was judged.
+    public var verifiedSubject: String?
     public var regressed: Bool
     public var note: String?
 
@@ -51,6 +56,8 @@ public struct TaskJSON: Codable, Sendable, Equatable {
         let p = progress.byTask[i]
         doneOn = state.done[i] ? (p?.doneOn ?? plan.parts[i].compactMap { progress.byTask[$0]?.doneOn }.max()) : nil
         verified = state.done[i] && (p?.verified ?? false)
+        verifiedAgainst = verified ? (p?.subject?.kind ?? .reference).rawValue : nil
+        verifiedSubject = verified ? p?.subject?.value : nil
         regressed = state.done[i] && (p?.regressed ?? false)
         note = p?.note
     }
@@ -58,7 +65,7 @@ public struct TaskJSON: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case id, number, title, phase, status, due, overdue, labs, requires
         case blockedBy = "blocked_by", partOf = "part_of", parts, generatedFrom = "generated_from"
-        case doneOn = "done_on", verified, regressed, note
+        case doneOn = "done_on", verified, verifiedAgainst = "verified_against", verifiedSubject = "verified_subject", regressed, note
     }
 }
 

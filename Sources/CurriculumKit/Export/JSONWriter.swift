@@ -194,6 +194,8 @@ extension TaskJSON {
         w.field("status", status)
         w.field("title", title)
         w.field("verified", verified)
+        w.field("verified_against", verifiedAgainst)
+        w.field("verified_subject", verifiedSubject)
         w.endObject()
     }
 }

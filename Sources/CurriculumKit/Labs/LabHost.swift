@@ -37,11 +37,12 @@ public enum LabHost {
 
     /// Runs one lab. `onEvent` sees each protocol event as it arrives.
     public static func run(
-        binary: String, lab: String, quick: Bool, parameters: [String: String],
+        binary: String, lab: String, quick: Bool, parameters: [String: String], subject: LabSubject = .reference,
         timeLimit: TimeInterval, onEvent: (LabEvent) -> Void
     ) -> Outcome {
         let info = LabCatalog.lab(lab)
         var report = LabReport(lab: lab, title: info?.title ?? lab, quick: quick, parameters: parameters)
+        report.subject = subject.isOwnWork ? subject : nil
         let root = FileManager.default.temporaryDirectory
             .appendingPathComponent("curriculum-lab-\(getpid())-\(UUID().uuidString.prefix(8))", isDirectory: true).path
         do {
@@ -59,6 +60,7 @@ public enum LabHost {
         var args = ["run", lab, "--scratch", root]
         if quick { args.append("--quick") }
         for (k, v) in parameters.sorted(by: { $0.key < $1.key }) { args += ["--param", "\(k)=\(v)"] }
+        args += subject.arguments
 
         var fds: [Int32] = [0, 0]
         guard pipe(&fds) == 0 else {

@@ -1,4 +1,5 @@
 import Foundation
+import LabCatalog
 
 /// The use cases of the store, one transaction each.
 extension Store {
@@ -6,7 +7,19 @@ extension Store {
     public struct CheckOff: Sendable {
         public var task: String
         public var verified: Bool
-        public init(task: String, verified: Bool = false) { self.task = task; self.verified = verified }
+        /// With `verified`: the learner's own work the labs judged (nil: the reference).
+        public var subject: LabSubject?
+        public init(task: String, verified: Bool = false, subject: LabSubject? = nil) {
+            self.task = task; self.verified = verified; self.subject = verified ? subject : nil
+        }
+
+        /// Whether this check-off says more than what is recorded: a first check-off, a
+        /// regressed task passing again, or a stronger verification (none → reference →
+        /// the learner's own work).
+        func improves(on current: TaskProgress) -> Bool {
+            func rank(_ verified: Bool, _ ownWork: Bool) -> Int { verified ? (ownWork ? 2 : 1) : 0 }
+            return current.regressed || rank(verified, subject?.isOwnWork == true) > rank(current.verified, current.verifiedOwnWork)
+        }
     }
 
     /// Records check-offs (skipping tasks already done) and returns the events written.
@@ -16,9 +29,9 @@ extension Store {
         return try write { db in
             var written: [Event] = []
             for item in items {
-                if let current = try Store.current(db, task: item.task),
-                   !current.regressed, current.verified || !item.verified { continue }
-                var e = Event(at: stamp, day: day.description, kind: .checked, task: item.task, note: note, verified: item.verified)
+                if let current = try Store.current(db, task: item.task), !item.improves(on: current) { continue }
+                var e = Event(at: stamp, day: day.description, kind: .checked, task: item.task, note: note,
+                              verified: item.verified, subject: item.subject)
                 try Store.append(db, &e)
                 try Store.apply(db, task: item.task)
                 written.append(e)
@@ -72,7 +85,7 @@ extension Store {
             r.event = e.id ?? 0
             r.at = stamp
             try db.run("""
-                INSERT INTO lab_runs (\(LabRun.insertColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO lab_runs (\(LabRun.insertColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, r.values)
             r.id = db.lastInsertedRowID
             return r
@@ -80,11 +93,11 @@ extension Store {
     }
 
     /// Records the verdict of `recheck` on a done task: regressed when its labs fail.
-    public func recordRecheck(task: String, passed: Bool, day: Day, at: Date = Date()) throws(StoreError) {
+    public func recordRecheck(task: String, passed: Bool, subject: LabSubject? = nil, day: Day, at: Date = Date()) throws(StoreError) {
         let stamp = Timestamp.iso(at)
         try write { db in
             guard try Store.current(db, task: task) != nil else { return }
-            var e = Event(at: stamp, day: day.description, kind: .rechecked, task: task, passed: passed)
+            var e = Event(at: stamp, day: day.description, kind: .rechecked, task: task, passed: passed, subject: subject)
             try Store.append(db, &e)
             try Store.apply(db, task: task)
         }
@@ -102,9 +115,9 @@ extension Store {
         let state = replay(events)
         if let p = state[task] {
             try db.run("""
-                INSERT OR REPLACE INTO task_state (\(TaskProgress.columns)) VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT OR REPLACE INTO task_state (\(TaskProgress.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """, [.text(p.task), .text(p.doneOn), .text(p.checkedAt), SQLValue(p.verified), SQLValue(p.regressed),
-                      SQLValue(p.note), .integer(p.event)])
+                      SQLValue(p.note), .integer(p.event), SQLValue(p.subject?.stored)])
         } else {
             try db.run("DELETE FROM task_state WHERE task = ?", [.text(task)])
         }
@@ -119,9 +132,9 @@ extension Store {
     /// Appends an event to the log and sets its id.
     static func append(_ db: SQLiteConnection, _ e: inout Event) throws(SQLiteError) {
         try db.run("""
-            INSERT INTO events (at, day, kind, task, note, verified, passed, target) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO events (at, day, kind, task, note, verified, passed, target, subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, [.text(e.at), .text(e.day), .text(e.kind.rawValue), SQLValue(e.task), SQLValue(e.note),
-                  SQLValue(e.verified), SQLValue(e.passed), SQLValue(e.target)])
+                  SQLValue(e.verified), SQLValue(e.passed), SQLValue(e.target), SQLValue(e.subject?.stored)])
         e.id = db.lastInsertedRowID
     }
 
@@ -133,13 +146,18 @@ extension Store {
             switch e.kind {
             case .checked:
                 state[task] = TaskProgress(task: task, doneOn: e.day, checkedAt: e.at, verified: e.verified,
-                                           regressed: false, note: e.note, event: id)
+                                           regressed: false, note: e.note, event: id, subject: e.subject)
             case .reopened:
                 state[task] = nil
             case .rechecked:
                 if var s = state[task] {
                     s.regressed = !(e.passed ?? true)
-                    if e.passed == true { s.verified = true }
+                    // A passing recheck verifies the task; against the learner's own work it
+                    // upgrades a reference verification, and a reference pass keeps an own-work one.
+                    if e.passed == true {
+                        s.verified = true
+                        if let subject = e.subject { s.subject = subject }
+                    }
                     s.event = id
                     state[task] = s
                 }

@@ -165,6 +165,13 @@ public final class Store: @unchecked Sendable {
             CREATE INDEX lab_runs_lab ON lab_runs(lab, id);
             CREATE INDEX lab_runs_task ON lab_runs(task, id);
             """),
+        // Exercise mode: what a run judged, and what a verified check-off was verified
+        // against, when it was the learner's own work ("kind value"; NULL: the reference).
+        ("v2: lab subjects", """
+            ALTER TABLE events ADD COLUMN subject TEXT;
+            ALTER TABLE task_state ADD COLUMN subject TEXT;
+            ALTER TABLE lab_runs ADD COLUMN subject TEXT;
+            """),
     ]
 
     /// Applies the migrations the database has not had, in one IMMEDIATE transaction, each

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CurriculumKit
 import Foundation
+import LabCatalog
 
 struct Done: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Check tasks off; prints what they unblocked.")
@@ -31,6 +32,9 @@ struct Done: ParsableCommand {
     @Option(help: "With --verify: the labs' time limit in seconds.")
     var timeout: Int = 600
 
+    @OptionGroup(title: "With --verify, your own work (exercise mode)")
+    var subjectOptions: LabSubjectOptions
+
     /// The command's own options as plain values (the fast path builds these by hand).
     struct Values: Equatable {
         var tasks: [String]
@@ -41,10 +45,19 @@ struct Done: ParsableCommand {
         var verify: Bool
         var quick: Bool
         var timeout: Int
+        /// What `--verify`'s labs judge: the reference, or the learner's own work.
+        var subject: LabSubject = .reference
     }
 
     var values: Values {
-        Values(tasks: tasks, from: from, note: note, on: on, force: force, verify: verify, quick: quick, timeout: timeout)
+        Values(tasks: tasks, from: from, note: note, on: on, force: force, verify: verify, quick: quick, timeout: timeout,
+               subject: subjectOptions.subject)
+    }
+
+    func validate() throws {
+        if !verify, let flag = subjectOptions.subject.kind.flag {
+            throw ValidationError("\(flag) names your own work for --verify to judge; add --verify")
+        }
     }
 
     func run() throws {
@@ -106,7 +119,8 @@ struct Done: ParsableCommand {
                 for i in indices {
                     let t = plan.tasks[i]
                     guard !t.labs.isEmpty else { throw CurriculumError.refused("\(t.id) has no lab, so it cannot be verified; check it off without --verify.") }
-                    let outcome = try LabHost.runAndRecord(labs: t.labs.map { ($0, t.id) }, quick: options.quick, params: [:], timeout: options.timeout, context: &c)
+                    let outcome = try LabHost.runAndRecord(labs: t.labs.map { ($0, t.id) }, quick: options.quick, params: [:],
+                                                           subject: options.subject, timeout: options.timeout, context: &c)
                     guard outcome.allPassed else {
                         throw CurriculumError.refused("\(t.id) was not checked off: \(outcome.summary).")
                     }
@@ -116,7 +130,8 @@ struct Done: ParsableCommand {
             let store = try c.tracker.store()
             let written: [Event]
             do {
-                written = try store.checkOff(indices.map { Store.CheckOff(task: plan.tasks[$0].id, verified: verifiedSet.contains($0)) },
+                written = try store.checkOff(indices.map { Store.CheckOff(task: plan.tasks[$0].id, verified: verifiedSet.contains($0),
+                                                                          subject: options.subject) },
                                              day: day ?? c.tracker.today, note: options.note)
             } catch let e as StoreError { throw CurriculumError.store(e) }
             let writtenIDs = Set(written.compactMap(\.task))
@@ -137,7 +152,7 @@ struct Done: ParsableCommand {
             for i in shown {
                 let t = plan.tasks[i]
                 if writtenIDs.contains(t.id) {
-                    c.line("\(c.statusMark(.done, verified: verifiedSet.contains(i))) \(c.paint(t.id, .cyan)) done\(verifiedSet.contains(i) ? " (verified)" : ""): \(t.title)")
+                    c.line("\(c.statusMark(.done, verified: verifiedSet.contains(i), ownWork: options.subject.isOwnWork)) \(c.paint(t.id, .cyan)) done\(verifiedSet.contains(i) ? (options.subject.isOwnWork ? " (verified against your own work)" : " (verified)") : ""): \(t.title)")
                 } else {
                     c.line(c.paint("  \(t.id) was already done.", .dim))
                 }

@@ -6,8 +6,8 @@ import LabCatalog
 struct LabCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lab",
-        abstract: "Runnable, self-checking labs: list them, read about one, run them.",
-        subcommands: [LabListCommand.self, LabShowCommand.self, LabRunCommand.self]
+        abstract: "Runnable, self-checking labs: list them, read about one, run them, start your own.",
+        subcommands: [LabListCommand.self, LabShowCommand.self, LabRunCommand.self, LabInitCommand.self]
     )
 }
 
@@ -36,7 +36,8 @@ struct LabListCommand: ParsableCommand {
                 out.line(out.paint("Phase \(lab.phase)", .bold))
             }
             let needs = lab.needs.isEmpty ? "" : out.paint("  needs " + lab.needs.map(\.name).joined(separator: ", "), .dim)
-            out.line("  \(out.paint(lab.id.padded(24), .magenta)) \(lab.title)\(needs)")
+            let yours = lab.subjects.isEmpty ? "" : out.paint("  judges yours: " + lab.subjects.compactMap(\.flag).joined(separator: " "), .cyan)
+            out.line("  \(out.paint(lab.id.padded(24), .magenta)) \(lab.title)\(needs)\(yours)")
         }
         if labs.isEmpty { out.line("No labs\(phase.map { " in phase \($0)" } ?? "").") }
     }
@@ -88,6 +89,11 @@ struct LabShowCommand: ParsableCommand {
             }
         }
         out.line()
+        out.line(out.paint("Judges", .bold) + " " + info.subjectsSentence)
+        if !info.subjects.isEmpty {
+            out.line("  Start your own with: curriculum lab init \(info.id) [DIR]   (README, contract, stub)")
+        }
+        out.line()
         out.line("Source: \(info.source)  (its opening comment explains the concept)")
         out.line("Run it: curriculum lab run \(info.id)   (add --quick for a short run)")
     }
@@ -115,8 +121,14 @@ struct LabRunCommand: ParsableCommand {
     @Option(help: "Each lab's time limit, in seconds.")
     var timeout: Int = 900
 
+    @OptionGroup(title: "Your own work (exercise mode)")
+    var subjectOptions: LabSubjectOptions
+
     func validate() throws {
         if targets.isEmpty && !all { throw ValidationError("name a lab or a task, or pass --all") }
+        if all && subjectOptions.given {
+            throw ValidationError("--all runs every lab on its reference; name the lab that should judge your work")
+        }
         if !targets.isEmpty && all { throw ValidationError("--all runs every lab; do not name labs with it") }
         guard timeout > 0 else { throw ValidationError("--timeout takes a positive number of seconds") }
     }
@@ -127,6 +139,7 @@ struct LabRunCommand: ParsableCommand {
             guard let eq = p.firstIndex(of: "="), eq != p.startIndex else { throw ValidationError("--param takes NAME=VALUE, not \(p)") }
             given[String(p[..<eq])] = String(p[p.index(after: eq)...])
         }
+        let subject = subjectOptions.subject
         try Context.run(global.values) { c in
             // Resolve targets to (lab, task) pairs.
             var runs: [(lab: String, task: String?)] = []
@@ -160,7 +173,8 @@ struct LabRunCommand: ParsableCommand {
                 do { _ = try info.resolve(parameters: mine, quick: quick) } catch let e as LabParameterError { throw CurriculumError.usage(e.description) }
                 perLab[r.lab] = mine
             }
-            let outcome = try LabHost.runAndRecord(labs: runs, quick: quick, params: perLab.mapValues { $0 }, timeout: timeout, context: &c)
+            let outcome = try LabHost.runAndRecord(labs: runs, quick: quick, params: perLab.mapValues { $0 }, subject: subject,
+                                                   timeout: timeout, context: &c)
             if runs.count > 1 && !c.json {
                 c.line()
                 c.line(c.paint("\(outcome.passed) passed, \(outcome.failed) failed", .bold) + (outcome.unavailable > 0 ? ", \(outcome.unavailable) unavailable" : ""))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CurriculumKit
+import LabCatalog
 
 struct Recheck: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,7 +17,11 @@ struct Recheck: ParsableCommand {
     @Option(help: "Each lab's time limit, in seconds.")
     var timeout: Int = 900
 
+    @OptionGroup(title: "Your own work (exercise mode)")
+    var subjectOptions: LabSubjectOptions
+
     func run() throws {
+        let subject = subjectOptions.subject
         try Context.run(global.values) { c in
             let state = try c.state()
             let plan = c.plan
@@ -36,13 +41,14 @@ struct Recheck: ParsableCommand {
             var interrupted = false
             for i in chosen {
                 let t = plan.tasks[i]
-                let outcome = try LabHost.runAndRecord(labs: t.labs.map { ($0, t.id) }, quick: quick, params: [:], timeout: timeout, context: &c)
+                let outcome = try LabHost.runAndRecord(labs: t.labs.map { ($0, t.id) }, quick: quick, params: [:], subject: subject,
+                                                       timeout: timeout, context: &c)
                 if outcome.interrupted { interrupted = true; break }
                 // "Unavailable" judges nothing: the task keeps its standing.
                 if outcome.unavailable > 0 && outcome.failed == 0 { continue }
                 do {
                     for id in [t.id] + t.renamedFrom {
-                        try c.tracker.store().recordRecheck(task: id, passed: outcome.allPassed, day: c.tracker.today)
+                        try c.tracker.store().recordRecheck(task: id, passed: outcome.allPassed, subject: subject, day: c.tracker.today)
                     }
                 } catch let e as StoreError { throw CurriculumError.store(e) }
                 if !outcome.allPassed { regressed.append(t.id) }

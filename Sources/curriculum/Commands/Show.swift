@@ -49,7 +49,7 @@ struct Show: ParsableCommand {
             switch state.status[i] {
             case .done:
                 stateText = c.paint("done", .green)
-                if let p { stateText += " on \(p.doneOn)" + (p.verified ? ", verified by its labs" : "") + (p.regressed ? c.paint(", REGRESSED: its labs now fail", .red) : "") }
+                if let p { stateText += " on \(p.doneOn)" + (p.verified ? (p.subject.map { ", verified by its labs against your own work (\($0.description))" } ?? ", verified by its labs (on their reference)") : "") + (p.regressed ? c.paint(", REGRESSED: its labs now fail", .red) : "") }
                 else if !plan.parts[i].isEmpty { stateText += " (all its parts are done)" }
             case .ready: stateText = c.paint("ready", .cyan) + ": every requirement is done"
             case .blocked: stateText = c.paint("blocked", .yellow)
@@ -86,7 +86,8 @@ struct Show: ParsableCommand {
                     c.line("  \(c.paint(lab, .magenta))  \(info?.title ?? "")   curriculum lab run \(lab)")
                     for r in runs where r.lab == lab {
                         let mark = r.outcome == "passed" ? c.paint("passed", .green) : r.outcome == "unavailable" ? c.paint("unavailable", .yellow) : c.paint("failed", .red)
-                        c.line("    \(r.at.prefix(16).replacingOccurrences(of: "T", with: " "))  \(mark)  \(r.checksPassed)/\(r.checksTotal) checks  \(String(format: "%.1f s", r.seconds))\(r.quick ? " (quick)" : "")")
+                        c.line("    \(r.at.prefix(16).replacingOccurrences(of: "T", with: " "))  \(mark)  \(r.checksPassed)/\(r.checksTotal) checks  \(String(format: "%.1f s", r.seconds))\(r.quick ? " (quick)" : "")"
+                               + (r.subject.map { "  " + c.paint("judged \($0.description)", .cyan) } ?? ""))
                     }
                 }
             }

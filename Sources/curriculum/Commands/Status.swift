@@ -19,17 +19,23 @@ struct Status: ParsableCommand {
             let today = c.tracker.today
             let overdue = plan.tasks.indices.filter { !state.done[$0] && (plan.due(of: $0).map { $0 < today } ?? false) }
             let next = state.next(today: today, limit: 3)
-            let verified = progress.byTask.filter { state.done[$0.key] && $0.value.verified && !$0.value.regressed }.count
+            let verifiedTasks = progress.byTask.filter { state.done[$0.key] && $0.value.verified && !$0.value.regressed }
+            let verified = verifiedTasks.count
+            let ownWork = verifiedTasks.filter { $0.value.verifiedOwnWork }.count
             let regressed = progress.byTask.filter { state.done[$0.key] && $0.value.regressed }.map { plan.tasks[$0.key].id }.sorted()
             if c.json {
                 struct Out: Encodable {
                     var title: String; var today: String; var done: Int; var total: Int; var verified: Int
+                    var verifiedOwnWork: Int
                     var regressed: [String]; var overdue: [String]; var next: [String]; var orphaned: [String]
                     var phases: [PhaseJSON]
+                    enum CodingKeys: String, CodingKey {
+                        case title, today, done, total, verified, verifiedOwnWork = "verified_own_work", regressed, overdue, next, orphaned, phases
+                    }
                 }
                 let phases = PlanJSON(state: state, progress: progress, today: today).phases
                 c.emitJSON(Out(title: plan.title, today: today.description, done: state.doneCount, total: plan.tasks.count,
-                               verified: verified, regressed: regressed, overdue: overdue.map { plan.tasks[$0].id },
+                               verified: verified, verifiedOwnWork: ownWork, regressed: regressed, overdue: overdue.map { plan.tasks[$0].id },
                                next: next.map { plan.tasks[$0.task].id }, orphaned: progress.orphans.map(\.task).sorted(),
                                phases: phases))
                 return
@@ -37,7 +43,7 @@ struct Status: ParsableCommand {
             let total = plan.tasks.count
             let pct = total == 0 ? 0 : state.doneCount * 100 / total
             c.line(c.paint(plan.title, .bold) + "  \(state.doneCount)/\(total) done (\(pct)%)"
-                   + (verified > 0 ? ", \(verified) verified by their labs" : "") + c.paint("  · \(today)", .dim))
+                   + (verified > 0 ? ", \(verified) verified by their labs" + (ownWork > 0 ? " (\(ownWork) against your own work)" : "") : "") + c.paint("  · \(today)", .dim))
             c.line()
             let titleWidth = min(48, plan.phases.map { $0.title.displayWidth }.max() ?? 20)
             for (p, phase) in plan.phases.enumerated() {

@@ -18,7 +18,8 @@ extension LabHost {
 
     /// Runs labs one after another, shows their progress and reports, and records each run.
     static func runAndRecord(labs: [(lab: String, task: String?)], quick: Bool, params: [String: [String: String]],
-                             timeout: Int, context c: inout Context) throws -> Summary {
+                             subject: LabSubject = .reference, timeout: Int, context c: inout Context) throws -> Summary {
+        try subject.check(for: labs.map(\.lab))
         guard let binary = locateLabsBinary() else {
             throw CurriculumError.unavailable("the labs are not built yet; build them with: \(buildCommand)  (then run this again)")
         }
@@ -38,7 +39,7 @@ extension LabHost {
             status("starting…")
             var checks = 0, failedChecks = 0
             let outcome = LabHost.run(binary: binary, lab: run.lab, quick: quick, parameters: params[run.lab] ?? [:],
-                                      timeLimit: TimeInterval(timeout)) { event in
+                                      subject: subject, timeLimit: TimeInterval(timeout)) { event in
                 switch event {
                 case let .step(s): status("· " + s.title)
                 case let .check(ch):
@@ -60,7 +61,8 @@ extension LabHost {
             // Record it; a lab run is history even when it failed.
             let figures = (try? JSONEncoder().encode(r.figures)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
             let record = LabRun(lab: r.lab, task: run.task, at: "", seconds: r.seconds, outcome: r.outcome.rawValue, quick: r.quick,
-                                checksPassed: r.checks.filter(\.passed).count, checksTotal: r.checks.count, figures: figures, error: r.error)
+                                checksPassed: r.checks.filter(\.passed).count, checksTotal: r.checks.count, figures: figures, error: r.error,
+                                subject: r.subject)
             do { try c.tracker.store().recordLabRun(record, day: c.tracker.today) } catch let e as StoreError { throw CurriculumError.store(e) }
             if c.json { c.emitJSON(r) } else { render(r, &c) }
             if outcome.interrupted { break }
@@ -71,6 +73,7 @@ extension LabHost {
     static func render(_ r: LabReport, _ c: inout Context) {
         c.line(c.paint(r.title, .bold) + c.paint("  (\(r.lab)\(r.quick ? ", quick" : ""))", .dim))
         if let engine = r.engine { c.line(c.paint("  engine: \(engine)", .dim)) }
+        if let subject = r.subject, subject.isOwnWork { c.line("  judging " + c.paint(subject.description, .cyan)) }
         for s in r.steps {
             c.line("  · \(s.title)")
             if let d = s.detail { for l in d.split(separator: "\n") { c.line(c.paint("      \(l)", .dim)) } }
