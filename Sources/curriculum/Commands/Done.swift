@@ -33,7 +33,7 @@ struct Done: ParsableCommand {
     var timeout: Int = 600
 
     @OptionGroup(title: "With --verify, your own work (exercise mode)")
-    var subjectOptions: LabSubjectOptions
+    var subject: LabSubjectOptions
 
     /// The command's own options as plain values (the fast path builds these by hand).
     struct Values: Equatable {
@@ -51,11 +51,11 @@ struct Done: ParsableCommand {
 
     var values: Values {
         Values(tasks: tasks, from: from, note: note, on: on, force: force, verify: verify, quick: quick, timeout: timeout,
-               subject: subjectOptions.subject)
+               subject: subject.chosen)
     }
 
     func validate() throws {
-        if !verify, let flag = subjectOptions.subject.kind.flag {
+        if !verify, let flag = subject.chosen.kind.flag {
             throw ValidationError("\(flag) names your own work for --verify to judge; add --verify")
         }
     }

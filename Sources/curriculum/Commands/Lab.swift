@@ -122,11 +122,11 @@ struct LabRunCommand: ParsableCommand {
     var timeout: Int = 900
 
     @OptionGroup(title: "Your own work (exercise mode)")
-    var subjectOptions: LabSubjectOptions
+    var subject: LabSubjectOptions
 
     func validate() throws {
         if targets.isEmpty && !all { throw ValidationError("name a lab or a task, or pass --all") }
-        if all && subjectOptions.given {
+        if all && subject.given {
             throw ValidationError("--all runs every lab on its reference; name the lab that should judge your work")
         }
         if !targets.isEmpty && all { throw ValidationError("--all runs every lab; do not name labs with it") }
@@ -139,7 +139,7 @@ struct LabRunCommand: ParsableCommand {
             guard let eq = p.firstIndex(of: "="), eq != p.startIndex else { throw ValidationError("--param takes NAME=VALUE, not \(p)") }
             given[String(p[..<eq])] = String(p[p.index(after: eq)...])
         }
-        let subject = subjectOptions.subject
+        let judged = subject.chosen
         try Context.run(global.values) { c in
             // Resolve targets to (lab, task) pairs.
             var runs: [(lab: String, task: String?)] = []
@@ -173,7 +173,7 @@ struct LabRunCommand: ParsableCommand {
                 do { _ = try info.resolve(parameters: mine, quick: quick) } catch let e as LabParameterError { throw CurriculumError.usage(e.description) }
                 perLab[r.lab] = mine
             }
-            let outcome = try LabHost.runAndRecord(labs: runs, quick: quick, params: perLab.mapValues { $0 }, subject: subject,
+            let outcome = try LabHost.runAndRecord(labs: runs, quick: quick, params: perLab.mapValues { $0 }, subject: judged,
                                                    timeout: timeout, context: &c)
             if runs.count > 1 && !c.json {
                 c.line()

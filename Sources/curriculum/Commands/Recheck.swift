@@ -18,10 +18,10 @@ struct Recheck: ParsableCommand {
     var timeout: Int = 900
 
     @OptionGroup(title: "Your own work (exercise mode)")
-    var subjectOptions: LabSubjectOptions
+    var subject: LabSubjectOptions
 
     func run() throws {
-        let subject = subjectOptions.subject
+        let judged = subject.chosen
         try Context.run(global.values) { c in
             let state = try c.state()
             let plan = c.plan
@@ -41,14 +41,14 @@ struct Recheck: ParsableCommand {
             var interrupted = false
             for i in chosen {
                 let t = plan.tasks[i]
-                let outcome = try LabHost.runAndRecord(labs: t.labs.map { ($0, t.id) }, quick: quick, params: [:], subject: subject,
+                let outcome = try LabHost.runAndRecord(labs: t.labs.map { ($0, t.id) }, quick: quick, params: [:], subject: judged,
                                                        timeout: timeout, context: &c)
                 if outcome.interrupted { interrupted = true; break }
                 // "Unavailable" judges nothing: the task keeps its standing.
                 if outcome.unavailable > 0 && outcome.failed == 0 { continue }
                 do {
                     for id in [t.id] + t.renamedFrom {
-                        try c.tracker.store().recordRecheck(task: id, passed: outcome.allPassed, subject: subject, day: c.tracker.today)
+                        try c.tracker.store().recordRecheck(task: id, passed: outcome.allPassed, subject: judged, day: c.tracker.today)
                     }
                 } catch let e as StoreError { throw CurriculumError.store(e) }
                 if !outcome.allPassed { regressed.append(t.id) }

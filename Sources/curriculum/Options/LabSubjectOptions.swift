@@ -30,7 +30,7 @@ struct LabSubjectOptions: ParsableArguments {
 
     /// The subject, with a file path made absolute (the lab runs in its own process and
     /// the run record should say which file was judged).
-    var subject: LabSubject {
+    var chosen: LabSubject {
         if let url { return LabSubject(.url, url) }
         if let against { return LabSubject(.against, against) }
         if let source { return LabSubject(.source, URL(fileURLWithPath: source).standardizedFileURL.path) }
@@ -39,7 +39,7 @@ struct LabSubjectOptions: ParsableArguments {
     }
 
     /// Whether any subject flag was given.
-    var given: Bool { subject.isOwnWork }
+    var given: Bool { chosen.isOwnWork }
 }
 
 extension LabSubject {

@@ -1,0 +1,71 @@
+import Foundation
+import Testing
+
+/// Exercise mode from the command line (DESIGN.md §4): the subject flags are checked
+/// before any lab starts, each mistake is one sentence with its exit status.
+@Suite("Exercise mode: subjects on the command line") struct ExerciseModeTests {
+    static let planWithLabs = LabCommandTests.planWithLabs
+
+    @Test func aLabRefusesASubjectItDoesNotAcceptAndSaysWhatItAccepts() throws {
+        let cli = try CLI(); defer { cli.cleanUp() }
+        let r = try cli.run(["lab", "run", "shared-resources", "--url", "http://127.0.0.1:1"])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("lab shared-resources does not take --url; it accepts its reference implementation only."), "\(r.stderr)")
+        // Nothing ran, so nothing was recorded.
+        #expect(try cli.run(["log", "-n", "0", "--json"]).stdout.contains("lab-run") == false)
+    }
+
+    @Test func oneSubjectAtATime() throws {
+        let cli = try CLI(); defer { cli.cleanUp() }
+        let r = try cli.run(["lab", "run", "rest-api", "--url", "http://127.0.0.1:1", "--against", "true"])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("give one subject at a time; --url and --against were both given"), "\(r.stderr)")
+        let empty = try cli.run(["lab", "run", "rest-api", "--against", " "])
+        #expect(empty.status == 64)
+        #expect(empty.stderr.contains("--against needs a value"), "\(empty.stderr)")
+    }
+
+    @Test func allRunsTheReferencesOnly() throws {
+        let cli = try CLI(); defer { cli.cleanUp() }
+        let r = try cli.run(["lab", "run", "--all", "--url", "http://127.0.0.1:1"])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("name the lab that should judge your work"), "\(r.stderr)")
+    }
+
+    @Test func aSubjectWithoutVerifyIsAMistake() throws {
+        let cli = try CLI(plan: Self.planWithLabs); defer { cli.cleanUp() }
+        let r = try cli.run(["done", "alpha", "--answers", "a.sql"])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("--answers names your own work for --verify to judge; add --verify"), "\(r.stderr)")
+        #expect(try cli.run(["status"]).stdout.contains("0/"), "nothing was checked off")
+    }
+
+    @Test func verifyingWithASubjectTheTasksLabsRefuseChecksNothingOff() throws {
+        let cli = try CLI(plan: Self.planWithLabs); defer { cli.cleanUp() }
+        let r = try cli.run(["done", "alpha", "--verify", "--url", "http://127.0.0.1:1"])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("lab coroutines does not take --url"), "\(r.stderr)")
+        let list = try cli.run(["list", "--done", "--json"])
+        #expect(list.stdout.contains("alpha") == false)
+    }
+
+    @Test func labInitNeedsALabWithAnExercise() throws {
+        let cli = try CLI(); defer { cli.cleanUp() }
+        let r = try cli.run(["lab", "init", "shared-resources", cli.folder.appendingPathComponent("mine").path])
+        #expect(r.status == 64)
+        #expect(r.stderr.contains("judges its reference implementation only, so it has no starter folder"), "\(r.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: cli.folder.appendingPathComponent("mine").path))
+        let unknown = try cli.run(["lab", "init", "rest-apj"])
+        #expect(unknown.status == 64)
+        #expect(unknown.stderr.contains("did you mean rest-api"), "\(unknown.stderr)")
+    }
+
+    @Test func labShowSaysWhichSubjectsALabAccepts() throws {
+        let cli = try CLI(); defer { cli.cleanUp() }
+        let show = try cli.run(["lab", "show", "shared-resources"])
+        #expect(show.stdout.contains("Judges its reference implementation only"), "\(show.stdout)")
+        let json = try cli.run(["lab", "list", "--json"])
+        let labs = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]])
+        #expect(labs.allSatisfy { $0["subjects"] is [String] }, "every lab lists the subjects it accepts")
+    }
+}
