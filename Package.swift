@@ -97,7 +97,9 @@ let package = Package(
         ),
         // Every family's labs, found by id.
         .target(name: "Labs", dependencies: ["LabKit", "DataLabs", "ConcurrencyLabs", "HTTPLabs"], path: "Sources/Labs/Registry"),
-        .executableTarget(name: "curriculum-labs", dependencies: ["Labs", "LabKit", "LabCatalog"]),
+        .executableTarget(name: "curriculum-labs", dependencies: ["Labs", "LabKit", "LabCatalog", "CLabSupport"]),
+        // prctl(2) for curriculum-labs (a variadic C call Swift cannot make).
+        .target(name: "CLabSupport"),
         .testTarget(name: "CurriculumKitTests", dependencies: ["CurriculumKit"], exclude: ["Fixtures"]),
         .testTarget(name: "LabKitTests", dependencies: ["LabKit", "LabCatalog", .product(name: "PostgresNIO", package: "postgres-nio")]),
         .testTarget(name: "LabsTests", dependencies: ["Labs", "LabKit", "LabCatalog"]),

@@ -9,6 +9,8 @@
 //   fixture-stubborn  like fixture-hang, but blocks in sleep(3) and ignores SIGTERM
 //   fixture-crash     reports a step, then traps (an index out of range) before it can report
 //   fixture-listen    listens on 127.0.0.1 (an ephemeral port) for two seconds
+//   fixture-postgres  starts a throwaway PostgreSQL, says so, then waits forever: for the
+//                     tests that stop or kill the tracker mid-lab
 import Foundation
 import LabCatalog
 import LabKit
@@ -18,7 +20,7 @@ import Glibc
 #endif
 
 enum LabFixtures {
-    static let ids = ["fixture-pass", "fixture-hang", "fixture-stubborn", "fixture-crash", "fixture-listen"]
+    static let ids = ["fixture-pass", "fixture-hang", "fixture-stubborn", "fixture-crash", "fixture-listen", "fixture-postgres"]
 
     static var enabled: Bool { ProcessInfo.processInfo.environment["CURRICULUM_LABS_FIXTURES"] == "1" }
 
@@ -27,12 +29,10 @@ enum LabFixtures {
         guard enabled else { return nil }
         let types: [String: any Lab.Type] = [
             FixturePass.id: FixturePass.self, FixtureHang.id: FixtureHang.self, FixtureStubborn.id: FixtureStubborn.self,
-            FixtureCrash.id: FixtureCrash.self, FixtureListen.id: FixtureListen.self,
+            FixtureCrash.id: FixtureCrash.self, FixtureListen.id: FixtureListen.self, FixturePostgres.id: FixturePostgres.self,
         ]
         guard let type = types[id] else { return nil }
-        let info = LabInfo(id: id, title: "Test fixture \(id)", phase: 0, tasks: [],
-                           teaches: "A misbehaving lab for the tracker's own tests.", source: "Sources/curriculum-labs/Fixtures.swift")
-        return (info, type)
+        return (type.info, type)
     }
 
     /// Starts `sleep 3600` in its own session with its working folder in `folder`: a
@@ -114,5 +114,18 @@ struct FixtureListen: Lab {
         lab.expect("the kernel gave an ephemeral port", port > 0, expected: "a port above 0", observed: "\(port)")
         // Stay listening long enough for a test sampling /proc/net/tcp to see the socket.
         try await Task.sleep(nanoseconds: 2_000_000_000)
+    }
+}
+
+struct FixturePostgres: Lab {
+    static let info = LabInfo(id: "fixture-postgres", title: "Test fixture fixture-postgres", phase: 0, tasks: [],
+                              teaches: "A lab killed mid-run for the tracker's own tests.", needs: [.postgres],
+                              source: "Sources/curriculum-labs/Fixtures.swift")
+    func run(_ lab: LabContext) async throws {
+        let server = try await ThrowawayPostgres.start(for: lab)
+        lab.step("a throwaway PostgreSQL is running", "\(server)")
+        // The test watching from outside waits for this file before it stops the tracker.
+        try Data().write(to: lab.scratch.appendingPathComponent("postgres-ready"))
+        while true { try await Task.sleep(nanoseconds: 100_000_000) }
     }
 }

@@ -5,15 +5,30 @@
 //   curriculum-labs init LAB DIR             writes the lab's starter folder into DIR
 //   curriculum-labs run LAB [--quick] [--param NAME=VALUE]… [--scratch DIR] [--manual-clock]
 //                       [--url URL | --against CMD | --source PATH | --answers FILE]
+import CLabSupport
 import Foundation
 import LabCatalog
 import LabKit
 import Labs
 import Synchronization
 
-/// One protocol line on stdout, written at once (no buffering: the tracker shows progress live).
+/// Set when the run must stop: Ctrl-C, SIGTERM/SIGHUP (a time-out, or the tracker being
+/// stopped), or the tracker gone (its end of the pipe closed).
+let interrupted = Atomic<Bool>(false)
+
+/// One protocol line on stdout, written at once (no buffering: the tracker shows progress
+/// live) with write(2): a closed pipe means the tracker is gone, which stops the run like
+/// an interrupt so its clean-ups still run (FileHandle.write would trap on EPIPE instead).
 func emit(_ event: LabEvent) {
-    FileHandle.standardOutput.write(Data((event.line() + "\n").utf8))
+    let bytes = Array((event.line() + "\n").utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes[offset...].withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
+        if n > 0 { offset += n; continue }
+        if n < 0 && errno == EINTR { continue }
+        interrupted.store(true, ordering: .relaxed)
+        return
+    }
 }
 
 func fail(_ message: String, _ status: Int32) -> Never {
@@ -88,8 +103,13 @@ do { parameters = try info.resolve(parameters: given, quick: quick) } catch { fa
 // Ctrl-C or a time-out (SIGTERM from the tracker) cancels the lab; its clean-ups still run
 // and the report still goes out, so no server or scratch folder is left behind. The
 // handler only sets a flag (all a signal handler may safely do); a watcher cancels the run.
-let interrupted = Atomic<Bool>(false)
-for sig in [SIGINT, SIGTERM] {
+// A closed pipe is reported by write(2) as EPIPE (see emit) instead of killing the process.
+signal(SIGPIPE, SIG_IGN)
+// When the tracker dies, even by SIGKILL, the kernel sends this lab SIGTERM, which stops it
+// and runs its clean-ups: no server outlives the run it belonged to.
+_ = clab_set_parent_death_signal(SIGTERM)
+if getppid() == 1 { interrupted.store(true, ordering: .relaxed) }
+for sig in [SIGINT, SIGTERM, SIGHUP] {
     var action = sigaction()
     action.__sigaction_handler.sa_handler = { _ in interrupted.store(true, ordering: .relaxed) }
     sigemptyset(&action.sa_mask)
@@ -107,9 +127,14 @@ Task {
     }
     runTask.cancel()
 }
+let tracker = getppid()
 Task {
     let report = await runTask.value
     emit(.report(report))
+    // The tracker removes the scratch root it made; when it is gone (killed), this lab is
+    // the last one who knows the folder, so it removes it (only if empty: the runner has
+    // already removed the lab's own scratch folder inside it).
+    if getppid() != tracker, let root = scratchRoot { rmdir(root.path) }
     switch report.outcome {
     case .passed: exit(runTask.isCancelled ? LabExit.interrupted : LabExit.passed)
     case .failed: exit(runTask.isCancelled ? LabExit.interrupted : LabExit.failed)

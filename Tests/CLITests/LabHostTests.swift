@@ -152,6 +152,69 @@ import Testing
         #expect(try box.labRuns().map(\.0) == ["fixture-hang"])
     }
 
+    /// `kill <tracker>` (SIGTERM) or a closed terminal (SIGHUP) mid-lab: the tracker passes
+    /// the stop on, the lab stops its PostgreSQL and reports, the tracker records the run as
+    /// interrupted and sweeps. Within a few seconds no server and no scratch folder remain.
+    @Test(arguments: [SIGTERM, SIGHUP])
+    func stoppingTheTrackerMidLabStopsTheLabsServer(_ signal: Int32) throws {
+        let box = try Sandbox(); defer { box.cli.cleanUp() }
+        let p = try box.start(["lab", "run", "fixture-postgres", "--timeout", "120"])
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        let up = Self.wait(seconds: 60) { Self.postgresReady(under: box.tmp) || !p.isRunning }
+        try #require(up && p.isRunning, "the lab's PostgreSQL never started: \(box.output)")
+        kill(p.processIdentifier, signal)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 130, "exit \(p.terminationStatus): \(box.output)")
+        #expect(box.output.contains("interrupted"), "\(box.output)")
+        #expect(Self.wait(seconds: 5) { box.leftovers().processes.isEmpty && box.leftovers().files.isEmpty },
+                "left behind: \(box.leftovers().files) \(box.leftovers().processes.map(ProcFS.commandLine))")
+        #expect(try box.labRuns().map(\.0) == ["fixture-postgres"])
+    }
+
+    /// SIGKILL cannot be caught: the tracker dies at once. The lab learns it through its
+    /// parent-death signal, stops its PostgreSQL, and removes the scratch root itself.
+    @Test func killingTheTrackerMidLabStillStopsTheLabsServer() throws {
+        let box = try Sandbox(); defer { box.cli.cleanUp() }
+        let p = try box.start(["lab", "run", "fixture-postgres", "--timeout", "120"])
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        let up = Self.wait(seconds: 60) { Self.postgresReady(under: box.tmp) || !p.isRunning }
+        try #require(up && p.isRunning, "the lab's PostgreSQL never started: \(box.output)")
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        #expect(Self.wait(seconds: 10) { box.leftovers().processes.isEmpty && box.leftovers().files.isEmpty },
+                "left behind: \(box.leftovers().files) \(box.leftovers().processes.map(ProcFS.commandLine))")
+    }
+
+    /// What a killed run could not clean (here: a scratch root whose tracker is gone, with
+    /// a process still running inside it) is swept by the next `lab run`.
+    @Test func theNextLabRunSweepsWhatAKilledRunLeft() throws {
+        let box = try Sandbox(); defer { box.cli.cleanUp() }
+        // A tracker pid that is surely dead: a child we started and reaped.
+        let dead = Process()
+        dead.executableURL = URL(fileURLWithPath: "/bin/true")
+        try dead.run(); dead.waitUntilExit()
+        let root = URL(fileURLWithPath: box.tmp).appendingPathComponent("curriculum-lab-\(dead.processIdentifier)-0badc0de")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        let orphan = Process()
+        orphan.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
+        orphan.arguments = ["sleep", "3600"]
+        orphan.currentDirectoryURL = root
+        try orphan.run()
+        defer { kill(orphan.processIdentifier, SIGKILL) }
+        #expect(Self.wait(seconds: 5) { !ProcFS.processes(under: root.path).isEmpty })
+        let r = try box.run(["lab", "run", "fixture-pass"])
+        #expect(r.status == 0, "\(r.stdout)\(r.stderr)")
+        #expect(Self.wait(seconds: 5) { ProcFS.processes(under: root.path).isEmpty }, "the orphan still runs")
+        #expect(!FileManager.default.fileExists(atPath: root.path), "the abandoned scratch root is still there")
+    }
+
+    /// Whether fixture-postgres has its server up (it writes `postgres-ready` then).
+    static func postgresReady(under root: String) -> Bool {
+        let files = FileManager.default.enumerator(atPath: root)?.allObjects as? [String] ?? []
+        return files.contains { $0.hasSuffix("/postgres-ready") }
+            && ProcFS.processes(under: root).contains { ProcFS.commandLine($0).contains("postgres") }
+    }
+
     // MARK: Network
 
     /// No lab source binds a wildcard address: servers listen on 127.0.0.1, ::1, or a

@@ -1,5 +1,11 @@
 import Foundation
 import LabCatalog
+import Synchronization
+
+/// The lab being hosted and the stop signal the tracker received, shared with the signal
+/// handler below (which only loads and stores atomics and calls kill(2), both safe there).
+private let hostedLab = Atomic<Int32>(0)
+private let receivedStop = Atomic<Int32>(0)
 
 /// Runs a lab in its own process (`curriculum-labs run …`) and reads the lab protocol
 /// from it, so a lab that crashes or hangs never takes the tracker or the database down.
@@ -91,12 +97,45 @@ public enum LabHost {
         // lab cleans up and reports, and the tracker records what happened.
         let oldInt = signal(SIGINT, SIG_IGN)
         defer { signal(SIGINT, oldInt) }
+        // SIGTERM or SIGHUP to the tracker (`kill`, a closed terminal) is passed on to the
+        // lab, which stops and cleans up like after Ctrl-C; the tracker waits for it, records
+        // the run as interrupted and sweeps. (SIGKILL cannot be caught: then the lab's
+        // parent-death signal stops it, and the next `lab run` sweeps what is left.)
+        hostedLab.store(0, ordering: .sequentiallyConsistent)
+        receivedStop.store(0, ordering: .sequentiallyConsistent)
+        var stopAction = sigaction()
+        stopAction.__sigaction_handler.sa_handler = { sig in
+            receivedStop.store(sig, ordering: .sequentiallyConsistent)
+            let child = hostedLab.load(ordering: .sequentiallyConsistent)
+            if child > 0 { kill(child, SIGTERM) }
+        }
+        sigemptyset(&stopAction.sa_mask)
+        var oldTerm = sigaction(), oldHup = sigaction()
+        sigaction(SIGTERM, &stopAction, &oldTerm)
+        sigaction(SIGHUP, &stopAction, &oldHup)
+        // A parent may have started the tracker with these signals blocked (Foundation's
+        // Process does): unblocked here, they reach the handler instead of waiting.
+        var stops = sigset_t(), oldMask = sigset_t()
+        sigemptyset(&stops)
+        sigaddset(&stops, SIGTERM); sigaddset(&stops, SIGHUP)
+        pthread_sigmask(SIG_UNBLOCK, &stops, &oldMask)
+        defer {
+            pthread_sigmask(SIG_SETMASK, &oldMask, nil)
+            sigaction(SIGTERM, &oldTerm, nil)
+            sigaction(SIGHUP, &oldHup, nil)
+            hostedLab.store(0, ordering: .sequentiallyConsistent)
+        }
 
         let argv = ([binary] + args).map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
         var pid: pid_t = 0
         let spawned = posix_spawn(&pid, binary, &actions, &attr, argv, environ)
         close(writeEnd)
+        if spawned == 0 {
+            hostedLab.store(pid, ordering: .sequentiallyConsistent)
+            // A stop that arrived while the lab was being started is passed on now.
+            if receivedStop.load(ordering: .sequentiallyConsistent) != 0 { kill(pid, SIGTERM) }
+        }
         guard spawned == 0 else {
             close(readEnd)
             report.error = "cannot start \(binary): \(String(cString: strerror(spawned)))"
@@ -128,7 +167,9 @@ public enum LabHost {
                 open = false
             }
             let elapsed = Date().timeIntervalSince(started)
-            if termSentAt == nil && elapsed > timeLimit {
+            if termSentAt == nil && receivedStop.load(ordering: .sequentiallyConsistent) != 0 {
+                termSentAt = Date()   // the handler sent SIGTERM; SIGKILL follows if it is ignored
+            } else if termSentAt == nil && elapsed > timeLimit {
                 timedOut = true
                 kill(pid, SIGTERM)
                 termSentAt = Date()
@@ -143,7 +184,13 @@ public enum LabHost {
         let code = exited ? (status >> 8) & 0xff : 128 + (status & 0x7f)
         let signalled = exited ? nil : status & 0x7f
 
+        let stopped = receivedStop.load(ordering: .sequentiallyConsistent) != 0
         if var r = finalReport {
+            if stopped && !timedOut {
+                r.outcome = .failed
+                r.error = "interrupted: the tracker was asked to stop (signal \(receivedStop.load(ordering: .sequentiallyConsistent)))"
+                return Outcome(report: r, exitStatus: LabExit.interrupted, interrupted: true)
+            }
             if timedOut {
                 r.outcome = .failed
                 r.error = "stopped after its time limit of \(Int(timeLimit)) s" + (r.error.map { " (\($0))" } ?? "")
@@ -152,6 +199,10 @@ public enum LabHost {
         }
         report.seconds = Date().timeIntervalSince(started)
         report.outcome = .failed
+        if stopped && !timedOut {
+            report.error = "interrupted: the tracker was asked to stop"
+            return Outcome(report: report, exitStatus: LabExit.interrupted, interrupted: true)
+        }
         if timedOut {
             report.error = "stopped after its time limit of \(Int(timeLimit)) s"
         } else if let sig = signalled {
@@ -162,6 +213,26 @@ public enum LabHost {
             report.error = "the lab exited with status \(code) without a report"
         }
         return Outcome(report: report, exitStatus: code == 0 ? 1 : code, interrupted: code == 130)
+    }
+
+    /// The scratch roots of lab runs whose tracker is gone (killed with SIGKILL, or the
+    /// machine lost power): whatever still runs from inside them is stopped and the folders
+    /// removed. Called before every lab run and by `doctor`; returns the roots removed.
+    @discardableResult
+    public static func sweepAbandoned(in folder: URL = FileManager.default.temporaryDirectory) -> [String] {
+        let fm = FileManager.default
+        guard let entries = try? fm.contentsOfDirectory(atPath: folder.path) else { return [] }
+        var removed: [String] = []
+        for name in entries where name.hasPrefix("curriculum-lab-") {
+            // curriculum-lab-<tracker pid>-<8 hex digits>
+            let parts = name.dropFirst("curriculum-lab-".count).split(separator: "-")
+            guard parts.count == 2, let owner = pid_t(parts[0]), owner != getpid() else { continue }
+            if kill(owner, 0) == 0 || errno == EPERM { continue }   // its tracker still runs
+            let root = folder.appendingPathComponent(name).path
+            killProcesses(under: root)
+            if (try? fm.removeItem(atPath: root)) != nil { removed.append(root) }
+        }
+        return removed
     }
 
     /// Kills every process whose command line or working folder lies inside `root`

@@ -51,6 +51,10 @@ struct Doctor: ParsableCommand {
             }
         }
         if let labs = LabHost.locateLabsBinary() { ok("labs: \(labs)") } else { note("labs are not built: \(LabHost.buildCommand)") }
+        let swept = LabHost.sweepAbandoned()
+        if !swept.isEmpty {
+            note("stopped what \(swept.count) killed lab run\(swept.count == 1 ? "" : "s") left running and removed \(swept.count == 1 ? "its scratch folder" : "their scratch folders"): \(swept.joined(separator: ", "))")
+        }
         let missing = Set(ProgramFinder.missing(LabCatalog.all.flatMap(\.needs)))
         for m in missing.sorted(by: { $0.name < $1.name }) { note("\(m.name) is not installed, so its labs cannot run: \(m.installCommand)") }
         if problems > 0 {

@@ -190,7 +190,7 @@ extension LabRunCommand {
     /// The hidden labs of curriculum-labs/Fixtures.swift, for the tracker's own tests; they
     /// exist only when CURRICULUM_LABS_FIXTURES=1 and are in no catalogue or listing.
     static func testFixture(_ name: String) -> LabInfo? {
-        let ids = ["fixture-pass", "fixture-hang", "fixture-stubborn", "fixture-crash", "fixture-listen"]
+        let ids = ["fixture-pass", "fixture-hang", "fixture-stubborn", "fixture-crash", "fixture-listen", "fixture-postgres"]
         guard ProcessInfo.processInfo.environment["CURRICULUM_LABS_FIXTURES"] == "1", ids.contains(name) else { return nil }
         return LabInfo(id: name, title: "Test fixture \(name)", phase: 0, tasks: [], teaches: "A misbehaving lab for the tracker's own tests.",
                        source: "Sources/curriculum-labs/Fixtures.swift")

@@ -20,6 +20,8 @@ extension LabHost {
     static func runAndRecord(labs: [(lab: String, task: String?)], quick: Bool, params: [String: [String: String]],
                              subject: LabSubject = .reference, timeout: Int, context c: inout Context) throws -> Summary {
         try subject.check(for: labs.map(\.lab))
+        // Servers and scratch folders of runs whose tracker was killed go first.
+        LabHost.sweepAbandoned()
         guard let binary = locateLabsBinary() else {
             throw CurriculumError.unavailable("the labs are not built yet; build them with: \(buildCommand)  (then run this again)")
         }
