@@ -44,6 +44,14 @@ struct LabListCommand: ParsableCommand {
 }
 
 struct LabShowCommand: ParsableCommand {
+    /// The lab of that id, else a usage error that suggests the closest ids.
+    static func named(_ id: String) throws -> LabInfo {
+        if let info = LabCatalog.lab(id) { return info }
+        let near = Suggest.closest(to: id, in: LabCatalog.all.map(\.id), limit: 3)
+        Terminal.error("no lab is named \(id)" + (near.isEmpty ? "; `curriculum lab list` shows them." : "; did you mean \(near.joined(separator: ", "))?"))
+        throw ExitCode(ExitStatus.usage)
+    }
+
     static let configuration = CommandConfiguration(commandName: "show", abstract: "A lab's goal, what it teaches, its knobs, what it needs, and its source.")
 
     @OptionGroup var global: GlobalOptions
@@ -54,11 +62,7 @@ struct LabShowCommand: ParsableCommand {
     func run() throws {
         var out = Terminal(noColor: global.noColor)
         defer { out.flush() }
-        guard let info = LabCatalog.lab(lab) else {
-            let near = Suggest.closest(to: lab, in: LabCatalog.all.map(\.id), limit: 3)
-            Terminal.error("no lab is named \(lab)" + (near.isEmpty ? "; `curriculum lab list` shows them." : "; did you mean \(near.joined(separator: ", "))?"))
-            throw ExitCode(ExitStatus.usage)
-        }
+        let info = try LabShowCommand.named(lab)
         if global.json {
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

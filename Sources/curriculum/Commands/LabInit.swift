@@ -23,11 +23,7 @@ struct LabInitCommand: ParsableCommand {
     func run() throws {
         var out = Terminal(noColor: global.noColor)
         defer { out.flush() }
-        guard let info = LabCatalog.lab(lab) else {
-            let near = Suggest.closest(to: lab, in: LabCatalog.all.map(\.id), limit: 3)
-            Terminal.error("no lab is named \(lab)" + (near.isEmpty ? "; `curriculum lab list` shows them." : "; did you mean \(near.joined(separator: ", "))?"))
-            throw ExitCode(ExitStatus.usage)
-        }
+        let info = try LabShowCommand.named(lab)
         guard !info.subjects.isEmpty else {
             Terminal.error("lab \(info.id) judges its reference implementation only, so it has no starter folder; `curriculum lab show \(info.id)` says what it does.")
             throw ExitCode(ExitStatus.usage)
