@@ -99,7 +99,7 @@ let package = Package(
         .target(name: "Labs", dependencies: ["LabKit", "DataLabs", "ConcurrencyLabs", "HTTPLabs"], path: "Sources/Labs/Registry"),
         .executableTarget(name: "curriculum-labs", dependencies: ["Labs", "LabKit", "LabCatalog"]),
         .testTarget(name: "CurriculumKitTests", dependencies: ["CurriculumKit"], exclude: ["Fixtures"]),
-        .testTarget(name: "LabKitTests", dependencies: ["LabKit", "LabCatalog", .product(name: "PostgresNIO", package: "postgres-nio")]),
+        .testTarget(name: "LabKitTests", dependencies: ["LabKit", "LabCatalog", .product(name: "PostgresNIO", package: "postgres-nio")], exclude: ["Fixtures"]),
         .testTarget(name: "LabsTests", dependencies: ["Labs", "LabKit", "LabCatalog"]),
         .testTarget(name: "DataLabsTests", dependencies: ["DataLabs", "LabKit", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ConcurrencyLabsTests", dependencies: ["ConcurrencyLabs", "LabKit"]),

@@ -13,7 +13,7 @@ final class ServerProcess: Sendable {
     let pid: pid_t
     let port: Int
     let outputPath: String
-    /// "CURRICULUM_LAB_ROOT=…" as it stands in the server's environment: finds its
+    /// "CURRICULUM_LAB_SERVER=…" as it stands in the server's environment: finds its
     /// processes that left the group (see `ProcessTable.members`).
     let marker: String
     /// Seconds a server gets between SIGTERM and SIGKILL.

@@ -131,7 +131,10 @@ extension LabContext {
             throw SubjectFailure("--against needs the command that starts your server, e.g. --against './gradlew run'")
         }
         let port = try Loopback.freePort()
-        let marker = "CURRICULUM_LAB_ROOT=\(scratch.path)"
+        // Names this server's processes, also those that leave its process group; one of
+        // its own, so that a lab that starts the learner's server twice tells them apart.
+        let serverID = UUID().uuidString.prefix(8).lowercased()
+        let marker = "CURRICULUM_LAB_SERVER=\(serverID)"
         var environment = ProcessInfo.processInfo.environment
         environment["PORT"] = String(port)
         // Only the lab's database: a DATABASE_URL left in the learner's shell (their own
@@ -140,11 +143,12 @@ extension LabContext {
         // The tracker's sweep (LabHost.processes(under:)) finds the server by this, though
         // its working folder and command line are the learner's, outside the scratch root.
         environment["CURRICULUM_LAB_ROOT"] = scratch.path
+        environment["CURRICULUM_LAB_SERVER"] = serverID
         // The labs process runs in the folder curriculum was invoked from (the learner's
         // project), so the child inherits it: `./gradlew run` means their gradlew.
         let directory = FileManager.default.currentDirectoryPath
         let server = try ServerProcess(command: command, port: port, environment: environment,
-                                       outputPath: scratch.appendingPathComponent("your-server-output.log").path,
+                                       outputPath: scratch.appendingPathComponent("your-server-\(serverID).log").path,
                                        marker: marker, directory: directory)
         // Registered before the wait: a server that never listens is stopped all the same.
         onCleanup { [self] in await finish(server) }
