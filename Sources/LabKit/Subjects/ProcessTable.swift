@@ -88,6 +88,6 @@ enum ProcessTable {
         if bytes.count == 4 { return bytes.map(String.init).joined(separator: ".") + ":\(port)" }
         var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
         guard inet_ntop(AF_INET6, bytes, &text, socklen_t(text.count)) != nil else { return nil }
-        return "[\(String(cString: text))]:\(port)"
+        return "[\(String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))]:\(port)"
     }
 }
