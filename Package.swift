@@ -101,7 +101,7 @@ let package = Package(
         // prctl(2) for curriculum-labs (a variadic C call Swift cannot make).
         .target(name: "CLabSupport"),
         .testTarget(name: "CurriculumKitTests", dependencies: ["CurriculumKit"], exclude: ["Fixtures"]),
-        .testTarget(name: "LabKitTests", dependencies: ["LabKit", "LabCatalog", .product(name: "PostgresNIO", package: "postgres-nio")]),
+        .testTarget(name: "LabKitTests", dependencies: ["LabKit", "LabCatalog", .product(name: "PostgresNIO", package: "postgres-nio")], exclude: ["Fixtures"]),
         .testTarget(name: "LabsTests", dependencies: ["Labs", "LabKit", "LabCatalog"]),
         .testTarget(name: "DataLabsTests", dependencies: ["DataLabs", "LabKit", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ConcurrencyLabsTests", dependencies: ["ConcurrencyLabs", "LabKit"]),

@@ -38,6 +38,10 @@ public enum LabRunner {
                 failure = u.description
             } catch is CancellationError {
                 failure = "interrupted"
+            } catch let subjectFailure as SubjectFailure {
+                // The learner's server could not be judged (it never listened, is not HTTP):
+                // its sentence is the whole story, so it stands as the run's error word for word.
+                failure = _Concurrency.Task.isCancelled ? "interrupted" : subjectFailure.description
             } catch {
                 // Once cancelled, whatever a lab throws (a closed connection, a killed
                 // child) is a consequence of the interruption, not a finding.

@@ -235,8 +235,8 @@ public enum LabHost {
         return removed
     }
 
-    /// Kills every process whose command line or working folder lies inside `root`
-    /// (servers a lab started and could not stop), waiting briefly for them to go.
+    /// Kills every process whose command line, working folder or CURRICULUM_LAB_ROOT lies
+    /// inside `root` (servers a lab started and could not stop), waiting briefly for them to go.
     public static func killProcesses(under root: String) {
         for _ in 0..<2 {
             let pids = processes(under: root)
@@ -260,6 +260,14 @@ public enum LabHost {
             }
             if !hit, let cwd = try? fm.destinationOfSymbolicLink(atPath: "/proc/\(p)/cwd") {
                 hit = cwd.hasPrefix(root)
+            }
+            // A learner's server started with `--against` runs in their project with their
+            // command line; the kit marks it with CURRICULUM_LAB_ROOT=<its scratch folder>.
+            if !hit, let data = fm.contents(atPath: "/proc/\(p)/environ") {
+                hit = data.split(separator: 0).contains { entry in
+                    let s = String(decoding: entry, as: UTF8.self)
+                    return s == "CURRICULUM_LAB_ROOT=\(root)" || s.hasPrefix("CURRICULUM_LAB_ROOT=\(root)/")
+                }
             }
             if hit { found.append(p) }
         }
