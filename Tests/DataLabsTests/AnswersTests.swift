@@ -252,7 +252,9 @@ import Testing
         #expect(report.error == nil, "\(report.error ?? "")")
         let script = Self.observed(report, "the normalising script runs without an error")
         #expect(script.contains("relation \"products\" does not exist (SQLSTATE 42P01)"), "\(script)")
-        #expect(script.contains("normalize.sql line 4:"), "\(script)")
+        // PostgreSQL gives no position for a missing referenced table, so the line is the
+        // one the failing CREATE TABLE order_lines starts on.
+        #expect(script.contains("normalize.sql line 3:"), "\(script)")
         #expect(Self.observed(report, "the 3NF tables have the columns the checks use").contains("products.sku"))
         #expect(Self.observed(report, "revenue per city agrees: flat sheet = 3NF = Swift")
             .hasPrefix("PostgreSQL refused it: relation \"order_lines\" does not exist"), "\(Self.describe(report))")

@@ -711,8 +711,8 @@ actor ReadOnlyGrader {
             try await plain("DISCARD ALL")
         } catch {
             await session.close()
-            if let (fresh, pid) = try? await Self.connectLearner(server, database) {
-                session = fresh; self.pid = pid
+            if let fresh = try? await Self.connectLearner(server, database) {
+                session = fresh.0; pid = fresh.1
             }
         }
     }
