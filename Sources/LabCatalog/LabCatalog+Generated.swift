@@ -20,7 +20,7 @@ extension LabCatalog {
                 LabNeed("PostgreSQL", programs: ["initdb", "pg_ctl", "postgres"], packages: ["postgresql"]),
             ],
             subjects: [],
-            source: "Sources/Labs/Phase02/PostgresSetup.swift"
+            source: "Sources/Labs/Data/Phase02/PostgresSetup.swift"
         ),
         LabInfo(
             id: "schema-normalization",
@@ -37,7 +37,7 @@ extension LabCatalog {
                 LabNeed("PostgreSQL", programs: ["initdb", "pg_ctl", "postgres"], packages: ["postgresql"]),
             ],
             subjects: [],
-            source: "Sources/Labs/Phase02/SchemaNormalization.swift"
+            source: "Sources/Labs/Data/Phase02/SchemaNormalization.swift"
         ),
         LabInfo(
             id: "sql-mastery",
@@ -53,7 +53,7 @@ extension LabCatalog {
                 LabNeed("PostgreSQL", programs: ["initdb", "pg_ctl", "postgres"], packages: ["postgresql"]),
             ],
             subjects: [],
-            source: "Sources/Labs/Phase02/SQLMastery.swift"
+            source: "Sources/Labs/Data/Phase02/SQLMastery.swift"
         ),
         LabInfo(
             id: "transactions-isolation",
@@ -70,7 +70,7 @@ extension LabCatalog {
                 LabNeed("PostgreSQL", programs: ["initdb", "pg_ctl", "postgres"], packages: ["postgresql"]),
             ],
             subjects: [],
-            source: "Sources/Labs/Phase02/TransactionsIsolation.swift"
+            source: "Sources/Labs/Data/Phase02/TransactionsIsolation.swift"
         ),
         LabInfo(
             id: "orm",
@@ -85,7 +85,7 @@ extension LabCatalog {
             ],
             needs: [],
             subjects: [],
-            source: "Sources/Labs/Phase02/ORM.swift"
+            source: "Sources/Labs/Data/Phase02/ORM.swift"
         ),
         LabInfo(
             id: "query-plans",
@@ -103,7 +103,7 @@ extension LabCatalog {
                 LabNeed("PostgreSQL", programs: ["initdb", "pg_ctl", "postgres"], packages: ["postgresql"]),
             ],
             subjects: [],
-            source: "Sources/Labs/Phase02/QueryPlans.swift"
+            source: "Sources/Labs/Data/Phase02/QueryPlans.swift"
         ),
         LabInfo(
             id: "coroutines",
@@ -119,7 +119,7 @@ extension LabCatalog {
             ],
             needs: [],
             subjects: [],
-            source: "Sources/Labs/Phase04/Coroutines.swift"
+            source: "Sources/Labs/Concurrency/Phase04/Coroutines.swift"
         ),
         LabInfo(
             id: "thread-pools",
@@ -135,7 +135,7 @@ extension LabCatalog {
             ],
             needs: [],
             subjects: [],
-            source: "Sources/Labs/Phase04/ThreadPools.swift"
+            source: "Sources/Labs/Concurrency/Phase04/ThreadPools.swift"
         ),
         LabInfo(
             id: "coroutines-vs-threads",
@@ -151,7 +151,7 @@ extension LabCatalog {
             ],
             needs: [],
             subjects: [],
-            source: "Sources/Labs/Phase04/CoroutinesVsThreads.swift"
+            source: "Sources/Labs/Concurrency/Phase04/CoroutinesVsThreads.swift"
         ),
         LabInfo(
             id: "shared-resources",
@@ -165,7 +165,7 @@ extension LabCatalog {
             ],
             needs: [],
             subjects: [],
-            source: "Sources/Labs/Phase04/SharedResources.swift"
+            source: "Sources/Labs/Concurrency/Phase04/SharedResources.swift"
         ),
         LabInfo(
             id: "concurrent-services",
@@ -183,7 +183,7 @@ extension LabCatalog {
             ],
             needs: [],
             subjects: [],
-            source: "Sources/Labs/Phase04/ConcurrentServices.swift"
+            source: "Sources/Labs/Concurrency/Phase04/ConcurrentServices.swift"
         ),
         LabInfo(
             id: "olap-schema",
@@ -201,7 +201,7 @@ extension LabCatalog {
                 LabNeed("PostgreSQL", programs: ["initdb", "pg_ctl", "postgres"], packages: ["postgresql"]),
             ],
             subjects: [],
-            source: "Sources/Labs/Phase06/OLAPSchema.swift"
+            source: "Sources/Labs/Data/Phase06/OLAPSchema.swift"
         ),
         LabInfo(
             id: "jsonb",
@@ -218,7 +218,7 @@ extension LabCatalog {
                 LabNeed("PostgreSQL", programs: ["initdb", "pg_ctl", "postgres"], packages: ["postgresql"]),
             ],
             subjects: [],
-            source: "Sources/Labs/Phase06/JSONB.swift"
+            source: "Sources/Labs/Data/Phase06/JSONB.swift"
         ),
         LabInfo(
             id: "denormalization",
@@ -236,7 +236,7 @@ extension LabCatalog {
             ],
             needs: [],
             subjects: [],
-            source: "Sources/Labs/Phase06/Denormalization.swift"
+            source: "Sources/Labs/Data/Phase06/Denormalization.swift"
         ),
         LabInfo(
             id: "migrations",
@@ -251,7 +251,7 @@ extension LabCatalog {
             ],
             needs: [],
             subjects: [],
-            source: "Sources/Labs/Phase06/Migrations.swift"
+            source: "Sources/Labs/Data/Phase06/Migrations.swift"
         ),
         LabInfo(
             id: "read-caching",
@@ -263,14 +263,14 @@ extension LabCatalog {
                 LabParameter("keys", LabParameter.Kind.int(min: 5, max: 100000), default: "2000", quick: "500", help: "Books that can be read (the key space)."),
                 LabParameter("capacity", LabParameter.Kind.int(min: 1, max: 100000), default: "200", quick: "50", help: "Entries the cache holds before it evicts."),
                 LabParameter("ttl", LabParameter.Kind.double(min: 0.1, max: 86400.0), default: "60", help: "Seconds an entry stays fresh (reads arrive every 0.1 s of manual-clock time)."),
-                LabParameter("skew", LabParameter.Kind.double(min: 0.0, max: 3.0), default: "1.0", help: "Zipf exponent of popularity: 0 is uniform, higher concentrates reads on fewer books."),
+                LabParameter("skew", LabParameter.Kind.double(min: 0.0, max: 3.0), default: "1", help: "Zipf exponent of popularity: 0 is uniform, higher concentrates reads on fewer books."),
                 LabParameter("requests", LabParameter.Kind.int(min: 10, max: 1000000), default: "5000", quick: "1500", help: "Reads in the hit-ratio workload."),
                 LabParameter("cost", LabParameter.Kind.int(min: 1, max: 10000000), default: "1000", quick: "500", help: "Rows of artificial work the slow query does per miss."),
                 LabParameter("invalidate", LabParameter.Kind.bool, default: "true", help: "Invalidate a key when it is written; false shows stale reads (the last check then fails)."),
             ],
             needs: [],
             subjects: [],
-            source: "Sources/Labs/Phase06/ReadCaching.swift"
+            source: "Sources/Labs/Data/Phase06/ReadCaching.swift"
         ),
         LabInfo(
             id: "background-jobs",
@@ -290,7 +290,7 @@ extension LabCatalog {
                 LabNeed("PostgreSQL", programs: ["initdb", "pg_ctl", "postgres"], packages: ["postgresql"]),
             ],
             subjects: [],
-            source: "Sources/Labs/Phase08/BackgroundJobs.swift"
+            source: "Sources/Labs/Data/Phase08/BackgroundJobs.swift"
         ),
         LabInfo(
             id: "idempotency",
@@ -307,7 +307,7 @@ extension LabCatalog {
             ],
             needs: [],
             subjects: [],
-            source: "Sources/Labs/Phase10/Idempotency.swift"
+            source: "Sources/Labs/Data/Phase10/Idempotency.swift"
         ),
         LabInfo(
             id: "event-sourcing",
@@ -323,7 +323,7 @@ extension LabCatalog {
             ],
             needs: [],
             subjects: [],
-            source: "Sources/Labs/Phase10/EventSourcing.swift"
+            source: "Sources/Labs/Data/Phase10/EventSourcing.swift"
         ),
     ]
 }
