@@ -24,7 +24,7 @@ import Testing
         #expect(show.status == 0)
         #expect(show.stdout.contains("Parameters"))
         #expect(show.stdout.contains("--quick"))
-        #expect(show.stdout.contains("Source: Sources/Labs/Phase04/CoroutinesVsThreads.swift"))
+        #expect(show.stdout.contains("Source: Sources/Labs/Concurrency/Phase04/CoroutinesVsThreads.swift"))
         let unknown = try cli.run(["lab", "show", "corutines"])
         #expect(unknown.status == 64)
         #expect(unknown.stderr.contains("did you mean coroutines"), "\(unknown.stderr)")
