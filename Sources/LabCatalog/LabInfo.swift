@@ -1,7 +1,8 @@
 // What the tracker and the validator know about a lab without linking its code: id,
 // title, the tasks it serves, what it teaches, its knobs and what it needs installed.
-// The labs' implementations (module `Labs`) look their metadata up here by id, so there
-// is one source of truth; a test checks every entry has an implementation and back.
+// Each lab declares its own `LabInfo` in its file; scripts/generate-labs.sh copies every
+// declaration into LabCatalog+Generated.swift for the tracker, and a test holds the copy
+// to the declarations.
 
 /// One knob of a lab, turned with `--param name=value`.
 public struct LabParameter: Codable, Hashable, Sendable {

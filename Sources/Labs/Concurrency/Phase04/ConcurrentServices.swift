@@ -17,20 +17,34 @@ import LabKit
 import Synchronization
 
 public struct ConcurrentServicesLab: Lab {
-    public static let info = LabCatalog.entry("concurrent-services")  // moved into this file by the lab kit v2 port
+    static let accounts = Knob.int("accounts", 2...1000, default: 10, quick: 5, help: "Accounts in the bank, each opening with 1000.")
+    static let transfers = Knob.int("transfers", 1...200_000, default: 20_000, quick: 2000, help: "Random transfers sent in total.")
+    static let clients = Knob.int("clients", 1...256, default: 32, quick: 8, help: "Concurrent client tasks sending the transfers.")
+    static let racers = Knob.int("racers", 2...64, default: 2, quick: 3,
+                                 help: "Concurrent withdrawals of 60 from a balance of 100 in the reentrancy experiment.")
+    static let seed = Knob.int("seed", 0...1_000_000, default: 42, help: "Seed of the random transfers, so a run can be repeated.")
+    static let style = Knob<Bank.Style>.choice("style", default: .atomic,
+                                               help: "How the bank transfers: check and debit in one go, or with an await in between (try it: the checks catch the overdrafts).")
+
+    public static let info = LabInfo(
+        id: "concurrent-services",
+        title: "A concurrency-safe service: a bank actor and actor reentrancy",
+        phase: 4,
+        teaches: "An actor serialises check-and-act, so concurrent transfers keep the total balance and never overdraw; but an await between the check and the act lets other calls in (reentrancy), and two withdrawals can both pass the check. The lab reproduces the overdraft and fixes it two ways.",
+        parameters: [accounts.parameter, transfers.parameter, clients.parameter, racers.parameter, seed.parameter, style.parameter],
+        source: "Sources/Labs/Concurrency/Phase04/ConcurrentServices.swift"
+    )
     public init() {}
 
     static let openingBalance = 1_000
 
     public func run(_ lab: LabContext) async throws {
-        let accounts = try lab.int("accounts")
-        let transfers = try lab.int("transfers")
-        let clients = try lab.int("clients")
-        let racers = try lab.int("racers")
-        let seed = try lab.int("seed")
-        guard let style = Bank.Style(rawValue: try lab.string("style")) else {
-            throw LabError("style must be atomic or check-await-act")
-        }
+        let accounts = lab[Self.accounts]
+        let transfers = lab[Self.transfers]
+        let clients = lab[Self.clients]
+        let racers = lab[Self.racers]
+        let seed = lab[Self.seed]
+        let style = lab[Self.style]
 
         // 1. Hammer the bank.
         lab.step("\(clients) clients send \(transfers) random transfers between \(accounts) accounts at once",
@@ -66,7 +80,7 @@ public struct ConcurrentServicesLab: Lab {
     }
 
     public actor Bank {
-        public enum Style: String, Sendable {
+        public enum Style: String, CaseIterable, Sendable {
             /// Check and act in one uninterrupted stretch of the actor.
             case atomic
             /// The mistake: a suspension point between the check and the act.

@@ -16,14 +16,30 @@ import LabKit
 import Synchronization
 
 public struct CoroutinesLab: Lab {
-    public static let info = LabCatalog.entry("coroutines")  // moved into this file by the lab kit v2 port
+    static let children = Knob.int("children", 1...5000, default: 1000, quick: 100,
+                                   help: "Child tasks started under the parent that gets cancelled (and that compute squares).")
+    static let items = Knob.int("items", 1...100_000, default: 2000, quick: 300,
+                                help: "Numbers sent through the channel and streamed through the flow.")
+    static let buffer = Knob.int("buffer", 0...256, default: 4, quick: 4,
+                                 help: "Bounded buffer after the channel (0: a bare rendezvous channel); the producer's lead stays ≤ buffer + 1.")
+    static let consumerDelay = Knob.int("consumer-delay-us", 0...100_000, default: 200, quick: 100,
+                                        help: "How long the slow consumer sleeps per item, in microseconds.")
+
+    public static let info = LabInfo(
+        id: "coroutines",
+        title: "Coroutines: async/await, task groups, flows and channels",
+        phase: 4,
+        teaches: "Cancelling a parent task cancels every child (and not an unstructured Task {}); a bounded AsyncChannel suspends a fast producer so it never gets more than the buffer ahead; an AsyncStream map/filter flow gives the same result as the eager pipeline.",
+        parameters: [children.parameter, items.parameter, buffer.parameter, consumerDelay.parameter],
+        source: "Sources/Labs/Concurrency/Phase04/Coroutines.swift"
+    )
     public init() {}
 
     public func run(_ lab: LabContext) async throws {
-        let children = try lab.int("children")
-        let items = try lab.int("items")
-        let buffer = try lab.int("buffer")
-        let delay = try lab.int("consumer-delay-us")
+        let children = lab[Self.children]
+        let items = lab[Self.items]
+        let buffer = lab[Self.buffer]
+        let delay = lab[Self.consumerDelay]
 
         // 1. Cancellation goes down the tree.
         lab.step("Cancel a parent task",

@@ -22,7 +22,23 @@ import LabKit
 import Synchronization
 
 public struct CoroutinesVsThreadsLab: Lab {
-    public static let info = LabCatalog.entry("coroutines-vs-threads")  // moved into this file by the lab kit v2 port
+    static let sleepers = Knob.int("sleepers", 1...100_000, default: 10_000, quick: 1000,
+                                   help: "Concurrent sleepers run as Swift tasks (and as threads, up to max-threads).")
+    static let maxThreads = Knob.int("max-threads", 1...5000, default: 2000, quick: 200,
+                                     help: "Cap on the OS-thread side, which gets min(sleepers, max-threads) threads.")
+    static let sleepMillis = Knob.int("sleep-ms", 1...10_000, default: 500, quick: 50,
+                                      help: "How long each sleeper sleeps once all are alive, in milliseconds.")
+    static let rounds = Knob.int("rounds", 1...9, default: 3, quick: 3,
+                                 help: "Times each side is measured; the figures are medians.")
+
+    public static let info = LabInfo(
+        id: "coroutines-vs-threads",
+        title: "Coroutines against threads: N concurrent sleepers",
+        phase: 4,
+        teaches: "Thousands of sleeping tasks share a few OS threads and cost a small heap object each; the same number of sleeping threads cost a kernel thread and stack pages each. The lab measures wall time and resident memory per sleeper on both sides.",
+        parameters: [sleepers.parameter, maxThreads.parameter, sleepMillis.parameter, rounds.parameter],
+        source: "Sources/Labs/Concurrency/Phase04/CoroutinesVsThreads.swift"
+    )
     public init() {}
 
     public struct SideOutcome: Sendable {
@@ -40,10 +56,10 @@ public struct CoroutinesVsThreadsLab: Lab {
     }
 
     public func run(_ lab: LabContext) async throws {
-        let n = try lab.int("sleepers")
-        let threadCount = min(n, try lab.int("max-threads"))
-        let sleepMs = try lab.int("sleep-ms")
-        let rounds = try lab.int("rounds")
+        let n = lab[Self.sleepers]
+        let threadCount = min(n, lab[Self.maxThreads])
+        let sleepMs = lab[Self.sleepMillis]
+        let rounds = lab[Self.rounds]
 
         lab.step("\(n) tasks and \(threadCount) OS threads each sleep \(sleepMs) ms",
                  "Each side runs alone, \(rounds) time(s). Resident memory is sampled when every sleeper is alive; memory figures are the highest round, wall times the median.")

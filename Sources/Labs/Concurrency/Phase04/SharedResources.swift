@@ -14,7 +14,19 @@ import LabKit
 import Synchronization
 
 public struct SharedResourcesLab: Lab {
-    public static let info = LabCatalog.entry("shared-resources")  // moved into this file by the lab kit v2 port
+    static let threads = Knob.int("threads", 1...64, default: 4, quick: 2,
+                                  help: "Threads incrementing the counter at once. Try more threads than cores: every contended Mutex lock on Linux is a futex call, so it slows down sharply.")
+    static let increments = Knob.int("increments", 1...5_000_000, default: 250_000, quick: 50_000,
+                                     help: "Increments per thread, for each of the three counters.")
+
+    public static let info = LabInfo(
+        id: "shared-resources",
+        title: "Shared resources: a counter, a Mutex and an Atomic",
+        phase: 4,
+        teaches: "Many threads incrementing one counter lose updates when the read-add-write is not protected; a Mutex or an Atomic makes the total exact. The lab reports how many updates the unsynchronised counter lost.",
+        parameters: [threads.parameter, increments.parameter],
+        source: "Sources/Labs/Concurrency/Phase04/SharedResources.swift"
+    )
     public init() {}
 
     public struct Counts: Sendable {
@@ -30,8 +42,8 @@ public struct SharedResourcesLab: Lab {
     }
 
     public func run(_ lab: LabContext) async throws {
-        let threads = try lab.int("threads")
-        let increments = try lab.int("increments")
+        let threads = lab[Self.threads]
+        let increments = lab[Self.increments]
         let expected = threads * increments
         lab.figure("cores", Double(ProcessInfo.processInfo.activeProcessorCount), "cores")
 

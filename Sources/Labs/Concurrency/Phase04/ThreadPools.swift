@@ -16,7 +16,21 @@ import LabKit
 import Synchronization
 
 public struct ThreadPoolsLab: Lab {
-    public static let info = LabCatalog.entry("thread-pools")  // moved into this file by the lab kit v2 port
+    static let poolSize = Knob.int("pool-size", 1...64, default: 4, quick: 3,
+                                   help: "Worker threads in the hand-made pool (and the OperationQueue's limit).")
+    static let jobs = Knob.int("jobs", 1...10_000, default: 200, quick: 24, help: "Jobs submitted to each pool.")
+    static let jobMillis = Knob.int("job-ms", 0...1000, default: 5, quick: 2, help: "Blocking work per job, in milliseconds.")
+    static let iterations = Knob.int("iterations", 1...1_000_000, default: 100_000, quick: 10_000,
+                                     help: "Indices DispatchQueue.concurrentPerform runs over.")
+
+    public static let info = LabInfo(
+        id: "thread-pools",
+        title: "Thread pools and context propagation",
+        phase: 4,
+        teaches: "A fixed pool of worker threads never runs more jobs at once than it has workers, however many are queued; a @TaskLocal value reaches async let, task-group children and Task {} but not Task.detached or a Dispatch block.",
+        parameters: [poolSize.parameter, jobs.parameter, jobMillis.parameter, iterations.parameter],
+        source: "Sources/Labs/Concurrency/Phase04/ThreadPools.swift"
+    )
     public init() {}
 
     /// The task-local this lab propagates: think of a request id for logs and traces.
@@ -25,10 +39,10 @@ public struct ThreadPoolsLab: Lab {
     }
 
     public func run(_ lab: LabContext) async throws {
-        let size = try lab.int("pool-size")
-        let jobs = try lab.int("jobs")
-        let jobMillis = try lab.int("job-ms")
-        let iterations = try lab.int("iterations")
+        let size = lab[Self.poolSize]
+        let jobs = lab[Self.jobs]
+        let jobMillis = lab[Self.jobMillis]
+        let iterations = lab[Self.iterations]
 
         // 1. A fixed worker pool.
         lab.step("A fixed pool of \(size) worker threads runs \(jobs) jobs",

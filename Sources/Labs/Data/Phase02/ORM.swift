@@ -59,7 +59,15 @@ struct ShelfRuleViolation: Error {
 }
 
 struct ORMLab: Lab {
-    static let info = LabCatalog.entry("orm")  // moved into this file by the lab kit v2 port
+    static let authors = Knob.int("authors", 1...1000, default: 60, quick: 20, help: "How many authors the bookshelf holds.")
+    static let booksPerAuthor = Knob.int("books-per-author", 0...10, default: 4, quick: 3, help: "Average books per author (each has 0 to twice this).")
+    static let reviewsPerBook = Knob.int("reviews-per-book", 0...10, default: 3, quick: 2, help: "Average reviews per book (each has 0 to twice this).")
+
+    static let info = LabInfo(
+        id: "orm", title: "ORM records, eager loading and transactions", phase: 2,
+        teaches: "Following associations one record at a time issues N+1 queries while eager loading issues one per level, counted by SQLite's statement tracer; a failed unit of work rolls back whole inside a transaction.",
+        parameters: [authors.parameter, booksPerAuthor.parameter, reviewsPerBook.parameter],
+        source: "Sources/Labs/Data/Phase02/ORM.swift")
 
     static func createSchema(_ db: Database) throws {
         try db.create(table: "author") { t in
@@ -169,9 +177,9 @@ struct ORMLab: Lab {
     }
 
     func run(_ lab: LabContext) async throws {
-        let authors = try lab.int("authors")
-        let booksPerAuthor = try lab.int("books-per-author")
-        let reviewsPerBook = try lab.int("reviews-per-book")
+        let authors = lab[Self.authors]
+        let booksPerAuthor = lab[Self.booksPerAuthor]
+        let reviewsPerBook = lab[Self.reviewsPerBook]
         let log = StatementLog()
         let dbQueue = try SQLiteLab.open(in: lab.scratch, name: "bookshelf.sqlite", log: log)
         lab.engine("SQLite \(try SQLiteLab.version(dbQueue))")

@@ -9,10 +9,17 @@ import LabKit
 import PostgresNIO
 
 struct PostgresSetupLab: Lab {
-    static let info = LabCatalog.entry("postgres-setup")  // moved into this file by the lab kit v2 port
+    static let rows = Knob.int("rows", 1...1_000_000, default: 5000, quick: 200, help: "rows inserted into the table and read back")
+
+    static let info = LabInfo(
+        id: "postgres-setup", title: "A PostgreSQL cluster of your own", phase: 2,
+        teaches: "initdb makes a cluster, pg_ctl starts it on a socket; inside it you create a database, a login role with a password and a table, and values come back with their types intact.",
+        parameters: [rows.parameter],
+        needs: [.postgres], source: "Sources/Labs/Data/Phase02/PostgresSetup.swift"
+    )
 
     func run(_ lab: LabContext) async throws {
-        let rows = try lab.int("rows")
+        let rows = lab[Self.rows]
 
         let (server, startSeconds) = try await Measure.time { try await ThrowawayPostgres.start(for: lab, passwordLogins: true) }
         lab.step("How it was made", "initdb -D \(server.dataDirectory) -A trust -U lab, then pg_ctl start with listen_addresses='' (no TCP) and the socket in \(server.socketDirectory); pg_hba.conf trusts only the superuser lab, every other role must give its password.")

@@ -10,7 +10,19 @@ import LabKit
 import PostgresNIO
 
 struct QueryPlansLab: Lab {
-    static let info = LabCatalog.entry("query-plans")  // moved into this file by the lab kit v2 port
+    static let rows = Knob.int("rows", 1_000...5_000_000, default: 200_000, quick: 20_000, help: "rows in the events table")
+    static let users = Knob.int("users", 1...1_000_000, default: 2000,
+                                help: "distinct user ids (fewer makes each user's rows a bigger share, and the index less useful)")
+    static let index = Knob.choice("index", ["btree", "none"], default: "btree",
+                                   help: "the index built before the second run (none: watch the plan stay a sequential scan)")
+    static let repeats = Knob.int("repeat", 1...1_000, default: 20, quick: 5, help: "timed runs of the query before and after")
+
+    static let info = LabInfo(
+        id: "query-plans", title: "Reading query plans", phase: 2,
+        teaches: "EXPLAIN ANALYZE shows how PostgreSQL runs a query: a sequential scan reads every row, and after CREATE INDEX the same query becomes an index (or bitmap) scan that touches only the matching rows.",
+        parameters: [rows.parameter, users.parameter, index.parameter, repeats.parameter],
+        needs: [.postgres], source: "Sources/Labs/Data/Phase02/QueryPlans.swift"
+    )
 
     /// Row `i` (1-based) belongs to this user: a fixed scatter, so Swift knows every row
     /// without reading the table.
@@ -28,8 +40,8 @@ struct QueryPlansLab: Lab {
     }
 
     func run(_ lab: LabContext) async throws {
-        let rows = try lab.int("rows"), users = try lab.int("users"), repeats = try lab.int("repeat")
-        let index = try lab.string("index")
+        let rows = lab[Self.rows], users = lab[Self.users], repeats = lab[Self.repeats]
+        let index = lab[Self.index]
         let server = try await ThrowawayPostgres.start(for: lab)
         let db = try await server.createDatabase("plans")
         let (_, loadSeconds) = try await Measure.time {

@@ -14,11 +14,21 @@ import LabKit
 import PostgresNIO
 
 struct TransactionsIsolationLab: Lab {
-    static let info = LabCatalog.entry("transactions-isolation")  // moved into this file by the lab kit v2 port
+    static let forUpdate = Knob.bool("for_update", default: true,
+                                     help: "lock the row with SELECT … FOR UPDATE before the read-modify-write (false shows the lost update)")
+    static let workers = Knob.int("workers", 1...32, default: 8, quick: 4, help: "concurrent sessions incrementing one counter")
+    static let increments = Knob.int("increments", 1...10_000, default: 100, quick: 15, help: "increments each session makes")
+
+    static let info = LabInfo(
+        id: "transactions-isolation", title: "Isolation levels and their anomalies", phase: 2,
+        teaches: "Two sessions replay the classic anomalies: a non-repeatable read under READ COMMITTED, a lost update that SELECT … FOR UPDATE prevents, and write skew that only SERIALIZABLE refuses (SQLSTATE 40001, retry).",
+        parameters: [forUpdate.parameter, workers.parameter, increments.parameter],
+        needs: [.postgres], source: "Sources/Labs/Data/Phase02/TransactionsIsolation.swift"
+    )
 
     func run(_ lab: LabContext) async throws {
-        let forUpdate = try lab.bool("for_update")
-        let workers = try lab.int("workers"), increments = try lab.int("increments")
+        let forUpdate = lab[Self.forUpdate]
+        let workers = lab[Self.workers], increments = lab[Self.increments]
         let server = try await ThrowawayPostgres.start(for: lab)
         let admin = try await server.createDatabase("bank")
         try await admin.execute("""

@@ -14,7 +14,18 @@ import LabCatalog
 import LabKit
 
 struct DenormalizationLab: Lab {
-    static let info = LabCatalog.entry("denormalization")  // moved into this file by the lab kit v2 port
+    static let authors = Knob.int("authors", 2...5000, default: 200, quick: 40, help: "Authors in the bookshelf.")
+    static let booksPerAuthor = Knob.int("books-per-author", 1...50, default: 10, quick: 5, help: "Books per author.")
+    static let reviewsPerBook = Knob.int("reviews-per-book", 0...100, default: 20, quick: 5, help: "Average reviews per book (each has 0 to twice this).")
+    static let reads = Knob.int("reads", 1...100000, default: 3000, quick: 300, help: "Author pages read by the read workload.")
+    static let updates = Knob.int("updates", 1...10000, default: 400, quick: 60, help: "Logical updates (author renames and new reviews) applied to both schemas.")
+    static let triggers = Knob.bool("triggers", default: true, help: "Keep the copy in step with triggers; false shows the copy drifting (the sync checks then fail).")
+
+    static let info = LabInfo(
+        id: "denormalization", title: "Normalised vs denormalised reads and writes", phase: 6,
+        teaches: "A denormalised copy turns a join and an aggregate into one indexed lookup, but each logical update then touches every copy, and a write path that forgets the copy leaves it stale; triggers keep it in step.",
+        parameters: [authors.parameter, booksPerAuthor.parameter, reviewsPerBook.parameter, reads.parameter, updates.parameter, triggers.parameter],
+        source: "Sources/Labs/Data/Phase06/Denormalization.swift")
 
     /// One line of an author page, as both designs answer it.
     struct ListingRow: Equatable, Sendable {
@@ -145,12 +156,12 @@ struct DenormalizationLab: Lab {
     }
 
     func run(_ lab: LabContext) async throws {
-        let authors = try lab.int("authors")
-        let booksPerAuthor = try lab.int("books-per-author")
-        let reviewsPerBook = try lab.int("reviews-per-book")
-        let reads = try lab.int("reads")
-        let updates = try lab.int("updates")
-        let triggers = try lab.bool("triggers")
+        let authors = lab[Self.authors]
+        let booksPerAuthor = lab[Self.booksPerAuthor]
+        let reviewsPerBook = lab[Self.reviewsPerBook]
+        let reads = lab[Self.reads]
+        let updates = lab[Self.updates]
+        let triggers = lab[Self.triggers]
 
         let normalised = try SQLiteLab.open(in: lab.scratch, name: "normalised.sqlite")
         let denormalised = try SQLiteLab.open(in: lab.scratch, name: "denormalised.sqlite")

@@ -11,7 +11,17 @@ import LabKit
 import PostgresNIO
 
 struct JSONBLab: Lab {
-    static let info = LabCatalog.entry("jsonb")  // moved into this file by the lab kit v2 port
+    static let products = Knob.int("products", 100...2_000_000, default: 50_000, quick: 3000, help: "products with generated JSONB attributes")
+    static let opclass = Knob.choice("opclass", ["jsonb_ops", "jsonb_path_ops"], default: "jsonb_path_ops",
+                                     help: "the GIN operator class (jsonb_path_ops is smaller but has no key-existence support)")
+    static let seed = Knob.int("seed", 0...1_000_000, default: 11, help: "seed of the generated attributes")
+
+    static let info = LabInfo(
+        id: "jsonb", title: "JSONB documents and a GIN index", phase: 6,
+        teaches: "Semi-structured attributes stored as JSONB are queried with containment (@>), key existence (?) and JSON path (@?); a GIN index answers these without reading every row.",
+        parameters: [products.parameter, opclass.parameter, seed.parameter],
+        needs: [.postgres], source: "Sources/Labs/Data/Phase06/JSONB.swift"
+    )
 
     struct Attributes {
         var color: String, size: String, tags: [String], width: Int, height: Int, warranty: Int?
@@ -59,8 +69,8 @@ struct JSONBLab: Lab {
     ]
 
     func run(_ lab: LabContext) async throws {
-        let count = try lab.int("products"), opclass = try lab.string("opclass")
-        let products = Self.catalogue(count: count, seed: try lab.int("seed"))
+        let count = lab[Self.products], opclass = lab[Self.opclass]
+        let products = Self.catalogue(count: count, seed: lab[Self.seed])
         let server = try await ThrowawayPostgres.start(for: lab)
         let db = try await server.createDatabase("catalogue")
         try await db.execute("CREATE TABLE products (id int PRIMARY KEY, name text NOT NULL, attrs jsonb NOT NULL)")

@@ -116,7 +116,15 @@ enum MigrationRunner {
 }
 
 struct MigrationsLab: Lab {
-    static let info = LabCatalog.entry("migrations")  // moved into this file by the lab kit v2 port
+    static let authors = Knob.int("authors", 2...5000, default: 200, quick: 30, help: "Authors seeded by V2 (three books each); two of them share a name.")
+    static let failAt = Knob.int("fail-at", 2...6, default: 4, help: "The migration shipped with the unique-name index that fails on the seeded duplicates.")
+    static let edit = Knob.int("edit", 1...6, default: 3, help: "The applied migration someone edits afterwards.")
+
+    static let info = LabInfo(
+        id: "migrations", title: "Versioned, checksummed migrations", phase: 6,
+        teaches: "A Flyway-style runner applies migrations in version order, each in its own transaction with its history row: a failing one rolls back whole, and an applied one edited afterwards is caught by its SHA-256 checksum.",
+        parameters: [authors.parameter, failAt.parameter, edit.parameter],
+        source: "Sources/Labs/Data/Phase06/Migrations.swift")
 
     /// The fix for the duplicate names, then the statement that needs it.
     static let uniqueNames = "CREATE UNIQUE INDEX author_unique_name ON author(name);"
@@ -180,9 +188,9 @@ struct MigrationsLab: Lab {
     }
 
     func run(_ lab: LabContext) async throws {
-        let authors = try lab.int("authors")
-        let failAt = try lab.int("fail-at")
-        let edit = try lab.int("edit")
+        let authors = lab[Self.authors]
+        let failAt = lab[Self.failAt]
+        let edit = lab[Self.edit]
         let log = StatementLog()
         let dbQueue = try SQLiteLab.open(in: lab.scratch, name: "migrations.sqlite", log: log)
         lab.engine("SQLite \(try SQLiteLab.version(dbQueue))")

@@ -11,7 +11,17 @@ import LabKit
 import PostgresNIO
 
 struct OLAPSchemaLab: Lab {
-    static let info = LabCatalog.entry("olap-schema")  // moved into this file by the lab kit v2 port
+    static let facts = Knob.int("facts", 1_000...20_000_000, default: 1_000_000, quick: 20_000, help: "generated sales facts")
+    static let products = Knob.int("products", 1...100_000, default: 500, quick: 50, help: "rows of the product dimension")
+    static let stores = Knob.int("stores", 1...10_000, default: 40, quick: 8, help: "rows of the store dimension")
+    static let repeats = Knob.int("repeat", 1...100, default: 5, quick: 2, help: "timed runs of the dashboard query")
+
+    static let info = LabInfo(
+        id: "olap-schema", title: "A star schema, ROLLUP and CUBE", phase: 6,
+        teaches: "A sales fact table with date, product and store dimensions answers analytical questions with GROUP BY ROLLUP and CUBE; a pre-aggregated summary answers the dashboard much faster.",
+        parameters: [facts.parameter, products.parameter, stores.parameter, repeats.parameter],
+        needs: [.postgres], source: "Sources/Labs/Data/Phase06/OLAPSchema.swift"
+    )
 
     /// The generated warehouse, described by formulas both SQL and Swift evaluate.
     struct Warehouse {
@@ -64,8 +74,8 @@ struct OLAPSchemaLab: Lab {
     }
 
     func run(_ lab: LabContext) async throws {
-        let w = Warehouse(facts: try lab.int("facts"), products: try lab.int("products"), stores: try lab.int("stores"))
-        let repeats = try lab.int("repeat")
+        let w = Warehouse(facts: lab[Self.facts], products: lab[Self.products], stores: lab[Self.stores])
+        let repeats = lab[Self.repeats]
         let server = try await ThrowawayPostgres.start(for: lab)
         let db = try await server.createDatabase("warehouse")
 

@@ -93,7 +93,19 @@ final class ReadThroughCache<Key: Hashable, Value> {
 }
 
 struct ReadCachingLab: Lab {
-    static let info = LabCatalog.entry("read-caching")  // moved into this file by the lab kit v2 port
+    static let keys = Knob.int("keys", 5...100000, default: 2000, quick: 500, help: "Books that can be read (the key space).")
+    static let capacity = Knob.int("capacity", 1...100000, default: 200, quick: 50, help: "Entries the cache holds before it evicts.")
+    static let ttl = Knob.double("ttl", 0.1...86400, default: 60, help: "Seconds an entry stays fresh (reads arrive every 0.1 s of manual-clock time).")
+    static let skew = Knob.double("skew", 0...3, default: 1.0, help: "Zipf exponent of popularity: 0 is uniform, higher concentrates reads on fewer books.")
+    static let requests = Knob.int("requests", 10...1000000, default: 5000, quick: 1500, help: "Reads in the hit-ratio workload.")
+    static let cost = Knob.int("cost", 1...10000000, default: 1000, quick: 500, help: "Rows of artificial work the slow query does per miss.")
+    static let invalidate = Knob.bool("invalidate", default: true, help: "Invalidate a key when it is written; false shows stale reads (the last check then fails).")
+
+    static let info = LabInfo(
+        id: "read-caching", title: "A read-through LRU cache with TTL", phase: 6,
+        teaches: "A small LRU cache absorbs most of a skewed read workload (its hit count checked against a simulation), TTL expiry forces reloads, and invalidating on write is what keeps readers from seeing stale data.",
+        parameters: [keys.parameter, capacity.parameter, ttl.parameter, skew.parameter, requests.parameter, cost.parameter, invalidate.parameter],
+        source: "Sources/Labs/Data/Phase06/ReadCaching.swift")
 
     struct BookSummary: Equatable, Sendable {
         var title: String
@@ -228,13 +240,13 @@ struct ReadCachingLab: Lab {
     }
 
     func run(_ lab: LabContext) async throws {
-        let keys = try lab.int("keys")
-        let capacity = try lab.int("capacity")
-        let ttl = try lab.double("ttl")
-        let skew = try lab.double("skew")
-        let requests = try lab.int("requests")
-        let cost = try lab.int("cost")
-        let invalidate = try lab.bool("invalidate")
+        let keys = lab[Self.keys]
+        let capacity = lab[Self.capacity]
+        let ttl = lab[Self.ttl]
+        let skew = lab[Self.skew]
+        let requests = lab[Self.requests]
+        let cost = lab[Self.cost]
+        let invalidate = lab[Self.invalidate]
         // Expiry is only reproducible on a manual clock; use the lab's when it is one.
         let clock = lab.clock.isManual ? lab.clock : LabClock.manual()
         let tick = 0.1 // seconds between requests: 10 reads a second

@@ -12,7 +12,20 @@ import PostgresNIO
 import Synchronization
 
 struct BackgroundJobsLab: Lab {
-    static let info = LabCatalog.entry("background-jobs")  // moved into this file by the lab kit v2 port
+    static let jobs = Knob.int("jobs", 1...100_000, default: 400, quick: 60, help: "jobs ready at once")
+    static let delayed = Knob.int("delayed", 0...10_000, default: 20, quick: 5, help: "jobs scheduled for later")
+    static let delayMs = Knob.int("delay_ms", 0...60_000, default: 1500, quick: 300, help: "how far in the future the delayed jobs are due")
+    static let workers = Knob.int("workers", 1...32, default: 4, help: "concurrent workers, one connection each")
+    static let jobMs = Knob.int("job_ms", 0...10_000, default: 10, quick: 3, help: "time each job takes")
+    static let locking = Knob.choice("locking", ["skip-locked", "for-update", "none"], default: "skip-locked",
+                                     help: "how a worker claims a job (none: watch jobs run twice)")
+
+    static let info = LabInfo(
+        id: "background-jobs", title: "A job queue on PostgreSQL", phase: 8,
+        teaches: "Workers claim jobs with SELECT … FOR UPDATE SKIP LOCKED so no job runs twice, delayed jobs wait for their time, and a graceful shutdown lets in-flight jobs finish before the workers stop.",
+        parameters: [jobs.parameter, delayed.parameter, delayMs.parameter, workers.parameter, jobMs.parameter, locking.parameter],
+        needs: [.postgres], source: "Sources/Labs/Data/Phase08/BackgroundJobs.swift"
+    )
 
     /// What the workers share: the shutdown flag and who holds which job.
     final class Control: Sendable {
@@ -36,8 +49,8 @@ struct BackgroundJobsLab: Lab {
     }
 
     func run(_ lab: LabContext) async throws {
-        let jobs = try lab.int("jobs"), delayed = try lab.int("delayed"), delayMs = try lab.int("delay_ms")
-        let workers = try lab.int("workers"), jobMs = try lab.int("job_ms"), locking = try lab.string("locking")
+        let jobs = lab[Self.jobs], delayed = lab[Self.delayed], delayMs = lab[Self.delayMs]
+        let workers = lab[Self.workers], jobMs = lab[Self.jobMs], locking = lab[Self.locking]
         let lock = ["skip-locked": " FOR UPDATE SKIP LOCKED", "for-update": " FOR UPDATE"][locking] ?? ""
         let server = try await ThrowawayPostgres.start(for: lab)
         let db = try await server.createDatabase("queue")

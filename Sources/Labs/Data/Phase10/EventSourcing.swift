@@ -207,7 +207,16 @@ final class EventStore: Sendable {
 }
 
 struct EventSourcingLab: Lab {
-    static let info = LabCatalog.entry("event-sourcing")  // moved into this file by the lab kit v2 port
+    static let accounts = Knob.int("accounts", 1...1000, default: 5, quick: 3, help: "Accounts (event streams); fewer accounts, more conflicts.")
+    static let commands = Knob.int("commands", 1...100000, default: 800, quick: 120, help: "Deposit and withdraw commands, shared among the writers.")
+    static let writers = Knob.int("writers", 1...16, default: 4, quick: 3, help: "Concurrent writers, each with its own connection.")
+    static let optimisticConcurrency = Knob.bool("optimistic-concurrency", default: true, help: "Compare the expected version on append; false lets stale appends through (the checks then fail).")
+
+    static let info = LabInfo(
+        id: "event-sourcing", title: "An event-sourced account with a CQRS read model", phase: 10,
+        teaches: "State is a fold over an append-only stream; appends carry the version they were decided on, so a concurrent append with a stale version is refused and retried, and a projected read model always equals a replay from scratch.",
+        parameters: [accounts.parameter, commands.parameter, writers.parameter, optimisticConcurrency.parameter],
+        source: "Sources/Labs/Data/Phase10/EventSourcing.swift")
 
     /// What one writer did, as it saw it.
     struct Tally: Sendable {
@@ -233,10 +242,10 @@ struct EventSourcingLab: Lab {
     }
 
     func run(_ lab: LabContext) async throws {
-        let accountCount = try lab.int("accounts")
-        let commands = try lab.int("commands")
-        let writerCount = try lab.int("writers")
-        let checksVersion = try lab.bool("optimistic-concurrency")
+        let accountCount = lab[Self.accounts]
+        let commands = lab[Self.commands]
+        let writerCount = lab[Self.writers]
+        let checksVersion = lab[Self.optimisticConcurrency]
 
         let main = try SQLiteLab.open(in: lab.scratch, name: "events.sqlite", wal: true, busyTimeout: 30)
         lab.engine("SQLite \(try SQLiteLab.version(main))")

@@ -120,7 +120,17 @@ final class ChargeService: Sendable {
 }
 
 struct IdempotencyLab: Lab {
-    static let info = LabCatalog.entry("idempotency")  // moved into this file by the lab kit v2 port
+    static let keys = Knob.int("keys", 2...10000, default: 40, quick: 10, help: "Idempotency keys sent (half retried one after another, half raced).")
+    static let duplicates = Knob.int("duplicates", 2...64, default: 8, quick: 4, help: "Concurrent copies of each raced request.")
+    static let retries = Knob.int("retries", 1...20, default: 3, quick: 2, help: "Retries after the first attempt, for the retried keys.")
+    static let instances = Knob.int("instances", 1...16, default: 4, quick: 2, help: "Service instances, each with its own connection to the database.")
+    static let honourKeys = Knob.bool("honour-keys", default: true, help: "Honour the Idempotency-Key; false executes every request (the checks then fail).")
+
+    static let info = LabInfo(
+        id: "idempotency", title: "Idempotency keys under retries and races", phase: 10,
+        teaches: "Storing the key, a request fingerprint and the response in the same transaction as the side effect gives exactly one charge per key under retries and concurrent duplicates, replays the same response, and refuses a reused key with a different payload; check-then-act in separate transactions double-charges.",
+        parameters: [keys.parameter, duplicates.parameter, retries.parameter, instances.parameter, honourKeys.parameter],
+        source: "Sources/Labs/Data/Phase10/Idempotency.swift")
 
     struct Sent: Sendable { var key: String; var reply: Reply }
 
@@ -159,11 +169,11 @@ struct IdempotencyLab: Lab {
     }
 
     func run(_ lab: LabContext) async throws {
-        let keys = try lab.int("keys")
-        let duplicates = try lab.int("duplicates")
-        let retries = try lab.int("retries")
-        let instanceCount = try lab.int("instances")
-        let honoursKeys = try lab.bool("honour-keys")
+        let keys = lab[Self.keys]
+        let duplicates = lab[Self.duplicates]
+        let retries = lab[Self.retries]
+        let instanceCount = lab[Self.instances]
+        let honoursKeys = lab[Self.honourKeys]
 
         // Several service instances, each with its own connection to one database file.
         let first = try SQLiteLab.open(in: lab.scratch, name: "payments.sqlite", wal: true, busyTimeout: 30)
