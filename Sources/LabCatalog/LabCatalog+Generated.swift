@@ -36,7 +36,7 @@ extension LabCatalog {
             needs: [
                 LabNeed("PostgreSQL", programs: ["initdb", "pg_ctl", "postgres"], packages: ["postgresql"]),
             ],
-            subjects: [],
+            subjects: [LabSubject.Kind.answers],
             source: "Sources/Labs/Data/Phase02/SchemaNormalization.swift"
         ),
         LabInfo(
@@ -52,7 +52,7 @@ extension LabCatalog {
             needs: [
                 LabNeed("PostgreSQL", programs: ["initdb", "pg_ctl", "postgres"], packages: ["postgresql"]),
             ],
-            subjects: [],
+            subjects: [LabSubject.Kind.answers],
             source: "Sources/Labs/Data/Phase02/SQLMastery.swift"
         ),
         LabInfo(
