@@ -69,3 +69,36 @@ import Testing
         #expect(labs.allSatisfy { $0["subjects"] is [String] }, "every lab lists the subjects it accepts")
     }
 }
+
+/// A run judging the learner's answers is recorded with its subject, and a failed one
+/// verifies nothing. (Needs PostgreSQL, which scripts/install-deps.sh installs.)
+@Suite("Exercise mode: the learner's answers, end to end") struct AnswersEndToEndTests {
+    static let plan = CLI.fixturePlan
+        .replacingOccurrences(of: "title: Alpha task", with: "title: Alpha task\n        labs: [sql-mastery]")
+
+    @Test func theStarterAnswersFailAndTheRunIsRecordedAsTheLearners() throws {
+        let cli = try CLI(plan: Self.plan); defer { cli.cleanUp() }
+        let starter = cli.folder.appendingPathComponent("mine")
+        let initialised = try cli.run(["lab", "init", "sql-mastery", starter.path])
+        #expect(initialised.status == 0, "\(initialised.stderr)")
+        let answers = starter.appendingPathComponent("answers.sql").path
+        #expect(FileManager.default.fileExists(atPath: answers))
+        // lab init never overwrites what the learner has.
+        let again = try cli.run(["lab", "init", "sql-mastery", starter.path])
+        #expect(again.status == 1)
+        #expect(again.stderr.contains("already exists"), "\(again.stderr)")
+
+        let run = try cli.run(["lab", "run", "sql-mastery", "--quick", "--answers", answers])
+        #expect(run.status == 1, "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("judging your answers in \(answers)"), "\(run.stdout)")
+        let done = try cli.run(["done", "alpha", "--verify", "--quick", "--answers", answers])
+        #expect(done.status == 1)
+        #expect(done.stderr.contains("alpha was not checked off"), "\(done.stderr)")
+        let show = try cli.run(["show", "alpha"])
+        #expect(show.stdout.contains("judged your answers in \(answers)"), "\(show.stdout)")
+        #expect(show.stdout.contains("State:          ready"), "\(show.stdout)")
+        let missing = try cli.run(["lab", "run", "sql-mastery", "--answers", "nowhere.sql"])
+        #expect(missing.status == 66)
+        #expect(missing.stderr.contains("--answers"), "\(missing.stderr)")
+    }
+}
