@@ -41,6 +41,14 @@ import Testing
         #expect(report.checks.count >= 5)
     }
 
+    /// LABS.md: every knob's minimum and maximum runs in quick mode.
+    @Test(arguments: [21, 300])
+    func restAPIPassesAtTheBooksKnobsBounds(_ books: Int) async throws {
+        let report = try await Self.run("rest-api", ["books": String(books)])
+        #expect(report.outcome == .passed, "\(Self.failures(report))")
+        #expect(report.steps.contains { $0.title == "Created \(books) more books for the list" })
+    }
+
     /// Every breaker of every lab, and the checks it must fail (by name; reference-only
     /// checks carry a suffix in the report, so names are matched by prefix).
     static let breakers: [(lab: String, fault: BookshelfFault, failing: [String])] = [

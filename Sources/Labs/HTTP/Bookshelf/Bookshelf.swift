@@ -148,8 +148,7 @@ struct BookshelfRoutes {
 
         let every: [HTTPRequest.Method] = [.get, .post, .put, .delete, .patch]
         for (path, methods) in table {
-            var allow = methods.map(\.rawValue)
-            if methods.contains(.get) { allow.append("HEAD") }
+            let allow = methods.map(\.rawValue) + (methods.contains(.get) ? ["HEAD"] : [])
             for method in every where !methods.contains(method) {
                 router.on(RouterPath(path), method: method) { _, _ -> Response in throw MethodNotAllowed(allow: allow) }
             }

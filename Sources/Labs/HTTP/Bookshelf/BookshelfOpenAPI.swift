@@ -41,7 +41,7 @@ enum BookshelfOpenAPI {
         let isbn = JSONSchema.string(required: false, nullable: true, description: "ISBN-13 with a valid check digit",
                                      pattern: "^[0-9-]{13,17}$")
 
-        let schemas: OrderedDictionary<String, JSONSchema> = [
+        let schemas: OpenAPI.ComponentDictionary<JSONSchema> = [
             "Health": object("Health", ["status": .string(allowedValues: "ok")]),
             "AuthorInput": object("AuthorInput", ["name": .string(minLength: 1)]),
             "Author": object("Author", ["id": id, "name": .string, "created_at": time]),
@@ -52,14 +52,14 @@ enum BookshelfOpenAPI {
             ]),
             "BookPage": object("BookPage", [
                 "items": .array(items: ref("Book")), "total": .integer(minimum: (0, exclusive: false)),
-                "limit": .integer(minimum: (1, exclusive: false), maximum: (100, exclusive: false)),
+                "limit": .integer(maximum: (100, exclusive: false), minimum: (1, exclusive: false)),
                 "offset": .integer(minimum: (0, exclusive: false)),
             ]),
             "ReviewInput": object("ReviewInput", [
-                "rating": .integer(minimum: (1, exclusive: false), maximum: (5, exclusive: false)), "text": .string,
+                "rating": .integer(maximum: (5, exclusive: false), minimum: (1, exclusive: false)), "text": .string,
             ]),
             "Review": object("Review", [
-                "id": id, "book_id": id, "rating": .integer(minimum: (1, exclusive: false), maximum: (5, exclusive: false)),
+                "id": id, "book_id": id, "rating": .integer(maximum: (5, exclusive: false), minimum: (1, exclusive: false)),
                 "text": .string, "created_at": time,
             ]),
             "FieldError": object("FieldError", ["field": .string, "message": .string]),
@@ -83,7 +83,7 @@ enum BookshelfOpenAPI {
         }
         let idParameter: OpenAPI.Parameter.Array = [.parameter(name: "id", context: .path(schema: id))]
         let listParameters: OpenAPI.Parameter.Array = [
-            .parameter(name: "limit", context: .query(schema: .integer(minimum: (1, exclusive: false), maximum: (100, exclusive: false))),
+            .parameter(name: "limit", context: .query(schema: .integer(maximum: (100, exclusive: false), minimum: (1, exclusive: false))),
                        description: "page size, 1 to 100 (default 20)"),
             .parameter(name: "offset", context: .query(schema: .integer(minimum: (0, exclusive: false))), description: "items to skip (default 0)"),
             .parameter(name: "author_id", context: .query(schema: id), description: "only this author's books"),

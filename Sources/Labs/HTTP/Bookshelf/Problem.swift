@@ -1,6 +1,8 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import LabKit
+import Logging
 
 // Errors as RFC 9457 problem documents, the request id, and the request log: the three
 // things every answer gets, whatever handler (or none) produced it. One middleware, the

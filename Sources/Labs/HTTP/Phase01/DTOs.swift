@@ -102,7 +102,7 @@ struct DTOsLab: Lab {
         let bookPath = "/books/\(book.id ?? 0)/reviews"
         var ratings: [Exchange] = []
         for rating in [1, 5, 0, 6] {
-            ratings.append(await api.call("POST", bookPath, json: ["rating": .int(rating), "text": "rated \(rating)"],
+            ratings.append(await api.call("POST", bookPath, json: ["rating": .int(rating), "text": .string("rated \(rating)")],
                                           shape: (1...5).contains(rating) ? .review : .problem))
         }
         let nobody = await api.call("POST", "/books/\((book.id ?? 0) + 1_000_000)/reviews", json: ["rating": 3, "text": "?"], shape: .problem)

@@ -52,7 +52,7 @@ struct OpenAPIDocsLab: Lab {
         // 1. Fetch, decode, validate.
         let fetched = await api.call("GET", "/openapi.json")
         var document: OpenAPI.Document?
-        var validity = fetched.summary(limit: 120)
+        var validity = fetched.summary
         if let reply = fetched.reply, reply.status == 200 {
             do {
                 let doc = try JSONDecoder().decode(OpenAPI.Document.self, from: Data(reply.body))
