@@ -8,7 +8,8 @@ struct Exchange: Sendable {
     var path: String
     var reply: HTTPReply?
     var failure: String?
-    /// The contract shape its JSON answer should have (for the closed-shape check).
+    /// The contract shape a success (2xx) answer to it has; an error answer is judged as a
+    /// problem document whatever this says (the closed-shape check).
     var shape: BookshelfContract.Shape?
 
     var status: Int? { reply?.status }

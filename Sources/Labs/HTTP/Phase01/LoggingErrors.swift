@@ -55,11 +55,11 @@ struct LoggingErrorsLab: Lab {
         lab.step("Created an author and a book", observed([author, book]))
 
         // Errors of every kind.
-        let malformed = await api.call("POST", "/books", raw: #"{"title": "#, shape: .problem)
-        let unknownBook = await api.call("GET", "/books/\((book.id ?? 0) + 1_000_000)", shape: .problem)
-        let unknownPath = await api.call("GET", "/shelves/\(token)", shape: .problem)
-        let patch = await api.call("PATCH", "/books/\(book.id ?? 0)", json: ["year": 1970], shape: .problem)
-        let invalid = await api.call("POST", "/books", json: ["title": "", "author_id": .int(author.id ?? 0), "year": 1969], shape: .problem)
+        let malformed = await api.call("POST", "/books", raw: #"{"title": "#, shape: .book)
+        let unknownBook = await api.call("GET", "/books/\((book.id ?? 0) + 1_000_000)", shape: .book)
+        let unknownPath = await api.call("GET", "/shelves/\(token)")
+        let patch = await api.call("PATCH", "/books/\(book.id ?? 0)", json: ["year": 1970], shape: .book)
+        let invalid = await api.call("POST", "/books", json: ["title": "", "author_id": .int(author.id ?? 0), "year": 1969], shape: .book)
         let errors = [malformed, unknownBook, unknownPath, patch, invalid]
         lab.step("Sent five requests that must fail", errors.map { "\($0.method) \($0.path) → \(statusText($0.status))" }.joined(separator: ", "))
 
@@ -77,7 +77,7 @@ struct LoggingErrorsLab: Lab {
         // Request ids.
         let ownIDs = ["lab-\(token)-1", "lab-\(token)-2"]
         let ownOK = await api.call("GET", "/books/\(book.id ?? 0)", headers: [("X-Request-Id", ownIDs[0])], shape: .book)
-        let ownError = await api.call("GET", "/books/\((book.id ?? 0) + 1_000_000)", headers: [("X-Request-Id", ownIDs[1])], shape: .problem)
+        let ownError = await api.call("GET", "/books/\((book.id ?? 0) + 1_000_000)", headers: [("X-Request-Id", ownIDs[1])], shape: .book)
         let echoedIDs = [ownOK, ownError].map { $0.reply?.header("X-Request-Id") ?? "none" }
         lab.check(Self.echoed.name, echoedIDs == ownIDs, expected: Self.echoed.asserts,
                   observed: "sent \(ownIDs.joined(separator: ", ")), got back \(echoedIDs.joined(separator: ", "))")
@@ -96,7 +96,7 @@ struct LoggingErrorsLab: Lab {
         await lab.referenceOnlyCheck(Self.hidden500.name, isReference: service.isReference, expected: Self.hidden500.asserts) {
             let boom = await api.call("POST", "/books", json: [
                 "title": .string(Self.failingTitle), "author_id": .int(author.id ?? 0), "year": 2001,
-            ], shape: .problem)
+            ], shape: .book)
             let text = boom.reply?.text ?? ""
             let leaks = ["SQLITE", "INSERT", "SELECT", "/var/", ".swift", "Sources/", "0x", "disk I/O"].filter { text.contains($0) }
             return (boom.status == 500 && leaks.isEmpty,

@@ -144,7 +144,7 @@ struct OpenAPIDocsLab: Lab {
         lab.check(Self.conforming.name, sampleErrors.isEmpty && samples.allSatisfy { ($0.0.status ?? 0) < 300 },
                   expected: Self.conforming.asserts,
                   observed: sampleErrors.isEmpty ? "4 answers (\(samples.map { statusText($0.0.status) }.joined(separator: ", "))) valid" : sampleErrors.joined(separator: " | "))
-        let notFound = await api.call("GET", "/books/\((book.id ?? 0) + 1_000_000)", shape: .problem)
+        let notFound = await api.call("GET", "/books/\((book.id ?? 0) + 1_000_000)", shape: .book)
         let problemError = judge(notFound, route: "GET", path: "/books/{id}")
         lab.check(Self.problemConforms.name, notFound.status == 404 && problemError == nil, expected: Self.problemConforms.asserts,
                   observed: problemError ?? "\(notFound.summary) is valid")
