@@ -4,7 +4,7 @@ public enum LabCatalog {
     public static let all: [LabInfo] = {
         // Each lab's place in the plan looked up once, not on every comparison: this list is
         // built on every command's start-up.
-        let keyed = (concurrency + sqlite + postgres).map { (phase: $0.phase, order: order($0.id), lab: $0) }
+        let keyed = (http + concurrency + sqlite + postgres).map { (phase: $0.phase, order: order($0.id), lab: $0) }
         return keyed.sorted { ($0.phase, $0.order) < ($1.phase, $1.order) }.map(\.lab)
     }()
 

@@ -34,6 +34,12 @@ import Testing
         }
     }
 
+    /// The tracker's catalogue (LabCatalog+HTTP.swift) is a copy of each lab's declaration.
+    @Test(arguments: ids)
+    func catalogueEntryEqualsTheLabsOwnDeclaration(_ id: String) throws {
+        #expect(LabCatalog.lab(id) == (try Self.type(id)).info)
+    }
+
     @Test(arguments: ids)
     func passesInQuickModeAgainstTheReference(_ id: String) async throws {
         let report = try await Self.run(id)
