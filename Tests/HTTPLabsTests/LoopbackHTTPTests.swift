@@ -6,7 +6,7 @@ import Testing
 
 /// The kit's loopback client turns what goes wrong on the wire into one sentence, and a
 /// lab records it as a failed check instead of crashing.
-@Suite struct LoopbackHTTPTests {
+@Suite(.serialized) struct LoopbackHTTPTests {
     /// A TCP server that misbehaves one way: "hang" (never answers), "close" (hangs up
     /// after reading the request), "garbage" (answers something that is not HTTP).
     static let rogue = """
