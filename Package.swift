@@ -92,6 +92,7 @@ let package = Package(
                 .product(name: "OpenAPIKit", package: "OpenAPIKit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             path: "Sources/Labs/HTTP"
         ),
@@ -105,6 +106,7 @@ let package = Package(
         .testTarget(name: "LabsTests", dependencies: ["Labs", "LabKit", "LabCatalog"]),
         .testTarget(name: "DataLabsTests", dependencies: ["DataLabs", "LabKit", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ConcurrencyLabsTests", dependencies: ["ConcurrencyLabs", "LabKit"]),
+        .testTarget(name: "HTTPLabsTests", dependencies: ["HTTPLabs", "LabKit", "LabCatalog"], exclude: ["Fixtures"]),
         .testTarget(name: "CLITests", dependencies: ["CurriculumKit", "curriculum"]),
     ]
 )

@@ -2,5 +2,7 @@
 import LabKit
 
 public enum HTTPLabs {
-    public static let labs: [any Lab.Type] = []
+    public static let labs: [any Lab.Type] = [
+        RESTAPILab.self, LayeredArchitectureLab.self, DTOsLab.self, LoggingErrorsLab.self, OpenAPIDocsLab.self,
+    ]
 }
