@@ -28,22 +28,27 @@ phases:
     tasks:
       - id: rest-api
         title: Create a REST API in Kotlin with Ktor (or Java Spring if necessary)
+        labs: [rest-api]
         due: 2026-11-29
-        notes: "The learner writes Swift: the lab builds this service with Hummingbird instead of Ktor or Spring."
+        notes: "Build the bookshelf API (docs/bookshelf.md) in Kotlin with Ktor; `curriculum lab init rest-api` writes its contract, and `curriculum lab run rest-api --against 'CMD'` judges your server with the same checks as the package's Hummingbird reference."
       - id: layered-architecture
         title: Design a layered architecture (Controller, Service, Repository)
+        labs: [layered-architecture]
         requires: [rest-api]
         due: 2026-12-04
       - id: dtos
         title: Use DTOs for communication
+        labs: [dtos]
         requires: [layered-architecture]
         due: 2026-12-10
       - id: logging-errors
         title: Configure logging and exception handling properly
+        labs: [logging-errors]
         requires: [rest-api]
         due: 2026-12-15
       - id: openapi-docs
         title: Add Swagger/OpenAPI documentation
+        labs: [openapi-docs]
         requires: [dtos]
   - id: databases
     number: 2
