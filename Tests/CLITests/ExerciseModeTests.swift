@@ -102,3 +102,46 @@ import Testing
         #expect(missing.stderr.contains("--answers"), "\(missing.stderr)")
     }
 }
+
+/// The acceptance, through the tracker: a bookshelf server written in another
+/// language from the contract alone (Tests/HTTPLabsTests/Fixtures/bookshelf.py) passes
+/// `rest-api` with `--against`, its verified check-off is marked as the learner's own
+/// everywhere, and the same server with one contract violation fails exactly that check.
+@Suite("Exercise mode: a learner's server in another language", .serialized) struct LearnersServerTests {
+    static let plan = CLI.fixturePlan
+        .replacingOccurrences(of: "title: Alpha task", with: "title: Alpha task\n        labs: [rest-api]")
+    static let server = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("HTTPLabsTests/Fixtures/bookshelf.py").path
+
+    @Test func aPythonServerVerifiesTheTaskAsTheLearnersOwnWork() throws {
+        let cli = try CLI(plan: Self.plan); defer { cli.cleanUp() }
+        let command = "exec python3 \(Self.server)"
+        let done = try cli.run(["done", "alpha", "--verify", "--quick", "--against", command])
+        #expect(done.status == 0, "\(done.stdout)\(done.stderr)")
+        #expect(done.stdout.contains("judging your server started with `\(command)`"), "\(done.stdout)")
+        #expect(done.stdout.contains("✓ your server stops on SIGTERM"), "\(done.stdout)")
+        #expect(done.stdout.contains("alpha done (verified against your own work)"), "\(done.stdout)")
+        let show = try cli.run(["show", "alpha"])
+        #expect(show.stdout.contains("verified by its labs against your own work (your server started with `\(command)`)"), "\(show.stdout)")
+        #expect(try cli.run(["list"]).stdout.contains("★"))
+        #expect(try cli.run(["status"]).stdout.contains("1 verified by their labs (1 against your own work)"))
+        let export = try cli.run(["export", "--format", "json"])
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(export.stdout.utf8)) as? [String: Any])
+        let alpha = try #require((doc["tasks"] as? [[String: Any]])?.first { $0["id"] as? String == "alpha" })
+        #expect(alpha["verified_against"] as? String == "against")
+        #expect(alpha["verified_subject"] as? String == command)
+        #expect(try cli.run(["log"]).stdout.contains("(verified against your server started with `\(command)`)"))
+    }
+
+    @Test func oneContractViolationFailsExactlyTheCheckAboutIt() throws {
+        let cli = try CLI(plan: Self.plan); defer { cli.cleanUp() }
+        let r = try cli.run(["lab", "run", "rest-api", "--quick", "--json", "--against",
+                             "BOOKSHELF_VIOLATION=skip-location exec python3 \(Self.server)"])
+        #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+        let failed = (report["checks"] as? [[String: Any]] ?? []).filter { $0["passed"] as? Bool == false }
+        #expect(failed.count == 1, "\(failed)")
+        #expect((failed.first?["name"] as? String)?.contains("Location") == true, "\(failed)")
+        #expect((report["subject"] as? [String: Any])?["kind"] as? String == "against")
+    }
+}

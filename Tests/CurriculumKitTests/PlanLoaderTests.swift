@@ -7,12 +7,8 @@ import LabCatalog
 // line:column and the "did you mean" where there is one), and hostile input.
 
 /// The labs being built now, each linked from its own task in curriculum.yaml.
-let builtLabs: Set<String> = [
-    "coroutines", "thread-pools", "coroutines-vs-threads", "shared-resources", "concurrent-services", "orm",
-    "migrations", "denormalization", "read-caching", "idempotency", "event-sourcing", "postgres-setup",
-    "schema-normalization", "sql-mastery", "transactions-isolation", "query-plans", "olap-schema", "jsonb",
-    "background-jobs",
-]
+/// The labs built into this package (the generated catalogue), as the tracker knows them.
+let builtLabs: Set<String> = Tracker.knownLabs
 
 /// The package root, found from this file's path.
 let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()

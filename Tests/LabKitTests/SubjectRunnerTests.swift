@@ -402,7 +402,7 @@ final class TinyReference: Sendable {
         let waited = ContinuousClock.now - started
         #expect(r.outcome == .failed)
         #expect(r.error == "your server at http://127.0.0.1:\(port)/api accepted a connection but gave no answer within 2 s to GET /api/health")
-        #expect(waited >= .seconds(2) && waited < .seconds(10))
+        #expect(waited >= .seconds(2) && waited < .seconds(60), "it waited its 2 s, and did not hang")
     }
 
     @Test func aSubjectFailureIsTheRunsErrorWordForWord() async throws {

@@ -86,7 +86,7 @@ final class ServerProcess: Sendable {
                     let list = elsewhere.joined(separator: " and ")
                     // Right port on the wrong address (a LAN address, say), or the wrong port.
                     sentence += elsewhere.contains { $0.hasSuffix(":\(port)") }
-                        ? "; it is listening on \(list) instead — listen on 127.0.0.1 (or 0.0.0.0)"
+                        ? "; it is listening on \(list) instead — listen on 127.0.0.1 as the contract says"
                         : "; it is listening on \(list) instead — read the port from $PORT"
                 }
                 throw SubjectFailure(sentence + "." + tailBlock())
