@@ -1,4 +1,4 @@
-"""The bookshelf API, phase 1 (contracts/bookshelf.md), in memory, Python standard library
+"""The bookshelf API, phase 1 (docs/bookshelf.md), in memory, Python standard library
 only: a second, independent implementation that the rest-api lab must pass with --url.
 
     PORT=8080 python3 bookshelf.py

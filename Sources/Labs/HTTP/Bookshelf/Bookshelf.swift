@@ -5,7 +5,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 
-// The bookshelf reference service (contracts/bookshelf.md, phase 1): handlers → service →
+// The bookshelf reference service (docs/bookshelf.md, phase 1): handlers → service →
 // repository. Built the way Hummingbird's template builds an app: one function,
 // `buildBookshelf`, that the labs and the tests both call, on 127.0.0.1 port 0.
 

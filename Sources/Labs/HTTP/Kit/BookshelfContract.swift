@@ -1,7 +1,7 @@
 import Foundation
 import LabKit
 
-/// What contracts/bookshelf.md (phase 1) says, as data the checks use: the routes, the
+/// What docs/bookshelf.md (phase 1) says, as data the checks use: the routes, the
 /// fields each answer may carry, valid sample values. The checks rely on this and on
 /// nothing of the reference, so they judge a learner's server the same way.
 enum BookshelfContract {

@@ -4,7 +4,7 @@
 // No Content, and the resource is then 404). A path that exists but does not take the
 // method answers 405 with `Allow`, so a client learns what it may do. Collections are
 // paged (limit/offset, a total, a stable order) so no request returns everything.
-// This lab drives all of it over real HTTP against the bookshelf (contracts/bookshelf.md):
+// This lab drives all of it over real HTTP against the bookshelf (docs/bookshelf.md):
 // the reference, or your own server with --url / --against.
 import Foundation
 import LabKit
