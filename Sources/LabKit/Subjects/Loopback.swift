@@ -11,7 +11,7 @@ import Darwin
 /// Plain POSIX sockets, not the kit's HTTP client: a probe must classify what a broken
 /// server does (refuses, stays silent, answers garbage) rather than fail on it, and every
 /// call here blocks for at most its time limit, on a thread of its own (`offThread`).
-enum Loopback {
+public enum Loopback {
     #if canImport(Glibc)
     static let stream = Int32(SOCK_STREAM.rawValue)
     // Writing to a socket the peer closed must be an error, not a SIGPIPE that kills the lab.
@@ -24,7 +24,7 @@ enum Loopback {
     /// A TCP port free on 127.0.0.1 now: bind port 0, read the port the kernel chose, close.
     /// The learner's server binds it a moment later; the kernel hands out ephemeral ports in
     /// turn, so the same one is not given to someone else in between.
-    static func freePort() throws(SubjectFailure) -> Int {
+    public static func freePort() throws(SubjectFailure) -> Int {
         let fd = socket(AF_INET, stream, 0)
         guard fd >= 0 else { throw SubjectFailure("could not open a socket to find a free port: \(lastError())") }
         defer { close(fd) }
