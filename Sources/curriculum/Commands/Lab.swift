@@ -95,7 +95,7 @@ struct LabShowCommand: ParsableCommand {
         out.line()
         out.line(out.paint("Judges", .bold) + " " + info.subjectsSentence)
         if !info.subjects.isEmpty {
-            out.line("  Start your own with: curriculum lab init \(info.id) [DIR]   (README, contract, stub)")
+            out.line("  Start your own with: curriculum lab init \(info.id) [DIR]   (a README with the task and how it is judged, and the contract)")
         }
         out.line()
         out.line("Source: \(info.source)  (its opening comment explains the concept)")
