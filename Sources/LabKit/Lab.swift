@@ -13,7 +13,7 @@ public protocol Lab: Sendable {
     static var info: LabInfo { get }
     init()
     func run(_ lab: LabContext) async throws
-    /// The starter folder `lab init` writes for the learner (README, contract, stub), as
+    /// The starter folder `lab init` writes for the learner (README, contract, a stub for source labs), as
     /// paths relative to the folder and their contents. Empty for labs with no exercise.
     static func starter() -> [StarterFile]
 }

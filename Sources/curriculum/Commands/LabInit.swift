@@ -10,7 +10,7 @@ import LabCatalog
 struct LabInitCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "init",
-        abstract: "Write a lab's starter folder (README, contract, stub) for doing its task yourself.")
+        abstract: "Write a lab's starter folder (README, the contract, and for source labs a stub) for doing its task yourself.")
 
     @OptionGroup var global: GlobalOptions
 
