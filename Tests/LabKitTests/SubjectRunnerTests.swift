@@ -145,7 +145,7 @@ final class TinyReference: Sendable {
     }
 }
 
-@Suite("The subject runner: reference, --url, --against") struct SubjectRunnerTests {
+@Suite("The subject runner: reference, --url, --against", .serialized) struct SubjectRunnerTests {
     static let fake = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/fake_server.py").path
 
     /// The system's Python when there is one: a pyenv shim on PATH costs a second or two of

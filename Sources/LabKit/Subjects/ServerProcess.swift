@@ -72,7 +72,11 @@ final class ServerProcess: Sendable {
         let deadline = ContinuousClock.now + timeout
         let port = port
         while true {
-            if await offThread({ Loopback.accepts(port: port) }) {
+            // Listening is what the kernel says: a connection accepted, or else a LISTEN
+            // socket of the server's own on exactly 127.0.0.1:PORT (on a loaded machine a
+            // probe can fail while the server is ready; the checks then speak for themselves).
+            if await offThread({ Loopback.accepts(port: port) })
+                || ProcessTable.listeningAddresses(of: liveProcesses()).contains("127.0.0.1:\(port)") {
                 state.withLock { $0.listened = true }
                 return
             }
