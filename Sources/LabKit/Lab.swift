@@ -166,30 +166,55 @@ public final class LabContext: Sendable {
     }
 }
 
-/// Time as a lab sees it. The system clock, or a manual one that a lab (or its test)
-/// advances by hand so that expiry and refill can be shown without waiting.
+/// Time as a lab sees it: the system clock, or a manual one that a lab (or its test)
+/// advances by hand so that expiry and refill can be shown without waiting. Time is kept
+/// as an integer `Duration` since the clock started, so `ttl / 2 + ttl / 2` is exactly
+/// `ttl` and an expiry check never drifts at knob values like 0.1 or 0.3 s.
 public final class LabClock: Sendable {
-    private let manual: Mutex<Date?>
+    /// Elapsed time of a manual clock; nil for the system clock.
+    private let manual: Mutex<Duration?>
+    private let startedAt: ContinuousClock.Instant
+    private let startDate: Date
 
-    public static func system() -> LabClock { LabClock(manualStart: nil) }
-    public static func manual(at start: Date = Date(timeIntervalSince1970: 1_800_000_000)) -> LabClock {
-        LabClock(manualStart: start)
+    /// A manual clock's wall-clock origin (2027-01-15T08:00:00Z): fixed, so runs repeat.
+    public static let manualOrigin = Date(timeIntervalSince1970: 1_800_000_000)
+
+    public static func system() -> LabClock { LabClock(manual: nil, startDate: Date()) }
+    public static func manual(at start: Date = manualOrigin) -> LabClock { LabClock(manual: .zero, startDate: start) }
+
+    private init(manual: Duration?, startDate: Date) {
+        self.manual = Mutex(manual)
+        self.startedAt = ContinuousClock.now
+        self.startDate = startDate
     }
-
-    private init(manualStart: Date?) { manual = Mutex(manualStart) }
 
     public var isManual: Bool { manual.withLock { $0 != nil } }
 
-    public func now() -> Date { manual.withLock { $0 } ?? Date() }
+    /// Time since the clock started, exactly (integer attoseconds).
+    public var elapsed: Duration { manual.withLock { $0 } ?? (ContinuousClock.now - startedAt) }
+
+    /// The wall-clock time: for display and for formats that carry dates (a JWT's `exp`).
+    /// Compare `elapsed` values, not dates, wherever exactness matters.
+    public func now() -> Date {
+        startDate.addingTimeInterval(Measure.seconds(elapsed))
+    }
 
     /// Moves a manual clock forward; does nothing to the system clock.
-    public func advance(by seconds: TimeInterval) {
-        manual.withLock { if let d = $0 { $0 = d.addingTimeInterval(seconds) } }
+    public func advance(by d: Duration) {
+        manual.withLock { if let e = $0 { $0 = e + d } }
     }
 
-    /// Waits `seconds`: really on the system clock, instantly (by advancing) on a manual one.
-    public func sleep(_ seconds: TimeInterval) async throws {
-        if isManual { advance(by: seconds); return }
-        try await _Concurrency.Task.sleep(nanoseconds: UInt64(max(0, seconds) * 1e9))
+    /// Waits `d`: really on the system clock, instantly (by advancing) on a manual one.
+    public func sleep(for d: Duration) async throws {
+        if isManual { advance(by: d); return }
+        if d > .zero { try await _Concurrency.Task.sleep(for: d) }
     }
+}
+
+extension Duration {
+    /// A knob's seconds as an exact duration, rounded to the nanosecond (0.1 → 100 ms).
+    public static func seconds(rounding s: Double) -> Duration {
+        .nanoseconds(Int64((s * 1e9).rounded()))
+    }
+
 }

@@ -41,6 +41,13 @@ import Testing
         #expect(report.checks.filter { !$0.passed }.map(\.name) == ["invalidation on write leaves no stale read"])
     }
 
+    /// The TTL values a floating-point clock got wrong now pass end to end.
+    @Test(arguments: ["0.1", "0.3", "1.1"])
+    func readCachingPassesAtAwkwardTTLs(ttl: String) async throws {
+        let report = try await Self.run(ReadCachingLab.self, ["ttl": ttl])
+        #expect(report.outcome == .passed, "ttl=\(ttl):\n\(Self.failures(report))")
+    }
+
     @Test func denormalizationFailsWithoutTriggers() async throws {
         let report = try await Self.run(DenormalizationLab.self, ["triggers": "false"])
         #expect(report.outcome == .failed)
@@ -63,25 +70,42 @@ import Testing
             == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
     }
 
+    /// Expiry at the knob's awkward values (issue 17: a floating-point clock failed at 0.1,
+    /// 0.3 and 1.1 s): two half-TTL steps land exactly on the TTL.
+    @Test(arguments: [0.1, 0.3, 1.1, 86400.0])
+    func expiryIsExactAtAnyTTL(seconds: Double) throws {
+        let clock = LabClock.manual()
+        let ttl = Duration.seconds(rounding: seconds)
+        let cache = ReadThroughCache<Int, Int>(capacity: 4, ttl: ttl, clock: clock)
+        var loads = 0
+        _ = cache.get(1) { loads += 1; return $0 }
+        clock.advance(by: ttl / 2)
+        _ = cache.get(1) { loads += 1; return $0 }
+        #expect(loads == 1)
+        clock.advance(by: ttl / 2)
+        _ = cache.get(1) { loads += 1; return $0 }
+        #expect(loads == 2)
+    }
+
     @Test func cacheAgreesWithTheSimulationAndEvictsLeastRecentlyUsed() throws {
         let clock = LabClock.manual()
-        let cache = ReadThroughCache<Int, Int>(capacity: 3, ttl: 10, clock: clock)
+        let cache = ReadThroughCache<Int, Int>(capacity: 3, ttl: .seconds(10), clock: clock)
         var rng = SQLiteLab.Random(seed: 5)
         let zipf = ReadCachingLab.Zipf(keys: 20, skew: 1.2)
-        var timeline: [(key: Int, at: Double)] = []
-        var t = 0.0
+        var timeline: [(key: Int, at: Duration)] = []
+        var t = Duration.zero
         for _ in 0..<500 {
             let key = zipf.draw(using: &rng)
-            clock.advance(by: 0.5); t += 0.5
+            clock.advance(by: .milliseconds(500)); t += .milliseconds(500)
             _ = cache.get(key) { $0 * 10 }
             timeline.append((key, t))
         }
-        let model = ReadCachingLab.simulate(requests: timeline, capacity: 3, ttl: 10)
+        let model = ReadCachingLab.simulate(requests: timeline, capacity: 3, ttl: .seconds(10))
         #expect(cache.hits == model.hits)
         #expect(cache.evicted == model.evicted)
         #expect(cache.expirations > 0)
         // A FIFO model disagrees on a sequence that re-reads the oldest entry.
-        let lru = ReadThroughCache<String, String>(capacity: 2, ttl: 100, clock: clock)
+        let lru = ReadThroughCache<String, String>(capacity: 2, ttl: .seconds(100), clock: clock)
         for k in ["a", "b", "a", "c"] { _ = lru.get(k) { $0 } }
         #expect(lru.evicted == ["b"])
         #expect(lru.keysByRecency == ["c", "a"])

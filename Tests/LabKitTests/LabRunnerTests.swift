@@ -126,10 +126,13 @@ func info(_ id: String, params: [LabParameter] = [], needs: [LabNeed] = []) -> L
     @Test func aManualClockMovesOnlyWhenTold() async throws {
         let clock = LabClock.manual()
         let start = clock.now()
-        try await clock.sleep(30)
+        try await clock.sleep(for: .seconds(30))
+        #expect(clock.elapsed == .seconds(30))
         #expect(clock.now().timeIntervalSince(start) == 30)
-        clock.advance(by: 5)
-        #expect(clock.now().timeIntervalSince(start) == 35)
+        // Integer time: a hundred 0.1 s steps are exactly 10 s, where adding 0.1 to a
+        // floating-point date drifts.
+        for _ in 0..<100 { clock.advance(by: .milliseconds(100)) }
+        #expect(clock.elapsed == .seconds(40))
     }
 
     @Test func theProtocolRoundTripsEveryEvent() throws {

@@ -22,13 +22,13 @@ import LabKit
 final class ReadThroughCache<Key: Hashable, Value> {
     private struct Entry {
         var value: Value
-        var loadedAt: Date
+        var loadedAt: Duration
         var newer: Key?
         var older: Key?
     }
 
     let capacity: Int
-    let ttl: TimeInterval
+    let ttl: Duration
     private let clock: LabClock
     private var entries: [Key: Entry] = [:]
     private var newest: Key?
@@ -39,7 +39,7 @@ final class ReadThroughCache<Key: Hashable, Value> {
     /// Every key evicted to make room, in order.
     private(set) var evicted: [Key] = []
 
-    init(capacity: Int, ttl: TimeInterval, clock: LabClock) {
+    init(capacity: Int, ttl: Duration, clock: LabClock) {
         self.capacity = max(1, capacity); self.ttl = ttl; self.clock = clock
     }
 
@@ -54,9 +54,9 @@ final class ReadThroughCache<Key: Hashable, Value> {
     }
 
     func get(_ key: Key, load: (Key) throws -> Value) rethrows -> Value {
-        let now = clock.now()
+        let now = clock.elapsed
         if let entry = entries[key] {
-            if now.timeIntervalSince(entry.loadedAt) < ttl {
+            if now - entry.loadedAt < ttl {
                 hits += 1
                 unlink(key)
                 pushNewest(key, value: entry.value, loadedAt: entry.loadedAt)
@@ -78,7 +78,7 @@ final class ReadThroughCache<Key: Hashable, Value> {
     /// Drops a key so the next read reloads it (call after writing what it caches).
     func invalidate(_ key: Key) { unlink(key) }
 
-    private func pushNewest(_ key: Key, value: Value, loadedAt: Date) {
+    private func pushNewest(_ key: Key, value: Value, loadedAt: Duration) {
         entries[key] = Entry(value: value, loadedAt: loadedAt, newer: nil, older: newest)
         if let n = newest { entries[n]?.newer = key }
         newest = key
@@ -116,9 +116,9 @@ struct ReadCachingLab: Lab {
     /// The simplest possible model of an LRU cache with TTL, written independently of
     /// `ReadThroughCache` (an array in recency order, linear scans): what the cache's
     /// counts must agree with.
-    static func simulate(requests: [(key: Int, at: Double)], capacity: Int, ttl: Double) -> (hits: Int, evicted: [Int]) {
+    static func simulate(requests: [(key: Int, at: Duration)], capacity: Int, ttl: Duration) -> (hits: Int, evicted: [Int]) {
         var order: [Int] = [] // least recently used first
-        var loadedAt: [Int: Double] = [:]
+        var loadedAt: [Int: Duration] = [:]
         var hits = 0
         var evicted: [Int] = []
         for (key, t) in requests {
@@ -189,16 +189,16 @@ struct ReadCachingLab: Lab {
     static func isSlowQuery(_ sql: String) -> Bool { sql.contains("burn") }
 
     struct Replay {
-        var timeline: [(key: Int, at: Double)] = []
+        var timeline: [(key: Int, at: Duration)] = []
         var hitSeconds: [Double] = []
         var missSeconds: [Double] = []
     }
 
     /// Reads keys through a cache, ticking the clock by `tick` before each read. Returns
     /// the (key, time) sequence for the simulation, and how long hits and misses took.
-    static func replay(_ keys: [Int], cache: ReadThroughCache<Int, BookSummary?>, clock: LabClock, tick: Double,
+    static func replay(_ keys: [Int], cache: ReadThroughCache<Int, BookSummary?>, clock: LabClock, tick: Duration,
                        dbQueue: DatabaseQueue, cost: Int) throws -> Replay {
-        let start = clock.now()
+        let start = clock.elapsed
         var replay = Replay()
         try dbQueue.read { db in
             for key in keys {
@@ -208,7 +208,7 @@ struct ReadCachingLab: Lab {
                 _ = try cache.get(key) { try slowLoad(db, id: $0, cost: cost) }
                 let took = Measure.seconds(ContinuousClock.now - began)
                 if cache.misses > missesBefore { replay.missSeconds.append(took) } else { replay.hitSeconds.append(took) }
-                replay.timeline.append((key, clock.now().timeIntervalSince(start)))
+                replay.timeline.append((key, clock.elapsed - start))
             }
         }
         return replay
@@ -222,7 +222,7 @@ struct ReadCachingLab: Lab {
                       dbQueue: DatabaseQueue, cost: Int) throws -> StaleRun {
         var run = StaleRun()
         for (i, key) in keys.enumerated() {
-            clock.advance(by: 0.1)
+            clock.advance(by: .milliseconds(100))
             if i % 10 == 9 {
                 try dbQueue.write { db in
                     try db.execute(sql: "UPDATE book SET price = price + 1 WHERE id = ?", arguments: [key])
@@ -242,14 +242,14 @@ struct ReadCachingLab: Lab {
     func run(_ lab: LabContext) async throws {
         let keys = lab[Self.keys]
         let capacity = lab[Self.capacity]
-        let ttl = lab[Self.ttl]
+        let ttl = Duration.seconds(rounding: lab[Self.ttl])
         let skew = lab[Self.skew]
         let requests = lab[Self.requests]
         let cost = lab[Self.cost]
         let invalidate = lab[Self.invalidate]
         // Expiry is only reproducible on a manual clock; use the lab's when it is one.
         let clock = lab.clock.isManual ? lab.clock : LabClock.manual()
-        let tick = 0.1 // seconds between requests: 10 reads a second
+        let tick = Duration.milliseconds(100) // between requests: 10 reads a second
 
         let log = StatementLog()
         let dbQueue = try SQLiteLab.open(in: lab.scratch, name: "cache.sqlite", log: log)
@@ -266,7 +266,7 @@ struct ReadCachingLab: Lab {
         let slowQueries = log.all.filter(Self.isSlowQuery).count
         let model = Self.simulate(requests: replay.timeline, capacity: capacity, ttl: ttl)
         let distinct = Set(workload).count
-        lab.step("Replayed \(requests) reads of \(keys) books (Zipf skew \(skew), \(distinct) distinct) through a \(capacity)-entry cache, TTL \(ttl) s",
+        lab.step("Replayed \(requests) reads of \(keys) books (Zipf skew \(skew), \(distinct) distinct) through a \(capacity)-entry cache, TTL \(lab[Self.ttl]) s",
                  "\(cache.hits) hits, \(cache.misses) misses (\(cache.expirations) of them expired entries), \(cache.evicted.count) evictions; the database ran the slow query \(slowQueries) times.")
         lab.figure("hit ratio", Double(cache.hits) / Double(max(requests, 1)), "ratio")
         lab.figure("hit ratio, simulated", Double(model.hits) / Double(max(requests, 1)), "ratio")
@@ -285,7 +285,7 @@ struct ReadCachingLab: Lab {
 
         // 2. Eviction order, step by step.
         let small = ReadThroughCache<Int, BookSummary?>(capacity: 3, ttl: ttl, clock: clock)
-        _ = try Self.replay([1, 2, 3, 1, 4, 3, 5], cache: small, clock: clock, tick: 0, dbQueue: dbQueue, cost: 1)
+        _ = try Self.replay([1, 2, 3, 1, 4, 3, 5], cache: small, clock: clock, tick: .zero, dbQueue: dbQueue, cost: 1)
         lab.step("A 3-entry cache reads 1, 2, 3, 1, 4, 3, 5", "Evicted \(small.evicted); left, newest first: \(small.keysByRecency). FIFO would have evicted 1 then 2.")
         lab.expect("the least recently used entry is evicted (2, then 1)", small.evicted, equals: [2, 1])
 
@@ -314,6 +314,22 @@ struct ReadCachingLab: Lab {
         lab.step("Mixed \(with.reads) reads with \(with.writes) price updates, each read compared with the database",
                  "Without invalidation \(without.stale) reads were stale (served until their TTL ran out); with invalidation\(invalidate ? "" : " (switched off by invalidate=false)") \(with.stale).")
         lab.figure("stale reads without invalidation", Double(without.stale), "reads")
+        // The contrast's bad side, asserted on its own: a cached book, its price changed
+        // underneath without invalidation, read again at once (no time passes, so no TTL
+        // can rescue it): the cache must answer the old price.
+        let probe = ReadThroughCache<Int, BookSummary?>(capacity: capacity, ttl: ttl, clock: clock)
+        let cachedBefore = try probe.get(1) { id in try dbQueue.read { try Self.slowLoad($0, id: id, cost: 1) } }
+        try await dbQueue.write { try $0.execute(sql: "UPDATE book SET price = price + 1 WHERE id = 1") }
+        let cachedAfter = try probe.get(1) { id in try dbQueue.read { try Self.slowLoad($0, id: id, cost: 1) } }
+        let inDatabase = try await dbQueue.read { try Self.slowLoad($0, id: 1, cost: 1) }
+        lab.check("without invalidation, a write leaves the cached value stale", cachedAfter == cachedBefore && cachedAfter != inDatabase,
+                  expected: "the cache still answers price \(cachedBefore?.price ?? 0) after the database moved to \(inDatabase?.price ?? 0)",
+                  observed: cachedAfter == cachedBefore ? "the cache answered \(cachedAfter?.price ?? 0): stale, as expected"
+                      : "the cache answered \(cachedAfter?.price ?? 0), fresh (something reloaded it)")
+        if without.stale == 0 {
+            lab.step("Not observed in the mixed workload: no stale read without invalidation",
+                     "With TTL \(lab[Self.ttl]) s and reads 0.1 s apart, every written book had expired or been evicted before it was read again.")
+        }
         lab.figure("stale reads with invalidation on write", Double(with.stale), "reads")
         lab.expect("invalidation on write leaves no stale read", with.stale, equals: 0)
     }
