@@ -69,6 +69,15 @@ public struct CoroutinesLab: Lab {
         let unbounded = await Self.measureLead(.unboundedStream, items: items, consumerDelayMicros: delay)
         lab.figure("unbounded stream: producer's max lead", Double(unbounded.maxLead), "items")
         lab.expect("every item yielded to the unbounded stream arrived too", unbounded.received, equals: items)
+        // The contrast's other side: without backpressure the producer does run ahead. It
+        // can only be seen when the consumer is slower and there are more items than the bound.
+        if delay > 0 && items > buffer + 1 {
+            lab.expect("the unbounded stream let the producer run further ahead than the bound", unbounded.maxLead > buffer + 1,
+                       expected: "max lead > \(buffer + 1)", observed: "max lead \(unbounded.maxLead)")
+        } else {
+            lab.step("Unbounded lead: not observable with these knobs",
+                     delay == 0 ? "consumer-delay-us=0: the consumer keeps up, so neither side builds a lead." : "items ≤ buffer+1: no lead can exceed the bound.")
+        }
 
         // 4. A flow pipeline.
         lab.step("A flow: AsyncStream → map → filter → chunks",
@@ -256,6 +265,9 @@ final class AtomicCounter: Sendable {
     init(_ start: Int = 0) { atomic = Atomic(start) }
 
     var value: Int { atomic.load(ordering: .sequentiallyConsistent) }
+
+    /// Replaces the value (a plain atomic store).
+    func store(_ v: Int) { atomic.store(v, ordering: .sequentiallyConsistent) }
 
     /// Adds and returns the new value.
     @discardableResult
