@@ -128,7 +128,7 @@ extension LabCatalog {
             tasks: ["transactions-isolation"],
             teaches: "Two sessions replay the classic anomalies: a non-repeatable read under READ COMMITTED, a lost update that SELECT … FOR UPDATE prevents, and write skew that only SERIALIZABLE refuses (SQLSTATE 40001, retry).",
             parameters: [
-                LabParameter("for_update", LabParameter.Kind.bool, default: "true", help: "lock the row with SELECT … FOR UPDATE before the read-modify-write (false shows the lost update)"),
+                LabParameter("for-update", LabParameter.Kind.bool, default: "true", help: "lock the row with SELECT … FOR UPDATE before the read-modify-write (false shows the lost update)"),
                 LabParameter("workers", LabParameter.Kind.int(min: 1, max: 32), default: "8", quick: "4", help: "concurrent sessions incrementing one counter"),
                 LabParameter("increments", LabParameter.Kind.int(min: 1, max: 10000), default: "100", quick: "15", help: "increments each session makes"),
             ],
@@ -228,6 +228,7 @@ extension LabCatalog {
             parameters: [
                 LabParameter("threads", LabParameter.Kind.int(min: 1, max: 64), default: "4", quick: "2", help: "Threads incrementing the counter at once. Try more threads than cores: every contended Mutex lock on Linux is a futex call, so it slows down sharply."),
                 LabParameter("increments", LabParameter.Kind.int(min: 1, max: 5000000), default: "250000", quick: "50000", help: "Increments per thread, for each of the three counters."),
+                LabParameter("break", LabParameter.Kind.choice(["none", "mutex-split", "atomic-split", "racy-serialised"]), default: "none", help: "Break one counter on purpose: mutex-split (read and write in two separate critical sections), atomic-split (a load, then a store), racy-serialised (the 'racy' threads run one after another, so nothing is lost)."),
             ],
             needs: [],
             subjects: [],
@@ -347,9 +348,9 @@ extension LabCatalog {
             parameters: [
                 LabParameter("jobs", LabParameter.Kind.int(min: 1, max: 100000), default: "400", quick: "60", help: "jobs ready at once"),
                 LabParameter("delayed", LabParameter.Kind.int(min: 0, max: 10000), default: "20", quick: "5", help: "jobs scheduled for later"),
-                LabParameter("delay_ms", LabParameter.Kind.int(min: 0, max: 60000), default: "1500", quick: "300", help: "how far in the future the delayed jobs are due"),
+                LabParameter("delay-ms", LabParameter.Kind.int(min: 0, max: 60000), default: "1500", quick: "300", help: "how far in the future the delayed jobs are due"),
                 LabParameter("workers", LabParameter.Kind.int(min: 1, max: 32), default: "4", help: "concurrent workers, one connection each"),
-                LabParameter("job_ms", LabParameter.Kind.int(min: 0, max: 10000), default: "10", quick: "3", help: "time each job takes"),
+                LabParameter("job-ms", LabParameter.Kind.int(min: 0, max: 10000), default: "10", quick: "3", help: "time each job takes"),
                 LabParameter("locking", LabParameter.Kind.choice(["skip-locked", "for-update", "none"]), default: "skip-locked", help: "how a worker claims a job (none: watch jobs run twice)"),
             ],
             needs: [

@@ -122,6 +122,11 @@ extension LabInfo {
         for (name, value) in given.sorted(by: { $0.key < $1.key }) {
             guard let p = parameter(name) else {
                 let known = parameters.map(\.name)
+                // Knob names are kebab-case; the old snake_case spellings are refused with the new one.
+                let kebab = String(name.map { $0 == "_" ? "-" : $0 })
+                if kebab != name, parameter(kebab) != nil {
+                    throw LabParameterError("lab \(id) has no parameter \(name); knob names are kebab-case: use --param \(kebab)=\(value)")
+                }
                 throw LabParameterError(known.isEmpty
                     ? "lab \(id) has no parameters, so --param \(name) cannot be set"
                     : "lab \(id) has no parameter \(name); its parameters are: \(known.joined(separator: ", "))")

@@ -85,7 +85,7 @@ import Testing
     @Test func withoutForUpdateTheLostUpdateFailsTheLab() async throws {
         let root = try Self.freshRoot()
         defer { try? FileManager.default.removeItem(at: root) }
-        let report = try await Self.run("transactions-isolation", ["for_update": "false"], root: root)
+        let report = try await Self.run("transactions-isolation", ["for-update": "false"], root: root)
         #expect(report.outcome == .failed)
         let failed = Set(report.checks.filter { !$0.passed }.map(\.name))
         #expect(failed.contains("no update lost: 100 + 10 + 20"), "failed: \(failed)")
@@ -122,7 +122,7 @@ import Testing
         let (started, signal) = AsyncStream.makeStream(of: String.self)
         // Long enough that it is surely still working when cancelled.
         let task = Task {
-            try await Self.run("background-jobs", ["jobs": "20000", "job_ms": "20"], root: root) { event in
+            try await Self.run("background-jobs", ["jobs": "20000", "job-ms": "20"], root: root) { event in
                 if case let .step(step) = event, step.title.hasPrefix("Enqueued") { signal.yield(step.title) }
             }
         }
@@ -142,7 +142,7 @@ import Testing
         defer { try? FileManager.default.removeItem(at: root) }
         let process = Process()
         process.executableURL = binary
-        process.arguments = ["run", "background-jobs", "--quick", "--param", "jobs=20000", "--param", "job_ms=20",
+        process.arguments = ["run", "background-jobs", "--quick", "--param", "jobs=20000", "--param", "job-ms=20",
                              "--scratch", root.path]
         let out = Pipe()
         process.standardOutput = out

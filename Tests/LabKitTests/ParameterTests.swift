@@ -25,4 +25,26 @@ import Testing
             #expect(error.description.contains("its parameters are: threads"))
         }
     }
+
+    /// Knob names are kebab-case; an old snake_case spelling is refused with the new name.
+    @Test func snakeCaseNamesAreRefusedWithTheKebabCaseOne() {
+        let jobs = LabInfo(id: "jobs", title: "Jobs", phase: 8, teaches: "nothing",
+                           parameters: [LabParameter("job-ms", .int(min: 0, max: 10), default: "3", help: "ms")],
+                           source: "Sources/Labs/Jobs.swift")
+        #expect(throws: LabParameterError.self) { try jobs.resolve(parameters: ["job_ms": "5"], quick: false) }
+        do {
+            _ = try jobs.resolve(parameters: ["job_ms": "5"], quick: false)
+        } catch {
+            #expect(error.description == "lab jobs has no parameter job_ms; knob names are kebab-case: use --param job-ms=5")
+        }
+    }
+
+    /// Every lab in the catalogue spells its knobs in kebab-case.
+    @Test func everyCatalogueKnobIsKebabCase() {
+        for lab in LabCatalog.all {
+            for p in lab.parameters {
+                #expect(p.name.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "-" }, "\(lab.id): \(p.name)")
+            }
+        }
+    }
 }

@@ -14,7 +14,7 @@ import LabKit
 import PostgresNIO
 
 struct TransactionsIsolationLab: Lab {
-    static let forUpdate = Knob.bool("for_update", default: true,
+    static let forUpdate = Knob.bool("for-update", default: true,
                                      help: "lock the row with SELECT … FOR UPDATE before the read-modify-write (false shows the lost update)")
     static let workers = Knob.int("workers", 1...32, default: 8, quick: 4, help: "concurrent sessions incrementing one counter")
     static let increments = Knob.int("increments", 1...10_000, default: 100, quick: 15, help: "increments each session makes")
@@ -57,7 +57,7 @@ struct TransactionsIsolationLab: Lab {
         lab.expect("without a lock one update is lost", naive.final != 130, expected: "≠ 130 (110 or 120)", observed: "\(naive.final)")
 
         let locked = try await readModifyWrite(a, b, admin, lock: forUpdate)
-        lab.step(forUpdate ? "Read-modify-write with SELECT … FOR UPDATE" : "Read-modify-write again without a lock (for_update=false)",
+        lab.step(forUpdate ? "Read-modify-write with SELECT … FOR UPDATE" : "Read-modify-write again without a lock (for-update=false)",
                  "B \(locked.bWaited ? "waited for A's row lock, then" : "did not wait and") read \(locked.bRead); the balance is \(locked.final)")
         lab.expect("B's locking read waited for A's transaction", locked.bWaited ? "waited" : "did not wait", equals: "waited")
         lab.expect("B read the value A committed", locked.bRead, equals: 110)

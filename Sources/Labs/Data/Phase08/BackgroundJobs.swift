@@ -14,9 +14,9 @@ import Synchronization
 struct BackgroundJobsLab: Lab {
     static let jobs = Knob.int("jobs", 1...100_000, default: 400, quick: 60, help: "jobs ready at once")
     static let delayed = Knob.int("delayed", 0...10_000, default: 20, quick: 5, help: "jobs scheduled for later")
-    static let delayMs = Knob.int("delay_ms", 0...60_000, default: 1500, quick: 300, help: "how far in the future the delayed jobs are due")
+    static let delayMs = Knob.int("delay-ms", 0...60_000, default: 1500, quick: 300, help: "how far in the future the delayed jobs are due")
     static let workers = Knob.int("workers", 1...32, default: 4, help: "concurrent workers, one connection each")
-    static let jobMs = Knob.int("job_ms", 0...10_000, default: 10, quick: 3, help: "time each job takes")
+    static let jobMs = Knob.int("job-ms", 0...10_000, default: 10, quick: 3, help: "time each job takes")
     static let locking = Knob.choice("locking", ["skip-locked", "for-update", "none"], default: "skip-locked",
                                      help: "how a worker claims a job (none: watch jobs run twice)")
 
