@@ -69,6 +69,17 @@ import Testing
         #expect(still.steps.contains { $0.title.hasPrefix("Unbounded lead: not observable") })
     }
 
+    /// check-await-act overdraws every time, not 18 runs in 20: its await is a rendezvous
+    /// of all clients, not a `Task.yield()`.
+    @Test func checkAwaitActOverdrawsEveryRun() async throws {
+        for seed in 0..<20 {
+            let h = await ConcurrentServicesLab.hammer(accounts: 5, transfers: 2000, clients: 8, seed: UInt64(seed), style: .checkAwaitAct)
+            #expect(ConcurrentServicesLab.replayLedger(h.ledger, from: h.opening).firstOverdraft != nil, "seed \(seed)")
+        }
+        let r = try await Self.runQuick("concurrent-services", ["style": "check-await-act"])
+        #expect(Self.failed(r).contains("replaying the ledger one by one never overdraws and ends at the final balances"))
+    }
+
     @Test func sharedResourcesWithOneThreadSaysNotObserved() async throws {
         let r = try await Self.runQuick("shared-resources", ["threads": "1"])
         #expect(r.outcome == .passed)

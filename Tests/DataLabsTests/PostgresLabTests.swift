@@ -105,6 +105,20 @@ import Testing
         try await Self.expectNothingLeft(root: root, clusters: Self.clusterNames(report), "failing run")
     }
 
+    /// users=1 (every row matches) is a valid knob value where a sequential scan is the right
+    /// plan: the lab passes and says why it does not judge the index; index=none fails both
+    /// the plan check and the speed check.
+    @Test func queryPlansJudgesTheIndexOnlyWhenSelective() async throws {
+        let root = try Self.freshRoot()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let one = try await Self.run("query-plans", ["users": "1"], root: root)
+        #expect(one.outcome == .passed, "\(Self.failures(one))")
+        #expect(one.steps.contains { $0.title == "Not selective enough to judge the index" })
+        let none = try await Self.run("query-plans", ["index": "none"], root: root)
+        let failed = Set(none.checks.filter { !$0.passed }.map(\.name))
+        #expect(failed.contains("with the index the executor is at least 2× faster (EXPLAIN ANALYZE)"), "failed: \(failed)")
+    }
+
     @Test func theIndependentAnswersAreRightOnATinyCase() {
         // Rows 1…10, 3 users: row i is user (i × 7919) mod 3.
         let mine = (1...10).filter { ($0 * 7_919) % 3 == 1 }

@@ -91,12 +91,18 @@ public struct ConcurrentServicesLab: Lab {
         /// Every accepted transfer, in the order the actor applied it.
         private(set) var ledger: [Transfer] = []
         let style: Style
+        /// check-await-act's suspension point: every client's transfer that passed its check
+        /// waits here until all active clients have one waiting too, so the interleaving
+        /// the mistake allows really happens, every run (a bare `Task.yield()` left it to luck).
+        nonisolated let round: Rendezvous
 
-        init(balances: [Int], style: Style) { self.balances = balances; self.style = style }
+        init(balances: [Int], style: Style, clients: Int) {
+            self.balances = balances; self.style = style; round = Rendezvous(parties: clients)
+        }
 
         func transfer(_ t: Transfer) async -> Bool {
             guard t.from != t.to, t.amount > 0, balances[t.from] >= t.amount else { return false }
-            if style == .checkAwaitAct { await Task.yield() }
+            if style == .checkAwaitAct { await round.arrive() }
             balances[t.from] -= t.amount
             balances[t.to] += t.amount
             ledger.append(t)
@@ -117,7 +123,7 @@ public struct ConcurrentServicesLab: Lab {
 
     public static func hammer(accounts: Int, transfers: Int, clients: Int, seed: UInt64, style: Bank.Style) async -> HammerOutcome {
         let opening = Array(repeating: openingBalance, count: accounts)
-        let bank = Bank(balances: opening, style: style)
+        let bank = Bank(balances: opening, style: style, clients: clients)
         let start = ContinuousClock.now
         let (accepted, refused) = await withTaskGroup(of: (Int, Int).self, returning: (Int, Int).self) { group in
             for client in 0..<clients {
@@ -132,6 +138,7 @@ public struct ConcurrentServicesLab: Lab {
                         let amount = 1 + Int(rng.next() % UInt64(openingBalance / 2))
                         if await bank.transfer(Transfer(from: from, to: to, amount: amount)) { ok += 1 } else { no += 1 }
                     }
+                    bank.round.leave()
                     return (ok, no)
                 }
             }
@@ -170,6 +177,38 @@ public struct ConcurrentServicesLab: Lab {
             if balances[t.from] < 0 && firstOverdraft == nil { firstOverdraft = i }
         }
         return (balances, firstOverdraft)
+    }
+
+    /// A reusable meeting point for a shrinking group: `arrive()` waits until every party
+    /// still in the group is waiting, then lets them all go; `leave()` shrinks the group
+    /// (a client that has sent its last transfer), releasing the others if they were all
+    /// waiting for it.
+    public final class Rendezvous: Sendable {
+        private let state: Mutex<(parties: Int, waiting: [CheckedContinuation<Void, Never>])>
+
+        init(parties: Int) { state = Mutex((max(parties, 1), [])) }
+
+        func arrive() async {
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                for w in state.withLock({ s in
+                    s.waiting.append(c)
+                    return Self.releaseIfComplete(&s)
+                }) { w.resume() }
+            }
+        }
+
+        func leave() {
+            for w in state.withLock({ s in
+                s.parties -= 1
+                return Self.releaseIfComplete(&s)
+            }) { w.resume() }
+        }
+
+        private static func releaseIfComplete(_ s: inout (parties: Int, waiting: [CheckedContinuation<Void, Never>])) -> [CheckedContinuation<Void, Never>] {
+            guard !s.waiting.isEmpty, s.waiting.count >= s.parties else { return [] }
+            defer { s.waiting = [] }
+            return s.waiting
+        }
     }
 
     // MARK: Reentrancy

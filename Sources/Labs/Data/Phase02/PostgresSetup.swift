@@ -22,10 +22,14 @@ struct PostgresSetupLab: Lab {
         let rows = lab[Self.rows]
 
         let (server, startSeconds) = try await Measure.time { try await ThrowawayPostgres.start(for: lab, passwordLogins: true) }
-        lab.step("How it was made", "initdb -D \(server.dataDirectory) -A trust -U lab, then pg_ctl start with listen_addresses='' (no TCP) and the socket in \(server.socketDirectory); pg_hba.conf trusts only the superuser lab, every other role must give its password.")
         lab.figure("initdb + start", startSeconds, "s")
 
         let admin = try await server.connect()
+        // What the server itself says about how it listens, rather than what we asked for.
+        let listen = try await admin.scalar("SHOW listen_addresses", as: String.self)
+        let sockets = try await admin.scalar("SHOW unix_socket_directories", as: String.self)
+        lab.step("How it was made", "initdb -D \(server.dataDirectory) -A trust -U lab, then pg_ctl start. The server reports listen_addresses='\(listen)' and unix_socket_directories='\(sockets)'.")
+        lab.expect("the server listens on no TCP address, only on the lab's socket", [listen, sockets], equals: ["", server.socketDirectory])
         let reported = try await admin.scalar("SHOW server_version", as: String.self)
         let versionNum = try await admin.scalar("SELECT current_setting('server_version_num')::int", as: Int.self)
         // Independently: ask the binary itself, without the server.

@@ -35,6 +35,9 @@ struct QueryPlansLab: Lab {
         return (count, sum)
     }
 
+    /// From this many users (each owning at most 5% of the rows) the index must win.
+    static let selectiveUsers = 20
+
     static func isIndexScan(_ type: String) -> Bool {
         ["Index Scan", "Index Only Scan", "Bitmap Index Scan"].contains(type)
     }
@@ -84,20 +87,34 @@ struct QueryPlansLab: Lab {
         let afterTime = try await timed(db, sql, repeats)
         lab.step("After: the same EXPLAIN (ANALYZE)",
                  "\(after.summary); indexes used: \(after.indexesUsed.sorted().joined(separator: ", ")); executor \(String(format: "%.2f", after.executionTime ?? 0)) ms")
-        lab.expect("after the index the plan uses it (Index or Bitmap scan on events_user_idx)",
-                   after.nodeTypes.contains(where: Self.isIndexScan) && after.indexesUsed.contains("events_user_idx")
-                    && !after.nodeTypes.contains("Seq Scan"),
-                   expected: "an index scan on events_user_idx, no Seq Scan", observed: after.summary)
-        let indexNode = after.allNodes.first { $0.indexName == "events_user_idx" }
-        lab.expect("the index led straight to the matching rows (rows from the index node)",
-                   Int(indexNode?.actualRows ?? -1), equals: answer.count)
+        // An index pays off only when the query is selective. With few users each one owns a
+        // large share of the table, and a sequential scan is the planner's right answer; the
+        // checks on the index then would judge the planner wrong for being right.
+        let selective = users >= Self.selectiveUsers
+        if selective {
+            lab.expect("after the index the plan uses it (Index or Bitmap scan on events_user_idx)",
+                       after.nodeTypes.contains(where: Self.isIndexScan) && after.indexesUsed.contains("events_user_idx")
+                        && !after.nodeTypes.contains("Seq Scan"),
+                       expected: "an index scan on events_user_idx, no Seq Scan", observed: after.summary)
+            let indexNode = after.allNodes.first { $0.indexName == "events_user_idx" }
+            lab.expect("the index led straight to the matching rows (rows from the index node)",
+                       Int(indexNode?.actualRows ?? -1), equals: answer.count)
+            // Executor time from EXPLAIN ANALYZE: the round trip to the server, the same on
+            // both sides, would hide the difference on small tables.
+            let beforeMs = before.executionTime ?? 0, afterMs = after.executionTime ?? .infinity
+            lab.expect("with the index the executor is at least 2× faster (EXPLAIN ANALYZE)", beforeMs >= 2 * afterMs,
+                       expected: "before ≥ 2 × after", observed: String(format: "%.3f ms before, %.3f ms after (%.1f×)", beforeMs, afterMs, beforeMs / max(afterMs, 1e-9)))
+        } else {
+            lab.step("Not selective enough to judge the index",
+                     "With users=\(users) each user owns about 1/\(users) of the rows; the planner may rightly keep a sequential scan, so the index checks are skipped (they run from users=\(Self.selectiveUsers)).")
+        }
         lab.expect("both runs return the answer computed in Swift (count, sum of ids)",
                    [beforeResult.0, beforeResult.1, afterResult.0, afterResult.1],
                    equals: [answer.count, answer.sum, answer.count, answer.sum])
 
         lab.figure("query before (median)", beforeTime * 1000, "ms")
         lab.figure("query after (median)", afterTime * 1000, "ms")
-        lab.figure("speed-up", beforeTime / max(afterTime, 1e-9), "×")
+        lab.figure("speed-up, round trip included (a figure, not a claim)", beforeTime / max(afterTime, 1e-9), "×")
     }
 
     private func result(_ db: PGSession, _ sql: String) async throws -> (Int, Int) {

@@ -53,7 +53,7 @@ struct TransactionsIsolationLab: Lab {
         // 2. Lost update, without and with a row lock.
         let naive = try await readModifyWrite(a, b, admin, lock: false)
         lab.step("Read-modify-write without a lock: A +10, B +20 on 100",
-                 "both read \(naive.bRead) and wrote what they computed; the balance is \(naive.final), not 130")
+                 "both read \(naive.bRead) and wrote what they computed; the balance is \(naive.final)\(naive.final == 130 ? "" : ", not 130: one update was lost")")
         lab.expect("without a lock one update is lost", naive.final != 130, expected: "≠ 130 (110 or 120)", observed: "\(naive.final)")
 
         let locked = try await readModifyWrite(a, b, admin, lock: forUpdate)
