@@ -13,6 +13,7 @@
 // The lab also runs the naive version — look-up and act in separate transactions — with
 // every duplicate checking before any acts, and counts the double charges.
 import Foundation
+import Synchronization
 import GRDB
 import LabCatalog
 import LabKit
@@ -108,6 +109,15 @@ final class ChargeService: Sendable {
             try Row.fetchOne(db, sql: "SELECT status, body FROM naive_key WHERE key = ?", arguments: [key])
                 .map { Reply(status: $0["status"], body: $0["body"], replayed: true) }
         }
+    }
+
+    /// The naive handler: look the key up, and if it is not there, charge. `gap` stands for
+    /// whatever the handler awaits between the two (a fraud check, a network hop): while it
+    /// waits, other requests with the same key run their own look-up.
+    func naivePost(key: String, _ request: ChargeRequest, gap: @Sendable () async -> Void) async throws -> Reply {
+        if let stored = try await naiveLookUp(key: key) { return stored }
+        await gap()
+        return try await naiveAct(key: key, request)
     }
 
     func naiveAct(key: String, _ request: ChargeRequest) async throws -> Reply {
@@ -235,22 +245,42 @@ struct IdempotencyLab: Lab {
         lab.expect("a different payload under a used key is refused (422) and charges nothing",
                    "\(misuse.status), \(chargesAfter - chargesBefore) new charges", equals: "422, 0 new charges")
 
-        // 4. The naive check-then-act: every duplicate checks before any of them acts.
+        // 4. The naive check-then-act. Each duplicate runs the whole naive handler; its gap
+        // between look-up and charge lasts until every duplicate has done its look-up (or
+        // 5 s), so the interleaving that double-charges happens every run, not by luck. What
+        // the handler then does with it is its own code's doing.
         let naiveKey = "naive-0", naiveBody = request(0)
-        let looked = try await withThrowingTaskGroup(of: Bool.self) { group in
-            for d in 0..<duplicates { let s = services[d % services.count]; group.addTask { try await s.naiveLookUp(key: naiveKey) == nil } }
-            var misses = 0
-            for try await miss in group where miss { misses += 1 }
-            return misses
+        let missed = Tally()
+        let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
+            for d in 0..<duplicates {
+                let s = services[d % services.count]
+                group.addTask {
+                    try await s.naivePost(key: naiveKey, naiveBody) {
+                        missed.add()
+                        let deadline = ContinuousClock.now + .seconds(5)
+                        while missed.value < duplicates && ContinuousClock.now < deadline {
+                            try? await Task.sleep(for: .milliseconds(1))
+                        }
+                    }
+                }
+            }
+            var all: [Reply] = []
+            for try await r in group { all.append(r) }
+            return all
         }
-        try await withThrowingTaskGroup(of: Reply.self) { group in
-            for d in 0..<looked { let s = services[d % services.count]; group.addTask { try await s.naiveAct(key: naiveKey, naiveBody) } }
-            for try await _ in group {}
-        }
+        let looked = missed.value
+        lab.figure("naive duplicates answered 201 (created)", Double(replies.filter { !$0.replayed }.count), "responses")
         let naiveCharges = try await first.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM charge WHERE idempotency_key = ?", arguments: ["naive:" + naiveKey]) } ?? 0
         lab.step("Naive version: \(duplicates) duplicates each looked the key up (separate transaction), then acted",
-                 "All \(looked) saw no key, so the customer was charged \(naiveCharges) times.")
+                 "\(looked) of \(duplicates) saw no key before any had charged, and the customer was charged \(naiveCharges) times.")
         lab.figure("charges from the naive check-then-act", Double(naiveCharges), "rows")
         lab.expect("check-then-act in separate transactions charges once per duplicate", naiveCharges, equals: duplicates)
     }
+}
+
+/// A count many tasks can add to.
+private final class Tally: Sendable {
+    private let count = Atomic<Int>(0)
+    var value: Int { count.load(ordering: .sequentiallyConsistent) }
+    func add() { count.wrappingAdd(1, ordering: .sequentiallyConsistent) }
 }
