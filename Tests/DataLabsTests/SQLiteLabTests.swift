@@ -41,6 +41,25 @@ import Testing
         #expect(report.checks.filter { !$0.passed }.map(\.name) == ["invalidation on write leaves no stale read"])
     }
 
+    /// Each of orm's planted mistakes is caught, end to end, by exactly the checks its help
+    /// names (a missing CHECK constraint is, fairly, also seen by the two checks that rely on it).
+    @Test(arguments: [
+        ("lazy-refetch-author", ["lazy loading issues 1 + authors + books statements"]),
+        ("eager-n-plus-one", ["eager loading issues one statement per level (3)", "eager loading does not grow with the data (10 authors vs 20)"]),
+        ("eager-inner-join", ["both ways load the same shelves"]),
+        ("both-skip-one-star", ["eager result holds every book and review"]),
+        ("no-check-constraint", ["the failing statement raised an error", "a failed transaction leaves every count unchanged",
+                                 "without a transaction the half-done work stays"]),
+        ("swallow-error", ["a failed transaction leaves every count unchanged"]),
+        ("commit-on-app-error", ["a Swift error thrown inside the transaction rolls it back too"]),
+        ("autocommit-in-transaction", ["without a transaction the half-done work stays"]),
+    ])
+    func ormBreakers(breaker: String, checks: [String]) async throws {
+        let report = try await Self.run(ORMLab.self, ["break": breaker])
+        #expect(report.checks.filter { !$0.passed }.map(\.name) == checks, "break=\(breaker)")
+        #expect(report.error == nil)
+    }
+
     /// The TTL values a floating-point clock got wrong now pass end to end.
     @Test(arguments: ["0.1", "0.3", "1.1"])
     func readCachingPassesAtAwkwardTTLs(ttl: String) async throws {

@@ -11,6 +11,10 @@
 //
 // The last part shows why a unit of work belongs in a transaction: when one statement of
 // it fails, the whole transaction rolls back and no half-written rows remain.
+//
+// `break=` plants a classic mistake (an extra query per row, an inner join that drops
+// authors without books, an error swallowed inside the transaction…); each is caught by the
+// check named in its help.
 import Foundation
 import GRDB
 import LabCatalog
@@ -62,14 +66,35 @@ struct ORMLab: Lab {
     static let authors = Knob.int("authors", 1...1000, default: 60, quick: 20, help: "How many authors the bookshelf holds.")
     static let booksPerAuthor = Knob.int("books-per-author", 0...10, default: 4, quick: 3, help: "Average books per author (each has 0 to twice this).")
     static let reviewsPerBook = Knob.int("reviews-per-book", 0...10, default: 3, quick: 2, help: "Average reviews per book (each has 0 to twice this).")
+    static let breaker = Knob<Breaker>.choice("break", default: .none, help: """
+        Plant a mistake: lazy-refetch-author (an extra query per author: the lazy count check), \
+        eager-n-plus-one (reviews fetched per book: the eager statement checks), eager-inner-join (authors \
+        without books vanish: the same-shelves check), both-skip-one-star (both loaders drop 1-star reviews: \
+        the every-review check), no-check-constraint (the rating is not constrained: the raised-error check), \
+        swallow-error (the failed INSERT is caught inside the transaction, which commits: the unchanged-counts \
+        check), commit-on-app-error (the rule is checked after commit: the Swift-error check), \
+        autocommit-in-transaction (the "autocommit" part runs in a transaction: the half-done-work check).
+        """)
+
+    enum Breaker: String, CaseIterable, Sendable {
+        case none
+        case lazyRefetchAuthor = "lazy-refetch-author"
+        case eagerNPlusOne = "eager-n-plus-one"
+        case eagerInnerJoin = "eager-inner-join"
+        case bothSkipOneStar = "both-skip-one-star"
+        case noCheckConstraint = "no-check-constraint"
+        case swallowError = "swallow-error"
+        case commitOnAppError = "commit-on-app-error"
+        case autocommitInTransaction = "autocommit-in-transaction"
+    }
 
     static let info = LabInfo(
         id: "orm", title: "ORM records, eager loading and transactions", phase: 2,
         teaches: "Following associations one record at a time issues N+1 queries while eager loading issues one per level, counted by SQLite's statement tracer; a failed unit of work rolls back whole inside a transaction.",
-        parameters: [authors.parameter, booksPerAuthor.parameter, reviewsPerBook.parameter],
+        parameters: [authors.parameter, booksPerAuthor.parameter, reviewsPerBook.parameter, breaker.parameter],
         source: "Sources/Labs/Data/Phase02/ORM.swift")
 
-    static func createSchema(_ db: Database) throws {
+    static func createSchema(_ db: Database, ratingCheck: Bool = true) throws {
         try db.create(table: "author") { t in
             t.primaryKey("id", .integer)
             t.column("name", .text).notNull()
@@ -83,7 +108,11 @@ struct ORMLab: Lab {
         try db.create(table: "review") { t in
             t.primaryKey("id", .integer)
             t.belongsTo("book", onDelete: .cascade).notNull()
-            t.column("rating", .integer).notNull().check { $0 >= 1 && $0 <= 5 }
+            if ratingCheck {
+                t.column("rating", .integer).notNull().check { $0 >= 1 && $0 <= 5 }
+            } else {
+                t.column("rating", .integer).notNull()
+            }
             t.column("text", .text).notNull()
         }
     }
@@ -108,25 +137,39 @@ struct ORMLab: Lab {
     }
 
     /// The naive way: follow each association one record at a time (N+1 queries).
-    static func loadLazily(_ db: Database, limit: Int? = nil) throws -> [ShelfEntry] {
+    static func loadLazily(_ db: Database, limit: Int? = nil, breaker: Breaker = .none) throws -> [ShelfEntry] {
         var request = Author.order(Column("id"))
         if let limit { request = request.limit(limit) }
         let authors = try request.fetchAll(db)
         return try authors.map { author in
+            if breaker == .lazyRefetchAuthor { _ = try Author.fetchOne(db, key: author.id) }
             let books = try author.request(for: Author.books).order(Column("id")).fetchAll(db)
             return ShelfEntry(author: author, books: try books.map { book in
-                ShelfEntry.ShelfBook(book: book, reviews: try book.request(for: Book.reviews).order(Column("id")).fetchAll(db))
+                var reviews = book.request(for: Book.reviews).order(Column("id"))
+                if breaker == .bothSkipOneStar { reviews = reviews.filter(Column("rating") > 1) }
+                return ShelfEntry.ShelfBook(book: book, reviews: try reviews.fetchAll(db))
             })
         }
     }
 
     /// Eager loading: one query per level, whatever the number of rows.
-    static func loadEagerly(_ db: Database, limit: Int? = nil) throws -> [ShelfEntry] {
+    static func loadEagerly(_ db: Database, limit: Int? = nil, breaker: Breaker = .none) throws -> [ShelfEntry] {
         var authors = Author.order(Column("id"))
+        if breaker == .eagerInnerJoin { authors = authors.joining(required: Author.books).distinct() }
         if let limit { authors = authors.limit(limit) }
+        if breaker == .eagerNPlusOne {
+            // Books eagerly, then each book's reviews on its own: N+1 again, one level down.
+            struct AuthorBooks: Decodable, FetchableRecord { var author: Author; var books: [Book] }
+            return try authors.including(all: Author.books.order(Column("id"))).asRequest(of: AuthorBooks.self).fetchAll(db).map { a in
+                ShelfEntry(author: a.author, books: try a.books.map { book in
+                    ShelfEntry.ShelfBook(book: book, reviews: try book.request(for: Book.reviews).order(Column("id")).fetchAll(db))
+                })
+            }
+        }
+        var reviews = Book.reviews.order(Column("id"))
+        if breaker == .bothSkipOneStar { reviews = reviews.filter(Column("rating") > 1) }
         return try authors
-            .including(all: Author.books.order(Column("id"))
-                .including(all: Book.reviews.order(Column("id"))))
+            .including(all: Author.books.order(Column("id")).including(all: reviews))
             .asRequest(of: ShelfEntry.self)
             .fetchAll(db)
     }
@@ -159,17 +202,17 @@ struct ORMLab: Lab {
         var halfLimit: Int
     }
 
-    static func compare(_ dbQueue: DatabaseQueue, log: StatementLog, authors: Int) throws -> Outcome {
+    static func compare(_ dbQueue: DatabaseQueue, log: StatementLog, authors: Int, breaker: Breaker = .none) throws -> Outcome {
         try dbQueue.read { db in
             _ = try loadEagerly(db, limit: 1) // warm GRDB's schema cache so only data queries remain
             let half = max(1, authors / 2)
             let start1 = ContinuousClock.now
-            let (lazy, lazyQ) = try log.capture { try loadLazily(db) }
+            let (lazy, lazyQ) = try log.capture { try loadLazily(db, breaker: breaker) }
             let lazyTime = Measure.seconds(ContinuousClock.now - start1)
             let start2 = ContinuousClock.now
-            let (eager, eagerQ) = try log.capture { try loadEagerly(db) }
+            let (eager, eagerQ) = try log.capture { try loadEagerly(db, breaker: breaker) }
             let eagerTime = Measure.seconds(ContinuousClock.now - start2)
-            let (_, halfQ) = try log.capture { try loadEagerly(db, limit: half) }
+            let (_, halfQ) = try log.capture { try loadEagerly(db, limit: half, breaker: breaker) }
             return Outcome(lazyQueries: lazyQ, eagerQueries: eagerQ, eagerHalfQueries: halfQ,
                            lazySeconds: lazyTime, eagerSeconds: eagerTime, lazy: lazy, eager: eager,
                            counts: try counts(db), halfLimit: half)
@@ -180,15 +223,16 @@ struct ORMLab: Lab {
         let authors = lab[Self.authors]
         let booksPerAuthor = lab[Self.booksPerAuthor]
         let reviewsPerBook = lab[Self.reviewsPerBook]
+        let breaker = lab[Self.breaker]
         let log = StatementLog()
         let dbQueue = try SQLiteLab.open(in: lab.scratch, name: "bookshelf.sqlite", log: log)
         lab.engine("SQLite \(try SQLiteLab.version(dbQueue))")
 
         try await dbQueue.write { db in
-            try Self.createSchema(db)
+            try Self.createSchema(db, ratingCheck: breaker != .noCheckConstraint)
             try Self.seed(db, authors: authors, booksPerAuthor: booksPerAuthor, reviewsPerBook: reviewsPerBook, seed: 42)
         }
-        let o = try Self.compare(dbQueue, log: log, authors: authors)
+        let o = try Self.compare(dbQueue, log: log, authors: authors, breaker: breaker)
         lab.step("Seeded the bookshelf", "\(o.counts); each author has 0…\(2 * booksPerAuthor) books, each book 0…\(2 * reviewsPerBook) reviews.")
         lab.step("Loaded every shelf lazily", "One query for the authors, then author.request(for: Author.books) per author and book.request(for: Book.reviews) per book: \(o.lazyQueries.count) SELECTs traced.")
         lab.step("Loaded every shelf eagerly", "Author.including(all: Author.books.including(all: Book.reviews)) ran:\n" + o.eagerQueries.joined(separator: "\n"))
@@ -216,40 +260,66 @@ struct ORMLab: Lab {
         let before = try await dbQueue.read(Self.counts)
         var failure = "none"
         do {
-            try await dbQueue.write { db in try Self.addAuthorWithBook(db, rating: 9) }
+            if breaker == .swallowError {
+                // The mistake: the error is caught inside the transaction, which then commits
+                // what came before the failing statement.
+                failure = try await dbQueue.write { db in
+                    do { try Self.addAuthorWithBook(db, rating: 9); return "none" } catch let e as DatabaseError { return e.message ?? "\(e.resultCode)" }
+                }
+            } else {
+                try await dbQueue.write { db in try Self.addAuthorWithBook(db, rating: 9) }
+            }
         } catch let error as DatabaseError {
             failure = error.message ?? "\(error.resultCode)"
         }
         let afterTransaction = try await dbQueue.read(Self.counts)
         lab.step("Added an author, a book and a review (rating 9) in one transaction",
-                 "The review's CHECK constraint failed (\(failure)); the transaction rolled back: \(afterTransaction).")
+                 failure == "none" ? "No statement failed; the counts are now \(afterTransaction)."
+                     : "The INSERT of the review failed (\(failure)); afterwards the counts are \(afterTransaction) (before: \(before)).")
         lab.expect("the failing statement raised an error", failure != "none", expected: "a CHECK constraint error", observed: failure)
         lab.expect("a failed transaction leaves every count unchanged", afterTransaction, equals: before)
 
         // Any Swift error thrown out of the transaction's closure rolls it back too: here the
         // application's own rule, checked after the rows are written.
+        // Each part is judged against the counts just before it, so one part's mistake does
+        // not show up as another's.
+        let beforeAppError = try await dbQueue.read(Self.counts)
         var appError = "none"
+        let applyRule: @Sendable (Database) throws -> Void = { db in
+            let titles = try String.fetchAll(db, sql: "SELECT title FROM book WHERE title = 'First novel'")
+            if !titles.isEmpty { throw ShelfRuleViolation(rule: "a new author's first book needs an ISBN") }
+        }
         do {
-            try await dbQueue.write { db in
-                try Self.addAuthorWithBook(db, rating: 5)
-                let titles = try String.fetchAll(db, sql: "SELECT title FROM book WHERE title = 'First novel'")
-                if !titles.isEmpty { throw ShelfRuleViolation(rule: "a new author's first book needs an ISBN") }
+            if breaker == .commitOnAppError {
+                // The mistake: the rule is checked after the transaction has committed.
+                try await dbQueue.write { db in try Self.addAuthorWithBook(db, rating: 5) }
+                try await dbQueue.read(applyRule)
+            } else {
+                try await dbQueue.write { db in
+                    try Self.addAuthorWithBook(db, rating: 5)
+                    try applyRule(db)
+                }
             }
         } catch let error as ShelfRuleViolation {
             appError = error.rule
         }
         let afterAppError = try await dbQueue.read(Self.counts)
         lab.step("Added an author, a book and a valid review, then threw a Swift error in the same transaction",
-                 "Thrown: \(appError); GRDB rolled back: \(afterAppError).")
-        lab.expect("a Swift error thrown inside the transaction rolls it back too", afterAppError, equals: before)
+                 "Thrown: \(appError); afterwards the counts are \(afterAppError) (before: \(beforeAppError)).")
+        lab.expect("a Swift error thrown inside the transaction rolls it back too", afterAppError, equals: beforeAppError)
 
         // The same unit of work without a transaction: each statement commits on its own.
+        let beforeAutocommit = try await dbQueue.read(Self.counts)
         do {
-            try await dbQueue.writeWithoutTransaction { db in try Self.addAuthorWithBook(db, rating: 9) }
+            if breaker == .autocommitInTransaction {
+                try await dbQueue.write { db in try Self.addAuthorWithBook(db, rating: 9) }
+            } else {
+                try await dbQueue.writeWithoutTransaction { db in try Self.addAuthorWithBook(db, rating: 9) }
+            }
         } catch is DatabaseError {}
         let afterAutocommit = try await dbQueue.read(Self.counts)
-        lab.step("Did the same without a transaction (autocommit)", "Now the author and the book stay behind: \(afterAutocommit).")
+        lab.step("Did the same without a transaction (autocommit)", "Afterwards the counts are \(afterAutocommit) (before: \(beforeAutocommit)).")
         lab.expect("without a transaction the half-done work stays",
-                   afterAutocommit, equals: Counts(authors: before.authors + 1, books: before.books + 1, reviews: before.reviews))
+                   afterAutocommit, equals: Counts(authors: beforeAutocommit.authors + 1, books: beforeAutocommit.books + 1, reviews: beforeAutocommit.reviews))
     }
 }
