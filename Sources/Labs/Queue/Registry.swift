@@ -2,5 +2,7 @@
 import LabKit
 
 public enum QueueLabs {
-    public static let labs: [any Lab.Type] = [TaskQueueLab.self, PubSubNotificationsLab.self, RetriesDLQLab.self]
+    public static let labs: [any Lab.Type] = [
+        TaskQueueLab.self, PubSubNotificationsLab.self, RetriesDLQLab.self,
+    ]
 }
