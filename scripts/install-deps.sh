@@ -7,6 +7,9 @@ packages=(
   sqlite3        # the CLI tests prepare odd databases with it
   postgresql     # throwaway clusters for the PostgreSQL labs
   redis-server   # throwaway Redis for the caching and rate-limiting labs
+  rabbitmq-server  # throwaway RabbitMQ brokers for the message-queue labs (phase 8)
+  librabbitmq-dev  # librabbitmq, the C AMQP client the queue labs link (system-library target CRabbitMQ)
+  pkg-config     # how SwiftPM finds librabbitmq
   util-linux     # setpriv: the read-only database test runs as an unprivileged user
   procps         # ps/pgrep for the no-leftover-process checks
 )
@@ -28,6 +31,9 @@ stop_system_servers() {
   fi
   if command -v redis-cli >/dev/null 2>&1 && redis-cli ping >/dev/null 2>&1; then
     $SUDO service redis-server stop >/dev/null 2>&1 || redis-cli shutdown nosave >/dev/null 2>&1 || true
+  fi
+  if id -u rabbitmq >/dev/null 2>&1 && pgrep -u rabbitmq beam.smp >/dev/null 2>&1; then
+    $SUDO service rabbitmq-server stop >/dev/null 2>&1 || true
   fi
 }
 

@@ -148,6 +148,7 @@ extension LabCatalog {
                 LabParameter("authors", LabParameter.Kind.int(min: 1, max: 1000), default: "60", quick: "20", help: "How many authors the bookshelf holds."),
                 LabParameter("books-per-author", LabParameter.Kind.int(min: 0, max: 10), default: "4", quick: "3", help: "Average books per author (each has 0 to twice this)."),
                 LabParameter("reviews-per-book", LabParameter.Kind.int(min: 0, max: 10), default: "3", quick: "2", help: "Average reviews per book (each has 0 to twice this)."),
+                LabParameter("break", LabParameter.Kind.choice(["none", "lazy-refetch-author", "eager-n-plus-one", "eager-inner-join", "both-skip-one-star", "no-check-constraint", "swallow-error", "commit-on-app-error", "autocommit-in-transaction"]), default: "none", help: "Plant a mistake: lazy-refetch-author (an extra query per author: the lazy count check), eager-n-plus-one (reviews fetched per book: the eager statement checks), eager-inner-join (authors without books vanish: the same-shelves check), both-skip-one-star (both loaders drop 1-star reviews: the every-review check), no-check-constraint (the rating is not constrained: the raised-error check), swallow-error (the failed INSERT is caught inside the transaction, which commits: the unchanged-counts check), commit-on-app-error (the rule is checked after commit: the Swift-error check), autocommit-in-transaction (the \"autocommit\" part runs in a transaction: the half-done-work check)."),
             ],
             needs: [],
             subjects: [],
@@ -340,6 +341,42 @@ extension LabCatalog {
             source: "Sources/Labs/Data/Phase06/ReadCaching.swift"
         ),
         LabInfo(
+            id: "task-queue",
+            title: "A task queue on RabbitMQ: acks, redelivery, fair dispatch",
+            phase: 8,
+            tasks: ["task-queue"],
+            teaches: "Tasks in a durable queue, acked only after the work: a consumer killed mid-task has its task redelivered to another, an idempotent consumer does a redelivered task once, and prefetch 1 shares the work.",
+            parameters: [
+                LabParameter("tasks", LabParameter.Kind.int(min: 4, max: 2000), default: "60", quick: "16", help: "tasks queued"),
+                LabParameter("consumers", LabParameter.Kind.int(min: 2, max: 16), default: "3", help: "consumers that survive (each its own connection and thread)"),
+                LabParameter("task-ms", LabParameter.Kind.int(min: 0, max: 1000), default: "20", quick: "10", help: "time each task takes"),
+                LabParameter("break", LabParameter.Kind.choice(["none", "auto-ack", "ack-early", "no-idempotency", "no-prefetch"]), default: "none", help: "auto-ack: the consumer that is killed took its task with auto-ack (lost with it); ack-early: a consumer acks before the work and is killed between the two (its task lost); no-idempotency: a redelivered task that was already done is done again; no-prefetch: no basic.qos, the first consumer takes every task"),
+            ],
+            needs: [
+                LabNeed("RabbitMQ", programs: ["rabbitmq-server"], packages: ["rabbitmq-server"]),
+            ],
+            subjects: [],
+            source: "Sources/Labs/Queue/Phase08/TaskQueue.swift"
+        ),
+        LabInfo(
+            id: "pubsub-notifications",
+            title: "Fan-out notifications on RabbitMQ",
+            phase: 8,
+            tasks: ["pubsub-notifications"],
+            teaches: "A fanout exchange copies each notification into one queue per subscriber: everyone gets everything, a slow subscriber only delays itself, a durable queue keeps collecting while its subscriber is away, and acks keep a reconnect from repeating work.",
+            parameters: [
+                LabParameter("messages", LabParameter.Kind.int(min: 8, max: 20000), default: "200", quick: "40", help: "notifications published while everyone listens"),
+                LabParameter("away", LabParameter.Kind.int(min: 1, max: 5000), default: "30", quick: "10", help: "notifications published while the email subscriber is disconnected"),
+                LabParameter("slow-ms", LabParameter.Kind.int(min: 1, max: 1000), default: "20", quick: "25", help: "time the audit subscriber spends on each notification"),
+                LabParameter("break", LabParameter.Kind.choice(["none", "shared-queue", "single-consumer", "exclusive-queues", "forget-ack"]), default: "none", help: "shared-queue: the three subscribers compete on one queue; single-consumer: one loop calls the three handlers in turn; exclusive-queues: temporary queues that die with their connection; forget-ack: the email subscriber never acks"),
+            ],
+            needs: [
+                LabNeed("RabbitMQ", programs: ["rabbitmq-server"], packages: ["rabbitmq-server"]),
+            ],
+            subjects: [],
+            source: "Sources/Labs/Queue/Phase08/PubSubNotifications.swift"
+        ),
+        LabInfo(
             id: "background-jobs",
             title: "A job queue on PostgreSQL",
             phase: 8,
@@ -358,6 +395,27 @@ extension LabCatalog {
             ],
             subjects: [],
             source: "Sources/Labs/Data/Phase08/BackgroundJobs.swift"
+        ),
+        LabInfo(
+            id: "retries-dlq",
+            title: "Retries with backoff, dead letters and backpressure on RabbitMQ",
+            phase: 8,
+            tasks: ["retries-dlq"],
+            teaches: "Failed jobs wait in TTL queues for exponentially growing, jittered delays, poison jobs end in a dead-letter queue after N attempts, and a bounded queue refuses a fast producer, which backs off and retries so nothing is lost.",
+            parameters: [
+                LabParameter("messages", LabParameter.Kind.int(min: 2, max: 5000), default: "30", quick: "10", help: "jobs queued"),
+                LabParameter("poison-every", LabParameter.Kind.int(min: 1, max: 1000), default: "5", help: "every n-th job always fails (poison)"),
+                LabParameter("max-attempts", LabParameter.Kind.int(min: 2, max: 8), default: "4", help: "attempts before a job is dead-lettered"),
+                LabParameter("base-delay-ms", LabParameter.Kind.int(min: 20, max: 2000), default: "100", help: "the first retry's delay; each next one doubles"),
+                LabParameter("jitter", LabParameter.Kind.double(min: 0.0, max: 0.9), default: "0.2", help: "each delay is spread uniformly by ± this fraction"),
+                LabParameter("queue-limit", LabParameter.Kind.int(min: 1, max: 10000), default: "20", quick: "5", help: "x-max-length of the bounded intake queue"),
+                LabParameter("break", LabParameter.Kind.choice(["none", "no-backoff", "dead-letter-early", "no-dlq", "no-limit", "drop-refused"]), default: "none", help: "no-backoff: failed jobs go straight back to the work queue; dead-letter-early: dead-lettered one attempt too soon; no-dlq: the work queue has no dead-letter exchange (rejected jobs vanish); no-limit: the intake queue is unbounded; drop-refused: the producer drops a refused publish instead of retrying it"),
+            ],
+            needs: [
+                LabNeed("RabbitMQ", programs: ["rabbitmq-server"], packages: ["rabbitmq-server"]),
+            ],
+            subjects: [],
+            source: "Sources/Labs/Queue/Phase08/RetriesDLQ.swift"
         ),
         LabInfo(
             id: "idempotency",

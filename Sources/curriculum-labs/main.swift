@@ -3,6 +3,7 @@
 //
 //   curriculum-labs catalog                  every lab's declaration, as JSON (plan order)
 //   curriculum-labs init LAB DIR             writes the lab's starter folder into DIR
+//   curriculum-labs child LAB ARG…           a lab's own child process (LabChildProcess)
 //   curriculum-labs run LAB [--quick] [--param NAME=VALUE]… [--scratch DIR] [--manual-clock]
 //                       [--url URL | --against CMD | --source PATH | --answers FILE]
 import CLabSupport
@@ -56,6 +57,15 @@ case "init":
         fail("\(error)", (error as? LabStarter.Refusal)?.status ?? LabExit.failed)
     }
     exit(0)
+case "child":
+    // A lab's second process (a consumer the lab kills mid-task): see LabKit/LabChild.swift.
+    guard let id = args.first, let type = LabRegistry.lab(id) as? any LabChildProcess.Type else {
+        fail("usage: curriculum-labs child LAB ARG… (a lab with a child process)", LabExit.usage)
+    }
+    // No parent-death signal here: Linux ties it to the spawning thread, which may end
+    // first. A child watches getppid() itself.
+    signal(SIGPIPE, SIG_IGN)
+    exit(type.child(Array(args.dropFirst())))
 case "run":
     break
 default:

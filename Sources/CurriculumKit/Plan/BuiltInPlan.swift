@@ -240,10 +240,12 @@ phases:
     tasks:
       - id: task-queue
         title: Use RabbitMQ or Kafka to queue long tasks
+        labs: [task-queue]
         requires: [concurrent-services]
         due: 2027-07-23
       - id: pubsub-notifications
         title: Design pub/sub consumers for notification systems
+        labs: [pubsub-notifications]
         requires: [task-queue, redis-pubsub]
         due: 2027-07-28
       - id: background-jobs
@@ -253,6 +255,7 @@ phases:
         due: 2027-08-03
       - id: retries-dlq
         title: Handle retries, DLQ (Dead Letter Queues), and backpressure
+        labs: [retries-dlq]
         requires: [task-queue]
   - id: grpc
     number: 9
