@@ -12,8 +12,15 @@ struct Context {
     /// Runs a command body with a tracker opened from the global options.
     static func run(_ options: GlobalValues, showWarnings: Bool = false, _ body: (inout Context) throws -> Void) throws {
         var out = Terminal(noColor: options.noColor)
+        var opened: Tracker?
+        defer {
+            if let tracker = opened, tracker.recordedStartToday, let start = tracker.plan.learnerStart {
+                Terminal.note("Your start is recorded as \(start) (today): the plan's due dates follow it; `curriculum start --on DATE` moves it.")
+            }
+        }
         do {
             let tracker = try Tracker(options.trackerOptions)
+            opened = tracker
             // The process ends with the command: never free the plan and its state object by
             // object (a tenth of a 100,000-task command went to that). The database is still
             // closed properly, so its write-ahead log is checkpointed as before.

@@ -40,7 +40,7 @@ enum FastPath {
             return .export(global, Export.Values(format: format == "json" ? .json : .markdown, output: nil, obsidianTasks: false))
         case "done" where only([], values: 1) && values[0] != "help":
             return .done(global, Done.Values(tasks: values, from: nil, note: nil, on: nil, force: false, verify: false,
-                                             quick: false, timeout: 600, subject: .reference))
+                                             quick: false, timeout: LabRunOptions.defaultTimeout, subject: .reference))
         default:
             return nil
         }

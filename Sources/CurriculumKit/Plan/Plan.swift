@@ -176,6 +176,9 @@ public struct Plan: Sendable {
     public let parent: [Int?]
     /// Parts of each task, in plan order.
     public let parts: [[Int]]
+    /// Days every due date moves by: the learner's own start minus the plan's `start`
+    /// (0 for a plan without `start`, whose dates stay absolute). Set by the tracker.
+    public var dateShift: Int = 0
 
     public init(schema: Int = 1, id: String, title: String, generatedFrom: String? = nil,
                 start: Day? = nil, frontMatter: String? = nil, phases: [Phase], tasks: [Task]) {
@@ -215,14 +218,25 @@ public struct Plan: Sendable {
         taskIndex = ti; phaseIndex = pi; requires = resolvedRequires; parent = resolvedParent; parts = kids
     }
 
-    /// The date a task is due: its own, else its parent's, else its phase's.
+    /// The date a task is due: its own, else its parent's, else its phase's, moved by
+    /// `dateShift` (the learner's own start).
     public func due(of i: Int) -> Day? {
         var k: Int? = i
         var hops = 0
         while let j = k, hops <= tasks.count {
-            if let d = tasks[j].due { return d }
+            if let d = tasks[j].due { return dateShift == 0 ? d : d.adding(days: dateShift) }
             k = parent[j]; hops += 1
         }
-        return phases[tasks[i].phase].due
+        return due(ofPhase: tasks[i].phase)
     }
+
+    /// The date a phase is due, moved by `dateShift`.
+    public func due(ofPhase p: Int) -> Day? {
+        guard let d = phases[p].due else { return nil }
+        return dateShift == 0 ? d : d.adding(days: dateShift)
+    }
+
+    /// The learner's own start, which the due dates follow (the plan's `start` moved by
+    /// `dateShift`); nil for a plan without `start`.
+    public var learnerStart: Day? { start.map { $0.adding(days: dateShift) } }
 }

@@ -15,6 +15,8 @@ public struct Event: Codable, Sendable, Equatable {
         case rechecked
         /// `undo`: `target` is the event it reverts.
         case undo
+        /// `start`: the learner's own start, in `day`; the latest one counts.
+        case started
     }
 
     public var id: Int64?

@@ -92,6 +92,24 @@ extension Store {
         }
     }
 
+    /// The learner's own start: the day of the latest `started` event, if any.
+    public func learnerStart() throws(StoreError) -> Day? {
+        try read { db in
+            try db.query("SELECT day FROM events WHERE kind = 'started' ORDER BY id DESC LIMIT 1") { Day(iso: $0.text(0)) }.first ?? nil
+        }
+    }
+
+    /// Records the learner's own start (a later one replaces it: a pause).
+    @discardableResult
+    public func recordStart(_ start: Day, day: Day, at: Date = Date()) throws(StoreError) -> Event {
+        let stamp = Timestamp.iso(at)
+        return try write { db in
+            var e = Event(at: stamp, day: start.description, kind: .started, task: nil, note: "recorded \(day)")
+            try Store.append(db, &e)
+            return e
+        }
+    }
+
     /// Records the verdict of `recheck` on a done task: regressed when its labs fail.
     public func recordRecheck(task: String, passed: Bool, subject: LabSubject? = nil, day: Day, at: Date = Date()) throws(StoreError) {
         let stamp = Timestamp.iso(at)
@@ -161,7 +179,7 @@ extension Store {
                     s.event = id
                     state[task] = s
                 }
-            case .labRun, .undo:
+            case .labRun, .undo, .started:
                 break
             }
         }

@@ -172,6 +172,12 @@ public final class Store: @unchecked Sendable {
             ALTER TABLE task_state ADD COLUMN subject TEXT;
             ALTER TABLE lab_runs ADD COLUMN subject TEXT;
             """),
+        // The learner's own start (`started` events, read on every command) and the lab
+        // verdicts `review` schedules from are found by kind. Earlier builds do not know the
+        // `started` kind, so this version also keeps them from reading such a log.
+        ("v3: events by kind", """
+            CREATE INDEX events_kind ON events(kind, id);
+            """),
     ]
 
     /// Applies the migrations the database has not had, in one IMMEDIATE transaction, each

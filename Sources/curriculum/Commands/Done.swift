@@ -30,7 +30,7 @@ struct Done: ParsableCommand {
     var quick = false
 
     @Option(help: "With --verify: the labs' time limit in seconds.")
-    var timeout: Int = 600
+    var timeout: Int = LabRunOptions.defaultTimeout
 
     @OptionGroup(title: "With --verify, your own work (exercise mode)")
     var subject: LabSubjectOptions

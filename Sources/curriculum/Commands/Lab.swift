@@ -116,17 +116,17 @@ struct LabRunCommand: ParsableCommand {
     @Flag(help: "Run every lab.")
     var all = false
 
-    @Flag(help: "Shrink workloads for a short run.")
-    var quick = false
+    @OptionGroup(title: "Lab runs")
+    var labRun: LabRunOptions
 
     @Option(name: .customLong("param"), help: "Set a lab's knob, NAME=VALUE (repeatable; `lab show` lists them).")
     var params: [String] = []
 
-    @Option(help: "Each lab's time limit, in seconds.")
-    var timeout: Int = 900
-
     @OptionGroup(title: "Your own work (exercise mode)")
     var subject: LabSubjectOptions
+
+    var quick: Bool { labRun.quick }
+    var timeout: Int { labRun.timeout }
 
     func validate() throws {
         if targets.isEmpty && !all { throw ValidationError("name a lab or a task, or pass --all") }
@@ -134,7 +134,6 @@ struct LabRunCommand: ParsableCommand {
             throw ValidationError("--all runs every lab on its reference; name the lab that should judge your work")
         }
         if !targets.isEmpty && all { throw ValidationError("--all runs every lab; do not name labs with it") }
-        guard timeout > 0 else { throw ValidationError("--timeout takes a positive number of seconds") }
     }
 
     func run() throws {
