@@ -16,7 +16,7 @@ struct Curriculum: ParsableCommand {
             Status.self, Next.self, List.self, Show.self, Blocked.self, Due.self,
             Done.self, Reopen.self, Undo.self, Log.self, Recheck.self,
             Export.self, Import.self, Validate.self, Doctor.self, LabCommand.self,
-            Start.self, ForecastCommand.self, Review.self,
+            Start.self, ForecastCommand.self, Review.self, SyncCommand.self,
         ],
         defaultSubcommand: Status.self
     )

@@ -68,7 +68,7 @@ extension Store {
                 SELECT \(Event.columns) FROM events
                 WHERE kind IN ('checked', 'rechecked')
                   AND id NOT IN (SELECT target FROM events WHERE kind = 'undo' AND target IS NOT NULL)
-                ORDER BY id
+                ORDER BY at, uid
                 """, [], Event.init(row:))
         }
     }
