@@ -85,4 +85,23 @@ public enum Suggest {
             .sorted { ($0.1, $0.0) < ($1.1, $1.0) }
             .prefix(limit).map(\.0)
     }
+
+    /// Ids that begin with something within a small edit distance of `word` (`layerd` →
+    /// `layered-architecture`), closest first, then by id.
+    public static func prefixed(_ word: String, in candidates: [String], limit: Int) -> [String] {
+        let w = Array(word.lowercased().utf8)
+        guard w.count >= 3 else { return [] }
+        let budget = max(1, w.count / 4)
+        var scored: [(String, Int)] = []
+        for c in candidates {
+            let u = Array(c.lowercased().utf8)
+            guard u.count >= w.count - budget else { continue }
+            var best = Int.max
+            for length in max(1, w.count - budget)...min(u.count, w.count + budget) {
+                if let d = Suggester.distance(w, Array(u.prefix(length)), atMost: budget) { best = min(best, d) }
+            }
+            if best <= budget { scored.append((c, best)) }
+        }
+        return scored.sorted { ($0.1, $0.0) < ($1.1, $1.0) }.prefix(limit).map(\.0)
+    }
 }

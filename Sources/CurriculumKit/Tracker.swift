@@ -180,6 +180,7 @@ public final class Tracker {
         public var orphans: [TaskProgress] = []
         /// Progress recorded on a task that now has parts (a parent is done by its parts only).
         public var onParents: [Int] = []
+        public init() {}
     }
 
     private var cachedProgress: Progress?
@@ -264,8 +265,9 @@ public final class Tracker {
         let prefixed = loadedPlan.tasks.indices.filter { loadedPlan.tasks[$0].id.hasPrefix(name) }
         if prefixed.count == 1 { return prefixed[0] }
         if prefixed.count > 1 { throw .ambiguousTask(name, prefixed.map { loadedPlan.tasks[$0].id }) }
-        throw .unknownTask(name, Suggest.closest(to: name, in: loadedPlan.tasks.map(\.id), limit: 3)
-            + loadedPlan.tasks.filter { $0.id.contains(name) }.map(\.id).prefix(3))
+        let ids = loadedPlan.tasks.map(\.id)
+        throw .unknownTask(name, Array((Suggest.prefixed(name, in: ids, limit: 3) + Suggest.closest(to: name, in: ids, limit: 3)
+            + loadedPlan.tasks.filter { $0.id.contains(name) }.map(\.id).prefix(3)).prefix(5)))
     }
 
     /// A phase by id or number.

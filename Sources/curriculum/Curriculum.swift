@@ -24,10 +24,11 @@ struct Curriculum: ParsableCommand {
     /// The everyday invocations skip the parser (see FastPath); the rest parse as usual.
     static func main() {
         Heap.preferHugePages()
-        if let invocation = FastPath.parse(Array(CommandLine.arguments.dropFirst())) {
+        let arguments = GlobalArguments.reorder(Array(CommandLine.arguments.dropFirst()))
+        if let invocation = FastPath.parse(arguments) {
             do { try invocation.run() } catch { exit(withError: error) }
             return
         }
-        main(nil)
+        main(arguments)
     }
 }

@@ -30,6 +30,8 @@ public enum PlanWriter {
         field(0, "generated-from", plan.generatedFrom)
         date(0, "start", plan.start)
         field(0, "front-matter", plan.frontMatter)
+        field(0, "note-before", plan.noteBefore)
+        field(0, "note-after", plan.noteAfter)
         out.append(plan.phases.isEmpty ? "phases: []" : "phases:")
         for phase in plan.phases {
             out.append("  - id:" + YAMLScalar.value(phase.id, indent: 4))

@@ -17,10 +17,8 @@ struct Start: ParsableCommand {
     var on: String?
 
     func run() throws {
-        var values = global.values
-        values.recordsStart = false
         let on = self.on
-        try Context.run(values) { c in
+        try Context.run(global.values, recordsStart: false) { c in
             let written = c.tracker.writtenPlan
             guard let planStart = written.start else {
                 if c.json { c.emitJSON(StartJSON(start: nil, planStart: nil, shift: 0, recorded: false)); return }

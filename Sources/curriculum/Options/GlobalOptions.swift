@@ -33,10 +33,7 @@ struct GlobalValues: Equatable {
     var json = false
     var noColor = false
 
-    /// Whether first use records today as the learner's start (`start` records its own).
-    var recordsStart = true
-
     var trackerOptions: Tracker.Options {
-        Tracker.Options(planFile: planFile, database: database, today: today, recordsStart: recordsStart)
+        Tracker.Options(planFile: planFile, database: database, today: today)
     }
 }
