@@ -1,5 +1,12 @@
 import Foundation
 
+/// The version of every `--json` output's shape (docs/JSON.md), given as `json_schema` in
+/// each object output. Raised when a field is renamed or removed or changes meaning;
+/// adding a field does not raise it.
+public enum JSONSchema {
+    public static let version = 1
+}
+
 /// The plan with its state as data: the `--json` output of the commands and
 /// `export --format json`. Field names are stable; new fields may be added, none renamed.
 public struct TaskJSON: Codable, Sendable, Equatable {
@@ -81,6 +88,8 @@ public struct PhaseJSON: Codable, Sendable, Equatable {
 }
 
 public struct PlanJSON: Codable, Sendable {
+    /// The JSON shape's version (`JSONSchema.version`).
+    public var jsonSchema = JSONSchema.version
     public var schema: Int
     public var id: String
     public var title: String
@@ -98,7 +107,7 @@ public struct PlanJSON: Codable, Sendable {
     public var orphaned: [String]
 
     enum CodingKeys: String, CodingKey {
-        case schema, id, title, generatedFrom = "generated_from", start, learnerStart = "learner_start", today, done, total, phases, tasks, orphaned
+        case jsonSchema = "json_schema", schema, id, title, generatedFrom = "generated_from", start, learnerStart = "learner_start", today, done, total, phases, tasks, orphaned
     }
 
     public init(state: PlanState, progress: Tracker.Progress, today: Day) {

@@ -86,7 +86,8 @@ extension Tracker {
         }
         guard candidates else { return [] }
         let events: [Event]
-        do { events = try store().verdicts() } catch { throw .store(error) }
+        let db = try store()
+        do { events = try db.verdicts() } catch { throw .store(error) }
         var renamed: [String: Int]?
         return ReviewSchedule.items(state: state, verdicts: events) { id in
             if let i = plan.taskIndex[id] { return i }

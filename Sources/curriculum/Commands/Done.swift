@@ -141,7 +141,8 @@ struct Done: ParsableCommand {
             let newly = plan.tasks.indices.filter { state.status[$0] == .blocked && after.status[$0] == .ready }
             if c.json {
                 struct Out: Encodable { var checked: [String]; var alreadyDone: [String]; var unblocked: [String]; var done: Int; var total: Int
-                    enum CodingKeys: String, CodingKey { case checked, alreadyDone = "already_done", unblocked, done, total } }
+                    var jsonSchema = JSONSchema.version
+                    enum CodingKeys: String, CodingKey { case checked, alreadyDone = "already_done", unblocked, done, total, jsonSchema = "json_schema" } }
                 c.emitJSON(Out(checked: indices.map { plan.tasks[$0].id }.filter { writtenIDs.contains($0) },
                                alreadyDone: indices.map { plan.tasks[$0].id }.filter { !writtenIDs.contains($0) },
                                unblocked: newly.map { plan.tasks[$0].id },

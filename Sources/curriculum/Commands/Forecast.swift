@@ -134,7 +134,7 @@ struct ForecastJSON: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case today, checkOffs = "check_offs", firstCheckOff = "first_check_off", lastCheckOff = "last_check_off", weekly, pace
-        case open, finish, phases, criticalPath = "critical_path", atRisk = "at_risk"
+        case open, finish, phases, criticalPath = "critical_path", atRisk = "at_risk", jsonSchema = "json_schema"
     }
 
     func encode(to encoder: Encoder) throws {
@@ -144,6 +144,7 @@ struct ForecastJSON: Encodable {
         try c.encode(weekly, forKey: .weekly); try c.encode(pace, forKey: .pace); try c.encode(open, forKey: .open)
         try c.encode(finish, forKey: .finish); try c.encode(phases, forKey: .phases)
         try c.encode(criticalPath, forKey: .criticalPath); try c.encode(atRisk, forKey: .atRisk)
+        try c.encode(JSONSchema.version, forKey: .jsonSchema)
     }
 
     init(_ f: Forecast, plan: Plan) {

@@ -85,10 +85,12 @@ struct Review: ParsableCommand {
 }
 
 struct ReviewJSON: Encodable {
+    var jsonSchema = JSONSchema.version
     var today: String
     var due: Int
     var scheduled: Int
     var tasks: [Item]
+    enum CodingKeys: String, CodingKey { case jsonSchema = "json_schema", today, due, scheduled, tasks }
 
     struct Item: Encodable {
         var id: String

@@ -55,5 +55,6 @@ struct StartJSON: Encodable {
     var planStart: String?
     var shift: Int
     var recorded: Bool
-    enum CodingKeys: String, CodingKey { case start, planStart = "plan_start", shift, recorded }
+    var jsonSchema = JSONSchema.version
+    enum CodingKeys: String, CodingKey { case start, planStart = "plan_start", shift, recorded, jsonSchema = "json_schema" }
 }

@@ -30,8 +30,9 @@ struct Status: ParsableCommand {
                     var verifiedOwnWork: Int
                     var regressed: [String]; var overdue: [String]; var next: [String]; var orphaned: [String]
                     var phases: [PhaseJSON]
-                    var learnerStart: String?; var reviewsDue: Int
+                    var learnerStart: String?; var reviewsDue: Int; var jsonSchema = JSONSchema.version
                     enum CodingKeys: String, CodingKey {
+                        case jsonSchema = "json_schema"
                         case title, today, done, total, verified, verifiedOwnWork = "verified_own_work", regressed, overdue, next, orphaned, phases
                         case learnerStart = "learner_start", reviewsDue = "reviews_due"
                     }

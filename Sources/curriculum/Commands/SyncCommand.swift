@@ -46,4 +46,6 @@ struct SyncJSON: Encodable {
     var imported: Int
     var files: Int
     var problems: [String]
+    var jsonSchema = JSONSchema.version
+    enum CodingKeys: String, CodingKey { case machine, exported, imported, files, problems, jsonSchema = "json_schema" }
 }
