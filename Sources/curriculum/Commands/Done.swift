@@ -8,7 +8,7 @@ struct Done: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "Task ids, unique prefixes, or PHASE.N.")
+    @Argument(help: "Task ids, unique prefixes, or PHASE.N.", completion: Completions.tasks)
     var tasks: [String] = []
 
     @Option(help: "Read more task names from this file, one per line (- for standard input).")

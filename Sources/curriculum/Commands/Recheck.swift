@@ -8,7 +8,7 @@ struct Recheck: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "Done tasks to recheck (default: every done task that has a lab).")
+    @Argument(help: "Done tasks to recheck (default: every done task that has a lab).", completion: Completions.tasks)
     var tasks: [String] = []
 
     @OptionGroup(title: "Lab runs")

@@ -7,7 +7,7 @@ struct Show: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "A task id, a unique prefix of one, or PHASE.N.")
+    @Argument(help: "A task id, a unique prefix of one, or PHASE.N.", completion: Completions.tasks)
     var task: String
 
     func run() throws {

@@ -17,7 +17,7 @@ struct SyncCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "The folder of event files (created when missing).")
+    @Argument(help: "The folder of event files (created when missing).", completion: .directory)
     var folder: String
 
     func run() throws {
