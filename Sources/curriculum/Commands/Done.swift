@@ -94,26 +94,9 @@ struct Done: ParsableCommand {
                 let i = try c.tracker.task(named: name)
                 if seen.insert(i).inserted { indices.append(i) }
             }
-            // Refusals first, so nothing is recorded when any named task cannot be checked off.
-            // A requirement is met when it is done once the whole batch is: named in it, or
-            // a parent whose open parts are all named in it.
-            var checkedAfter = state.done
-            for i in indices { checkedAfter[i] = true }
-            let hypothetical = PlanState(plan: plan, checked: checkedAfter)
-            let doneAfter = hypothetical.done
-            for i in indices {
-                let t = plan.tasks[i]
-                if !plan.parts[i].isEmpty {
-                    let open = plan.parts[i].filter { !state.done[$0] }.map { plan.tasks[$0].id }
-                    throw CurriculumError.refused("\(t.id) is done when its parts are done, so it cannot be checked off by hand"
-                        + (open.isEmpty ? "." : "; still open: \(open.joined(separator: ", ")).")
-                        + (open.isEmpty ? "" : " Check those off instead."))
-                }
-                let open = state.blockers(of: i).requirements.filter { !doneAfter[$0] }
-                if !open.isEmpty && !options.force && !state.done[i] {
-                    throw CurriculumError.refused("\(t.id) is blocked by \(open.map { plan.tasks[$0].id }.joined(separator: ", ")); finish those first, or pass --force to check it off anyway.")
-                }
-            }
+            // Refusals first (CurriculumKit's rules), so nothing is recorded when any named
+            // task cannot be checked off.
+            let hypothetical = try c.tracker.stateAfterCheckOff(indices, force: options.force)
             var verifiedSet = Set<Int>()
             if options.verify {
                 for i in indices {
