@@ -83,16 +83,19 @@ public enum Sync {
         if lines.last == "" { lines.removeLast() }
         let decoder = JSONDecoder()
         // Fast path: all lines at once.
-        let joined = "[" + lines.filter { !$0.isEmpty }.joined(separator: ",") + "]"
-        if let all = try? decoder.decode([Wire].self, from: Data(joined.utf8)), all.count == lines.count {
-            for (k, w) in all.enumerated() { if let p = w.problem { return .failure(LineError(file: file, line: k + 1, reason: p)) } }
+        // Blank lines carry nothing and are skipped.
+        let numbered = lines.enumerated().filter { !$0.element.allSatisfy(\.isWhitespace) }
+        let joined = "[" + numbered.map(\.element).joined(separator: ",") + "]"
+        if let all = try? decoder.decode([Wire].self, from: Data(joined.utf8)), all.count == numbered.count {
+            for (k, w) in all.enumerated() {
+                if let p = w.problem { return .failure(LineError(file: file, line: numbered[k].offset + 1, reason: p)) }
+            }
             if !text.isEmpty && !text.hasSuffix("\n") {
                 return .failure(LineError(file: file, line: lines.count, reason: "the file ends in the middle of a line"))
             }
             return .success(all)
         }
-        for (k, line) in lines.enumerated() {
-            if line.isEmpty { return .failure(LineError(file: file, line: k + 1, reason: "an empty line")) }
+        for (k, line) in numbered {
             do {
                 let w = try decoder.decode(Wire.self, from: Data(line.utf8))
                 if let p = w.problem { return .failure(LineError(file: file, line: k + 1, reason: p)) }
