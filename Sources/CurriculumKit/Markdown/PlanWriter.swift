@@ -30,8 +30,6 @@ public enum PlanWriter {
         field(0, "generated-from", plan.generatedFrom)
         date(0, "start", plan.start)
         field(0, "front-matter", plan.frontMatter)
-        field(0, "note-before", plan.noteBefore)
-        field(0, "note-after", plan.noteAfter)
         out.append(plan.phases.isEmpty ? "phases: []" : "phases:")
         for phase in plan.phases {
             out.append("  - id:" + YAMLScalar.value(phase.id, indent: 4))
@@ -55,6 +53,9 @@ public enum PlanWriter {
                 field(8, "notes", task.notes)
             }
         }
+        // The note's own text around its phases, kept for `export`.
+        field(0, "note-before", plan.noteBefore)
+        field(0, "note-after", plan.noteAfter)
         return out.joined(separator: "\n") + "\n"
     }
 }
