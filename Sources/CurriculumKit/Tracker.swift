@@ -266,8 +266,10 @@ public final class Tracker {
         if prefixed.count == 1 { return prefixed[0] }
         if prefixed.count > 1 { throw .ambiguousTask(name, prefixed.map { loadedPlan.tasks[$0].id }) }
         let ids = loadedPlan.tasks.map(\.id)
-        throw .unknownTask(name, Array((Suggest.prefixed(name, in: ids, limit: 3) + Suggest.closest(to: name, in: ids, limit: 3)
-            + loadedPlan.tasks.filter { $0.id.contains(name) }.map(\.id).prefix(3)).prefix(5)))
+        var seen: Set<String> = []
+        let candidates = (Suggest.prefixed(name, in: ids, limit: 3) + Suggest.closest(to: name, in: ids, limit: 3)
+            + loadedPlan.tasks.filter { $0.id.contains(name) }.map(\.id).prefix(3)).filter { seen.insert($0).inserted }
+        throw .unknownTask(name, Array(candidates.prefix(5)))
     }
 
     /// A phase by id or number.

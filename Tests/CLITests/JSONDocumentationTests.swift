@@ -53,7 +53,7 @@ import Testing
             ["status"], ["next", "--explain"], ["list"], ["show", "alpha"], ["blocked"], ["blocked", "--count"], ["due"], ["log"],
             ["export", "--format", "json"], ["validate"], ["lab", "list"], ["lab", "show", "coroutines-vs-threads"], ["start"],
             ["forecast"], ["review", "--all"], ["sync", cli.folder.appendingPathComponent("sync").path],
-            ["done", "cap-part-one"], ["reopen", "cap-part-one"], ["undo"],
+            ["done", "beta"], ["reopen", "beta"], ["undo"],
         ]
         var missing: [String] = []
         for args in commands {
@@ -63,7 +63,7 @@ import Testing
             for key in Self.keys(value).sorted() where !Self.documented.contains(key) {
                 missing.append("\(args.joined(separator: " ")): \(key)")
             }
-            if let object = value as? [String: Any], !(args.first == "validate" || args.first == "lab" || args == ["reopen", "cap-part-one"]
+            if let object = value as? [String: Any], !(args.first == "validate" || args.first == "lab" || args == ["reopen", "beta"]
                                                         || args == ["undo"] || args == ["blocked", "--count"]) {
                 #expect(object["json_schema"] as? Int == JSONSchema.version, "\(args) should carry json_schema")
             }
