@@ -44,4 +44,17 @@ import Testing
         let log = try cli.run(["--db", db, "--curriculum", cli.folder.appendingPathComponent("p.yaml").path, "list", "--done", "--json"])
         #expect(log.stdout.contains("\"done_on\" : \"2026-11-20\""), "\(log.stdout)\(log.stderr)")
     }
+
+    @Test func completionScriptsCompleteTaskAndLabIds() throws {
+        let cli = try CLI(); defer { cli.cleanUp() }
+        for shell in ["bash", "zsh", "fish"] {
+            let script = try cli.run(["--generate-completion-script", shell])
+            #expect(script.status == 0)
+            #expect(script.stdout.contains("---completion"), "\(shell)")
+        }
+        let tasks = try cli.run(["---completion", "done", "--", "positional@0", "2", "3", "curriculum", "done", "cap"])
+        #expect(tasks.stdout.split(separator: "\n") == ["capstone", "cap-part-one", "cap-part-two"], "\(tasks.stdout)\(tasks.stderr)")
+        let labs = try cli.run(["---completion", "lab", "show", "--", "positional@0", "3", "3", "curriculum", "lab", "show", "corout"])
+        #expect(labs.stdout.contains("coroutines"), "\(labs.stdout)\(labs.stderr)")
+    }
 }
