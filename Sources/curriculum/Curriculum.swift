@@ -6,7 +6,7 @@ struct Curriculum: ParsableCommand {
         commandName: "curriculum",
         abstract: "Work through a study plan: what's next, check-offs, progress, and runnable labs.",
         discussion: """
-            Exit status: 0 success, 64 usage, 65 bad plan file (or note), 66 missing or unreadable \
+            Exit status: 0 success, 64 usage, 65 bad plan file (or note, or a bad line in a sync folder), 66 missing or unreadable \
             file, 69 a lab needs something that is not installed, 73 the progress database cannot be \
             created, 74 the progress database is unusable, 130 interrupted, 1 anything else \
             (a failed lab included).
