@@ -48,6 +48,12 @@ enum FastPath {
                                              done: flags.contains("--done"), open: flags.contains("--open"), tree: flags.contains("--tree")))
         case "export" where only([]):
             return .export(global, Export.Values(format: format == "json" ? .json : .markdown, output: nil, obsidianTasks: false))
+        case "forecast" where only([]):
+            return .forecast(global, ForecastCommand.Values(limit: 10))
+        case "review" where only(["--all"]):
+            return .review(global, Review.Values(runDue: false, all: flags.contains("--all"),
+                                                 labRun: Review.LabRunValues(quick: false, timeout: LabRunOptions.defaultTimeout),
+                                                 subject: .reference))
         case "done" where only([], values: 1) && values[0] != "help":
             return .done(global, Done.Values(tasks: values, from: nil, note: nil, on: nil, force: false, verify: false,
                                              quick: false, timeout: LabRunOptions.defaultTimeout, subject: .reference))
@@ -96,6 +102,8 @@ enum FastInvocation: Equatable {
     case list(GlobalValues, List.Values)
     case export(GlobalValues, Export.Values)
     case done(GlobalValues, Done.Values)
+    case forecast(GlobalValues, ForecastCommand.Values)
+    case review(GlobalValues, Review.Values)
 
     func run() throws {
         switch self {
@@ -105,6 +113,8 @@ enum FastInvocation: Equatable {
         case .list(let global, let options): try List.perform(global, options)
         case .export(let global, let options): try Export.perform(global, options)
         case .done(let global, let options): try Done.perform(global, options)
+        case .forecast(let global, let options): try ForecastCommand.perform(global, options)
+        case .review(let global, let options): try Review.perform(global, options)
         }
     }
 }

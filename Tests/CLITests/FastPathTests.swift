@@ -10,7 +10,7 @@ import Testing
         ["list", "--ready"], ["list", "--done", "--tree", "--json"], ["export"], ["export", "--format", "json"],
         ["export", "--format", "markdown"], ["done", "rest-api"], ["done", "3.1", "--json"],
         ["status", "--db", "x.sqlite"], ["next", "--curriculum", "p.yaml", "--today", "2026-12-01", "--json"],
-        ["list", "--ready", "--db=x.sqlite"],
+        ["list", "--ready", "--db=x.sqlite"], ["forecast"], ["forecast", "--json"], ["review"], ["review", "--all", "--json"],
     ]
 
     @Test func globalOptionsBeforeTheCommandNameMoveAfterIt() {
@@ -63,6 +63,8 @@ import Testing
         case let c as List: (c.global.values, c.values)
         case let c as Export: (c.global.values, c.values)
         case let c as Done: (c.global.values, c.values)
+        case let c as ForecastCommand: (c.global.values, c.values)
+        case let c as Review: (c.global.values, c.values)
         default: nil
         }
     }
@@ -78,6 +80,8 @@ extension FastInvocation {
         case let c as List: self = .list(c.global.values, c.values)
         case let c as Export: self = .export(c.global.values, c.values)
         case let c as Done: self = .done(c.global.values, c.values)
+        case let c as ForecastCommand: self = .forecast(c.global.values, c.values)
+        case let c as Review: self = .review(c.global.values, c.values)
         default: return nil
         }
     }

@@ -197,7 +197,9 @@ extension Store {
         let (imported, outgoing): (Int, [Sync.Wire]) = try write { db in
             var added = 0
             var changedTasks = false
-            for w in incoming {
+            // Events already here are skipped without a statement each.
+            let known = Set(try db.query("SELECT uid FROM events") { $0.text(0) })
+            for w in incoming where !known.contains(w.uid) {
                 try db.run("""
                     INSERT OR IGNORE INTO events (at, day, kind, task, note, verified, passed, subject, uid, target_uid)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)

@@ -24,9 +24,21 @@ struct ForecastCommand: ParsableCommand {
     @Option(help: "How many due dates at risk to list (all with --json).")
     var limit: Int = 10
 
+    /// The command's own options as plain values (the fast path builds these by hand).
+    struct Values: Equatable {
+        var limit: Int
+    }
+
+    var values: Values { Values(limit: limit) }
+
     func run() throws {
-        let limit = self.limit
-        try Context.run(global.values) { c in
+        try Self.perform(global.values, values)
+    }
+
+    /// The command on plain values, so the fast path runs it without the parser's types.
+    static func perform(_ global: GlobalValues, _ options: Values) throws {
+        let limit = options.limit
+        try Context.run(global) { c in
             let state = try c.state()
             let progress = try c.tracker.progress()
             let plan = state.plan
@@ -78,7 +90,7 @@ struct ForecastCommand: ParsableCommand {
         }
     }
 
-    private func renderPath(_ f: Forecast, _ c: inout Context) {
+    private static func renderPath(_ f: Forecast, _ c: inout Context) {
         let plan = c.plan
         guard !f.criticalPath.isEmpty else { return }
         let leaves = f.criticalPath.filter { plan.parts[$0].isEmpty }.count

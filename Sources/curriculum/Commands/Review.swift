@@ -1,5 +1,6 @@
 import ArgumentParser
 import CurriculumKit
+import LabCatalog
 
 struct Review: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,10 +33,33 @@ struct Review: ParsableCommand {
         }
     }
 
+    /// A lab run's options as plain values.
+    struct LabRunValues: Equatable {
+        var quick: Bool
+        var timeout: Int
+    }
+
+    /// The command's own options as plain values (the fast path builds these by hand).
+    struct Values: Equatable {
+        var runDue: Bool
+        var all: Bool
+        var labRun: LabRunValues
+        var subject: LabSubject
+    }
+
+    var values: Values {
+        Values(runDue: runDue, all: all, labRun: LabRunValues(quick: labRun.quick, timeout: labRun.timeout), subject: subject.chosen)
+    }
+
     func run() throws {
-        let judged = subject.chosen
-        let (running, all, quick, timeout) = (runDue, all, labRun.quick, labRun.timeout)
-        try Context.run(global.values) { c in
+        try Self.perform(global.values, values)
+    }
+
+    /// The command on plain values, so the fast path runs it without the parser's types.
+    static func perform(_ global: GlobalValues, _ options: Values) throws {
+        let judged = options.subject
+        let (running, all, quick, timeout) = (options.runDue, options.all, options.labRun.quick, options.labRun.timeout)
+        try Context.run(global) { c in
             let today = c.tracker.today
             let items = try c.tracker.reviews()
             let due = items.filter { $0.due <= today }
