@@ -6,7 +6,7 @@ usage: bench/run.sh [--sizes 58,1000,10000,100000] [--gen PATH] [--runs 10] ...
 For each size N it
   1. makes the workload: N=58 is the repo's own curriculum.yaml (its Taskwarrior import
      is derived from `curriculum export --format json`); other sizes come from
-     ../shared/bench/gen.py (override with --gen);
+     bench/workload.py, the repository's own generator (override with --gen);
   2. loads it into both tools: ours with `done --from done.txt`, Taskwarrior with
      `task import` into its own TASKRC/TASKDATA (confirmation, hooks, colour, recurrence
      and chatter off);
@@ -81,7 +81,7 @@ def build(args, work):
 def real_plan_workload(curriculum, out, env):
     """The repo's curriculum.yaml, with a Taskwarrior import equivalent to it: depends =
     effective requirements (own + ancestors', phase ids expanded) + parts, and the same
-    30% progress gen.py makes (leaves only, each unblocked when checked off, plan order)."""
+    30% progress the workload generator makes (leaves only, each unblocked when checked off, plan order)."""
     os.makedirs(out, exist_ok=True)
     shutil.copy(os.path.join(ROOT, "curriculum.yaml"), os.path.join(out, "curriculum.yaml"))
     scratch = os.path.join(out, "export-scratch.sqlite")
@@ -477,7 +477,7 @@ def report(results, info, args, path):
               "Labs take no part in the timed commands.", ""]
     for r in results:
         n = r["n"]
-        title = f"## {n:,} tasks" + (" (the real plan, curriculum.yaml)" if n == 58 else " (gen.py, seed 1)")
+        title = f"## {n:,} tasks" + (" (the real plan, curriculum.yaml)" if n == 58 else f" ({os.path.basename(args.gen)}, seed 1)")
         c = r["counts"]
         L += [title, "",
               f"Ready / blocked: ours {c['ours']['ready']} / {c['ours']['blocked']}, "
@@ -592,8 +592,8 @@ def targets(by_n):
 def main(argv):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="58,1000,10000,100000")
-    ap.add_argument("--gen", default=os.path.normpath(os.path.join(ROOT, "..", "shared", "bench", "gen.py")),
-                    help="gen.py (default ../shared/bench/gen.py beside the repo)")
+    ap.add_argument("--gen", default=os.path.join(ROOT, "bench", "workload.py"),
+                    help="the workload generator (default bench/workload.py, the repository's own)")
     ap.add_argument("--work", default=os.path.join(ROOT, "bench", "work"))
     ap.add_argument("--results", default=os.path.join(ROOT, "bench", "RESULTS.md"))
     ap.add_argument("--runs", type=int, default=10, help="at least this many timed runs of each command")
@@ -616,7 +616,7 @@ def main(argv):
         if shutil.which(tool) is None:
             sys.exit(f"{tool} is missing: apt-get install -y hyperfine taskwarrior time")
     if any(n != 58 for n in sizes) and not os.path.exists(args.gen):
-        sys.exit(f"no gen.py at {args.gen} (pass --gen)")
+        sys.exit(f"no workload generator at {args.gen} (pass --gen)")
     os.makedirs(args.work, exist_ok=True)
     results = []
     if args.report_only:

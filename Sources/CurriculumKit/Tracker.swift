@@ -11,12 +11,16 @@ public final class Tracker {
         public var today: String?
         public var environment: [String: String]
         public var currentDirectory: String
+        /// Whether opening the database records today as the learner's start when none is
+        /// recorded yet (for a plan with `start`); `curriculum start` records its own.
+        public var recordsStart: Bool
 
         public init(planFile: String? = nil, database: String? = nil, today: String? = nil,
                     environment: [String: String] = Tracker.processEnvironment(),
-                    currentDirectory: String = Tracker.currentDirectory()) {
+                    currentDirectory: String = Tracker.currentDirectory(), recordsStart: Bool = true) {
             self.planFile = planFile; self.database = database; self.today = today
             self.environment = environment; self.currentDirectory = currentDirectory
+            self.recordsStart = recordsStart
         }
     }
 
@@ -44,7 +48,21 @@ public final class Tracker {
     }
 
     public let options: Options
-    public let plan: Plan
+    private var loadedPlan: Plan
+    /// Whether the learner's start has been read (it moves the plan's due dates).
+    private var startResolved = false
+    /// Set when this run recorded today as the learner's start (first use): say so once.
+    public private(set) var recordedStartToday = false
+
+    /// The plan, its due dates moved by the learner's own start when it has `start:`
+    /// (reading that start opens the progress database).
+    public var plan: Plan {
+        if !startResolved { resolveStart() }
+        return loadedPlan
+    }
+
+    /// The plan exactly as written, absolute dates.
+    public var writtenPlan: Plan { var p = loadedPlan; p.dateShift = 0; return p }
     /// Where the plan came from, for messages ("curriculum.yaml", "the built-in plan").
     public let planSource: String
     public let warnings: [Diagnostic]
@@ -61,7 +79,8 @@ public final class Tracker {
             today = Day.today()
         }
         let loaded = try Tracker.loadPlan(options)
-        plan = loaded.plan
+        loadedPlan = loaded.plan
+        startResolved = loaded.plan.start == nil
         planSource = loaded.source
         warnings = loaded.warnings
     }
@@ -98,7 +117,7 @@ public final class Tracker {
 
     /// `--db`, else `$CURRICULUM_DB`, else `$XDG_DATA_HOME/curriculum/<plan-id>.sqlite`
     /// (`~/.local/share/curriculum/…` when XDG_DATA_HOME is unset).
-    public var databasePath: String { Tracker.databasePath(for: plan.id, options: options) }
+    public var databasePath: String { Tracker.databasePath(for: loadedPlan.id, options: options) }
 
     public static func databasePath(for planID: String, options: Options) -> String {
         if let p = options.database { return p }
@@ -124,8 +143,32 @@ public final class Tracker {
         do {
             let s = try Store(path: databasePath)
             openedStore = s
+            if !startResolved { resolveStart(s) }
             return s
         } catch { throw .store(error) }
+    }
+
+    /// Reads the learner's start and moves the plan's dates by it. On first use (nothing
+    /// recorded) today is recorded; if the database cannot be opened or written, today
+    /// still serves as the start for this run.
+    private func resolveStart(_ opened: Store? = nil) {
+        startResolved = true
+        guard let planStart = loadedPlan.start else { return }
+        guard let db = opened ?? (try? store()) else { return }
+        var start = (try? db.learnerStart()) ?? nil
+        if start == nil, options.recordsStart {
+            if !db.readOnly, (try? db.recordStart(today, day: today)) != nil { recordedStartToday = true }
+            start = today
+        }
+        loadedPlan.dateShift = start.map { $0.ordinal - planStart.ordinal } ?? 0
+    }
+
+    /// Records the learner's own start and moves the plan's dates by it.
+    public func recordStart(_ day: Day) throws(CurriculumError) {
+        let db = try store()
+        do { try db.recordStart(day, day: today) } catch { throw .store(error) }
+        if let planStart = loadedPlan.start { loadedPlan.dateShift = day.ordinal - planStart.ordinal }
+        cachedState = nil
     }
 
     // MARK: Progress mapped onto the plan
@@ -137,6 +180,7 @@ public final class Tracker {
         public var orphans: [TaskProgress] = []
         /// Progress recorded on a task that now has parts (a parent is done by its parts only).
         public var onParents: [Int] = []
+        public init() {}
     }
 
     private var cachedProgress: Progress?
@@ -151,20 +195,20 @@ public final class Tracker {
         out.byTask.reserveCapacity(rows.count)
         var renamed: [String: Int]?
         for row in rows {
-            var index = plan.taskIndex[row.task]
+            var index = loadedPlan.taskIndex[row.task]
             if index == nil {
                 if renamed == nil { renamed = renamedIndex() }
                 index = renamed?[row.task]
             }
             if let i = index {
                 // The current id wins over an old one; otherwise the latest record wins.
-                if let existing = out.byTask[i], plan.tasks[i].id == existing.task, row.task != plan.tasks[i].id { continue }
+                if let existing = out.byTask[i], loadedPlan.tasks[i].id == existing.task, row.task != loadedPlan.tasks[i].id { continue }
                 out.byTask[i] = row
             } else {
                 out.orphans.append(row)
             }
         }
-        out.onParents = out.byTask.keys.filter { !plan.parts[$0].isEmpty }.sorted()
+        out.onParents = out.byTask.keys.filter { !loadedPlan.parts[$0].isEmpty }.sorted()
         cachedProgress = out
         return out
     }
@@ -172,15 +216,16 @@ public final class Tracker {
     /// Old id → task index, from `renamed-from`.
     private func renamedIndex() -> [String: Int] {
         var renamed: [String: Int] = [:]
-        for i in plan.tasks.indices where !plan.tasks[i].renamedFrom.isEmpty {
-            for old in plan.tasks[i].renamedFrom { renamed[old] = i }
+        for i in loadedPlan.tasks.indices where !loadedPlan.tasks[i].renamedFrom.isEmpty {
+            for old in loadedPlan.tasks[i].renamedFrom { renamed[old] = i }
         }
         return renamed
     }
 
     public func state() throws(CurriculumError) -> PlanState {
         if let s = cachedState { return s }
-        var checked = [Bool](repeating: false, count: plan.tasks.count)
+        if !startResolved { resolveStart() }
+        var checked = [Bool](repeating: false, count: loadedPlan.tasks.count)
         if let p = cachedProgress {
             for i in p.byTask.keys { checked[i] = true }
         } else {
@@ -190,134 +235,47 @@ public final class Tracker {
             do { ids = try db.doneTaskIDs() } catch { throw .store(error) }
             var renamed: [String: Int]?
             for id in ids {
-                if let i = plan.taskIndex[id] { checked[i] = true; continue }
+                if let i = loadedPlan.taskIndex[id] { checked[i] = true; continue }
                 if renamed == nil { renamed = renamedIndex() }
                 if let i = renamed?[id] { checked[i] = true }
             }
         }
-        let s = PlanState(plan: plan, checked: checked)
+        let s = PlanState(plan: loadedPlan, checked: checked)
         cachedState = s
         return s
     }
-
-    /// Forget derived state after a write.
-    public func invalidate() { cachedProgress = nil; cachedState = nil }
 
     // MARK: Naming tasks
 
     /// A task by id, `PHASE.N`, or unique id prefix; an unknown or ambiguous name is an
     /// error that lists candidates.
     public func task(named name: String) throws(CurriculumError) -> Int {
-        if let i = plan.taskIndex[name] { return i }
-        for (i, t) in plan.tasks.enumerated() where t.renamedFrom.contains(name) { return i }
+        if let i = loadedPlan.taskIndex[name] { return i }
+        for (i, t) in loadedPlan.tasks.enumerated() where t.renamedFrom.contains(name) { return i }
         let parts = name.split(separator: ".", omittingEmptySubsequences: false)
         if parts.count == 2, let p = Int(parts[0]), let n = Int(parts[1]) {
-            guard let phase = plan.phases.first(where: { $0.number == p }) else {
-                throw .unknownTask(name, plan.phases.map { "\($0.number).1" }.prefix(3).map { $0 })
+            guard let phase = loadedPlan.phases.first(where: { $0.number == p }) else {
+                throw .unknownTask(name, loadedPlan.phases.map { "\($0.number).1" }.prefix(3).map { $0 })
             }
             guard n >= 1, n <= phase.tasks.count else {
                 throw .unknownTask(name, ["\(p).1 … \(p).\(phase.tasks.count)"])
             }
             return phase.tasks[n - 1]
         }
-        let prefixed = plan.tasks.indices.filter { plan.tasks[$0].id.hasPrefix(name) }
+        let prefixed = loadedPlan.tasks.indices.filter { loadedPlan.tasks[$0].id.hasPrefix(name) }
         if prefixed.count == 1 { return prefixed[0] }
-        if prefixed.count > 1 { throw .ambiguousTask(name, prefixed.map { plan.tasks[$0].id }) }
-        throw .unknownTask(name, Suggest.closest(to: name, in: plan.tasks.map(\.id), limit: 3)
-            + plan.tasks.filter { $0.id.contains(name) }.map(\.id).prefix(3))
+        if prefixed.count > 1 { throw .ambiguousTask(name, prefixed.map { loadedPlan.tasks[$0].id }) }
+        let ids = loadedPlan.tasks.map(\.id)
+        var seen: Set<String> = []
+        let candidates = (Suggest.prefixed(name, in: ids, limit: 3) + Suggest.closest(to: name, in: ids, limit: 3)
+            + loadedPlan.tasks.filter { $0.id.contains(name) }.map(\.id).prefix(3)).filter { seen.insert($0).inserted }
+        throw .unknownTask(name, Array(candidates.prefix(5)))
     }
 
     /// A phase by id or number.
     public func phase(named name: String) throws(CurriculumError) -> Int {
-        if let i = plan.phaseIndex[name] { return i }
-        if let n = Int(name), let i = plan.phases.firstIndex(where: { $0.number == n }) { return i }
-        throw .unknownPhase(name, Suggest.closest(to: name, in: plan.phases.map(\.id), limit: 3))
-    }
-}
-
-/// Everything a person can get wrong, as one sentence and an exit status (DESIGN.md §3).
-public enum CurriculumError: Error, Sendable, CustomStringConvertible {
-    case usage(String)
-    case invalidPlan([Diagnostic])
-    case planFile(PlanFileError)
-    case store(StoreError)
-    case unknownTask(String, [String])
-    case ambiguousTask(String, [String])
-    case unknownPhase(String, [String])
-    case refused(String)
-    case failed(String)
-    /// Something needed is not installed (the labs binary, a server).
-    case unavailable(String)
-    /// A file the learner named does not exist or cannot be read.
-    case missingFile(String)
-
-    public var exitStatus: Int32 {
-        switch self {
-        case .usage, .unknownTask, .ambiguousTask, .unknownPhase: return ExitStatus.usage
-        case .invalidPlan: return ExitStatus.badPlan
-        case .planFile, .missingFile: return ExitStatus.missingFile
-        case let .store(e): return e.exitStatus
-        case .refused, .failed: return ExitStatus.failure
-        case .unavailable: return ExitStatus.unavailable
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case let .usage(s), let .refused(s), let .failed(s), let .unavailable(s), let .missingFile(s): return s
-        case let .invalidPlan(d):
-            let errors = d.filter { $0.severity == .error }
-            return errors.map(\.description).joined(separator: "\n")
-                + "\n\(errors.count) error\(errors.count == 1 ? "" : "s") in the plan; nothing was changed."
-        case let .planFile(e): return e.description
-        case let .store(e): return e.description
-        case let .unknownTask(name, candidates):
-            let c = Array(NSOrderedSet(array: candidates)) as? [String] ?? candidates
-            return "no task is named \(name)" + (c.isEmpty ? "; `curriculum list` shows every task." : "; did you mean \(c.joined(separator: ", "))?")
-        case let .ambiguousTask(name, candidates):
-            return "\(name) could be any of \(candidates.prefix(8).joined(separator: ", "))\(candidates.count > 8 ? ", …" : ""); type more of the id."
-        case let .unknownPhase(name, candidates):
-            return "no phase is named \(name)" + (candidates.isEmpty ? "." : "; did you mean \(candidates.joined(separator: ", "))?")
-        }
-    }
-}
-
-/// The exit statuses of DESIGN.md §3, plus the database ones (sysexits.h).
-public enum ExitStatus {
-    public static let success: Int32 = 0
-    /// Anything else, a failed lab included.
-    public static let failure: Int32 = 1
-    public static let usage: Int32 = 64
-    /// A bad plan file (or a bad note for `import`).
-    public static let badPlan: Int32 = 65
-    /// A missing or unreadable plan or note file.
-    public static let missingFile: Int32 = 66
-    /// A lab could not run: something it needs is not installed.
-    public static let unavailable: Int32 = 69
-    /// The progress database cannot be created (its folder or file).
-    public static let cannotCreate: Int32 = 73
-    /// The progress database is unusable: not ours, damaged, newer, read-only, locked.
-    public static let database: Int32 = 74
-    /// Interrupted with Ctrl-C.
-    public static let interrupted: Int32 = 130
-}
-
-extension StoreError {
-    public var exitStatus: Int32 {
-        if case .cannotCreate = self { return ExitStatus.cannotCreate }
-        return ExitStatus.database
-    }
-}
-
-/// "Did you mean" with several candidates (for task, phase and lab names on the command
-/// line), by the same edit distance the plan validator uses.
-public enum Suggest {
-    public static func closest(to word: String, in candidates: [String], limit: Int) -> [String] {
-        let w = Array(word.lowercased().utf8)
-        let threshold = max(2, w.count / 3)
-        return candidates
-            .compactMap { c in Suggester.distance(w, Array(c.lowercased().utf8), atMost: threshold).map { (c, $0) } }
-            .sorted { ($0.1, $0.0) < ($1.1, $1.0) }
-            .prefix(limit).map(\.0)
+        if let i = loadedPlan.phaseIndex[name] { return i }
+        if let n = Int(name), let i = loadedPlan.phases.firstIndex(where: { $0.number == n }) { return i }
+        throw .unknownPhase(name, Suggest.closest(to: name, in: loadedPlan.phases.map(\.id), limit: 3))
     }
 }

@@ -1,4 +1,4 @@
-// curriculum-labs: runs one lab and speaks the lab protocol (see LabKit/LabProtocol.swift)
+// curriculum-labs: runs one lab and speaks the lab protocol (see LabCatalog/LabProtocol.swift)
 // on stdout. The tracker (`curriculum lab …`) starts it; a learner can too.
 //
 //   curriculum-labs catalog                  every lab's declaration, as JSON (plan order)

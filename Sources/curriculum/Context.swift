@@ -10,10 +10,22 @@ struct Context {
     let json: Bool
 
     /// Runs a command body with a tracker opened from the global options.
-    static func run(_ options: GlobalValues, showWarnings: Bool = false, _ body: (inout Context) throws -> Void) throws {
+    /// `recordsStart: false` keeps first use from recording today as the learner's start
+    /// (`start` records its own).
+    static func run(_ options: GlobalValues, showWarnings: Bool = false, recordsStart: Bool = true,
+                    _ body: (inout Context) throws -> Void) throws {
         var out = Terminal(noColor: options.noColor)
+        var opened: Tracker?
+        defer {
+            if let tracker = opened, tracker.recordedStartToday, let start = tracker.plan.learnerStart {
+                Terminal.note("Your start is recorded as \(start) (today): the plan's due dates follow it; `curriculum start --on DATE` moves it.")
+            }
+        }
         do {
-            let tracker = try Tracker(options.trackerOptions)
+            var trackerOptions = options.trackerOptions
+            trackerOptions.recordsStart = recordsStart
+            let tracker = try Tracker(trackerOptions)
+            opened = tracker
             // The process ends with the command: never free the plan and its state object by
             // object (a tenth of a 100,000-task command went to that). The database is still
             // closed properly, so its write-ahead log is checkpointed as before.

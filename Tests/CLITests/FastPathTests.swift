@@ -9,7 +9,21 @@ import Testing
         ["status"], ["status", "--json"], ["next"], ["next", "--no-color"], ["blocked"], ["blocked", "--count"],
         ["list", "--ready"], ["list", "--done", "--tree", "--json"], ["export"], ["export", "--format", "json"],
         ["export", "--format", "markdown"], ["done", "rest-api"], ["done", "3.1", "--json"],
+        ["status", "--db", "x.sqlite"], ["next", "--curriculum", "p.yaml", "--today", "2026-12-01", "--json"],
+        ["list", "--ready", "--db=x.sqlite"], ["forecast"], ["forecast", "--json"], ["review"], ["review", "--all", "--json"],
     ]
+
+    @Test func globalOptionsBeforeTheCommandNameMoveAfterIt() {
+        #expect(GlobalArguments.reorder(["--db", "x.sqlite", "status"]) == ["status", "--db", "x.sqlite"])
+        #expect(GlobalArguments.reorder(["--curriculum", "p.yaml", "--json", "next", "-n", "3"])
+                == ["next", "-n", "3", "--curriculum", "p.yaml", "--json"])
+        #expect(GlobalArguments.reorder(["--today=2026-12-01", "lab", "run", "x", "--", "-y"])
+                == ["lab", "run", "x", "--today=2026-12-01", "--", "-y"])
+        #expect(GlobalArguments.reorder(["--db", "x.sqlite"]) == ["--db", "x.sqlite"])
+        #expect(GlobalArguments.reorder(["status", "--db", "x"]) == ["status", "--db", "x"])
+        // The everyday shapes still take the fast path.
+        #expect(FastPath.parse(GlobalArguments.reorder(["--db", "x.sqlite", "status"])) != nil)
+    }
 
     @Test(arguments: shapes)
     func theFastPathBuildsWhatTheParserBuilds(_ args: [String]) throws {
@@ -49,6 +63,8 @@ import Testing
         case let c as List: (c.global.values, c.values)
         case let c as Export: (c.global.values, c.values)
         case let c as Done: (c.global.values, c.values)
+        case let c as ForecastCommand: (c.global.values, c.values)
+        case let c as Review: (c.global.values, c.values)
         default: nil
         }
     }
@@ -64,6 +80,8 @@ extension FastInvocation {
         case let c as List: self = .list(c.global.values, c.values)
         case let c as Export: self = .export(c.global.values, c.values)
         case let c as Done: self = .done(c.global.values, c.values)
+        case let c as ForecastCommand: self = .forecast(c.global.values, c.values)
+        case let c as Review: self = .review(c.global.values, c.values)
         default: return nil
         }
     }

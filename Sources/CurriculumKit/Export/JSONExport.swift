@@ -1,5 +1,12 @@
 import Foundation
 
+/// The version of every `--json` output's shape (docs/JSON.md), given as `json_schema` in
+/// each object output. Raised when a field is renamed or removed or changes meaning;
+/// adding a field does not raise it.
+public enum JSONSchema {
+    public static let version = 1
+}
+
 /// The plan with its state as data: the `--json` output of the commands and
 /// `export --format json`. Field names are stable; new fields may be added, none renamed.
 public struct TaskJSON: Codable, Sendable, Equatable {
@@ -81,11 +88,16 @@ public struct PhaseJSON: Codable, Sendable, Equatable {
 }
 
 public struct PlanJSON: Codable, Sendable {
+    /// The JSON shape's version (`JSONSchema.version`).
+    public var jsonSchema = JSONSchema.version
     public var schema: Int
     public var id: String
     public var title: String
     public var generatedFrom: String?
+    /// The plan's own `start`.
     public var start: String?
+    /// The learner's own start, which every due date follows (nil without `start`).
+    public var learnerStart: String?
     public var today: String
     public var done: Int
     public var total: Int
@@ -95,7 +107,7 @@ public struct PlanJSON: Codable, Sendable {
     public var orphaned: [String]
 
     enum CodingKeys: String, CodingKey {
-        case schema, id, title, generatedFrom = "generated_from", start, today, done, total, phases, tasks, orphaned
+        case jsonSchema = "json_schema", schema, id, title, generatedFrom = "generated_from", start, learnerStart = "learner_start", today, done, total, phases, tasks, orphaned
     }
 
     public init(state: PlanState, progress: Tracker.Progress, today: Day) {
@@ -106,12 +118,12 @@ public struct PlanJSON: Codable, Sendable {
     init(state: PlanState, progress: Tracker.Progress, today: Day, withTasks: Bool) {
         let plan = state.plan
         schema = plan.schema; id = plan.id; title = plan.title
-        generatedFrom = plan.generatedFrom; start = plan.start?.description; self.today = today.description
+        generatedFrom = plan.generatedFrom; start = plan.start?.description; learnerStart = plan.learnerStart?.description; self.today = today.description
         done = state.doneCount; total = plan.tasks.count
         phases = plan.phases.indices.map { p in
             let ph = plan.phases[p]
             let pr = state.progress(ofPhase: p)
-            return PhaseJSON(id: ph.id, number: ph.number, icon: ph.icon, title: ph.title, due: ph.due?.description,
+            return PhaseJSON(id: ph.id, number: ph.number, icon: ph.icon, title: ph.title, due: plan.due(ofPhase: p)?.description,
                              done: pr.done, total: pr.total, tasks: ph.tasks.map { plan.tasks[$0].id })
         }
         tasks = withTasks ? plan.tasks.indices.map { TaskJSON($0, state: state, progress: progress, today: today) } : []

@@ -245,6 +245,8 @@ extension PlanJSON {
         w.field("done", done)
         w.field("generated_from", generatedFrom)
         w.field("id", id)
+        w.field("json_schema", jsonSchema)
+        w.field("learner_start", learnerStart)
         w.field("orphaned", orphaned)
         w.key("phases")
         w.beginArray()

@@ -12,13 +12,19 @@ public enum MarkdownExporter {
     ///     caller decides (normally: all of its parts are done).
     ///   - obsidianTasks: append 📅/🆔/⛔ fields the Obsidian Tasks plugin understands.
     ///   - today: when given, each progress line also counts the open tasks overdue on that day.
-    public static func export(plan: Plan, isDone: (Int) -> Bool, obsidianTasks: Bool, today: Day? = nil) -> String {
+    ///   - doneOn: with `obsidianTasks`, the day a done task was done, written as `✅ YYYY-MM-DD`.
+    public static func export(plan: Plan, isDone: (Int) -> Bool, obsidianTasks: Bool, today: Day? = nil,
+                              doneOn: (Int) -> Day? = { _ in nil }) -> String {
         var out: [String] = []
         // A YAML block scalar keeps its final newline; the closing rule follows the last line.
         if let front = plan.frontMatter?.trimmingCharacters(in: .newlines), !front.isEmpty {
             out += ["---", front, "---"]
         }
         out += ["# \(plan.title)", ""]
+        // The note's own text around the phases, where it was.
+        if let before = plan.noteBefore?.trimmingCharacters(in: .newlines), !before.isEmpty {
+            out += before.markdownLines() + [""]
+        }
         for (p, phase) in plan.phases.enumerated() {
             if p > 0 { out += ["---", ""] }
             let icon = phase.icon.map { "\($0) " } ?? ""
@@ -34,18 +40,24 @@ public enum MarkdownExporter {
             for i in phase.tasks {
                 if let parent = plan.parent[i], inPhase.contains(parent) { continue }
                 write(task: i, depth: 0, plan: plan, inPhase: inPhase, isDone: isDone,
-                      obsidianTasks: obsidianTasks, into: &out, visited: [])
+                      obsidianTasks: obsidianTasks, doneOn: doneOn, into: &out, visited: [])
             }
+        }
+        if let after = plan.noteAfter?.trimmingCharacters(in: .newlines), !after.isEmpty {
+            out += after.markdownLines() + [""]
         }
         return out.joined(separator: "\n") + "\n"
     }
 
     private static func write(task i: Int, depth: Int, plan: Plan, inPhase: Set<Int>, isDone: (Int) -> Bool,
-                              obsidianTasks: Bool, into out: inout [String], visited: Set<Int>) {
+                              obsidianTasks: Bool, doneOn: (Int) -> Day?, into out: inout [String], visited: Set<Int>) {
         let task = plan.tasks[i]
         let indent = String(repeating: " ", count: 4 * depth)
         var line = "\(indent)- [\(isDone(i) ? "x" : " ")] **\(escapedTitle(task.title))**"
-        if obsidianTasks { line += fields(of: i, plan: plan) }
+        if obsidianTasks {
+            line += fields(of: i, plan: plan)
+            if isDone(i), let d = doneOn(i) { line += " ✅ \(d)" }
+        }
         out += [line, ""]
         if let notes = task.notes {
             out += noteLines(notes, indent: indent + "    ")
@@ -54,7 +66,7 @@ public enum MarkdownExporter {
         // `visited` guards against a decomposed-from cycle in a plan that was not validated.
         for part in plan.parts[i] where inPhase.contains(part) && !visited.contains(part) {
             write(task: part, depth: depth + 1, plan: plan, inPhase: inPhase, isDone: isDone,
-                  obsidianTasks: obsidianTasks, into: &out, visited: visited.union([i]))
+                  obsidianTasks: obsidianTasks, doneOn: doneOn, into: &out, visited: visited.union([i]))
         }
     }
 

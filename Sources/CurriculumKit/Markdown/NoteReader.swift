@@ -26,6 +26,9 @@ struct NoteReader {
     let file: String
     var title: String?
     var frontMatter: String?
+    /// The note's own lines before its first phase and after its last (the title aside).
+    var before: [String] = []
+    var after: [String] = []
     var phases: [DraftPhase] = []
     var tasks: [DraftTask] = []
     var warnings: [Diagnostic] = []
@@ -68,26 +71,35 @@ struct NoteReader {
             let (line, repairs) = MacRomanRepair.repair(lines[index])
             if repairs > 0 { repairedLines.append(number) }
             let kind = MarkdownLine.classify(line)
+            // Outside the phases every line is kept, as written, for export.
+            func keep() { if phases.isEmpty { before.append(line) } else { after.append(line) } }
             if let open = fence {
                 if case let .fence(c, n) = kind, c == open.0, n >= open.1 { fence = nil }
+                if phase == nil { keep() }
                 continue
             }
             switch kind {
             case .blank, .rule:
+                if phase == nil { keep() }
                 continue
             case let .fence(c, n):
                 fence = (c, n)
+                if phase == nil { keep() }
             case let .heading(level, text):
                 stack = []
                 phase = nil
-                if level == 1 {
-                    if title == nil { title = InlineText.title(text) }
+                if level == 1 && title == nil {
+                    title = InlineText.title(text)
+                } else if level == 1 {
+                    keep()
                 } else if let heading = PhaseHeading(text) {
                     if phases.contains(where: { $0.number == heading.number }) {
                         warnings.append(.warning("phase \(heading.number) appears twice; both are kept, so check their numbers", at: at(number)))
                     }
                     phases.append(DraftPhase(number: heading.number, icon: heading.icon, title: heading.title, line: number))
                     phase = phases.count - 1
+                } else {
+                    keep()
                 }
             case let .item(indent, content, box, text):
                 guard let p = phase else {
@@ -109,7 +121,7 @@ struct NoteReader {
                 phases[p].tasks.append(tasks.count - 1)
                 stack.append((content, tasks.count - 1))
             case let .text(indent, text):
-                guard let p = phase else { continue }
+                guard let p = phase else { keep(); continue }
                 while let top = stack.last, indent < top.content { stack.removeLast() }
                 if let top = stack.last {
                     tasks[top.task].notes.append(Self.unescaped(text))
@@ -193,10 +205,19 @@ struct NoteReader {
             Phase(id: phaseIds[i], number: p.number, icon: p.icon, title: p.title,
                   notes: p.notes.isEmpty ? nil : p.notes.joined(separator: "\n"), tasks: p.tasks)
         }
+        func block(_ lines: [String]) -> String? {
+            var l = lines[...]
+            while l.first?.trimmingSpaces().isEmpty == true { l = l.dropFirst() }
+            while l.last?.trimmingSpaces().isEmpty == true { l = l.dropLast() }
+            return l.isEmpty ? nil : l.joined(separator: "\n")
+        }
         let plan = Plan(schema: 1, id: planId, title: planTitle, generatedFrom: fileName,
-                        frontMatter: frontMatter, phases: planPhases, tasks: planTasks)
+                        frontMatter: frontMatter, noteBefore: block(before), noteAfter: block(after),
+                        phases: planPhases, tasks: planTasks)
         let ticked = tasks.indices.filter { tasks[$0].ticked }.map { taskIds[$0] }
-        return ImportedNote(plan: plan, ticked: ticked, warnings: warnings)
+        var doneOn: [String: Day] = [:]
+        for i in tasks.indices where tasks[i].ticked { if let d = tasks[i].fields.done { doneOn[taskIds[i]] = d } }
+        return ImportedNote(plan: plan, ticked: ticked, warnings: warnings, doneOn: doneOn)
     }
 
     /// The line the exporter writes under each phase heading, e.g. `Progress: 3/6 (50%)`.

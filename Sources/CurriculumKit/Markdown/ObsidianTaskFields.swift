@@ -7,19 +7,21 @@
 struct ObsidianTaskFields: Equatable {
     var text: String
     var due: Day?
+    /// `✅ YYYY-MM-DD`: the day the plugin recorded the task done.
+    var done: Day?
     var id: String?
     var requires: [String] = []
     /// Fields that looked like dates but were not real ones, e.g. "📅 2026-02-30".
     var badDates: [String] = []
 
-    enum Kind { case due, id, requires, date, recurrence, onCompletion, flag }
+    enum Kind { case due, done, id, requires, date, recurrence, onCompletion, flag }
 
     /// Signifier scalar → what follows it.
     static let kinds: [UInt32: Kind] = [
         0x1F4C5: .due, 0x1F4C6: .due, 0x1F5D3: .due,  // 📅 📆 🗓
         0x1F194: .id,  // 🆔
         0x26D4: .requires,  // ⛔
-        0x23F3: .date, 0x231B: .date, 0x1F6EB: .date, 0x2795: .date, 0x2705: .date, 0x274C: .date,  // ⏳ ⌛ 🛫 ➕ ✅ ❌
+        0x23F3: .date, 0x231B: .date, 0x1F6EB: .date, 0x2795: .date, 0x2705: .done, 0x274C: .date,  // ⏳ ⌛ 🛫 ➕ ✅ ❌
         0x1F501: .recurrence,  // 🔁
         0x1F3C1: .onCompletion,  // 🏁
         0x1F53A: .flag, 0x23EB: .flag, 0x1F53C: .flag, 0x1F53D: .flag, 0x23EC: .flag,  // 🔺 ⏫ 🔼 🔽 ⏬
@@ -53,10 +55,11 @@ struct ObsidianTaskFields: Equatable {
     /// Records a field if `value` has the shape its signifier needs; false otherwise.
     private mutating func take(_ kind: Kind, value: String) -> Bool {
         switch kind {
-        case .due, .date:
+        case .due, .date, .done:
             guard Self.looksLikeDate(value) else { return false }
             if let day = Day(iso: value) {
                 if kind == .due { due = day }
+                if kind == .done { done = day }
             } else {
                 badDates.insert(value, at: 0)
             }

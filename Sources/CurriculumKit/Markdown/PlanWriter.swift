@@ -53,6 +53,9 @@ public enum PlanWriter {
                 field(8, "notes", task.notes)
             }
         }
+        // The note's own text around its phases, kept for `export`.
+        field(0, "note-before", plan.noteBefore)
+        field(0, "note-after", plan.noteAfter)
         return out.joined(separator: "\n") + "\n"
     }
 }

@@ -163,6 +163,10 @@ public struct Plan: Sendable {
     public var start: Day?
     /// Front matter of the note the plan came from, kept verbatim for export.
     public var frontMatter: String?
+    /// The note's own text before its first phase (e.g. `## Overview`), kept for export.
+    public var noteBefore: String?
+    /// The note's own text after its last phase (e.g. `## Resources`, `## Tags`), kept for export.
+    public var noteAfter: String?
     public var phases: [Phase]
     public var tasks: [Task]
 
@@ -176,9 +180,13 @@ public struct Plan: Sendable {
     public let parent: [Int?]
     /// Parts of each task, in plan order.
     public let parts: [[Int]]
+    /// Days every due date moves by: the learner's own start minus the plan's `start`
+    /// (0 for a plan without `start`, whose dates stay absolute). Set by the tracker.
+    public var dateShift: Int = 0
 
     public init(schema: Int = 1, id: String, title: String, generatedFrom: String? = nil,
-                start: Day? = nil, frontMatter: String? = nil, phases: [Phase], tasks: [Task]) {
+                start: Day? = nil, frontMatter: String? = nil, noteBefore: String? = nil, noteAfter: String? = nil,
+                phases: [Phase], tasks: [Task]) {
         var ti = [String: Int](minimumCapacity: tasks.count)
         for (i, t) in tasks.enumerated() where ti[t.id] == nil { ti[t.id] = i }
         var pi = [String: Int](minimumCapacity: phases.count)
@@ -196,15 +204,17 @@ public struct Plan: Sendable {
             if let p = t.decomposedFrom, let j = ti[p], j != i { par[i] = j }
         }
         self.init(schema: schema, id: id, title: title, generatedFrom: generatedFrom, start: start, frontMatter: frontMatter,
-                  phases: phases, tasks: tasks, resolvedRequires: req, resolvedParent: par)
+                  noteBefore: noteBefore, noteAfter: noteAfter, phases: phases, tasks: tasks, resolvedRequires: req, resolvedParent: par)
     }
 
     /// A plan whose relations were resolved before (by `PlanCache`): only the indexes are
     /// built. `requires` and `parent` must be what the public initializer would compute.
     init(schema: Int, id: String, title: String, generatedFrom: String?, start: Day?, frontMatter: String?,
+         noteBefore: String? = nil, noteAfter: String? = nil,
          phases: [Phase], tasks: [Task], resolvedRequires: [[Int]], resolvedParent: [Int?]) {
         self.schema = schema; self.id = id; self.title = title
         self.generatedFrom = generatedFrom; self.start = start; self.frontMatter = frontMatter
+        self.noteBefore = noteBefore; self.noteAfter = noteAfter
         self.phases = phases; self.tasks = tasks
         var ti = [String: Int](minimumCapacity: tasks.count)
         for (i, t) in tasks.enumerated() where ti[t.id] == nil { ti[t.id] = i }
@@ -215,14 +225,25 @@ public struct Plan: Sendable {
         taskIndex = ti; phaseIndex = pi; requires = resolvedRequires; parent = resolvedParent; parts = kids
     }
 
-    /// The date a task is due: its own, else its parent's, else its phase's.
+    /// The date a task is due: its own, else its parent's, else its phase's, moved by
+    /// `dateShift` (the learner's own start).
     public func due(of i: Int) -> Day? {
         var k: Int? = i
         var hops = 0
         while let j = k, hops <= tasks.count {
-            if let d = tasks[j].due { return d }
+            if let d = tasks[j].due { return dateShift == 0 ? d : d.adding(days: dateShift) }
             k = parent[j]; hops += 1
         }
-        return phases[tasks[i].phase].due
+        return due(ofPhase: tasks[i].phase)
     }
+
+    /// The date a phase is due, moved by `dateShift`.
+    public func due(ofPhase p: Int) -> Day? {
+        guard let d = phases[p].due else { return nil }
+        return dateShift == 0 ? d : d.adding(days: dateShift)
+    }
+
+    /// The learner's own start, which the due dates follow (the plan's `start` moved by
+    /// `dateShift`); nil for a plan without `start`.
+    public var learnerStart: Day? { start.map { $0.adding(days: dateShift) } }
 }

@@ -11,7 +11,7 @@ import Foundation
 /// read or write one just means parsing the plan.
 public enum PlanCache {
     /// Bump when the binary format or the loader's output changes.
-    static let formatVersion: UInt32 = 2
+    static let formatVersion: UInt32 = 3
 
     public static func load(path: String, knownLabs: Set<String>, environment: [String: String]) throws(PlanFileError) -> PlanLoadResult {
         let absolute = path.hasPrefix("/") ? path : Tracker.currentDirectory() + "/" + path
@@ -158,7 +158,7 @@ public enum PlanCache {
         }
         w.u64(UInt64(bitPattern: Int64(Date().timeIntervalSince1970)))
         w.int(plan.schema); w.str(plan.id); w.str(plan.title)
-        w.opt(plan.generatedFrom); w.day(plan.start); w.opt(plan.frontMatter)
+        w.opt(plan.generatedFrom); w.day(plan.start); w.opt(plan.frontMatter); w.opt(plan.noteBefore); w.opt(plan.noteAfter)
         w.int(plan.phases.count)
         for p in plan.phases {
             w.str(p.id); w.int(p.number); w.opt(p.icon); w.str(p.title); w.day(p.due); w.opt(p.notes)
@@ -196,7 +196,7 @@ public enum PlanCache {
             guard let text = FileManager.default.contents(atPath: path), fnv(text) == contentHash else { return nil }
         }
         let schema = r.int(), id = r.str(), title = r.str()
-        let generatedFrom = r.opt(), start = r.day(), frontMatter = r.opt()
+        let generatedFrom = r.opt(), start = r.day(), frontMatter = r.opt(), noteBefore = r.opt(), noteAfter = r.opt()
         let phaseCount = r.int()
         guard !r.failed, phaseCount >= 0, phaseCount <= data.count else { return nil }
         var phases: [Phase] = []
@@ -248,7 +248,7 @@ public enum PlanCache {
         }
         guard !r.failed, r.atEnd, phases.allSatisfy({ $0.tasks.allSatisfy(tasks.indices.contains) }) else { return nil }
         let plan = Plan(schema: schema, id: id, title: title, generatedFrom: generatedFrom, start: start,
-                        frontMatter: frontMatter, phases: phases, tasks: tasks,
+                        frontMatter: frontMatter, noteBefore: noteBefore, noteAfter: noteAfter, phases: phases, tasks: tasks,
                         resolvedRequires: requires, resolvedParent: parent)
         return PlanLoadResult(plan: plan, diagnostics: warnings)
     }

@@ -59,6 +59,8 @@ struct PlanDraft {
     var generatedFrom: String?
     var start: Located<Day>?
     var frontMatter: String?
+    var noteBefore: String?
+    var noteAfter: String?
     var phases: [PhaseDraft] = []
     /// Every task of every phase, in plan order (flat, as `Plan.tasks` is).
     var tasks: [TaskDraft] = []

@@ -6,7 +6,7 @@
 import Yams
 
 struct PlanYAMLReader {
-    static let planKeys = ["schema", "id", "title", "generated-from", "start", "front-matter", "phases"]
+    static let planKeys = ["schema", "id", "title", "generated-from", "start", "front-matter", "note-before", "note-after", "phases"]
     static let phaseKeys = ["id", "number", "icon", "title", "due", "notes", "tasks"]
     static let taskKeys = ["id", "title", "labs", "requires", "due", "decomposed-from", "generated-from",
                            "renamed-from", "notes"]
@@ -46,6 +46,8 @@ struct PlanYAMLReader {
             case "generated-from": plan.generatedFrom = text(value, key)?.value
             case "start": plan.start = date(value, key)
             case "front-matter": plan.frontMatter = text(value, key)?.value
+            case "note-before": plan.noteBefore = text(value, key)?.value
+            case "note-after": plan.noteAfter = text(value, key)?.value
             case "phases":
                 plan.phasesAt = location(keyNode)
                 if value.sequence == nil, !isNull(value) { plan.malformed.insert(key) }

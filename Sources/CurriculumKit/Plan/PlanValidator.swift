@@ -457,7 +457,8 @@ struct PlanValidator {
         }
         return Plan(schema: draft.schema?.value ?? PlanValidator.schema, id: draft.id?.value ?? "",
                     title: draft.title?.value ?? "", generatedFrom: draft.generatedFrom, start: draft.start?.value,
-                    frontMatter: draft.frontMatter, phases: phases, tasks: tasks)
+                    frontMatter: draft.frontMatter, noteBefore: draft.noteBefore, noteAfter: draft.noteAfter,
+                    phases: phases, tasks: tasks)
     }
 }
 

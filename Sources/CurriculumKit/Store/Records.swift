@@ -15,6 +15,8 @@ public struct Event: Codable, Sendable, Equatable {
         case rechecked
         /// `undo`: `target` is the event it reverts.
         case undo
+        /// `start`: the learner's own start, in `day`; the latest one counts.
+        case started
     }
 
     public var id: Int64?
@@ -33,16 +35,19 @@ public struct Event: Codable, Sendable, Equatable {
     /// For a verified `checked` and for `rechecked`: what the labs judged when it was the
     /// learner's own work (`--url`, `--against`, `--source`, `--answers`); nil for the reference.
     public var subject: LabSubject?
+    /// Globally unique: `<machine>-<id there>-<random>` (set by the database when recorded).
+    public var uid: String?
 
     public init(id: Int64? = nil, at: String, day: String, kind: Kind, task: String?, note: String? = nil,
-                verified: Bool = false, passed: Bool? = nil, target: Int64? = nil, subject: LabSubject? = nil) {
+                verified: Bool = false, passed: Bool? = nil, target: Int64? = nil, subject: LabSubject? = nil, uid: String? = nil) {
         self.id = id; self.at = at; self.day = day; self.kind = kind; self.task = task
         self.note = note; self.verified = verified; self.passed = passed; self.target = target
         self.subject = subject?.isOwnWork == true ? subject : nil
+        self.uid = uid
     }
 
     /// The columns `init(row:)` reads, in its order.
-    static let columns = "id, at, day, kind, task, note, verified, passed, target, subject"
+    static let columns = "id, at, day, kind, task, note, verified, passed, target, subject, uid"
 
     /// Read by position (select `columns`).
     init(row: SQLiteRow) throws(SQLiteError) {
@@ -58,6 +63,7 @@ public struct Event: Codable, Sendable, Equatable {
         passed = row.optionalBool(7)
         target = row.optionalInt64(8)
         subject = LabSubject(stored: row.optionalText(9))
+        uid = row.optionalText(10)
     }
 }
 

@@ -93,6 +93,8 @@ final class SQLiteConnection {
 
     /// The rowid of the last INSERT on this connection.
     var lastInsertedRowID: Int64 { handle.map { sqlite3_last_insert_rowid($0) } ?? 0 }
+    /// Rows the last statement changed (not counting triggers).
+    var changes: Int { handle.map { Int(sqlite3_changes($0)) } ?? 0 }
 
     /// Statements are prepared once per connection and reused: a bulk check-off runs the
     /// same few thousands of times.

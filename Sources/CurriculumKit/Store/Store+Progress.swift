@@ -64,8 +64,8 @@ extension Store {
             guard let last = try db.query("""
                 SELECT \(Event.columns) FROM events
                 WHERE kind IN ('checked', 'reopened', 'rechecked')
-                  AND id NOT IN (SELECT target FROM events WHERE kind = 'undo')
-                ORDER BY id DESC LIMIT 1
+                  AND id NOT IN (SELECT target FROM events WHERE kind = 'undo' AND target IS NOT NULL)
+                ORDER BY at DESC, uid DESC LIMIT 1
                 """, [], Event.init(row:)).first else { return nil }
             var e = Event(at: stamp, day: day.description, kind: .undo, task: last.task, target: last.id)
             try Store.append(db, &e)
@@ -92,6 +92,24 @@ extension Store {
         }
     }
 
+    /// The learner's own start: the day of the latest `started` event, if any.
+    public func learnerStart() throws(StoreError) -> Day? {
+        try read { db in
+            try db.query("SELECT day FROM events WHERE kind = 'started' ORDER BY at DESC, uid DESC LIMIT 1") { Day(iso: $0.text(0)) }.first ?? nil
+        }
+    }
+
+    /// Records the learner's own start (a later one replaces it: a pause).
+    @discardableResult
+    public func recordStart(_ start: Day, day: Day, at: Date = Date()) throws(StoreError) -> Event {
+        let stamp = Timestamp.iso(at)
+        return try write { db in
+            var e = Event(at: stamp, day: start.description, kind: .started, task: nil, note: "recorded \(day)")
+            try Store.append(db, &e)
+            return e
+        }
+    }
+
     /// Records the verdict of `recheck` on a done task: regressed when its labs fail.
     public func recordRecheck(task: String, passed: Bool, subject: LabSubject? = nil, day: Day, at: Date = Date()) throws(StoreError) {
         let stamp = Timestamp.iso(at)
@@ -109,8 +127,8 @@ extension Store {
         let events = try db.query("""
             SELECT \(Event.columns) FROM events
             WHERE task = ? AND kind IN ('checked', 'reopened', 'rechecked')
-              AND id NOT IN (SELECT target FROM events WHERE kind = 'undo' AND task = ?)
-            ORDER BY id
+              AND id NOT IN (SELECT target FROM events WHERE kind = 'undo' AND task = ? AND target IS NOT NULL)
+            ORDER BY at, uid
             """, [.text(task), .text(task)], Event.init(row:))
         let state = replay(events)
         if let p = state[task] {
@@ -161,7 +179,7 @@ extension Store {
                     s.event = id
                     state[task] = s
                 }
-            case .labRun, .undo:
+            case .labRun, .undo, .started:
                 break
             }
         }
@@ -196,7 +214,7 @@ extension Store {
             var sql = "SELECT \(Event.columns) FROM events"
             var args: [SQLValue] = []
             if let task { sql += " WHERE task = ?"; args.append(.text(task)) }
-            sql += " ORDER BY id DESC"
+            sql += " ORDER BY at DESC, uid DESC"
             if let limit { sql += " LIMIT ?"; args.append(SQLValue(limit)) }
             return try db.query(sql, args, Event.init(row:))
         }
@@ -215,7 +233,7 @@ extension Store {
         return try read { db in
             var out: [LabRun] = []
             for lab in labs {
-                out += try db.query("SELECT \(LabRun.columns) FROM lab_runs WHERE lab = ? ORDER BY id DESC LIMIT ?",
+                out += try db.query("SELECT \(LabRun.columns) FROM lab_runs WHERE lab = ? ORDER BY at DESC, id DESC LIMIT ?",
                                     [.text(lab), SQLValue(perLab)], LabRun.init(row:))
             }
             return out
@@ -239,8 +257,8 @@ extension Store {
             let events = try db.query("""
                 SELECT \(Event.columns) FROM events
                 WHERE kind IN ('checked', 'reopened', 'rechecked')
-                  AND id NOT IN (SELECT target FROM events WHERE kind = 'undo')
-                ORDER BY id
+                  AND id NOT IN (SELECT target FROM events WHERE kind = 'undo' AND target IS NOT NULL)
+                ORDER BY at, uid
                 """, [], Event.init(row:))
             let replayed = Store.replay(events)
             var stored: [String: TaskProgress] = [:]

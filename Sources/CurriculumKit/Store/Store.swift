@@ -172,6 +172,30 @@ public final class Store: @unchecked Sendable {
             ALTER TABLE task_state ADD COLUMN subject TEXT;
             ALTER TABLE lab_runs ADD COLUMN subject TEXT;
             """),
+        // The learner's own start (`started` events, read on every command) and the lab
+        // verdicts `review` schedules from are found by kind. Sync (`curriculum sync DIR`):
+        // every event gets a globally unique id, `<machine>-<its id here>-<random>`, made by
+        // a trigger from this database's machine id (random, made here), so that event logs
+        // of several machines merge without collisions and replay in one order everywhere
+        // (by time, then uid). An undo names its target by uid too, for targets imported
+        // later. Earlier builds know neither the `started` kind nor these columns, so the
+        // version also keeps them from reading such a log.
+        ("v3: learner's start, sync", """
+            CREATE INDEX events_kind ON events(kind, id);
+            CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+            INSERT INTO sync_state (key, value) VALUES ('machine', lower(hex(randomblob(8))));
+            ALTER TABLE events ADD COLUMN uid TEXT;
+            ALTER TABLE events ADD COLUMN target_uid TEXT;
+            UPDATE events SET uid = printf('%s-%012d-%s', (SELECT value FROM sync_state WHERE key = 'machine'), id, lower(hex(randomblob(4))));
+            UPDATE events SET target_uid = (SELECT t.uid FROM events t WHERE t.id = events.target) WHERE target IS NOT NULL;
+            CREATE UNIQUE INDEX events_uid ON events(uid);
+            CREATE INDEX events_order ON events(at, uid);
+            CREATE TRIGGER events_uid AFTER INSERT ON events WHEN NEW.uid IS NULL BEGIN
+              UPDATE events SET uid = printf('%s-%012d-%s', (SELECT value FROM sync_state WHERE key = 'machine'), NEW.id, lower(hex(randomblob(4)))),
+                                target_uid = (SELECT t.uid FROM events t WHERE t.id = NEW.target)
+              WHERE id = NEW.id;
+            END;
+            """),
     ]
 
     /// Applies the migrations the database has not had, in one IMMEDIATE transaction, each

@@ -8,7 +8,7 @@ struct Done: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "Task ids, unique prefixes, or PHASE.N.")
+    @Argument(help: "Task ids, unique prefixes, or PHASE.N.", completion: Completions.tasks)
     var tasks: [String] = []
 
     @Option(help: "Read more task names from this file, one per line (- for standard input).")
@@ -30,7 +30,7 @@ struct Done: ParsableCommand {
     var quick = false
 
     @Option(help: "With --verify: the labs' time limit in seconds.")
-    var timeout: Int = 600
+    var timeout: Int = LabRunOptions.defaultTimeout
 
     @OptionGroup(title: "With --verify, your own work (exercise mode)")
     var subject: LabSubjectOptions
@@ -94,26 +94,9 @@ struct Done: ParsableCommand {
                 let i = try c.tracker.task(named: name)
                 if seen.insert(i).inserted { indices.append(i) }
             }
-            // Refusals first, so nothing is recorded when any named task cannot be checked off.
-            // A requirement is met when it is done once the whole batch is: named in it, or
-            // a parent whose open parts are all named in it.
-            var checkedAfter = state.done
-            for i in indices { checkedAfter[i] = true }
-            let hypothetical = PlanState(plan: plan, checked: checkedAfter)
-            let doneAfter = hypothetical.done
-            for i in indices {
-                let t = plan.tasks[i]
-                if !plan.parts[i].isEmpty {
-                    let open = plan.parts[i].filter { !state.done[$0] }.map { plan.tasks[$0].id }
-                    throw CurriculumError.refused("\(t.id) is done when its parts are done, so it cannot be checked off by hand"
-                        + (open.isEmpty ? "." : "; still open: \(open.joined(separator: ", ")).")
-                        + (open.isEmpty ? "" : " Check those off instead."))
-                }
-                let open = state.blockers(of: i).requirements.filter { !doneAfter[$0] }
-                if !open.isEmpty && !options.force && !state.done[i] {
-                    throw CurriculumError.refused("\(t.id) is blocked by \(open.map { plan.tasks[$0].id }.joined(separator: ", ")); finish those first, or pass --force to check it off anyway.")
-                }
-            }
+            // Refusals first (CurriculumKit's rules), so nothing is recorded when any named
+            // task cannot be checked off.
+            let hypothetical = try c.tracker.stateAfterCheckOff(indices, force: options.force)
             var verifiedSet = Set<Int>()
             if options.verify {
                 for i in indices {
@@ -141,7 +124,8 @@ struct Done: ParsableCommand {
             let newly = plan.tasks.indices.filter { state.status[$0] == .blocked && after.status[$0] == .ready }
             if c.json {
                 struct Out: Encodable { var checked: [String]; var alreadyDone: [String]; var unblocked: [String]; var done: Int; var total: Int
-                    enum CodingKeys: String, CodingKey { case checked, alreadyDone = "already_done", unblocked, done, total } }
+                    var jsonSchema = JSONSchema.version
+                    enum CodingKeys: String, CodingKey { case checked, alreadyDone = "already_done", unblocked, done, total, jsonSchema = "json_schema" } }
                 c.emitJSON(Out(checked: indices.map { plan.tasks[$0].id }.filter { writtenIDs.contains($0) },
                                alreadyDone: indices.map { plan.tasks[$0].id }.filter { !writtenIDs.contains($0) },
                                unblocked: newly.map { plan.tasks[$0].id },

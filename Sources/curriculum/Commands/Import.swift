@@ -14,7 +14,7 @@ struct Import: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write the plan here (default: standard output).")
     var output: String?
 
-    @Flag(name: .customLong("with-progress"), help: "Record each ticked box ([x]) as done in the progress database.")
+    @Flag(name: .customLong("with-progress"), help: "Record each ticked box ([x]) as done in the progress database, on its Obsidian Tasks ✅ date when it has one.")
     var withProgress = false
 
     func run() throws {
@@ -59,7 +59,14 @@ struct Import: ParsableCommand {
                     return d
                 } ?? Day.today()
                 let leaves = imported.ticked.filter { id in plan.taskIndex[id].map { plan.parts[$0].isEmpty } ?? false }
-                let written = try store.checkOff(leaves.map { Store.CheckOff(task: $0) }, day: day, note: "imported from \((note as NSString).lastPathComponent)")
+                // A `✅ YYYY-MM-DD` (Obsidian Tasks) is the check-off's day; else today.
+                var byDay: [Day: [String]] = [:]
+                for id in leaves { byDay[imported.doneOn[id] ?? day, default: []].append(id) }
+                var written: [Event] = []
+                for d in byDay.keys.sorted() {
+                    written += try store.checkOff(byDay[d]!.map { Store.CheckOff(task: $0) }, day: d,
+                                                  note: "imported from \((note as NSString).lastPathComponent)")
+                }
                 Terminal.warn("Recorded \(written.count) ticked task\(written.count == 1 ? "" : "s") as done in \(path).")
             } catch let e as StoreError {
                 throw fail(e.description, e.exitStatus)

@@ -14,7 +14,7 @@ struct LabInitCommand: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "A lab id.")
+    @Argument(help: "A lab id.", completion: Completions.labs)
     var lab: String
 
     @Argument(help: "The folder to write (default: ./LAB). Existing files are never overwritten.")

@@ -36,8 +36,9 @@ enum LogLine {
         case .labRun: text = "ran lab \(e.note ?? "") for \(task): " + (e.passed == true ? c.paint("passed", .green) : c.paint("did not pass", .red))
         case .rechecked: text = "rechecked \(task): " + (e.passed == true ? c.paint("still passes", .green) : c.paint("regressed", .red))
         case .undo: text = "undid event #\(e.target ?? 0) (\(task))"
+        case .started: text = "set your start to \(e.day)"
         }
-        if e.kind != .labRun, let note = e.note { text += " — \(note)" }
+        if e.kind != .labRun && e.kind != .started, let note = e.note { text += " — \(note)" }
         if let id = e.id, undone.contains(id) { text = c.paint(text + " [undone]", .dim) }
         return "#\(e.id ?? 0)".padded(6) + " \(when)  \(text)"
     }

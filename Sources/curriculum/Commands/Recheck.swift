@@ -8,14 +8,11 @@ struct Recheck: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "Done tasks to recheck (default: every done task that has a lab).")
+    @Argument(help: "Done tasks to recheck (default: every done task that has a lab).", completion: Completions.tasks)
     var tasks: [String] = []
 
-    @Flag(help: "Shrink workloads for a short run.")
-    var quick = false
-
-    @Option(help: "Each lab's time limit, in seconds.")
-    var timeout: Int = 900
+    @OptionGroup(title: "Lab runs")
+    var labRun: LabRunOptions
 
     @OptionGroup(title: "Your own work (exercise mode)")
     var subject: LabSubjectOptions
@@ -37,22 +34,7 @@ struct Recheck: ParsableCommand {
                 }
             }
             if chosen.isEmpty { c.line("No done task has a lab to recheck."); return }
-            var regressed: [String] = []
-            var interrupted = false
-            for i in chosen {
-                let t = plan.tasks[i]
-                let outcome = try LabHost.runAndRecord(labs: t.labs.map { ($0, t.id) }, quick: quick, params: [:], subject: judged,
-                                                       timeout: timeout, context: &c)
-                if outcome.interrupted { interrupted = true; break }
-                // "Unavailable" judges nothing: the task keeps its standing.
-                if outcome.unavailable > 0 && outcome.failed == 0 { continue }
-                do {
-                    for id in [t.id] + t.renamedFrom {
-                        try c.tracker.store().recordRecheck(task: id, passed: outcome.allPassed, subject: judged, day: c.tracker.today)
-                    }
-                } catch let e as StoreError { throw CurriculumError.store(e) }
-                if !outcome.allPassed { regressed.append(t.id) }
-            }
+            let (regressed, interrupted) = try Recheck.rerun(chosen, quick: labRun.quick, timeout: labRun.timeout, subject: judged, context: &c)
             if !c.json {
                 c.line()
                 c.line(regressed.isEmpty ? c.paint("Every rechecked task still passes.", .green)
@@ -61,5 +43,28 @@ struct Recheck: ParsableCommand {
             if interrupted { throw ExitCode(ExitStatus.interrupted) }
             if !regressed.isEmpty { throw ExitCode(ExitStatus.failure) }
         }
+    }
+
+    /// Re-runs the labs of done tasks and records each verdict (a fail flags the task
+    /// regressed); `recheck` and `review --run` share it.
+    static func rerun(_ chosen: [Int], quick: Bool, timeout: Int, subject judged: LabSubject,
+                      context c: inout Context) throws -> (regressed: [String], interrupted: Bool) {
+        let plan = c.plan
+        var regressed: [String] = []
+        for i in chosen {
+            let t = plan.tasks[i]
+            let outcome = try LabHost.runAndRecord(labs: t.labs.map { ($0, t.id) }, quick: quick, params: [:], subject: judged,
+                                                   timeout: timeout, context: &c)
+            if outcome.interrupted { return (regressed, true) }
+            // "Unavailable" judges nothing: the task keeps its standing.
+            if outcome.unavailable > 0 && outcome.failed == 0 { continue }
+            do {
+                for id in [t.id] + t.renamedFrom {
+                    try c.tracker.store().recordRecheck(task: id, passed: outcome.allPassed, subject: judged, day: c.tracker.today)
+                }
+            } catch let e as StoreError { throw CurriculumError.store(e) }
+            if !outcome.allPassed { regressed.append(t.id) }
+        }
+        return (regressed, false)
     }
 }

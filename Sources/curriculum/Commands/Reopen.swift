@@ -6,7 +6,7 @@ struct Reopen: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "Task ids, unique prefixes, or PHASE.N.")
+    @Argument(help: "Task ids, unique prefixes, or PHASE.N.", completion: Completions.tasks)
     var tasks: [String]
 
     @Option(help: "Why, kept in the history.")

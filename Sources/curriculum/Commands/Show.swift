@@ -7,7 +7,7 @@ struct Show: ParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    @Argument(help: "A task id, a unique prefix of one, or PHASE.N.")
+    @Argument(help: "A task id, a unique prefix of one, or PHASE.N.", completion: Completions.tasks)
     var task: String
 
     func run() throws {
@@ -33,7 +33,8 @@ struct Show: ParsableCommand {
                     var notes: String?
                     var labRuns: [LabRun]
                     var history: [Event]
-                    enum CodingKeys: String, CodingKey { case task, unblocks, generated, notes, labRuns = "lab_runs", history }
+                    var jsonSchema = JSONSchema.version
+                    enum CodingKeys: String, CodingKey { case task, unblocks, generated, notes, labRuns = "lab_runs", history, jsonSchema = "json_schema" }
                 }
                 c.emitJSON(Out(task: TaskJSON(i, state: state, progress: progress, today: c.tracker.today),
                                unblocks: state.dependents[i].map { plan.tasks[$0].id },

@@ -22,6 +22,7 @@ struct Status: ParsableCommand {
             let verifiedTasks = progress.byTask.filter { state.done[$0.key] && $0.value.verified && !$0.value.regressed }
             let verified = verifiedTasks.count
             let ownWork = verifiedTasks.filter { $0.value.verifiedOwnWork }.count
+            let reviewsDue = try c.tracker.reviewsDue()
             let regressed = progress.byTask.filter { state.done[$0.key] && $0.value.regressed }.map { plan.tasks[$0.key].id }.sorted()
             if c.json {
                 struct Out: Encodable {
@@ -29,15 +30,18 @@ struct Status: ParsableCommand {
                     var verifiedOwnWork: Int
                     var regressed: [String]; var overdue: [String]; var next: [String]; var orphaned: [String]
                     var phases: [PhaseJSON]
+                    var learnerStart: String?; var reviewsDue: Int; var jsonSchema = JSONSchema.version
                     enum CodingKeys: String, CodingKey {
+                        case jsonSchema = "json_schema"
                         case title, today, done, total, verified, verifiedOwnWork = "verified_own_work", regressed, overdue, next, orphaned, phases
+                        case learnerStart = "learner_start", reviewsDue = "reviews_due"
                     }
                 }
                 let phases = PlanJSON(state: state, progress: progress, today: today).phases
                 c.emitJSON(Out(title: plan.title, today: today.description, done: state.doneCount, total: plan.tasks.count,
                                verified: verified, verifiedOwnWork: ownWork, regressed: regressed, overdue: overdue.map { plan.tasks[$0].id },
                                next: next.map { plan.tasks[$0.task].id }, orphaned: progress.orphans.map(\.task).sorted(),
-                               phases: phases))
+                               phases: phases, learnerStart: plan.learnerStart?.description, reviewsDue: reviewsDue))
                 return
             }
             let total = plan.tasks.count
@@ -59,6 +63,9 @@ struct Status: ParsableCommand {
             }
             if !regressed.isEmpty {
                 c.line(c.paint("Regressed: \(regressed.joined(separator: ", "))", .red) + c.paint("  (done, but their labs now fail; curriculum recheck)", .dim))
+            }
+            if reviewsDue > 0 {
+                c.line(c.paint("Reviews due: \(reviewsDue)", .yellow) + c.paint("  (labs to run again so what was learned stays learned; curriculum review)", .dim))
             }
             if !progress.orphans.isEmpty {
                 c.line(c.paint("Orphaned progress: \(progress.orphans.map(\.task).sorted().joined(separator: ", "))", .yellow)

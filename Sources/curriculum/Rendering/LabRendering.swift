@@ -60,12 +60,7 @@ extension LabHost {
             case .unavailable: summary.unavailable += 1
             }
             if outcome.interrupted { summary.interrupted = true }
-            // Record it; a lab run is history even when it failed.
-            let figures = (try? JSONEncoder().encode(r.figures)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
-            let record = LabRun(lab: r.lab, task: run.task, at: "", seconds: r.seconds, outcome: r.outcome.rawValue, quick: r.quick,
-                                checksPassed: r.checks.filter(\.passed).count, checksTotal: r.checks.count, figures: figures, error: r.error,
-                                subject: r.subject)
-            do { try c.tracker.store().recordLabRun(record, day: c.tracker.today) } catch let e as StoreError { throw CurriculumError.store(e) }
+            try c.tracker.recordLabRun(r, task: run.task)
             if c.json { c.emitJSON(r) } else { render(r, &c) }
             if outcome.interrupted { break }
         }

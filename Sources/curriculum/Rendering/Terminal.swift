@@ -70,6 +70,11 @@ struct Terminal {
         write("curriculum: \(text)\n", to: STDERR_FILENO)
     }
 
+    /// Information beside the output (stderr, so `--json` stays data).
+    static func note(_ text: String) {
+        write("\(text)\n", to: STDERR_FILENO)
+    }
+
     static func warn(_ text: String) {
         write("\(text)\n", to: STDERR_FILENO)
     }
