@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/mattpolzin/OpenAPIKit", from: "6.4.0"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // Metadata of every lab (ids, titles, tasks, parameters, needs): no lab code.
@@ -96,8 +97,23 @@ let package = Package(
             ],
             path: "Sources/Labs/HTTP"
         ),
+        // Phase 7: caching and performance on a real Redis, Hummingbird services and SQLite;
+        // percentiles from HdrHistogram, gzip through the system zlib.
+        .target(
+            name: "CacheLabs",
+            dependencies: [
+                "LabKit", "CZlib",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Sources/Labs/Cache"
+        ),
+        // zlib's C API (deflate/inflate with a gzip header), from the system (zlib1g-dev).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // Every family's labs, found by id.
-        .target(name: "Labs", dependencies: ["LabKit", "DataLabs", "ConcurrencyLabs", "HTTPLabs"], path: "Sources/Labs/Registry"),
+        .target(name: "Labs", dependencies: ["LabKit", "DataLabs", "ConcurrencyLabs", "HTTPLabs", "CacheLabs"], path: "Sources/Labs/Registry"),
         .executableTarget(name: "curriculum-labs", dependencies: ["Labs", "LabKit", "LabCatalog", "CLabSupport"]),
         // prctl(2) for curriculum-labs (a variadic C call Swift cannot make).
         .target(name: "CLabSupport"),
@@ -107,6 +123,7 @@ let package = Package(
         .testTarget(name: "DataLabsTests", dependencies: ["DataLabs", "LabKit", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ConcurrencyLabsTests", dependencies: ["ConcurrencyLabs", "LabKit"]),
         .testTarget(name: "HTTPLabsTests", dependencies: ["HTTPLabs", "LabKit", "LabCatalog"], exclude: ["Fixtures"]),
+        .testTarget(name: "CacheLabsTests", dependencies: ["CacheLabs", "LabKit", "LabCatalog"]),
         .testTarget(name: "CLITests", dependencies: ["CurriculumKit", "curriculum"]),
     ]
 )
