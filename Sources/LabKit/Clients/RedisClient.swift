@@ -132,8 +132,7 @@ public final class RedisClient: Sendable {
     public func pipeline(_ commands: [[String]]) async throws -> [RESPValue] {
         try Task.checkCancellation()
         guard !commands.isEmpty else { return [] }
-        var message: [UInt8] = []
-        for arguments in commands { message += Self.encode(arguments) }
+        let message = commands.flatMap(Self.encode)
         return try await onQueue {
             try self.send(message)
             return try commands.map { _ in try self.readValue() }

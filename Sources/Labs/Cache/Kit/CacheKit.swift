@@ -5,6 +5,7 @@
 import CZlib
 import Foundation
 import GRDB
+import HTTPTypes
 import Hummingbird
 import LabKit
 import Logging

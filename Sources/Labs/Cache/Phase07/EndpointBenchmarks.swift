@@ -11,6 +11,7 @@
 // (The C++ twin with Google Benchmark is not part of this lab yet.)
 import Foundation
 import Histogram
+import HTTPTypes
 import Hummingbird
 import LabCatalog
 import LabKit

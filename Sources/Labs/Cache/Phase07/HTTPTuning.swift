@@ -11,6 +11,7 @@ import AsyncHTTPClient
 import CZlib
 import Foundation
 import GRDB
+import HTTPTypes
 import Hummingbird
 import LabCatalog
 import LabKit

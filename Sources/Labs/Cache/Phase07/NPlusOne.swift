@@ -10,6 +10,7 @@
 // N+1 really hurts.
 import Foundation
 import GRDB
+import HTTPTypes
 import Hummingbird
 import LabCatalog
 import LabKit

@@ -9,6 +9,7 @@
 // never a half-built table, and nothing deleted survives.
 import Foundation
 import GRDB
+import HTTPTypes
 import Hummingbird
 import LabCatalog
 import LabKit

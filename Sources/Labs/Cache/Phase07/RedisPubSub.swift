@@ -12,6 +12,7 @@
 // with respect to each other.
 import Foundation
 import GRDB
+import HTTPTypes
 import Hummingbird
 import LabCatalog
 import LabKit

@@ -12,6 +12,7 @@
 // script (EVAL), so no reader can slip in between.
 import Foundation
 import GRDB
+import HTTPTypes
 import Hummingbird
 import LabCatalog
 import LabKit
