@@ -35,23 +35,34 @@ struct BenchmarkResult: Sendable {
 enum Bench {
     static func run(_ name: String, warmup: Int, runs: Int, requests: Int, keepWarmup: Bool = false,
                     _ body: () async throws -> Void) async throws -> BenchmarkResult {
-        var histogram = Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three)
+        try await interleaved([name], warmup: warmup, runs: runs, requests: requests, keepWarmup: keepWarmup) { _ in try await body() }[0]
+    }
+
+    /// Several variants measured request by request in turn (A, B, C, A, B, C, …), so a
+    /// change in the machine's load falls on all of them alike. `body(i)` runs variant i once.
+    static func interleaved(_ names: [String], warmup: Int, runs: Int, requests: Int, keepWarmup: Bool = false,
+                            _ body: (Int) async throws -> Void) async throws -> [BenchmarkResult] {
+        var histograms = names.map { _ in Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three) }
+        var busy = names.map { _ in 0.0 }
         for _ in 0..<warmup {
-            let start = ContinuousClock.now
-            try await body()
-            if keepWarmup { _ = histogram.record(nanoseconds(ContinuousClock.now - start)) }
-        }
-        var wall = 0.0
-        for _ in 0..<runs {
-            let runStart = ContinuousClock.now
-            for _ in 0..<requests {
+            for v in names.indices {
                 let start = ContinuousClock.now
-                try await body()
-                _ = histogram.record(nanoseconds(ContinuousClock.now - start))
+                try await body(v)
+                if keepWarmup { _ = histograms[v].record(nanoseconds(ContinuousClock.now - start)) }
             }
-            wall += Measure.seconds(ContinuousClock.now - runStart)
         }
-        return BenchmarkResult(name: name, histogram: histogram, wallSeconds: wall, warmup: warmup)
+        for _ in 0..<runs {
+            for _ in 0..<requests {
+                for v in names.indices {
+                    let start = ContinuousClock.now
+                    try await body(v)
+                    let took = ContinuousClock.now - start
+                    _ = histograms[v].record(nanoseconds(took))
+                    busy[v] += Measure.seconds(took)
+                }
+            }
+        }
+        return names.indices.map { BenchmarkResult(name: names[$0], histogram: histograms[$0], wallSeconds: busy[$0], warmup: warmup) }
     }
 
     static func nanoseconds(_ d: Duration) -> UInt64 {
@@ -76,7 +87,7 @@ struct EndpointBenchmarksLab: Lab {
         }
     }
 
-    static let titles = Knob.int("titles", 100...1_000_000, default: 20000, quick: 5000, help: "Titles the search runs over.")
+    static let titles = Knob.int("titles", 100...1_000_000, default: 20000, quick: 2000, help: "Titles the search runs over.")
     static let warmup = Knob.int("warmup", 0...10000, default: 50, quick: 20, help: "Warm-up requests thrown away before each benchmark.")
     static let runs = Knob.int("runs", 1...100, default: 5, quick: 3, help: "Timed runs per benchmark.")
     static let requests = Knob.int("requests", 5...100_000, default: 100, quick: 40, help: "Requests per run.")
@@ -169,29 +180,26 @@ struct EndpointBenchmarksLab: Lab {
 
         // 2. Benchmark each variant.
         let warmup = lab[Self.warmup], runs = lab[Self.runs], requests = lab[Self.requests]
-        func bench(_ impl: String) async throws -> BenchmarkResult {
-            var i = 0
-            let before = search.served(impl)
-            let result = try await Bench.run(impl, warmup: warmup, runs: runs, requests: requests, keepWarmup: fault == .keepWarmup) {
-                i += 1
-                let reply = try await http.get("/search/\(impl)?q=\(Self.queries[i % Self.queries.count])")
-                guard reply.status == 200 else { throw LabError("/search/\(impl) answered \(reply.summary())") }
-            }
-            let served = search.served(impl) - before
-            lab.step("Benchmarked /search/\(impl): \(warmup) warm-up requests, \(runs) runs of \(requests)",
+        let impls = ["scan", "index", "index-slowed", "index-rerun"]
+        let before = impls.map(search.served)
+        var turn = 0
+        let results = try await Bench.interleaved(impls, warmup: warmup, runs: runs, requests: requests, keepWarmup: fault == .keepWarmup) { v in
+            turn += 1
+            let reply = try await http.get("/search/\(impls[v])?q=\(Self.queries[turn % Self.queries.count])")
+            guard reply.status == 200 else { throw LabError("/search/\(impls[v]) answered \(reply.summary())") }
+        }
+        let servedCounts = impls.indices.map { search.served(impls[$0]) - before[$0] }
+        for (result, served) in zip(results, servedCounts) {
+            lab.figure("p50, \(result.name)", result.ms(50), "ms")
+            lab.figure("p99, \(result.name)", result.ms(99), "ms")
+            lab.figure("throughput, \(result.name)", result.throughput, "requests/s")
+            lab.step("/search/\(result.name)",
                      String(format: "p50 %.3f ms, p99 %.3f ms, max %.3f ms, %.0f requests/s; %d samples in the histogram, %d requests served",
                             result.ms(50), result.ms(99), Double(result.histogram.max) / 1e6, result.throughput, result.count, served))
-            lab.figure("p50, \(impl)", result.ms(50), "ms")
-            lab.figure("p99, \(impl)", result.ms(99), "ms")
-            lab.figure("throughput, \(impl)", result.throughput, "requests/s")
-            return result
         }
-        let scan = try await bench("scan")
-        let servedBefore = search.served("index")
-        let index = try await bench("index")
-        let indexServed = search.served("index") - servedBefore
-        let slowed = try await bench("index-slowed")
-        let rerun = try await bench("index-rerun")
+        let (scan, index, slowed, rerun) = (results[0], results[1], results[2], results[3])
+        let indexServed = servedCounts[1]
+        lab.step("Benchmarked the four variants in turn, request by request: \(warmup) warm-up rounds, then \(runs) runs of \(requests)")
 
         lab.check("the histogram holds exactly the measured requests (the server also answered the warm-up)",
                   index.count == runs * requests && indexServed == warmup + runs * requests,
