@@ -165,6 +165,7 @@ struct RedisSessionsLab: Lab {
         // 2. Expiry, enforced by Redis.
         let carol = try await login("carol")
         let pttl = try await client.pttl("session:\(carol)")
+        lab.figure("session PTTL just after login", Double(pttl), "ms")
         let early = try await me(carol).0
         try await Task.sleep(for: sessionTTL + .milliseconds(150))
         let late = try await me(carol).0
@@ -187,10 +188,12 @@ struct RedisSessionsLab: Lab {
         // 4. A repeated query comes from Redis.
         try await client.resetStats()
         log.reset()
-        let firstRead = try await http.get("/books?author=3")
+        let (firstRead, missSeconds) = try await Measure.time { try await http.get("/books?author=3") }
         let firstQueries = log.queries.count
         log.reset()
-        let secondRead = try await http.get("/books?author=3")
+        let (secondRead, hitSeconds) = try await Measure.time { try await http.get("/books?author=3") }
+        lab.figure("query, from SQLite (miss)", missSeconds * 1e3, "ms")
+        lab.figure("query, from Redis (hit)", hitSeconds * 1e3, "ms")
         let secondQueries = log.queries.count
         let stats = try await client.info("stats")
         lab.step("GET /books?author=3 twice",
