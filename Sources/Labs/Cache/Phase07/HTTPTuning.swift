@@ -148,7 +148,19 @@ struct HTTPTuningLab: Lab {
         // Alternate halves, so load on the machine falls on both sides alike.
         let k1 = try await sequential(close: false), c1 = try await sequential(close: true)
         let k2 = try await sequential(close: false), c2 = try await sequential(close: true)
-        let keepAlive = median(k1.latencies + k2.latencies), closed = median(c1.latencies + c2.latencies)
+        // Timing: the two clients side by side, request by request in turn, so the machine's
+        // load falls on both alike.
+        let (keepTimes, closeTimes) = try await withClient { keep in
+            try await withClient { fresh in
+                var k: [Double] = [], c: [Double] = []
+                for _ in 0..<n {
+                    k.append(try await Measure.time { try await Self.get(keep, url + "/ping") }.1)
+                    c.append(try await Measure.time { try await Self.get(fresh, url + "/ping", headers: [("Connection", "close")]) }.1)
+                }
+                return (k, c)
+            }
+        }
+        let keepAlive = median(keepTimes), closed = median(closeTimes)
         lab.step("\(n) sequential GET /ping with keep-alive, and \(n) with Connection: close (twice each, alternating)",
                  "The server accepted \(k1.connections) and \(k2.connections) connections with keep-alive, \(c1.connections) and \(c2.connections) without.")
         lab.figure("median request, keep-alive", keepAlive * 1e3, "ms")
