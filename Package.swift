@@ -104,8 +104,23 @@ let package = Package(
             dependencies: ["LabKit", .product(name: "Histogram", package: "hdrhistogram-swift")],
             path: "Sources/Labs/Queue"
         ),
+        // Phase 7: caching and performance on a real Redis, Hummingbird services and SQLite;
+        // percentiles from HdrHistogram, gzip through the system zlib.
+        .target(
+            name: "CacheLabs",
+            dependencies: [
+                "LabKit", "CZlib",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+            ],
+            path: "Sources/Labs/Cache"
+        ),
+        // zlib's C API (deflate/inflate with a gzip header), from the system (zlib1g-dev).
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
         // Every family's labs, found by id.
-        .target(name: "Labs", dependencies: ["LabKit", "DataLabs", "ConcurrencyLabs", "HTTPLabs", "QueueLabs"], path: "Sources/Labs/Registry"),
+        .target(name: "Labs", dependencies: ["LabKit", "DataLabs", "ConcurrencyLabs", "HTTPLabs", "QueueLabs", "CacheLabs"], path: "Sources/Labs/Registry"),
         .executableTarget(name: "curriculum-labs", dependencies: ["Labs", "LabKit", "LabCatalog", "CLabSupport"]),
         // prctl(2) for curriculum-labs (a variadic C call Swift cannot make).
         .target(name: "CLabSupport"),
@@ -118,6 +133,7 @@ let package = Package(
         .testTarget(name: "ConcurrencyLabsTests", dependencies: ["ConcurrencyLabs", "LabKit"]),
         .testTarget(name: "HTTPLabsTests", dependencies: ["HTTPLabs", "LabKit", "LabCatalog"], exclude: ["Fixtures"]),
         .testTarget(name: "QueueLabsTests", dependencies: ["QueueLabs", "LabKit"]),
+        .testTarget(name: "CacheLabsTests", dependencies: ["CacheLabs", "LabKit", "LabCatalog"]),
         .testTarget(name: "CLITests", dependencies: ["CurriculumKit", "curriculum"]),
     ]
 )

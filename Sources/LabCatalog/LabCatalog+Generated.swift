@@ -341,6 +341,110 @@ extension LabCatalog {
             source: "Sources/Labs/Data/Phase06/ReadCaching.swift"
         ),
         LabInfo(
+            id: "redis-pubsub",
+            title: "Cache-aside in Redis, and pub/sub to two subscribers",
+            phase: 7,
+            tasks: ["redis-pubsub"],
+            teaches: "Cache-aside on bookshelf reads with hits and misses counted by Redis itself (INFO), a TTL that really expires, and pub/sub: every subscriber present gets every message, in one publisher's order.",
+            parameters: [
+                LabParameter("reads", LabParameter.Kind.int(min: 2, max: 1000), default: "20", quick: "5", help: "Reads of each book in the cache-aside run."),
+                LabParameter("books", LabParameter.Kind.int(min: 1, max: 1000), default: "20", quick: "5", help: "Distinct books read."),
+                LabParameter("ttl-ms", LabParameter.Kind.int(min: 50, max: 60000), default: "1000", quick: "500", help: "Milliseconds a cached book lives in Redis."),
+                LabParameter("messages", LabParameter.Kind.int(min: 2, max: 1000000), default: "5000", quick: "500", help: "Messages published to the two subscribers."),
+                LabParameter("break", LabParameter.Kind.choice(["none", "no-read", "no-ttl", "late-subscriber", "two-publishers"]), default: "none", help: "Breaks the experiment so one check fails: no-read (the service writes the cache but never reads it); no-ttl (entries are stored without a TTL); late-subscriber (the second subscriber subscribes halfway through); two-publishers (odd and even messages go out through two uncoordinated publishers)."),
+            ],
+            needs: [
+                LabNeed("Redis", programs: ["redis-server"], packages: ["redis-server"]),
+            ],
+            subjects: [],
+            source: "Sources/Labs/Cache/Phase07/RedisPubSub.swift"
+        ),
+        LabInfo(
+            id: "redis-sessions",
+            title: "Sessions and cached queries in Redis",
+            phase: 7,
+            tasks: ["redis-sessions"],
+            teaches: "Sessions as Redis keys with a TTL (expiry enforced by the server, logout deletes), and query results cached in Redis and invalidated by writes in one atomic Lua script.",
+            parameters: [
+                LabParameter("session-ttl-ms", LabParameter.Kind.int(min: 100, max: 600000), default: "1500", quick: "400", help: "Milliseconds a session lives in Redis."),
+                LabParameter("query-ttl-s", LabParameter.Kind.int(min: 1, max: 86400), default: "300", help: "Seconds a cached query result lives."),
+                LabParameter("break", LabParameter.Kind.choice(["none", "global-session", "no-expiry", "logout-keeps-session", "no-query-cache", "no-invalidation"]), default: "none", help: "Breaks the service so one check fails: global-session (the service answers with the last user who logged in, kept in a global variable); no-expiry (sessions are stored without a TTL); logout-keeps-session (logout answers 204 but leaves the session in Redis); no-query-cache (the books query is never cached); no-invalidation (a new book does not invalidate the cached queries)."),
+            ],
+            needs: [
+                LabNeed("Redis", programs: ["redis-server"], packages: ["redis-server"]),
+            ],
+            subjects: [],
+            source: "Sources/Labs/Cache/Phase07/RedisSessions.swift"
+        ),
+        LabInfo(
+            id: "n-plus-one",
+            title: "The N+1 listing, naive and batched",
+            phase: 7,
+            tasks: ["n-plus-one"],
+            teaches: "A listing that loads each book's author on its own runs N+1 statements (counted by SQLite's trace) where a LEFT JOIN runs one at any size, answers the same, and is several times faster once each statement costs a round trip.",
+            parameters: [
+                LabParameter("books", LabParameter.Kind.int(min: 10, max: 5000), default: "200", quick: "60", help: "Books on the first page; the second page is twice as long."),
+                LabParameter("round-trip-us", LabParameter.Kind.int(min: 0, max: 100000), default: "300", quick: "300", help: "Microseconds each statement waits, standing in for a database server's network round trip."),
+                LabParameter("runs", LabParameter.Kind.int(min: 3, max: 200), default: "15", quick: "5", help: "Timed requests of each listing (medians compared)."),
+                LabParameter("break", LabParameter.Kind.choice(["none", "naive-joins", "batched-per-row", "inner-join"]), default: "none", help: "Breaks a listing so a check fails: naive-joins (the naive listing quietly uses the join); batched-per-row (the batched listing loads each author on its own again); inner-join (the batched listing uses an INNER JOIN, which drops books without an author)."),
+            ],
+            needs: [],
+            subjects: [],
+            source: "Sources/Labs/Cache/Phase07/NPlusOne.swift"
+        ),
+        LabInfo(
+            id: "endpoint-benchmarks",
+            title: "A benchmark harness with histogram percentiles",
+            phase: 7,
+            tasks: ["endpoint-benchmarks"],
+            teaches: "A harness that warms up, repeats runs and reads p50/p99 and throughput from an HdrHistogram compares two implementations of one endpoint and flags a deliberately slowed variant, but not an unchanged rerun.",
+            parameters: [
+                LabParameter("titles", LabParameter.Kind.int(min: 100, max: 1000000), default: "20000", quick: "2000", help: "Titles the search runs over."),
+                LabParameter("warmup", LabParameter.Kind.int(min: 0, max: 10000), default: "50", quick: "20", help: "Warm-up requests thrown away before each benchmark."),
+                LabParameter("runs", LabParameter.Kind.int(min: 1, max: 100), default: "5", quick: "3", help: "Timed runs per benchmark."),
+                LabParameter("requests", LabParameter.Kind.int(min: 5, max: 100000), default: "100", quick: "40", help: "Requests per run."),
+                LabParameter("slowdown-ms", LabParameter.Kind.double(min: 0.0, max: 1000.0), default: "5", help: "Milliseconds the slowed variant waits per request (0: not slowed, and the harness must then not flag it)."),
+                LabParameter("threshold-ms", LabParameter.Kind.double(min: 0.1, max: 1000.0), default: "2", help: "A p50 this much above the baseline's is flagged as a regression."),
+                LabParameter("break", LabParameter.Kind.choice(["none", "case-sensitive-index", "keep-warmup", "index-scans"]), default: "none", help: "Breaks the experiment so a check fails: case-sensitive-index (the index is built without lower-casing, so it misses capitalised words); keep-warmup (the harness records the warm-up requests too); index-scans (the indexed implementation falls back to scanning)."),
+            ],
+            needs: [],
+            subjects: [],
+            source: "Sources/Labs/Cache/Phase07/EndpointBenchmarks.swift"
+        ),
+        LabInfo(
+            id: "http-tuning",
+            title: "gzip, keep-alive and a connection pool, on and off",
+            phase: 7,
+            tasks: ["http-tuning"],
+            teaches: "gzip shrinks JSON by a printed ratio and inflates to the same bytes; keep-alive serves many requests on one connection (counted by the server) and faster; a pool bounds the connections concurrent requests open.",
+            parameters: [
+                LabParameter("books", LabParameter.Kind.int(min: 10, max: 100000), default: "2000", quick: "1000", help: "Books in the JSON listing that is compressed."),
+                LabParameter("requests", LabParameter.Kind.int(min: 5, max: 10000), default: "200", quick: "60", help: "Sequential requests with and without keep-alive."),
+                LabParameter("pool-size", LabParameter.Kind.int(min: 1, max: 64), default: "4", help: "Connections the pooled client may open."),
+                LabParameter("concurrency", LabParameter.Kind.int(min: 1, max: 256), default: "16", help: "Requests in flight at once in the pool experiment."),
+                LabParameter("break", LabParameter.Kind.choice(["none", "no-gzip", "gzip-truncated", "server-closes", "no-pool"]), default: "none", help: "Breaks the experiment so a check fails: no-gzip (the server ignores Accept-Encoding); gzip-truncated (the server compresses only the first 16 KiB of the body); server-closes (GET /ping answers with Connection: close); no-pool (the pooled client sends Connection: close, opening a connection per request)."),
+            ],
+            needs: [],
+            subjects: [],
+            source: "Sources/Labs/Cache/Phase07/HTTPTuning.swift"
+        ),
+        LabInfo(
+            id: "preloading",
+            title: "Preloading frequently read data",
+            phase: 7,
+            tasks: ["preloading"],
+            teaches: "Preloading at start-up spares the first request the load that a lazy service makes it wait for; a lazy load must be shared by concurrent first requests; a reload swaps in a complete new copy, consistent with the database and never half-built.",
+            parameters: [
+                LabParameter("load-ms", LabParameter.Kind.int(min: 50, max: 60000), default: "500", quick: "300", help: "Milliseconds building the catalogue takes after reading the rows (the expensive part of a load)."),
+                LabParameter("books", LabParameter.Kind.int(min: 10, max: 100000), default: "2000", quick: "300", help: "Books in the catalogue."),
+                LabParameter("concurrent", LabParameter.Kind.int(min: 2, max: 64), default: "8", help: "First requests sent together to a lazy service."),
+                LabParameter("break", LabParameter.Kind.choice(["none", "unawaited-preload", "no-single-flight", "reload-merges", "reload-in-place"]), default: "none", help: "Breaks the service so a check fails: unawaited-preload (the preload starts in the background and the service listens before it is done); no-single-flight (each concurrent first request starts its own lazy load); reload-merges (a reload merges the new rows into the old table, so deleted books stay); reload-in-place (a reload empties the table and refills it while readers read)."),
+            ],
+            needs: [],
+            subjects: [],
+            source: "Sources/Labs/Cache/Phase07/Preloading.swift"
+        ),
+        LabInfo(
             id: "task-queue",
             title: "A task queue on RabbitMQ: acks, redelivery, fair dispatch",
             phase: 8,

@@ -211,26 +211,32 @@ phases:
     tasks:
       - id: redis-pubsub
         title: Integrate Redis for caching and pub/sub
+        labs: [redis-pubsub]
         requires: [read-caching]
         due: 2027-06-19
       - id: redis-sessions
         title: Use Redis to cache queries and sessions
+        labs: [redis-sessions]
         requires: [redis-pubsub, token-refresh]
         due: 2027-06-25
       - id: n-plus-one
         title: Profile SQL queries and reduce n+1 problems
+        labs: [n-plus-one]
         requires: [orm, query-plans]
         due: 2027-07-01
       - id: endpoint-benchmarks
         title: Benchmark API endpoints (JMH for JVM, Google Benchmark for C++)
+        labs: [endpoint-benchmarks]
         requires: [rest-api, coroutines-vs-threads]
         due: 2027-07-06
       - id: http-tuning
         title: Enable HTTP compression, connection pooling, and keep-alive
+        labs: [http-tuning]
         requires: [endpoint-benchmarks]
         due: 2027-07-12
       - id: preloading
         title: Preload frequently accessed data in memory
+        labs: [preloading]
         requires: [read-caching]
   - id: queues
     number: 8

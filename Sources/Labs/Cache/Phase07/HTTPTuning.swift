@@ -1,0 +1,215 @@
+// Three HTTP settings that cost nothing in code and matter in production.
+//
+// gzip: JSON is repetitive text, so a client that says `Accept-Encoding: gzip` can get it
+// several times smaller (`Content-Encoding: gzip`) and inflate it back to the very same
+// bytes. Keep-alive: HTTP/1.1 keeps a connection open for the next request, which saves a
+// TCP handshake and the connection's set-up each time; `Connection: close` turns that off.
+// A connection pool: a client that sends many requests at once reuses a bounded set of
+// open connections instead of opening one per request. The server counts the connections
+// it accepts, so reuse is observed where it happens.
+import AsyncHTTPClient
+import CZlib
+import Foundation
+import GRDB
+import HTTPTypes
+import Hummingbird
+import LabCatalog
+import LabKit
+import NIOCore
+import NIOHTTP1
+
+struct HTTPTuningLab: Lab {
+    enum Fault: String, CaseIterable, Sendable {
+        case none
+        case noGzip = "no-gzip"
+        case gzipTruncated = "gzip-truncated"
+        case serverCloses = "server-closes"
+        case noPool = "no-pool"
+
+        var effect: String {
+            switch self {
+            case .none: "nothing broken"
+            case .noGzip: "the server ignores Accept-Encoding"
+            case .gzipTruncated: "the server compresses only the first 16 KiB of the body"
+            case .serverCloses: "GET /ping answers with Connection: close"
+            case .noPool: "the pooled client sends Connection: close, opening a connection per request"
+            }
+        }
+    }
+
+    static let books = Knob.int("books", 10...100_000, default: 2000, quick: 1000, help: "Books in the JSON listing that is compressed.")
+    static let requests = Knob.int("requests", 5...10_000, default: 200, quick: 60, help: "Sequential requests with and without keep-alive.")
+    static let poolSize = Knob.int("pool-size", 1...64, default: 4, help: "Connections the pooled client may open.")
+    static let concurrency = Knob.int("concurrency", 1...256, default: 16, help: "Requests in flight at once in the pool experiment.")
+    static let fault = Knob<Fault>.choice("break", default: .none,
+                                          help: "Breaks the experiment so a check fails: " + Fault.allCases.dropFirst().map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ") + ".")
+
+    static let info = LabInfo(
+        id: "http-tuning", title: "gzip, keep-alive and a connection pool, on and off", phase: 7,
+        teaches: "gzip shrinks JSON by a printed ratio and inflates to the same bytes; keep-alive serves many requests on one connection (counted by the server) and faster; a pool bounds the connections concurrent requests open.",
+        parameters: [books.parameter, requests.parameter, poolSize.parameter, concurrency.parameter, fault.parameter],
+        source: "Sources/Labs/Cache/Phase07/HTTPTuning.swift")
+
+    static func router(listing: [UInt8], fault: Fault) -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        let closing: HTTPFields = fault == .serverCloses ? [.connection: "close"] : [:]
+        router.get("/books") { request, _ in
+            let accepts = (request.headers[.acceptEncoding] ?? "").split(separator: ",")
+                .contains { $0.trimmingCharacters(in: .whitespaces).hasPrefix("gzip") }
+            guard accepts, fault != .noGzip else { return jsonResponse(listing) }
+            let compressed = try Gzip.compress(fault == .gzipTruncated ? Array(listing.prefix(16_384)) : listing)
+            return jsonResponse(compressed, headers: [.contentEncoding: "gzip", .vary: "Accept-Encoding"])
+        }
+        router.get("/ping") { _, _ in jsonResponse(Array(#"{"ok":true}"#.utf8), headers: closing) }
+        // The pool experiment's endpoint (the server-closes breaker leaves it alone).
+        router.get("/status") { _, _ in jsonResponse(Array(#"{"ok":true}"#.utf8)) }
+        return router
+    }
+
+    /// A client of its own, with its own pool.
+    static func client(poolSize: Int) -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(10), concurrentHTTP1ConnectionsPerHostSoftLimit: poolSize)
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+
+    static func get(_ client: HTTPClient, _ url: String, headers: [(String, String)] = []) async throws -> (Int, HTTPHeaders, [UInt8]) {
+        var request = HTTPClientRequest(url: url)
+        for (n, v) in headers { request.headers.add(name: n, value: v) }
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let body = try await response.body.collect(upTo: 64 << 20)
+        return (Int(response.status.code), response.headers, Array(body.readableBytesView))
+    }
+
+    func run(_ lab: LabContext) async throws {
+        let fault = lab[Self.fault], n = lab[Self.requests], poolSize = lab[Self.poolSize], concurrency = lab[Self.concurrency]
+        let listing = try encodeJSON((1...lab[Self.books]).map {
+            ListedBook(id: $0, title: "Book \($0): a study of \(["caching", "latency", "queues", "indexes"][$0 % 4])", year: 1900 + $0 % 120,
+                       author: "Author \($0 % 97)")
+        })
+        let service = try await LabService.start(lab, router: Self.router(listing: listing, fault: fault), name: "tuning")
+        let url = service.baseURL
+        // A fresh client (and pool) per experiment, so no idle connection carries over.
+        func withClient<T>(_ body: (HTTPClient) async throws -> T) async throws -> T {
+            let client = Self.client(poolSize: poolSize)
+            do {
+                let value = try await body(client)
+                try? await client.shutdown()
+                return value
+            } catch {
+                try? await client.shutdown()
+                throw error
+            }
+        }
+        lab.step("Started a service at \(url): GET /books (\(listing.count) bytes of JSON), GET /ping",
+                 fault == .none ? nil : "broken on purpose: \(fault.effect)")
+
+        // 1 and 2. gzip.
+        let (_, plainHeaders, plain) = try await withClient { try await Self.get($0, url + "/books") }
+        let (_, gzHeaders, gz) = try await withClient { try await Self.get($0, url + "/books", headers: [("Accept-Encoding", "gzip")]) }
+        let encoding = gzHeaders.first(name: "Content-Encoding") ?? "identity"
+        let ratio = Double(plain.count) / Double(max(gz.count, 1))
+        lab.step("GET /books without and with Accept-Encoding: gzip",
+                 "\(plain.count) bytes (\(plainHeaders.first(name: "Content-Encoding") ?? "identity")) and \(gz.count) bytes (Content-Encoding: \(encoding)): "
+                    + String(format: "%.1f× smaller", ratio))
+        lab.figure("gzip ratio", ratio, "×")
+        lab.check("with Accept-Encoding: gzip the JSON comes gzip-encoded and at least 3× smaller",
+                  encoding == "gzip" && ratio >= 3, expected: "Content-Encoding: gzip, ratio ≥ 3",
+                  observed: "Content-Encoding: \(encoding), " + String(format: "ratio %.2f", ratio))
+        let decoded: [UInt8]
+        var decodeNote = ""
+        if encoding == "gzip" {
+            do { decoded = try Gzip.decompress(gz) } catch { decoded = []; decodeNote = " (\(error))" }
+        } else {
+            decoded = gz
+        }
+        lab.check("what the client decodes is byte for byte the uncompressed JSON", decoded == plain,
+                  expected: "\(plain.count) identical bytes",
+                  observed: decoded == plain ? "\(decoded.count) identical bytes" : "\(decoded.count) bytes, different\(decodeNote)")
+
+        // 3 and 4. Keep-alive: sequential requests, connections counted by the server.
+        func sequential(close: Bool) async throws -> (connections: Int, latencies: [Double]) {
+            // Let the previous experiment's connections go first.
+            try await Task.sleep(for: .milliseconds(50))
+            service.connections.reset()
+            let latencies = try await withClient { client in
+                var latencies: [Double] = []
+                for _ in 0..<n {
+                    let (reply, seconds) = try await Measure.time {
+                        try await Self.get(client, url + "/ping", headers: close ? [("Connection", "close")] : [])
+                    }
+                    guard reply.0 == 200 else { throw LabError("GET /ping answered \(reply.0)") }
+                    latencies.append(seconds)
+                }
+                return latencies
+            }
+            return (service.connections.value, latencies)
+        }
+        // Alternate halves, so load on the machine falls on both sides alike.
+        let k1 = try await sequential(close: false), c1 = try await sequential(close: true)
+        let k2 = try await sequential(close: false), c2 = try await sequential(close: true)
+        // Timing: the two clients side by side, request by request in turn, so the machine's
+        // load falls on both alike.
+        let (keepTimes, closeTimes) = try await withClient { keep in
+            try await withClient { fresh in
+                var k: [Double] = [], c: [Double] = []
+                for _ in 0..<n {
+                    k.append(try await Measure.time { try await Self.get(keep, url + "/ping") }.1)
+                    c.append(try await Measure.time { try await Self.get(fresh, url + "/ping", headers: [("Connection", "close")]) }.1)
+                }
+                return (k, c)
+            }
+        }
+        let keepAlive = median(keepTimes), closed = median(closeTimes)
+        lab.step("\(n) sequential GET /ping with keep-alive, and \(n) with Connection: close (twice each, alternating)",
+                 "The server accepted \(k1.connections) and \(k2.connections) connections with keep-alive, \(c1.connections) and \(c2.connections) without.")
+        lab.figure("median request, keep-alive", keepAlive * 1e3, "ms")
+        lab.figure("median request, new connection each", closed * 1e3, "ms")
+        lab.check("keep-alive serves every request on one connection; without it, one connection per request (server-side count)",
+                  [k1.connections, k2.connections] == [1, 1] && [c1.connections, c2.connections] == [n, n],
+                  expected: "1 connection with keep-alive, \(n) without",
+                  observed: "\(k1.connections) and \(k2.connections) with keep-alive, \(c1.connections) and \(c2.connections) without")
+        let speedup = closed / max(keepAlive, 1e-9)
+        lab.check("keep-alive is faster: median request at least 1.2× quicker than with a new connection each",
+                  speedup >= 1.2, expected: "ratio ≥ 1.2",
+                  observed: String(format: "%.3f ms vs %.3f ms: %.2f×", closed * 1e3, keepAlive * 1e3, speedup))
+
+        // 5. A pool: concurrent requests share a bounded set of connections.
+        func concurrent(close: Bool) async throws -> (connections: Int, ok: Int, seconds: Double) {
+            try await Task.sleep(for: .milliseconds(50))
+            service.connections.reset()
+            let total = max(n, concurrency * 4)
+            let (ok, seconds) = try await withClient { pooled in try await Measure.time {
+                try await withThrowingTaskGroup(of: Int.self) { group in
+                    let headers: [(String, String)] = close ? [("Connection", "close")] : []
+                    var sent = 0, ok = 0
+                    while sent < min(concurrency, total) {
+                        group.addTask { try await Self.get(pooled, url + "/status", headers: headers).0 }
+                        sent += 1
+                    }
+                    while let status = try await group.next() {
+                        if status == 200 { ok += 1 }
+                        if sent < total {
+                            group.addTask { try await Self.get(pooled, url + "/status", headers: headers).0 }
+                            sent += 1
+                        }
+                    }
+                    return ok
+                }
+            } }
+            return (service.connections.value, ok, seconds)
+        }
+        let total = max(n, concurrency * 4)
+        let pool = try await concurrent(close: fault == .noPool)
+        let noPool = try await concurrent(close: true)
+        lab.step("\(total) GET /status, \(concurrency) at a time, through a client pooling at most \(poolSize) connections, then opening one per request",
+                 String(format: "pooled: %d connections, %d answered, %.0f requests/s; one per request: %d connections, %.0f requests/s",
+                        pool.connections, pool.ok, Double(total) / pool.seconds, noPool.connections, Double(total) / noPool.seconds))
+        lab.figure("throughput, pooled", Double(total) / pool.seconds, "requests/s")
+        lab.figure("throughput, a connection per request", Double(total) / noPool.seconds, "requests/s")
+        lab.check("the pool answers every request on at most \(poolSize) connections; without it, one per request",
+                  pool.ok == total && pool.connections >= 1 && pool.connections <= poolSize && noPool.connections == total,
+                  expected: "\(total) answered on 1…\(poolSize) connections; \(total) connections without",
+                  observed: "\(pool.ok) answered on \(pool.connections) connections; \(noPool.connections) without")
+    }
+}

@@ -1,0 +1,95 @@
+import Foundation
+import LabCatalog
+import LabKit
+import Testing
+@testable import CacheLabs
+
+/// Each lab passes in quick mode, and each breaker fails exactly the checks it names.
+/// One lab at a time: they time requests and a loaded machine must not skew them.
+@Suite(.serialized) struct CacheLabsTests {
+    static func run(_ type: any Lab.Type, _ given: [String: String] = [:]) async throws -> LabReport {
+        let info = type.info
+        return await LabRunner.run(type, info: info, quick: true, parameters: try info.resolve(parameters: given, quick: true))
+    }
+
+    static func failures(_ report: LabReport) -> String {
+        (report.checks.filter { !$0.passed }.map { "\($0.name): expected \($0.expected), observed \($0.observed)" } + [report.error].compactMap { $0 })
+            .joined(separator: "\n")
+    }
+
+    static var redisInstalled: Bool { ThrowawayRedis.locate() != nil }
+
+    @Test(arguments: [RedisPubSubLab.self, RedisSessionsLab.self, NPlusOneLab.self, EndpointBenchmarksLab.self,
+                      HTTPTuningLab.self, PreloadingLab.self] as [any Lab.Type])
+    func quickRunPasses(_ type: any Lab.Type) async throws {
+        if type.info.needs.contains(.redis) && !Self.redisInstalled { return }
+        let report = try await Self.run(type)
+        #expect(report.outcome == .passed, "\(type.id):\n\(Self.failures(report))")
+        #expect(report.checks.count >= 4)
+        #expect(!report.figures.isEmpty)
+    }
+
+    /// (lab, breaker parameters, the checks that must fail: exactly these).
+    nonisolated(unsafe) static let breakers: [(any Lab.Type, [String: String], Set<String>)] = [
+        (RedisPubSubLab.self, ["break": "no-read"], ["Redis counted one miss per book and a hit for every other read (INFO); SQLite read each book once"]),
+        (RedisPubSubLab.self, ["break": "no-ttl"], ["the cached entry expires after its TTL and the next read reloads it from the database"]),
+        (RedisPubSubLab.self, ["break": "late-subscriber"], ["each of the two subscribers received every message exactly once"]),
+        (RedisPubSubLab.self, ["break": "two-publishers"], ["each subscriber received the messages in the order they were published"]),
+        (RedisSessionsLab.self, ["break": "global-session"], ["each session token identifies its own user; a made-up token gets 401"]),
+        (RedisSessionsLab.self, ["break": "no-expiry"], ["a session expires after its TTL: 200 before, 401 after, the key gone from Redis"]),
+        (RedisSessionsLab.self, ["break": "logout-keeps-session"], ["logout ends the session at once (401 with the old token)"]),
+        (RedisSessionsLab.self, ["break": "no-query-cache"], ["the repeated query is answered from Redis: no database query the second time, one keyspace hit"]),
+        (RedisSessionsLab.self, ["break": "no-invalidation"], ["a write invalidates the cached query: the next read includes the new book"]),
+        (NPlusOneLab.self, ["break": "naive-joins"], ["the naive listing runs 1 + one statement per book with an author (grows with the page)",
+                                                      "the batched listing is at least 2× faster (medians)"]),
+        (NPlusOneLab.self, ["break": "batched-per-row"], ["the batched listing runs one statement at both page sizes",
+                                                          "the batched listing is at least 2× faster (medians)"]),
+        (NPlusOneLab.self, ["break": "inner-join"], ["both listings answer the same books in the same order, authorless books included"]),
+        (EndpointBenchmarksLab.self, ["break": "case-sensitive-index"], ["the scan and the index answer every query identically"]),
+        (EndpointBenchmarksLab.self, ["break": "keep-warmup"], ["the histogram holds exactly the measured requests (the server also answered the warm-up)"]),
+        (EndpointBenchmarksLab.self, ["break": "index-scans"], ["the index is at least 2× faster than the scan at p50"]),
+        (EndpointBenchmarksLab.self, ["slowdown-ms": "0"], ["the harness flags the deliberately slowed variant, and not an unchanged rerun"]),
+        (HTTPTuningLab.self, ["break": "no-gzip"], ["with Accept-Encoding: gzip the JSON comes gzip-encoded and at least 3× smaller"]),
+        (HTTPTuningLab.self, ["break": "gzip-truncated"], ["what the client decodes is byte for byte the uncompressed JSON"]),
+        (HTTPTuningLab.self, ["break": "server-closes"], ["keep-alive serves every request on one connection; without it, one connection per request (server-side count)",
+                                                          "keep-alive is faster: median request at least 1.2× quicker than with a new connection each"]),
+        (HTTPTuningLab.self, ["break": "no-pool"], ["the pool answers every request on at most 4 connections; without it, one per request"]),
+        (PreloadingLab.self, ["break": "unawaited-preload"], ["without preloading the first request waits for the load; with preloading it does not (under half the load time)"]),
+        (PreloadingLab.self, ["break": "no-single-flight"], ["concurrent first requests share one lazy load (loads counted by the service)"]),
+        (PreloadingLab.self, ["break": "reload-merges"], ["after a reload the preloaded data equals the database (deleted gone, changed and new present)"]),
+        (PreloadingLab.self, ["break": "reload-in-place"], ["readers during a reload get every book (old copy or new, never a half-built table)"]),
+    ]
+
+    @Test(arguments: 0..<breakers.count)
+    func breakerFailsExactlyItsChecks(_ i: Int) async throws {
+        let (type, parameters, expected) = Self.breakers[i]
+        if type.info.needs.contains(.redis) && !Self.redisInstalled { return }
+        let report = try await Self.run(type, parameters)
+        let failed = Set(report.checks.filter { !$0.passed }.map(\.name))
+        #expect(report.outcome == .failed, "\(type.id) \(parameters)")
+        #expect(report.error == nil, "\(type.id) \(parameters): \(report.error ?? "")")
+        #expect(failed == expected, "\(type.id) \(parameters):\n\(Self.failures(report))")
+        #expect(report.checks.count >= 4)
+    }
+
+    // MARK: Building blocks
+
+    @Test func gzipRoundTripsAndRefusesATruncatedStream() throws {
+        let text = Array(String(repeating: "{\"title\":\"Book\",\"year\":1999},", count: 500).utf8)
+        let packed = try Gzip.compress(text)
+        #expect(packed.count * 5 < text.count)
+        #expect(packed.prefix(2) == [0x1f, 0x8b])
+        #expect(try Gzip.decompress(packed) == text)
+        #expect(throws: (any Error).self) { try Gzip.decompress(Array(packed.prefix(packed.count / 2))) }
+    }
+
+    @Test func harnessKeepsWarmupOutOfTheHistogram() async throws {
+        let counter = ConnectionCounter()
+        let result = try await Bench.run("noop", warmup: 7, runs: 3, requests: 5) { _ = counter.opened() }
+        #expect(result.count == 15)
+        #expect(counter.value == 22)
+        #expect(result.ms(50) <= result.ms(99))
+        let kept = try await Bench.run("noop", warmup: 7, runs: 3, requests: 5, keepWarmup: true) {}
+        #expect(kept.count == 22)
+    }
+}
