@@ -25,6 +25,12 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/mattpolzin/OpenAPIKit", from: "6.4.0"),
+        .package(url: "https://github.com/vapor/jwt-kit", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
+        // jwt-kit 5.8.0 asks for swift-crypto 4.1.0..<6.0.0.
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.7.4"),
     ],
     targets: [
         // Metadata of every lab (ids, titles, tasks, parameters, needs): no lab code.
@@ -96,8 +102,28 @@ let package = Package(
             ],
             path: "Sources/Labs/HTTP"
         ),
+        // Phase 3: auth and security, on the bookshelf of HTTPLabs (JWTs, roles, TLS,
+        // injection, refresh tokens, rate limits).
+        .target(
+            name: "AuthLabs",
+            dependencies: [
+                "LabKit", "HTTPLabs",
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "Sources/Labs/Auth"
+        ),
         // Every family's labs, found by id.
-        .target(name: "Labs", dependencies: ["LabKit", "DataLabs", "ConcurrencyLabs", "HTTPLabs"], path: "Sources/Labs/Registry"),
+        .target(name: "Labs", dependencies: ["LabKit", "DataLabs", "ConcurrencyLabs", "HTTPLabs", "AuthLabs"], path: "Sources/Labs/Registry"),
         .executableTarget(name: "curriculum-labs", dependencies: ["Labs", "LabKit", "LabCatalog", "CLabSupport"]),
         // prctl(2) for curriculum-labs (a variadic C call Swift cannot make).
         .target(name: "CLabSupport"),
@@ -107,6 +133,7 @@ let package = Package(
         .testTarget(name: "DataLabsTests", dependencies: ["DataLabs", "LabKit", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ConcurrencyLabsTests", dependencies: ["ConcurrencyLabs", "LabKit"]),
         .testTarget(name: "HTTPLabsTests", dependencies: ["HTTPLabs", "LabKit", "LabCatalog"], exclude: ["Fixtures"]),
+        .testTarget(name: "AuthLabsTests", dependencies: ["AuthLabs", "HTTPLabs", "LabKit", "LabCatalog"], exclude: ["Fixtures"]),
         .testTarget(name: "CLITests", dependencies: ["CurriculumKit", "curriculum"]),
     ]
 )

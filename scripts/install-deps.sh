@@ -9,6 +9,8 @@ packages=(
   redis-server   # throwaway Redis for the caching and rate-limiting labs
   util-linux     # setpriv: the read-only database test runs as an unprivileged user
   procps         # ps/pgrep for the no-leftover-process checks
+  python3        # the Python bookshelf fixtures of the HTTP and auth lab tests
+  openssl        # https-tls prints the negotiated cipher with openssl s_client
 )
 
 missing=()
