@@ -3,6 +3,7 @@ import LabKit
 
 public enum AuthLabs {
     public static let labs: [any Lab.Type] = [
-        JWTAuthLab.self, RBACLab.self, HTTPSTLSLab.self, InputValidationLab.self, TokenRefreshLab.self, RateLimitingLab.self,
+        JWTAuthLab.self, RBACLab.self, HTTPSTLSLab.self, InputValidationLab.self, TokenRefreshLab.self,
+        RateLimitingLab.self,
     ]
 }

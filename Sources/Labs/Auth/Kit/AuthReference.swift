@@ -3,6 +3,7 @@ import Foundation
 import HTTPLabs
 import HTTPTypes
 import Hummingbird
+import NIOCore
 import JWTKit
 import LabKit
 import Synchronization
@@ -52,7 +53,7 @@ enum AuthFault: String, CaseIterable, Sendable {
         case .userEnumeration: return "an unknown email answers 404 instead of the wrong password's 401"
         case .verifyOtherKey: return "tokens are verified with a key other than the one that signed them"
         case .signatureCache: return "a token whose signature the server once issued is trusted without checking its payload"
-        case .devKey: return "tokens signed with the well-known development key \"secret\" are accepted too"
+        case .devKey: return "tokens signed with the well-known development key \"\(wellKnownDevKey)\" are accepted too"
         case .algNone: return "a token whose header says alg: none is accepted unsigned"
         case .ignoreExp: return "exp is not checked"
         case .ignoreNbf: return "nbf is not checked"
@@ -324,7 +325,8 @@ struct AuthExtension: BookshelfExtension {
     }
 
     func sign(_ user: AuthState.User) async throws -> String {
-        let now = clock.now()
+        // NumericDate in whole seconds (RFC 7519 allows fractions; whole seconds are the norm).
+        let now = Date(timeIntervalSince1970: clock.now().timeIntervalSince1970.rounded(.down))
         let claims = AccessClaims(sub: SubjectClaim(value: String(user.id)), role: user.role.rawValue,
                                   iat: IssuedAtClaim(value: now),
                                   exp: ExpirationClaim(value: now.addingTimeInterval(Double(options.accessTTL.components.seconds))),
@@ -422,6 +424,10 @@ struct AuthExtension: BookshelfExtension {
     }
 }
 
+/// A key copied from a tutorial and left in a config file: the kind of key an attacker tries
+/// first (jwt-kit wants at least 32 bytes for HS256).
+let wellKnownDevKey = "development-secret-do-not-use-in-prod"
+
 struct AuthFailure: Error { var reason: String }
 
 /// Guards the phase-1 writes by role: 401 without a valid token, 403 with too low a role.
@@ -466,6 +472,9 @@ struct AuthGuard: RouterMiddleware {
     func catching(_ body: () async throws -> Response) async throws -> Response {
         let response: Response
         do { response = try await body() } catch let f as AuthFailure { return unauthorized(f.reason) } catch {
+            if auth.options.fault == .clientErrorsAs500 { return problemResponse(.internalServerError, "Internal error", "Something went wrong.") }
+            // A body over the phase-1 routes' 1 MiB limit: 413, not the 500 of an unknown error.
+            if error is NIOTooManyBytesError { return problemResponse(.contentTooLarge, "Content too large", "Request bodies are limited to 1 MiB.") }
             if auth.options.fault == .clientErrorsAs500 { return problemResponse(.internalServerError, "Internal error", "\(error)") }
             throw error
         }
@@ -506,7 +515,7 @@ func startAuthReference(_ lab: LabContext, _ options: AuthOptions, algorithm: To
                         configure: (inout BookshelfConfiguration) -> Void = { _ in }) async throws -> (RunningReference, AuthExtension) {
     let keys = try await AuthKeys.generate(algorithm, in: lab.scratch.appendingPathComponent("keys"))
     let dev = JWTKeyCollection()
-    await dev.add(hmac: "secret", digestAlgorithm: .sha256)
+    await dev.add(hmac: HMACKey(from: wellKnownDevKey), digestAlgorithm: .sha256)
     let auth = AuthExtension(options: options, keys: keys, clock: clock ?? lab.clock, devKeys: dev)
     var configuration = BookshelfConfiguration()
     configuration.port = port

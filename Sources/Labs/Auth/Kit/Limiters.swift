@@ -86,18 +86,18 @@ final class SlidingWindow: Limiter {
     func attempt(key: String, at now: Duration) async throws -> Decision {
         state.withLock { all in
             var log = all[key] ?? []
+            let refusal: Duration?
             if fixed {
                 let start = window * Int(now.nanos / window.nanos)
                 log = log.filter { $0 >= start }
-                defer { all[key] = log }
-                guard log.count < limit else { return Decision(admitted: false, retryAfter: start + window - now) }
+                refusal = log.count < limit ? nil : start + window - now
             } else {
                 log = log.filter { now - $0 < window }
-                defer { all[key] = log }
-                guard log.count < limit else { return Decision(admitted: false, retryAfter: log[0] + window - now) }
+                refusal = log.count < limit ? nil : log[0] + window - now
             }
-            log.append(now)
-            return Decision(admitted: true, retryAfter: .zero)
+            if refusal == nil { log.append(now) }
+            all[key] = log
+            return Decision(admitted: refusal == nil, retryAfter: refusal ?? .zero)
         }
     }
 }

@@ -61,7 +61,7 @@ struct LabPKI: Sendable {
             issuerPrivateKey: .init(caKey))
     }
 
-    /// A server certificate for localhost and 127.0.0.1, valid from `from` to `until`.
+    /// A server certificate for the name localhost, valid from `from` to `until`.
     func issue(from: Date, until: Date) throws -> (Certificate, P256.Signing.PrivateKey) {
         let key = P256.Signing.PrivateKey()
         let name = try DistinguishedName { CommonName("localhost") }
@@ -73,7 +73,7 @@ struct LabPKI: Sendable {
                 Critical(BasicConstraints.notCertificateAuthority)
                 Critical(KeyUsage(digitalSignature: true))
                 try ExtendedKeyUsage([.serverAuth])
-                SubjectAlternativeNames([.dnsName("localhost"), .ipAddress(ASN1OctetString(contentBytes: [127, 0, 0, 1]))])
+                SubjectAlternativeNames([.dnsName("localhost")])
             },
             issuerPrivateKey: .init(caKey))
         return (cert, key)

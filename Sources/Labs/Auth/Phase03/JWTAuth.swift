@@ -28,7 +28,7 @@ struct JWTAuthLab: Lab {
     static let tampered = AuthCheck("A tampered payload is 401 Bearer",
         "the login's token with its payload changed to role admin (header and signature kept) is 401 with WWW-Authenticate: Bearer on GET /me")
     static let wrongKey = AuthCheck("A token signed with another key is 401 Bearer",
-        "tokens made with jwt-kit and signed with the well-known key \"secret\" (HS256) and with a fresh key of the server's algorithm are each 401 with WWW-Authenticate: Bearer")
+        "tokens made with jwt-kit and signed with the well-known key \"\(wellKnownDevKey)\" (HS256) and with a fresh key of the server's algorithm are each 401 with WWW-Authenticate: Bearer")
     static let algNone = AuthCheck("An alg: none token is 401 Bearer",
         "an unsigned token (header alg: none, empty signature) carrying valid claims is 401 with WWW-Authenticate: Bearer")
     static let expired = AuthCheck("An expired token is 401 Bearer",
@@ -64,7 +64,7 @@ struct JWTAuthLab: Lab {
             && logged.status == 200 && logged.json?["token_type"]?.string?.lowercased() == "bearer"
             && (logged.json?["expires_in"]?.int ?? 0) > 0 && me.refresh != nil
             && ["HS256", "ES256"].contains(alg) && subOK && claims?["role"]?.string != nil
-            && ["iat", "exp", "nbf"].allSatisfy { claims?[$0]?.int != nil }
+            && ["iat", "exp", "nbf"].allSatisfy { isNumber(claims?[$0]) }
             && wrong.status == 401 && unknown.status == 401
         lab.record(Self.login, isReference: isReference, loginOK,
                    observed: "\(made.summary); login → \(statusText(logged)) alg \(alg.isEmpty ? "none found" : alg), claims \(claims?.object.map { $0.keys.sorted().joined(separator: ",") } ?? "unreadable"); wrong password → \(statusText(wrong)); unknown email → \(statusText(unknown))")
@@ -92,13 +92,13 @@ struct JWTAuthLab: Lab {
         let good = AccessClaims(sub: SubjectClaim(value: sub), role: "admin", iat: IssuedAtClaim(value: now),
                                 exp: ExpirationClaim(value: now.addingTimeInterval(600)), nbf: NotBeforeClaim(value: now.addingTimeInterval(-5)))
         let devKey = JWTKeyCollection()
-        await devKey.add(hmac: "secret", digestAlgorithm: .sha256)
+        await devKey.add(hmac: HMACKey(from: wellKnownDevKey), digestAlgorithm: .sha256)
         let fresh = JWTKeyCollection()
         if alg == "ES256" { await fresh.add(ecdsa: ES256PrivateKey()) } else { await fresh.add(hmac: HMACKey(key: .init(size: .bits256)), digestAlgorithm: .sha256) }
         let byDevKey = await api.call("GET", "/me", token: try await devKey.sign(good, header: ["typ": "JWT"]))
         let byFreshKey = await api.call("GET", "/me", token: try await fresh.sign(good, header: ["typ": "JWT"]))
         lab.record(Self.wrongKey, isReference: isReference, byDevKey.isBearer401 && byFreshKey.isBearer401,
-                   observed: "signed with \"secret\": \(byDevKey.summary); with a fresh \(alg.isEmpty ? "HS256" : alg) key: \(byFreshKey.summary)")
+                   observed: "signed with \"\(wellKnownDevKey)\": \(byDevKey.summary); with a fresh \(alg.isEmpty ? "HS256" : alg) key: \(byFreshKey.summary)")
 
         // alg: none, made with jwt-kit's unsecured signer (header alg "none", empty signature).
         let unsigned = JWTKeyCollection()
@@ -126,6 +126,14 @@ struct JWTAuthLab: Lab {
             lab.step("Your server stopped during the checks: \(exit)", subject.service.outputTail() ?? "")
         }
         lab.figure("requests sent", Double(api.calls.count), "requests")
+    }
+}
+
+/// A JSON number (a JWT NumericDate may carry a fraction).
+func isNumber(_ v: JSONValue?) -> Bool {
+    switch v {
+    case .int?, .double?: return true
+    default: return false
     }
 }
 
