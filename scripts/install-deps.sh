@@ -12,6 +12,8 @@ packages=(
   pkg-config     # how SwiftPM finds librabbitmq
   util-linux     # setpriv: the read-only database test runs as an unprivileged user
   procps         # ps/pgrep for the no-leftover-process checks
+  python3        # the Python bookshelf fixtures of the HTTP and auth lab tests
+  openssl        # https-tls prints the negotiated cipher with openssl s_client
 )
 
 missing=()

@@ -173,6 +173,92 @@ extension LabCatalog {
             source: "Sources/Labs/Data/Phase02/QueryPlans.swift"
         ),
         LabInfo(
+            id: "jwt-auth",
+            title: "JWT access tokens: issue on login, verify every claim",
+            phase: 3,
+            tasks: ["jwt-auth"],
+            teaches: "Issue JWTs on login with jwt-kit (HS256 or ES256) and verify them: a valid token is accepted; a tampered payload, a wrong key, alg: none, an expired and a not-yet-valid token are each 401 with WWW-Authenticate: Bearer.",
+            parameters: [
+                LabParameter("break", LabParameter.Kind.choice(["none", "user-enumeration", "verify-other-key", "signature-cache", "dev-key", "alg-none", "ignore-exp", "ignore-nbf"]), default: "none", help: "Breaks the reference on purpose so one check can be seen to fail: user-enumeration (an unknown email answers 404 instead of the wrong password's 401); verify-other-key (tokens are verified with a key other than the one that signed them); signature-cache (a token whose signature the server once issued is trusted without checking its payload); dev-key (tokens signed with the well-known development key \"development-secret-do-not-use-in-prod\" are accepted too); alg-none (a token whose header says alg: none is accepted unsigned); ignore-exp (exp is not checked); ignore-nbf (nbf is not checked)."),
+                LabParameter("alg", LabParameter.Kind.choice(["hs256", "es256"]), default: "hs256", help: "How the reference signs its access tokens: hs256 (HMAC-SHA256, one shared secret) or es256 (ECDSA P-256: a private key signs, the public key verifies)."),
+            ],
+            needs: [],
+            subjects: [LabSubject.Kind.url, LabSubject.Kind.against],
+            source: "Sources/Labs/Auth/Phase03/JWTAuth.swift"
+        ),
+        LabInfo(
+            id: "rbac",
+            title: "Role-based access control: 401, 403 and 2xx per role",
+            phase: 3,
+            tasks: ["rbac"],
+            teaches: "Guard every write of the bookshelf by role: 401 without a token, 403 with the wrong role, 2xx with the right one, admin-only role changes that take effect on the next token.",
+            parameters: [
+                LabParameter("break", LabParameter.Kind.choice(["none", "anonymous-writes", "reader-writes", "editor-denied", "editor-deletes", "anyone-sets-roles", "stale-role-cache"]), default: "none", help: "Breaks the reference on purpose so one check can be seen to fail: anonymous-writes (a request without a token may write); reader-writes (any signed-in user may create and replace (readers included)); editor-denied (creating and replacing need admin, not editor); editor-deletes (DELETE needs editor, not admin); anyone-sets-roles (PUT /users/{id}/role is open to every signed-in user); stale-role-cache (login reuses the role cached at the user's first login)."),
+            ],
+            needs: [],
+            subjects: [LabSubject.Kind.url, LabSubject.Kind.against],
+            source: "Sources/Labs/Auth/Phase03/RBAC.swift"
+        ),
+        LabInfo(
+            id: "https-tls",
+            title: "HTTPS: a CA, a certificate and a TLS 1.3 handshake on loopback",
+            phase: 3,
+            tasks: ["https-tls"],
+            teaches: "Generate a CA and a server certificate at run time, serve HTTPS with swift-nio-ssl, and see which clients get in: one trusting the CA does (TLS 1.3); an untrusting one, a hostname mismatch, an expired certificate and TLS 1.1 do not.",
+            parameters: [
+                LabParameter("break", LabParameter.Kind.choice(["none", "tls12-max", "no-verify", "no-hostname-check", "expired-still-valid", "allow-tls10"]), default: "none", help: "Breaks the reference or its clients on purpose so one check can be seen to fail: tls12-max (the server offers at most TLS 1.2); no-verify (the untrusting client turns certificate verification off); no-hostname-check (the client skips the hostname check); expired-still-valid (the \"expired\" certificate is issued with a validity that has not ended); allow-tls10 (the server accepts TLS 1.0 and 1.1)."),
+            ],
+            needs: [],
+            subjects: [LabSubject.Kind.url],
+            source: "Sources/Labs/Auth/Phase03/HTTPSTLS.swift"
+        ),
+        LabInfo(
+            id: "input-validation",
+            title: "Injection and validation: bound parameters, escaping, size limits",
+            phase: 3,
+            tasks: ["input-validation"],
+            teaches: "A search built two ways (string-built SQL and bound parameters) on SQLite and PostgreSQL: the classic payloads leak rows only in the unsafe build; HTML output escaped; oversized bodies 413 and malformed ones 400; and the bookshelf's q search and review text probed with injection and script payloads.",
+            parameters: [
+                LabParameter("break", LabParameter.Kind.choice(["none", "unsafe-binds", "safe-concatenates", "no-escape", "no-size-limit", "malformed-500", "search-concatenated", "reviews-as-html", "client-errors-as-500"]), default: "none", help: "Breaks the reference on purpose so one check can be seen to fail: unsafe-binds (the string-built search binds its parameter after all (so it cannot be shown leaking)); safe-concatenates (the bound-parameter search pastes the title into the SQL); no-escape (the safe page pastes the query into its HTML unescaped); no-size-limit (the notes endpoint reads bodies of any size); malformed-500 (a body that is not JSON is answered 500); search-concatenated (the SQLite repository pastes q into its SQL instead of binding it); reviews-as-html (reviews are served as text/html with their text pasted in); client-errors-as-500 (a malformed or oversized request body is answered 500)."),
+                LabParameter("postgres", LabParameter.Kind.bool, default: "true", quick: "false", help: "Also build the search on a throwaway PostgreSQL (slower to start than SQLite)."),
+            ],
+            needs: [],
+            subjects: [LabSubject.Kind.url, LabSubject.Kind.against],
+            source: "Sources/Labs/Auth/Phase03/InputValidation.swift"
+        ),
+        LabInfo(
+            id: "token-refresh",
+            title: "Refresh tokens: rotation, expiry and reuse detection",
+            phase: 3,
+            tasks: ["token-refresh"],
+            teaches: "Short-lived access tokens with rotating refresh tokens stored hashed, on an injected clock: expiry enforced, a refresh rotates, re-use of a spent refresh token revokes its whole family.",
+            parameters: [
+                LabParameter("break", LabParameter.Kind.choice(["none", "no-rotation", "reuse-allowed", "no-family-revoke", "no-expiry", "refresh-no-expiry", "refresh-plaintext"]), default: "none", help: "Breaks the reference on purpose so one check can be seen to fail: no-rotation (/auth/refresh spends the refresh token but hands the same one back); reuse-allowed (a re-used refresh token revokes its family but is still answered 200 with a new pair); no-family-revoke (re-using a spent refresh token does not revoke the rest of its family); no-expiry (access tokens are accepted after exp); refresh-no-expiry (refresh tokens never expire); refresh-plaintext (refresh tokens are stored as they are, not hashed)."),
+                LabParameter("access-ttl", LabParameter.Kind.int(min: 1, max: 600), default: "3", quick: "1", help: "Seconds an access token lives (the reference is built with it; your server must use the same). Real waiting only against your server."),
+                LabParameter("refresh-ttl", LabParameter.Kind.int(min: 1, max: 3600), default: "6", quick: "2", help: "Seconds a refresh token lives (the reference is built with it; your server must use the same)."),
+            ],
+            needs: [],
+            subjects: [LabSubject.Kind.url, LabSubject.Kind.against],
+            source: "Sources/Labs/Auth/Phase03/TokenRefresh.swift"
+        ),
+        LabInfo(
+            id: "rate-limiting",
+            title: "Rate limiting: token bucket and sliding window, in process and in Redis",
+            phase: 3,
+            tasks: ["rate-limiting"],
+            teaches: "Token bucket and sliding window, in process and in Redis (an atomic Lua script), under 8 concurrent clients on an injected clock: no more than the limit admitted in any window, refill over time, and 429 with Retry-After on the bookshelf's /auth/login.",
+            parameters: [
+                LabParameter("break", LabParameter.Kind.choice(["none", "racy-bucket", "fixed-window", "uncapped-refill", "redis-get-set", "redis-fixed-window", "no-login-limit", "retry-after-zero"]), default: "none", help: "Breaks the reference on purpose so one check can be seen to fail: racy-bucket (the in-process bucket reads its level, waits 1 ms, then writes it); fixed-window (the in-process sliding window is a fixed window); uncapped-refill (the in-process bucket's refill is not capped at its capacity); redis-get-set (the Redis bucket is HGET then HSET from the client, 1 ms apart, not one Lua script); redis-fixed-window (the Redis sliding window is a fixed window (INCR per window)); no-login-limit (/auth/login has no rate limit); retry-after-zero (the 429 says Retry-After: 0)."),
+                LabParameter("limit", LabParameter.Kind.int(min: 2, max: 500), default: "40", quick: "10", help: "Requests per window (10 s of manual clock) for the in-process and Redis limiters; the bucket's capacity, refilled one token every window/limit."),
+                LabParameter("login-limit", LabParameter.Kind.int(min: 1, max: 100), default: "5", help: "Login attempts per minute per client the server allows (the contract's LOGIN_LIMIT; the reference is built with it)."),
+            ],
+            needs: [
+                LabNeed("Redis", programs: ["redis-server"], packages: ["redis-server"]),
+            ],
+            subjects: [LabSubject.Kind.url, LabSubject.Kind.against],
+            source: "Sources/Labs/Auth/Phase03/RateLimiting.swift"
+        ),
+        LabInfo(
             id: "coroutines",
             title: "Coroutines: async/await, task groups, flows and channels",
             phase: 4,

@@ -93,26 +93,32 @@ phases:
     tasks:
       - id: jwt-auth
         title: Implement JWT-based authentication
+        labs: [jwt-auth]
         requires: [rest-api]
         due: 2027-02-06
       - id: rbac
         title: Secure API routes with role-based access
+        labs: [rbac]
         requires: [jwt-auth]
         due: 2027-02-12
       - id: https-tls
         title: Use HTTPS and understand TLS basics
+        labs: [https-tls]
         requires: [rest-api]
         due: 2027-02-18
       - id: input-validation
         title: Handle input validation and escaping (SQLi, XSS protection)
+        labs: [input-validation]
         requires: [sql-mastery, dtos]
         due: 2027-02-23
       - id: token-refresh
         title: Build token refresh and expiration logic
+        labs: [token-refresh]
         requires: [jwt-auth]
         due: 2027-03-01
       - id: rate-limiting
         title: Rate limiting (e.g., using Redis or middleware)
+        labs: [rate-limiting]
         requires: [rest-api]
   - id: concurrency
     number: 4

@@ -20,7 +20,8 @@ func buildBookshelf(
         repository = InMemoryBookshelfRepository()
     case let .sqlite(path):
         repository = try SQLiteBookshelfRepository(path: configuration.fault == .sqliteInMemory ? nil : path,
-                                                   caseSensitiveSearch: configuration.fault == .sqliteDrift)
+                                                   caseSensitiveSearch: configuration.fault == .sqliteDrift,
+                                                   concatenatedSearch: configuration.fault == .searchConcatenated)
     }
     if let title = configuration.failingTitle { repository = FailingRepository(base: repository, title: title) }
     if let audit = configuration.audit { repository = AuditedRepository(base: repository, audit: audit) }
@@ -29,6 +30,7 @@ func buildBookshelf(
     let logger = configuration.log?.logger(label: "bookshelf") ?? silentLogger("bookshelf")
     let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)
     router.add(middleware: BookshelfMiddleware(fault: configuration.fault, log: logger))
+    for e in configuration.extensions { e.register(on: router) }
     let document = try BookshelfOpenAPI.json(fault: configuration.fault)
     BookshelfRoutes(service: service, repository: repository, fault: configuration.fault, openAPI: document)
         .register(on: router)
@@ -43,8 +45,8 @@ func buildBookshelf(
 
 /// Starts the bookshelf in a ServiceGroup and returns once it listens; `stop` shuts it
 /// down gracefully (ServiceGroup.triggerGracefulShutdown, not a cancelled task).
-enum BookshelfServer {
-    static func start(_ configuration: BookshelfConfiguration) async throws -> RunningReference {
+public enum BookshelfServer {
+    public static func start(_ configuration: BookshelfConfiguration) async throws -> RunningReference {
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = try buildBookshelf(configuration) { port in
             continuation.yield(port)

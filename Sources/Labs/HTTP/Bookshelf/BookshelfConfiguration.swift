@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 
 /// How the reference bookshelf is built for one run: where it keeps its data, and which
 /// fault (if any) a lab's breaker knob asked for. Every fault breaks the reference on
@@ -23,11 +24,21 @@ public struct BookshelfConfiguration: Sendable {
     /// A book title that makes the storage fail with a low-level error, so a lab can see
     /// what a 500 looks like from outside. nil (the default): storage never fails on purpose.
     public var failingTitle: String?
+    /// What later phases add to the same service (phase 3's users, logins and roles come
+    /// from AuthLabs this way): each registers its middleware and routes after the
+    /// bookshelf's own middleware and before its routes. Empty: the phase-1 service.
+    public var extensions: [any BookshelfExtension] = []
 
     public init(storage: Storage = .memory, fault: BookshelfFault = .none, log: RequestLogSink? = nil,
                 audit: RepositoryAudit? = nil, failingTitle: String? = nil) {
         self.storage = storage; self.fault = fault; self.log = log; self.audit = audit; self.failingTitle = failingTitle
     }
+}
+
+/// Something a later phase adds to the bookshelf (docs/bookshelf.md "Phase 3"): it
+/// registers middleware (which then guards the phase-1 routes too) and its own routes.
+public protocol BookshelfExtension: Sendable {
+    func register(on router: Router<BasicRequestContext>)
 }
 
 /// The ways a lab can break the reference on purpose, one per check.
@@ -69,6 +80,8 @@ public enum BookshelfFault: String, CaseIterable, Sendable {
     case docDrift = "doc-drift"
     case problemNoTitle = "problem-no-title"
     case openSchemas = "open-schemas"
+    // input-validation (AuthLabs)
+    case searchConcatenated = "search-concatenated"
 
     /// What the fault does, for a knob's help text.
     public var effect: String {
@@ -105,6 +118,7 @@ public enum BookshelfFault: String, CaseIterable, Sendable {
         case .docDrift: return "the documented Book schema calls year published_year"
         case .problemNoTitle: return "problem documents leave out title"
         case .openSchemas: return "the document's schemas allow additional properties"
+        case .searchConcatenated: return "the SQLite repository pastes q into its SQL instead of binding it"
         }
     }
 }

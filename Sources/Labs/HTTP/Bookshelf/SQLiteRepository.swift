@@ -7,9 +7,12 @@ final class SQLiteBookshelfRepository: BookshelfRepository {
     private let db: DatabaseQueue
     /// A deliberate drift from the in-memory repository (the sqlite-drift breaker).
     private let caseSensitiveSearch: Bool
+    /// The search-concatenated breaker (input-validation): q pasted into the SQL text.
+    private let concatenatedSearch: Bool
 
     /// - Parameter path: the database file; nil keeps it in memory (the sqlite-in-memory breaker).
-    init(path: String?, caseSensitiveSearch: Bool = false) throws {
+    init(path: String?, caseSensitiveSearch: Bool = false, concatenatedSearch: Bool = false) throws {
+        self.concatenatedSearch = concatenatedSearch
         if let path { db = try DatabaseQueue(path: path) } else { db = try DatabaseQueue() }
         self.caseSensitiveSearch = caseSensitiveSearch
         var migrator = DatabaseMigrator()
@@ -93,7 +96,8 @@ final class SQLiteBookshelfRepository: BookshelfRepository {
     func books(_ q: BookQuery) async throws -> Page<Book> {
         // lower() folds ASCII only; the in-memory repository folds all of Unicode. The labs'
         // titles are ASCII, where the two agree.
-        let search = (q.caseSensitive || caseSensitiveSearch) ? "instr(title, :q) > 0" : "instr(lower(title), lower(:q)) > 0"
+        var search = (q.caseSensitive || caseSensitiveSearch) ? "instr(title, :q) > 0" : "instr(lower(title), lower(:q)) > 0"
+        if concatenatedSearch, let text = q.titleContains { search = "instr(lower(title), lower('\(text)')) > 0" }
         let condition = "(:author IS NULL OR author_id = :author) AND (:q IS NULL OR :q = '' OR \(search))"
         return try await db.read { db in
             let args: StatementArguments = ["author": q.authorID, "q": q.titleContains, "limit": q.limit, "offset": q.offset]
