@@ -25,6 +25,11 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/mattpolzin/OpenAPIKit", from: "6.4.0"),
+        // SHA-256 for the C++ build cache (already in the tree through postgres-nio; the range
+        // admits the 4.x the others resolve, so nothing is rebuilt).
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        // p50/p99 of the phase-5 server models.
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift", from: "0.2.0"),
     ],
     targets: [
         // Metadata of every lab (ids, titles, tasks, parameters, needs): no lab code.
@@ -64,6 +69,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
         // The labs, one target per family (DESIGN.md §4), one folder per phase inside it and
@@ -96,8 +102,20 @@ let package = Package(
             ],
             path: "Sources/Labs/HTTP"
         ),
+        // Phase 5: C++17 sources (Phase05/cpp, embedded into the binary by scripts/embed-cpp.sh)
+        // compiled at run time by the kit's CppBuild; cpp-rest-api reuses HTTPLabs' checks.
+        .target(
+            name: "NativeLabs",
+            dependencies: [
+                "LabKit", "HTTPLabs",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Sources/Labs/Native",
+            exclude: ["Phase05/cpp"]
+        ),
         // Every family's labs, found by id.
-        .target(name: "Labs", dependencies: ["LabKit", "DataLabs", "ConcurrencyLabs", "HTTPLabs"], path: "Sources/Labs/Registry"),
+        .target(name: "Labs", dependencies: ["LabKit", "DataLabs", "ConcurrencyLabs", "HTTPLabs", "NativeLabs"], path: "Sources/Labs/Registry"),
         .executableTarget(name: "curriculum-labs", dependencies: ["Labs", "LabKit", "LabCatalog", "CLabSupport"]),
         // prctl(2) for curriculum-labs (a variadic C call Swift cannot make).
         .target(name: "CLabSupport"),
@@ -107,6 +125,7 @@ let package = Package(
         .testTarget(name: "DataLabsTests", dependencies: ["DataLabs", "LabKit", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ConcurrencyLabsTests", dependencies: ["ConcurrencyLabs", "LabKit"]),
         .testTarget(name: "HTTPLabsTests", dependencies: ["HTTPLabs", "LabKit", "LabCatalog"], exclude: ["Fixtures"]),
+        .testTarget(name: "NativeLabsTests", dependencies: ["NativeLabs", "LabKit", "LabCatalog"], exclude: ["Fixtures"]),
         .testTarget(name: "CLITests", dependencies: ["CurriculumKit", "curriculum"]),
     ]
 )
