@@ -9,6 +9,10 @@ packages=(
   redis-server   # throwaway Redis for the caching and rate-limiting labs
   util-linux     # setpriv: the read-only database test runs as an unprivileged user
   procps         # ps/pgrep for the no-leftover-process checks
+  g++            # phase 5: the C++ labs compile their sources at run time (sanitizers included)
+  pkg-config     # phase 5: compiler flags for Debian's C++ libraries
+  libcpp-httplib-dev  # cpp-rest-api
+  libpqxx-dev    # cpp-libpqxx
 )
 
 missing=()

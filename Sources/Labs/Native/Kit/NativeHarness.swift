@@ -29,7 +29,7 @@ enum Native {
             own = try CppBuild.learnerFiles(at: path).filter { f in !harness.contains(URL(fileURLWithPath: f.path).lastPathComponent) }
             let names = Set(own.map { URL(fileURLWithPath: $0.path).lastPathComponent })
             own += contract.filter { !names.contains($0) }.map { file("\(folder)/\($0)") }
-            let dirs = Set(own.map { URL(fileURLWithPath: $0.path).deletingLastPathComponent().relativePath }).filter { $0 != "." && !$0.isEmpty }
+            let dirs = Set(own.map { ($0.path as NSString).deletingLastPathComponent }).filter { $0 != "." && !$0.isEmpty }
             flags = dirs.sorted().map { "-I\($0)" }
             lab.step("Compiling your source \(path) with the lab's harness",
                      "your files: \(own.map(\.path).joined(separator: ", ")); the harness: \(harness.joined(separator: ", "))")

@@ -35,7 +35,7 @@ final class NativeServer: Sendable {
             throw LabError(error.description)
         }
         let server = NativeServer(pid: pid, port: port, log: log)
-        Thread { let t = Subprocess.waitBlocking(pid, timeout: nil); server.ended.withLock { $0 = t } }.start()
+        Task.detached { let t = await Subprocess.wait(pid); server.ended.withLock { $0 = t } }
         lab.onCleanup { await server.stop() }
         let deadline = Date().addingTimeInterval(timeout)
         while true {

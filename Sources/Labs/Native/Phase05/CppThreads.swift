@@ -25,7 +25,7 @@ struct CppThreadsLab: Lab {
         source: "Sources/Labs/Native/Phase05/CppThreads.swift")
 
     static let exactlyOnce = ("every item is consumed exactly once",
-        "PRODUCERS threads push ITEMS numbered items each through a queue of CAPACITY to CONSUMERS threads, then close(): each number is popped once, none lost, none twice")
+        "PRODUCERS threads push ITEMS numbered items each through a queue of CAPACITY to CONSUMERS threads, then one end-of-work item per consumer: each number is popped once, none lost, none twice")
     static let blocking = ("push blocks while full, pop while empty, and each wakes",
         "capacity 2: the third push returns only after a pop; a pop on the empty queue waits until a push, then returns that item")
     static let shutdown = ("close() wakes every blocked consumer and refuses later pushes",

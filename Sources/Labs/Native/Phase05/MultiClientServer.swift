@@ -114,7 +114,8 @@ struct MultiClientServerLab: Lab {
     /// `connections` client threads at once, each on its own keep-alive connection sending
     /// `requests` requests one after the other; latencies in nanoseconds.
     static func load(port: Int, connections: Int, requests: Int) async -> Load {
-        let shared = Mutex(Load())
+        final class Shared: Sendable { let state = Mutex(Load()) }
+        let shared = Shared()
         let started = DispatchTime.now().uptimeNanoseconds
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             let group = DispatchGroup()
@@ -125,7 +126,7 @@ struct MultiClientServerLab: Lab {
                     var latencies: [UInt64] = [], correct = 0, failures: [String] = []
                     let fd = Probe.connect(port: port, timeout: 10)
                     guard fd >= 0 else {
-                        shared.withLock { $0.failures.append("connection \(c): could not connect (\(String(cString: strerror(errno))))") }
+                        shared.state.withLock { $0.failures.append("connection \(c): could not connect (\(String(cString: strerror(errno))))") }
                         return
                     }
                     defer { close(fd) }
@@ -151,7 +152,7 @@ struct MultiClientServerLab: Lab {
                         if answer.status == 200 && answer.body == String(a + b) { correct += 1 }
                         else if failures.count < 3 { failures.append("a=\(a)&b=\(b) → \(answer.status) \"\(answer.body.prefix(40))\"") }
                     }
-                    shared.withLock { s in
+                    shared.state.withLock { s in
                         s.correct += correct
                         s.failures += failures
                         for l in latencies { _ = s.histogram.record(l) }
@@ -162,7 +163,7 @@ struct MultiClientServerLab: Lab {
             }
             group.notify(queue: .global()) { done.resume() }
         }
-        var result = shared.withLock { $0 }
+        var result = shared.state.withLock { $0 }
         result.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         return result
     }
