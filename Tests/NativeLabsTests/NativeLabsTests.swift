@@ -50,7 +50,8 @@ import Testing
     }
 
     @Test func everyLabIsInPhaseFiveWithKebabCaseKnobs() throws {
-        #expect(NativeLabs.labs.map(\.id) == Self.ids)
+        let ids: [String] = NativeLabs.labs.map { $0.id }
+        #expect(ids == Self.ids)
         for type in NativeLabs.labs {
             let info = type.info
             #expect(info.phase == 5)
@@ -139,6 +140,22 @@ import Testing
         #expect(!compile.passed)
         #expect(compile.observed.contains("unused variable"), "\(compile.observed)")
         #expect(report.checks.count == 1)
+    }
+
+    /// The server-shaped labs judge a running server too: the reference binary, built by the
+    /// kit, started by the lab with --against.
+    @Test func theServerLabsJudgeAServerStartedWithAgainst() async throws {
+        let bookshelf = try await CppBuild(name: "bookshelf", sources: [Native.file("cpp-rest-api/bookshelf.cpp")], pkgConfig: ["cpp-httplib"]).build()
+        guard case let .built(rest) = bookshelf else { Issue.record("the reference did not build"); return }
+        let report = try await Self.run("cpp-rest-api", subject: LabSubject(.against, rest.url.path))
+        #expect(report.outcome == .passed, "\(Self.failures(report))")
+        #expect(report.checks.contains { $0.name == "your server stops on SIGTERM" && $0.passed })
+
+        let server = try await CppBuild(name: "server", sources: [Native.file("multi-client-server/server.cpp")]).build()
+        guard case let .built(multi) = server else { Issue.record("the reference did not build"); return }
+        let loaded = try await Self.run("multi-client-server", subject: LabSubject(.against, "\(multi.url.path) epoll"))
+        #expect(loaded.outcome == .passed, "\(Self.failures(loaded))")
+        #expect(loaded.checks.contains { $0.name == "your server: every response correct under load" && $0.passed })
     }
 
     /// `lab init`'s stub compiles (the compile checks pass) and fails the lab.
