@@ -1100,8 +1100,7 @@ static void speed(long rounds) {
         for (long r = 0; r < rounds; ++r) {
             for (int i = 0; i < batch; ++i) {
                 held[i] = pool.allocate();
-                if (!held[i]) { std::printf("NOTE the pool ran out during the speed run; no figure
-"); return; }
+                if (!held[i]) { std::printf("NOTE the pool ran out during the speed run; no figure\n"); return; }
                 *static_cast<char*>(held[i]) = char(i);
             }
             for (int i = batch; i-- > 0;) { sink = sink + reinterpret_cast<std::uintptr_t>(held[i]); pool.deallocate(held[i]); }
