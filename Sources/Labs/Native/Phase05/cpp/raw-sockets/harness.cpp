@@ -224,9 +224,9 @@ static double round_trips(bool nodelay, int rounds) {
     // The server reads the 8-byte request and answers 2 bytes (raw: byte order is not this
     // experiment's business).
     std::thread server([&] {
-        char request[8];
-        while (read_exact(fds[1], request, sizeof request))
-            if (!write_all(fds[1], "ok", 2)) break;
+        const std::size_t request = 8;
+        while (raw_read(fds[1], request, 5000).size() == request)
+            if (::send(fds[1], "ok", 2, MSG_NOSIGNAL) != 2) break;
     });
     set_nodelay(fds[0], nodelay);
     std::vector<double> times;
@@ -236,7 +236,7 @@ static double round_trips(bool nodelay, int rounds) {
         unsigned char header[4] = {0, 0, 0, 4};
         write_all(fds[0], header, 4);
         write_all(fds[0], "ping", 4);
-        if (!read_exact(fds[0], reply, sizeof reply)) break;
+        if (raw_read(fds[0], sizeof reply, 5000).size() != sizeof reply) break;
         times.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
     }
     ::shutdown(fds[0], SHUT_RDWR);
