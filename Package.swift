@@ -144,8 +144,20 @@ let package = Package(
             ],
             path: "Sources/Labs/Auth"
         ),
+        // Phase 5: C++17 sources (Phase05/cpp, embedded into the binary by scripts/embed-cpp.sh)
+        // compiled at run time by the kit's CppBuild; cpp-rest-api reuses HTTPLabs' checks.
+        .target(
+            name: "NativeLabs",
+            dependencies: [
+                "LabKit", "HTTPLabs",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            path: "Sources/Labs/Native",
+            exclude: ["Phase05/cpp"]
+        ),
         // Every family's labs, found by id.
-        .target(name: "Labs", dependencies: ["LabKit", "DataLabs", "ConcurrencyLabs", "HTTPLabs", "QueueLabs", "CacheLabs", "AuthLabs"], path: "Sources/Labs/Registry"),
+        .target(name: "Labs", dependencies: ["LabKit", "DataLabs", "ConcurrencyLabs", "HTTPLabs", "AuthLabs", "NativeLabs", "CacheLabs", "QueueLabs"], path: "Sources/Labs/Registry"),
         .executableTarget(name: "curriculum-labs", dependencies: ["Labs", "LabKit", "LabCatalog", "CLabSupport"]),
         // prctl(2) for curriculum-labs (a variadic C call Swift cannot make).
         .target(name: "CLabSupport"),
@@ -160,6 +172,7 @@ let package = Package(
         .testTarget(name: "QueueLabsTests", dependencies: ["QueueLabs", "LabKit"]),
         .testTarget(name: "CacheLabsTests", dependencies: ["CacheLabs", "LabKit", "LabCatalog"]),
         .testTarget(name: "AuthLabsTests", dependencies: ["AuthLabs", "HTTPLabs", "LabKit", "LabCatalog"], exclude: ["Fixtures"]),
+        .testTarget(name: "NativeLabsTests", dependencies: ["NativeLabs", "LabKit", "LabCatalog"], exclude: ["Fixtures"]),
         .testTarget(name: "CLITests", dependencies: ["CurriculumKit", "curriculum"]),
     ]
 )

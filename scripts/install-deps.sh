@@ -14,6 +14,9 @@ packages=(
   procps         # ps/pgrep for the no-leftover-process checks
   python3        # the Python bookshelf fixtures of the HTTP and auth lab tests
   openssl        # https-tls prints the negotiated cipher with openssl s_client
+  g++            # phase 5: the C++ labs compile their sources at run time (sanitizers included)
+  libcpp-httplib-dev  # cpp-rest-api
+  libpqxx-dev    # cpp-libpqxx
 )
 
 missing=()

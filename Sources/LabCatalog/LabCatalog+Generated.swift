@@ -340,6 +340,110 @@ extension LabCatalog {
             source: "Sources/Labs/Concurrency/Phase04/ConcurrentServices.swift"
         ),
         LabInfo(
+            id: "cpp-rest-api",
+            title: "A REST API in C++ with cpp-httplib",
+            phase: 5,
+            tasks: ["cpp-rest-api"],
+            teaches: "The bookshelf's phase-1 resources in C++17 on cpp-httplib, compiled by the lab and judged over real HTTP by the very checks of rest-api: 201 with Location, 200, 204 then 404, 405 with Allow, problem+json 404s, limit/offset pages with search.",
+            parameters: [
+                LabParameter("break", LabParameter.Kind.choice(["none", "skip-location", "ignore-offset", "plain-404", "no-allow", "delete-keeps"]), default: "none", help: "Breaks the reference C++ on purpose: skip-location (201 without Location), ignore-offset (every page starts at 0), plain-404 (404 as text/plain), no-allow (405 without Allow), delete-keeps (DELETE answers 204 but keeps the book)."),
+                LabParameter("books", LabParameter.Kind.int(min: 21, max: 300), default: "45", quick: "23", help: "Books created for the list checks (more than 20, so the default page of 20 is full)."),
+            ],
+            needs: [
+                LabNeed("a C++17 compiler", programs: ["g++"], packages: ["g++"]),
+                LabNeed("cpp-httplib", programs: ["pkg-config"], packages: ["g++", "libcpp-httplib-dev", "pkg-config"]),
+            ],
+            subjects: [LabSubject.Kind.source, LabSubject.Kind.against, LabSubject.Kind.url],
+            source: "Sources/Labs/Native/Phase05/CppRESTAPI.swift"
+        ),
+        LabInfo(
+            id: "cpp-libpqxx",
+            title: "libpqxx: PostgreSQL from C++ with prepared statements and transactions",
+            phase: 5,
+            tasks: ["cpp-libpqxx"],
+            teaches: "A C++ store on a throwaway PostgreSQL through libpqxx: rows round-trip with their types, prepared statements keep a title full of SQL as data, and a transaction that fails half-way leaves no row behind while a good one commits every row.",
+            parameters: [
+                LabParameter("break", LabParameter.Kind.choice(["none", "find-latest", "concat", "exec-params", "autocommit", "no-commit"]), default: "none", help: "Breaks the reference store on purpose: find-latest (find_book ignores its id), concat (add_book pastes the title into the SQL), exec-params (nothing prepared: parameters sent with the text each time), autocommit (add_books commits each book on its own), no-commit (add_books never commits)."),
+            ],
+            needs: [
+                LabNeed("PostgreSQL", programs: ["initdb", "pg_ctl", "postgres"], packages: ["postgresql"]),
+                LabNeed("a C++17 compiler", programs: ["g++"], packages: ["g++"]),
+                LabNeed("libpqxx", programs: ["pkg-config"], packages: ["g++", "libpqxx-dev", "pkg-config"]),
+            ],
+            subjects: [LabSubject.Kind.source],
+            source: "Sources/Labs/Native/Phase05/CppLibpqxx.swift"
+        ),
+        LabInfo(
+            id: "raw-sockets",
+            title: "Raw sockets: length-prefixed framing over TCP, partial reads and writes, Nagle",
+            phase: 5,
+            tasks: ["raw-sockets"],
+            teaches: "Messages over a byte stream need framing: a frame split across reads is reassembled, a write cut short by a signal is finished, the length goes big-endian on the wire; and a write-write-read client stalls on Nagle's algorithm until TCP_NODELAY, by a ratio the lab measures.",
+            parameters: [
+                LabParameter("break", LabParameter.Kind.choice(["none", "little-endian", "single-read", "single-write", "nodelay-noop"]), default: "none", help: "Breaks the reference framing on purpose: little-endian (the length's bytes reversed), single-read (one read() per message), single-write (one send() per message), nodelay-noop (set_nodelay does nothing)."),
+                LabParameter("rounds", LabParameter.Kind.int(min: 5, max: 1000), default: "40", quick: "12", help: "Write-write-read round trips measured with and without TCP_NODELAY (each takes ~40 ms with Nagle)."),
+                LabParameter("min-ratio", LabParameter.Kind.int(min: 2, max: 1000), default: "5", help: "How many times faster the median round trip must be with TCP_NODELAY than without."),
+            ],
+            needs: [
+                LabNeed("a C++17 compiler", programs: ["g++"], packages: ["g++"]),
+            ],
+            subjects: [LabSubject.Kind.source],
+            source: "Sources/Labs/Native/Phase05/RawSockets.swift"
+        ),
+        LabInfo(
+            id: "memory-pools",
+            title: "Custom allocators: a fixed-block pool and an arena",
+            phase: 5,
+            tasks: ["memory-pools"],
+            teaches: "A free list threaded through the blocks makes allocate and free two pointer moves; an arena only bumps an offset. The checks prove no two live blocks overlap, freed blocks come back, the arena aligns, and AddressSanitizer sees nothing; the speed against malloc is printed as a ratio.",
+            parameters: [
+                LabParameter("break", LabParameter.Kind.choice(["none", "overlap", "no-reuse", "misalign", "overflow"]), default: "none", help: "Breaks the reference on purpose: overlap (blocks half a block apart), no-reuse (deallocate forgets the block), misalign (the arena ignores alignment), overflow (the pool's buffer is one byte short: only AddressSanitizer sees it)."),
+                LabParameter("rounds", LabParameter.Kind.int(min: 100, max: 1000000), default: "100000", quick: "5000", help: "Rounds of 64 allocations and 64 frees in the speed comparison (best of 5)."),
+            ],
+            needs: [
+                LabNeed("a C++17 compiler", programs: ["g++"], packages: ["g++"]),
+            ],
+            subjects: [LabSubject.Kind.source],
+            source: "Sources/Labs/Native/Phase05/MemoryPools.swift"
+        ),
+        LabInfo(
+            id: "cpp-threads",
+            title: "std::thread, std::mutex, std::condition_variable: a bounded blocking queue",
+            phase: 5,
+            tasks: ["cpp-threads"],
+            teaches: "Producers and consumers meet in a bounded queue built on one mutex and two condition variables: every item is consumed exactly once, push blocks while full and pop while empty, close() wakes everyone, and ThreadSanitizer finds the race when a read skips the lock.",
+            parameters: [
+                LabParameter("break", LabParameter.Kind.choice(["none", "skip-item", "unbounded", "close-no-wake", "no-lock"]), default: "none", help: "Breaks the reference queue on purpose: skip-item (pop sometimes discards a second item), unbounded (push never waits), close-no-wake (close() notifies nobody), no-lock (size() reads the deque without the lock: a data race)."),
+                LabParameter("producers", LabParameter.Kind.int(min: 1, max: 16), default: "4", quick: "2", help: "Producer threads."),
+                LabParameter("consumers", LabParameter.Kind.int(min: 1, max: 16), default: "4", quick: "3", help: "Consumer threads."),
+                LabParameter("items", LabParameter.Kind.int(min: 100, max: 2000000), default: "200000", quick: "20000", help: "Items each producer pushes."),
+                LabParameter("capacity", LabParameter.Kind.int(min: 1, max: 100000), default: "64", quick: "16", help: "The queue's capacity."),
+            ],
+            needs: [
+                LabNeed("a C++17 compiler", programs: ["g++"], packages: ["g++"]),
+            ],
+            subjects: [LabSubject.Kind.source],
+            source: "Sources/Labs/Native/Phase05/CppThreads.swift"
+        ),
+        LabInfo(
+            id: "multi-client-server",
+            title: "A server for many clients: thread per connection, thread pool, epoll",
+            phase: 5,
+            tasks: ["multi-client-server"],
+            teaches: "One HTTP server three ways, loaded by many concurrent clients: every answer must be right under load, with requests split across packets and pipelined, and the throughput and p50/p99 latency of each model (HdrHistogram) show what a thread per client, a bounded pool and an event loop cost.",
+            parameters: [
+                LabParameter("break", LabParameter.Kind.choice(["none", "thread-close", "pool-shed", "epoll-one-read", "no-pipelining"]), default: "none", help: "Breaks the reference server on purpose: thread-close (closes a connection after one answer), pool-shed (the pool closes connections while two wait), epoll-one-read (the event loop takes one read for one whole request), no-pipelining (requests after the first in a read are dropped)."),
+                LabParameter("connections", LabParameter.Kind.int(min: 1, max: 512), default: "64", quick: "16", help: "Concurrent client connections per model."),
+                LabParameter("requests", LabParameter.Kind.int(min: 1, max: 10000), default: "100", quick: "20", help: "Requests each connection sends, one after the other (every 5th split across two packets)."),
+                LabParameter("workers", LabParameter.Kind.int(min: 1, max: 64), default: "4", help: "Worker threads of the pool model (WORKERS)."),
+            ],
+            needs: [
+                LabNeed("a C++17 compiler", programs: ["g++"], packages: ["g++"]),
+            ],
+            subjects: [LabSubject.Kind.source, LabSubject.Kind.against, LabSubject.Kind.url],
+            source: "Sources/Labs/Native/Phase05/MultiClientServer.swift"
+        ),
+        LabInfo(
             id: "olap-schema",
             title: "A star schema, ROLLUP and CUBE",
             phase: 6,

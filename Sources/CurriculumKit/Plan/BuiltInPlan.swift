@@ -159,24 +159,30 @@ phases:
     tasks:
       - id: cpp-rest-api
         title: Write a REST API in C++ using `cpp-httplib` or `crowcpp`
+        labs: [cpp-rest-api]
         requires: [rest-api]
         due: 2027-04-11
       - id: cpp-libpqxx
         title: Use libpqxx to connect PostgreSQL to your C++ backend
+        labs: [cpp-libpqxx]
         requires: [postgres-setup, cpp-rest-api]
         due: 2027-04-18
       - id: raw-sockets
         title: Understand raw sockets and TCP/IP
+        labs: [raw-sockets]
         due: 2027-04-25
       - id: memory-pools
         title: Implement custom memory allocators and pools
+        labs: [memory-pools]
         due: 2027-05-02
       - id: cpp-threads
         title: Write multithreaded code with `std::thread`, `std::mutex`, `std::condition_variable`
+        labs: [cpp-threads]
         requires: [shared-resources]
         due: 2027-05-09
       - id: multi-client-server
         title: Build a custom web server handling multiple clients
+        labs: [multi-client-server]
         requires: [raw-sockets, cpp-threads]
   - id: data-design
     number: 6

@@ -49,6 +49,11 @@ struct RESTAPILab: Lab {
     func run(_ lab: LabContext) async throws {
         let fault = BookshelfFault(rawValue: lab[Self.breaker]) ?? .none
         let (_, api) = try await startBookshelf(lab, BookshelfConfiguration(fault: fault))
+        await Self.judge(lab, api, books: lab[Self.books])
+    }
+
+    /// The checks, over HTTP only: also what cpp-rest-api runs (`BookshelfChecks.restAPI`).
+    static func judge(_ lab: LabContext, _ api: BookshelfClient, books count: Int) async {
         let token = BookshelfContract.runToken()
 
         // Create: an author, then a book of theirs.
@@ -86,7 +91,6 @@ struct RESTAPILab: Lab {
         lab.check(Self.replaced.name, replacedOK, expected: Self.replaced.asserts, observed: observed([put, after]))
 
         // Fill a list: books by two new authors, titles carrying the token in three cases.
-        let count = lab[Self.books]
         let second = await api.createAuthor("Octavia E. Butler \(token)")
         var mine: [Int] = [], butlers: [Int] = [], tokenTitles: [Int] = []
         var failures: [Exchange] = []
