@@ -172,12 +172,22 @@ struct OLAPSchemaLab: Lab {
         lab.figure("dashboard from facts", tf * 1000, "ms")
         lab.figure("dashboard from summary", ts * 1000, "ms")
         lab.figure("summary speed-up", tf / max(ts, 1e-9), "×")
-        // The claim is checked, conservatively, where it should hold: the summary is at least
-        // ten times smaller than the facts it replaces.
+        // The claim is checked, conservatively, where it should hold (the summary at least ten
+        // times smaller than the facts), on the server's executor time from EXPLAIN ANALYZE:
+        // the round trip and the decoding of the answer, alike on both sides, drowned the
+        // difference in a loaded CI run (44 vs 46 ms).
         if w.facts >= 10 * summaryRows {
-            lab.expect("the summary answers the dashboard at least 2× faster than the facts (medians)", tf >= 2 * ts,
-                       expected: "facts median ≥ 2 × summary median",
-                       observed: String(format: "%.2f ms vs %.2f ms (%.1f×)", tf * 1000, ts * 1000, tf / max(ts, 1e-9)))
+            var factExec: [Double] = [], summaryExec: [Double] = []
+            for _ in 0..<max(repeats, 3) {
+                factExec.append(try await db.explain(fromFacts).executionTime ?? .infinity)
+                summaryExec.append(try await db.explain(fromSummary).executionTime ?? .infinity)
+            }
+            let (ef, es) = (Measure.percentile(factExec, 50), Measure.percentile(summaryExec, 50))
+            lab.figure("dashboard executor time, facts (EXPLAIN ANALYZE)", ef, "ms")
+            lab.figure("dashboard executor time, summary (EXPLAIN ANALYZE)", es, "ms")
+            lab.expect("the summary answers the dashboard at least 2× faster than the facts (executor medians)", ef >= 2 * es,
+                       expected: "facts ≥ 2 × summary",
+                       observed: String(format: "%.2f ms vs %.2f ms (%.1f×)", ef, es, ef / max(es, 1e-9)))
         } else {
             lab.step("Speed not judged", "The summary (\(summaryRows) rows) is not ten times smaller than the \(w.facts) facts; raise facts to see it pay off.")
         }
