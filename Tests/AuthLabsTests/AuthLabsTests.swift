@@ -162,6 +162,82 @@ import Testing
         waitpid(pid, &status, 0)
     }
 
+    /// openssl(1), run in `directory`; throws with its output when it fails.
+    static func openssl(_ arguments: [String], in directory: URL) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        p.arguments = arguments
+        p.currentDirectoryURL = directory
+        let pipe = Pipe()
+        p.standardOutput = pipe; p.standardError = pipe
+        try p.run()
+        let output = pipe.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        if p.terminationStatus != 0 { throw LabError("openssl \(arguments.first ?? ""): " + String(decoding: output, as: UTF8.self)) }
+    }
+
+    /// Whether something accepts a TCP connection on 127.0.0.1:port.
+    static func accepts(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    /// A CA and a `localhost` certificate it signed, made with openssl (not the lab's code).
+    static func makePKI(in dir: URL, caName: String) throws {
+        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
+                     "-out", "ca.pem", "-days", "2", "-subj", "/CN=\(caName)"], in: dir)
+        try openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "server.key",
+                     "-out", "server.csr", "-subj", "/CN=localhost"], in: dir)
+        try "subjectAltName=DNS:localhost\n".write(to: dir.appendingPathComponent("san.ext"), atomically: true, encoding: .utf8)
+        try openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                     "-out", "server.pem", "-days", "2", "-extfile", "san.ext"], in: dir)
+    }
+
+    /// https-tls in exercise mode: a learner's own TLS endpoint (Python's ssl module, with a
+    /// CA made by openssl) passes with its CA named in CURRICULUM_LAB_CA, and the same
+    /// endpoint judged with a CA that did not sign it fails the trust check.
+    @Test func aLearnersTLSEndpointIsCheckedWithItsOwnCA() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tls-learner-\(UUID().uuidString.prefix(8))")
+        let other = dir.appendingPathComponent("other")
+        try FileManager.default.createDirectory(at: other, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Self.makePKI(in: dir, caName: "Learner CA")
+        try Self.makePKI(in: other, caName: "Someone else's CA")
+
+        let port = try Loopback.freePort()
+        var environment = ProcessInfo.processInfo.environment
+        environment["PORT"] = String(port)
+        environment["CERT"] = dir.appendingPathComponent("server.pem").path
+        environment["KEY"] = dir.appendingPathComponent("server.key").path
+        let script = Self.packageRoot.appendingPathComponent("Tests/AuthLabsTests/Fixtures/tls_health.py").path
+        let pid = try Subprocess.spawn("/usr/bin/python3", [script], environment: environment)
+        defer { Self.stop(pid) }
+        var listening = false
+        for _ in 0..<400 where !listening {
+            listening = Self.accepts(port: port)
+            if !listening { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        try #require(listening, "the Python TLS server did not listen on \(port)")
+
+        setenv("CURRICULUM_LAB_CA", dir.appendingPathComponent("ca.pem").path, 1)
+        let good = try await Self.run("https-tls", subject: LabSubject(.url, "https://127.0.0.1:\(port)"))
+        #expect(good.outcome == .passed, "\(Self.failures(good))")
+        #expect(good.checks.count >= 4)
+
+        setenv("CURRICULUM_LAB_CA", other.appendingPathComponent("ca.pem").path, 1)
+        let wrongCA = try await Self.run("https-tls", subject: LabSubject(.url, "https://127.0.0.1:\(port)"))
+        unsetenv("CURRICULUM_LAB_CA")
+        #expect(wrongCA.checks.filter { !$0.passed }.map(\.name).contains(HTTPSTLSLab.trusted.name))
+    }
+
     @Test(arguments: ["jwt-auth", "rbac"])
     func aPythonServerWrittenFromTheContractPasses(_ id: String) async throws {
         let server = try await Self.startPython()
