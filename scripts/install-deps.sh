@@ -17,6 +17,7 @@ packages=(
   g++            # phase 5: the C++ labs compile their sources at run time (sanitizers included)
   libcpp-httplib-dev  # cpp-rest-api
   libpqxx-dev    # cpp-libpqxx
+  libbenchmark-dev  # endpoint-benchmarks' C++ twin (Google Benchmark)
 )
 
 missing=()

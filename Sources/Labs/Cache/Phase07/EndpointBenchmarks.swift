@@ -8,7 +8,8 @@
 // the same harness catches a regression: a variant whose p50 rose by more than a threshold.
 // Two implementations of one search endpoint are measured (a scan of every title per
 // request, and an index built once), plus the index deliberately slowed by a knob.
-// (The C++ twin with Google Benchmark is not part of this lab yet.)
+// The C++ twin does the same in-process with Google Benchmark (libbenchmark): repetitions,
+// medians, and the same scan-against-index contrast, compiled by the kit's CppBuild.
 import Foundation
 import Histogram
 import HTTPTypes
@@ -76,6 +77,7 @@ struct EndpointBenchmarksLab: Lab {
         case caseSensitiveIndex = "case-sensitive-index"
         case keepWarmup = "keep-warmup"
         case indexScans = "index-scans"
+        case cppIndexScans = "cpp-index-scans"
 
         var effect: String {
             switch self {
@@ -83,6 +85,7 @@ struct EndpointBenchmarksLab: Lab {
             case .caseSensitiveIndex: "the index is built without lower-casing, so it misses capitalised words"
             case .keepWarmup: "the harness records the warm-up requests too"
             case .indexScans: "the indexed implementation falls back to scanning"
+            case .cppIndexScans: "the C++ twin's indexed search falls back to scanning"
             }
         }
     }
@@ -93,13 +96,15 @@ struct EndpointBenchmarksLab: Lab {
     static let requests = Knob.int("requests", 5...100_000, default: 100, quick: 40, help: "Requests per run.")
     static let slowdown = Knob.double("slowdown-ms", 0...1000, default: 5, help: "Milliseconds the slowed variant waits per request (0: not slowed, and the harness must then not flag it).")
     static let threshold = Knob.double("threshold-ms", 0.1...1000, default: 2, help: "A p50 this much above the baseline's is flagged as a regression.")
+    static let cppTwin = Knob.bool("cpp-twin", default: true,
+                                   help: "Also run the C++ twin under Google Benchmark (needs g++ and libbenchmark-dev; false skips it).")
     static let fault = Knob<Fault>.choice("break", default: .none,
                                           help: "Breaks the experiment so a check fails: " + Fault.allCases.dropFirst().map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ") + ".")
 
     static let info = LabInfo(
         id: "endpoint-benchmarks", title: "A benchmark harness with histogram percentiles", phase: 7,
         teaches: "A harness that warms up, repeats runs and reads p50/p99 and throughput from an HdrHistogram compares two implementations of one endpoint and flags a deliberately slowed variant, but not an unchanged rerun.",
-        parameters: [titles.parameter, warmup.parameter, runs.parameter, requests.parameter, slowdown.parameter, threshold.parameter, fault.parameter],
+        parameters: [titles.parameter, warmup.parameter, runs.parameter, requests.parameter, slowdown.parameter, threshold.parameter, cppTwin.parameter, fault.parameter],
         source: "Sources/Labs/Cache/Phase07/EndpointBenchmarks.swift")
 
     static let words = ["swift", "river", "garden", "night", "stone", "winter", "paper", "light", "ocean", "iron",
@@ -220,5 +225,94 @@ struct EndpointBenchmarksLab: Lab {
                   flagsSlowed && !flagsRerun,
                   expected: "slowed by \(slowdownMS) ms: flagged (p50 up ≥ \(thresholdMS) ms); rerun: not flagged",
                   observed: "slowed \(describe(slowedDelta, flagsSlowed)), rerun \(describe(rerunDelta, flagsRerun))")
+
+        // 4. The C++ twin: the same contrast, measured in-process by Google Benchmark.
+        if lab[Self.cppTwin] { try await Self.cppTwin(lab, titles: titles.count, fault: fault) }
+    }
+
+    /// Sorted titles searched by a scan and by binary search (std::lower_bound), under Google
+    /// Benchmark: it picks the iteration count, repeats, and reports the median per call.
+    static let cppSource = """
+        #include <benchmark/benchmark.h>
+        #include <algorithm>
+        #include <cstdlib>
+        #include <string>
+        #include <vector>
+
+        static std::vector<std::string> titles() {
+            static std::vector<std::string> t = [] {
+                int n = std::atoi(std::getenv("TITLES") ? std::getenv("TITLES") : "2000");
+                std::vector<std::string> v;
+                for (int i = 0; i < n; ++i) v.push_back("title-" + std::to_string(1000000 + i));
+                std::sort(v.begin(), v.end());
+                return v;
+            }();
+            return t;
+        }
+
+        static bool scan(const std::vector<std::string>& v, const std::string& key) {
+            for (const auto& s : v) if (s == key) return true;
+            return false;
+        }
+
+        static bool indexed(const std::vector<std::string>& v, const std::string& key) {
+        #ifdef INDEX_SCANS
+            return scan(v, key);
+        #else
+            auto it = std::lower_bound(v.begin(), v.end(), key);
+            return it != v.end() && *it == key;
+        #endif
+        }
+
+        static void BM_Scan(benchmark::State& state) {
+            const auto v = titles();
+            const std::string key = v[v.size() * 3 / 4];
+            for (auto _ : state) benchmark::DoNotOptimize(scan(v, key));
+        }
+        static void BM_Index(benchmark::State& state) {
+            const auto v = titles();
+            const std::string key = v[v.size() * 3 / 4];
+            for (auto _ : state) benchmark::DoNotOptimize(indexed(v, key));
+        }
+        BENCHMARK(BM_Scan);
+        BENCHMARK(BM_Index);
+        BENCHMARK_MAIN();
+        """
+
+    static func cppTwin(_ lab: LabContext, titles: Int, fault: Fault) async throws {
+        let build = CppBuild(name: "search-bench", sources: [.init("search_bench.cpp", cppSource)],
+                             flags: fault == .cppIndexScans ? ["-DINDEX_SCANS"] : [], pkgConfig: ["benchmark"])
+        let name = "Google Benchmark (C++): the index is at least 2× faster than the scan (medians of 3 repetitions)"
+        switch try await build.build() {
+        case let .failed(failure):
+            lab.check(name, false, expected: "the twin compiles and runs", observed: failure.description)
+        case let .built(program):
+            lab.step("Compiled the C++ twin\(program.cached ? " (cached)" : String(format: " in %.1f s", program.seconds))", program.commandLine)
+            let out = lab.scratch.appendingPathComponent("search-bench.json")
+            let (termination, output) = try await Subprocess.capture(
+                program.url.path, ["--benchmark_repetitions=3", "--benchmark_min_time=0.02", "--benchmark_out=\(out.path)", "--benchmark_out_format=json"],
+                environment: ProcessInfo.processInfo.environment.merging(["TITLES": String(titles)]) { $1 }, timeout: 300)
+            guard termination.succeeded, let data = FileManager.default.contents(atPath: out.path),
+                  let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let rows = json["benchmarks"] as? [[String: Any]] else {
+                lab.check(name, false, expected: "the twin runs and writes its JSON", observed: "\(termination): \(output.suffix(600))")
+                return
+            }
+            // The median aggregate of each benchmark, in nanoseconds per call.
+            func median(_ benchmark: String) -> Double? {
+                guard let row = rows.first(where: { ($0["name"] as? String) == benchmark + "_median" }),
+                      let t = row["real_time"] as? Double else { return nil }
+                let unit = row["time_unit"] as? String ?? "ns"
+                return t * (unit == "us" ? 1e3 : unit == "ms" ? 1e6 : unit == "s" ? 1e9 : 1)
+            }
+            let scan = median("BM_Scan") ?? .nan, index = median("BM_Index") ?? .nan
+            lab.figure("C++ scan, median per call", scan, "ns")
+            lab.figure("C++ index, median per call", index, "ns")
+            lab.step("Ran the twin under Google Benchmark over \(titles) titles",
+                     String(format: "scan %.0f ns, index %.0f ns per call (medians of 3 repetitions; the library chose the iterations)", scan, index))
+            lab.check(name, scan >= 2 * index,
+                      expected: "scan median ≥ 2 × index median",
+                      observed: String(format: "%.0f ns / %.0f ns = %.1f×", scan, index, scan / max(index, 1e-9)))
+        }
     }
 }
