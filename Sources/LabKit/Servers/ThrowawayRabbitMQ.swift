@@ -147,6 +147,9 @@ public final class ThrowawayRabbitMQ: Sendable {
         env["RABBITMQ_PID_FILE"] = directory + "/rabbit.pid"
         // The distribution listener (for rabbitmqctl) on loopback too.
         env["RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS"] = "-kernel inet_dist_use_interface {127,0,0,1}"
+        // Every Erlang VM the scripts start, not only the broker's, keeps its distribution
+        // listener on loopback (a CI run saw a beam.smp listening on 0.0.0.0).
+        env["ERL_AFLAGS"] = "-kernel inet_dist_use_interface {127,0,0,1}"
         env["RABBITMQ_CTL_ERL_ARGS"] = ""
 
         let began = ContinuousClock.now
