@@ -176,20 +176,6 @@ import Testing
         if p.terminationStatus != 0 { throw LabError("openssl \(arguments.first ?? ""): " + String(decoding: output, as: UTF8.self)) }
     }
 
-    /// Whether something accepts a TCP connection on 127.0.0.1:port.
-    static func accepts(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-        }
-    }
-
     /// A CA and a `localhost` certificate it signed, made with openssl (not the lab's code).
     static func makePKI(in dir: URL, caName: String) throws {
         try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
@@ -222,7 +208,7 @@ import Testing
         defer { Self.stop(pid) }
         var listening = false
         for _ in 0..<400 where !listening {
-            listening = Self.accepts(port: port)
+            listening = Loopback.accepts(port: port)
             if !listening { try await Task.sleep(for: .milliseconds(50)) }
         }
         try #require(listening, "the Python TLS server did not listen on \(port)")

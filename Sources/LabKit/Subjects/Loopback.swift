@@ -96,7 +96,7 @@ public enum Loopback {
     }
 
     /// Whether something accepts TCP connections on 127.0.0.1:`port` right now.
-    static func accepts(port: Int, timeout: Double = 0.5) -> Bool {
+    public static func accepts(port: Int, timeout: Double = 0.5) -> Bool {
         guard case let .connected(fd) = connect(host: "127.0.0.1", port: port, timeout: timeout) else { return false }
         close(fd)
         return true
