@@ -233,10 +233,13 @@ import Testing
         #expect(report.checks.count >= 5)
     }
 
+    /// The fixture writes `exp` in whole seconds, as most servers do, so a token lives between
+    /// ttl − 1 and ttl seconds: a 1 s lifetime can end before the first request on a loaded
+    /// machine (CI saw it). Three seconds leaves two of margin.
     @Test func thePythonServerPassesTokenRefreshWithShortExpiries() async throws {
-        let server = try await Self.startPython(environment: ["ACCESS_TTL": "1", "REFRESH_TTL": "2"])
+        let server = try await Self.startPython(environment: ["ACCESS_TTL": "3", "REFRESH_TTL": "5"])
         defer { Self.stop(server.pid) }
-        let report = try await Self.run("token-refresh", ["access-ttl": "1", "refresh-ttl": "2"], subject: LabSubject(.url, server.url))
+        let report = try await Self.run("token-refresh", ["access-ttl": "3", "refresh-ttl": "5"], subject: LabSubject(.url, server.url))
         #expect(report.outcome == .passed, "\(Self.failures(report))")
         #expect(report.checks.count == TokenRefreshLab.checks.count - 1)
     }

@@ -13,7 +13,7 @@ import LabKit
 struct TokenRefreshLab: Lab {
     static let breaker = authBreakerKnob([.noRotation, .reuseAllowed, .noFamilyRevoke, .noExpiry, .refreshNoExpiry, .refreshPlaintext])
     static let accessTTL = Knob.int("access-ttl", 1...600, default: 3, quick: 1,
-        help: "Seconds an access token lives (the reference is built with it; your server must use the same). Real waiting only against your server.")
+        help: "Seconds an access token lives (the reference is built with it; your server must use the same). Real waiting only against your server; a server that writes exp in whole seconds needs 2 or more, since a 1 s token can expire before its first request.")
     static let refreshTTL = Knob.int("refresh-ttl", 1...3600, default: 6, quick: 2,
         help: "Seconds a refresh token lives (the reference is built with it; your server must use the same).")
 
