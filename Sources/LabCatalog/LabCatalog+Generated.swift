@@ -234,7 +234,7 @@ extension LabCatalog {
             teaches: "Short-lived access tokens with rotating refresh tokens stored hashed, on an injected clock: expiry enforced, a refresh rotates, re-use of a spent refresh token revokes its whole family.",
             parameters: [
                 LabParameter("break", LabParameter.Kind.choice(["none", "no-rotation", "reuse-allowed", "no-family-revoke", "no-expiry", "refresh-no-expiry", "refresh-plaintext"]), default: "none", help: "Breaks the reference on purpose so one check can be seen to fail: no-rotation (/auth/refresh spends the refresh token but hands the same one back); reuse-allowed (a re-used refresh token revokes its family but is still answered 200 with a new pair); no-family-revoke (re-using a spent refresh token does not revoke the rest of its family); no-expiry (access tokens are accepted after exp); refresh-no-expiry (refresh tokens never expire); refresh-plaintext (refresh tokens are stored as they are, not hashed)."),
-                LabParameter("access-ttl", LabParameter.Kind.int(min: 1, max: 600), default: "3", quick: "1", help: "Seconds an access token lives (the reference is built with it; your server must use the same). Real waiting only against your server."),
+                LabParameter("access-ttl", LabParameter.Kind.int(min: 1, max: 600), default: "3", quick: "1", help: "Seconds an access token lives (the reference is built with it; your server must use the same). Real waiting only against your server; a server that writes exp in whole seconds needs 2 or more, since a 1 s token can expire before its first request."),
                 LabParameter("refresh-ttl", LabParameter.Kind.int(min: 1, max: 3600), default: "6", quick: "2", help: "Seconds a refresh token lives (the reference is built with it; your server must use the same)."),
             ],
             needs: [],
@@ -609,14 +609,14 @@ extension LabCatalog {
             tasks: ["http-tuning"],
             teaches: "gzip shrinks JSON by a printed ratio and inflates to the same bytes; keep-alive serves many requests on one connection (counted by the server) and faster; a pool bounds the connections concurrent requests open.",
             parameters: [
-                LabParameter("books", LabParameter.Kind.int(min: 10, max: 100000), default: "2000", quick: "1000", help: "Books in the JSON listing that is compressed."),
+                LabParameter("books", LabParameter.Kind.int(min: 10, max: 100000), default: "2000", quick: "1000", help: "Books in the reference's JSON listing that is compressed (your server is sent 100)."),
                 LabParameter("requests", LabParameter.Kind.int(min: 5, max: 10000), default: "200", quick: "60", help: "Sequential requests with and without keep-alive."),
                 LabParameter("pool-size", LabParameter.Kind.int(min: 1, max: 64), default: "4", help: "Connections the pooled client may open."),
                 LabParameter("concurrency", LabParameter.Kind.int(min: 1, max: 256), default: "16", help: "Requests in flight at once in the pool experiment."),
-                LabParameter("break", LabParameter.Kind.choice(["none", "no-gzip", "gzip-truncated", "server-closes", "no-pool"]), default: "none", help: "Breaks the experiment so a check fails: no-gzip (the server ignores Accept-Encoding); gzip-truncated (the server compresses only the first 16 KiB of the body); server-closes (GET /ping answers with Connection: close); no-pool (the pooled client sends Connection: close, opening a connection per request)."),
+                LabParameter("break", LabParameter.Kind.choice(["none", "no-gzip", "gzip-truncated", "server-closes", "no-pool"]), default: "none", help: "Breaks the experiment so a check fails: no-gzip (the server ignores Accept-Encoding); gzip-truncated (the server compresses only the first 16 KiB of the body); server-closes (GET /health answers with Connection: close); no-pool (the pooled client sends Connection: close, opening a connection per request)."),
             ],
             needs: [],
-            subjects: [],
+            subjects: [LabSubject.Kind.url, LabSubject.Kind.against],
             source: "Sources/Labs/Cache/Phase07/HTTPTuning.swift"
         ),
         LabInfo(

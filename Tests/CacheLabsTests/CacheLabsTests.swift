@@ -1,15 +1,16 @@
 import Foundation
 import LabCatalog
 import LabKit
+import Synchronization
 import Testing
 @testable import CacheLabs
 
 /// Each lab passes in quick mode, and each breaker fails exactly the checks it names.
 /// One lab at a time: they time requests and a loaded machine must not skew them.
 @Suite(.serialized) struct CacheLabsTests {
-    static func run(_ type: any Lab.Type, _ given: [String: String] = [:]) async throws -> LabReport {
+    static func run(_ type: any Lab.Type, _ given: [String: String] = [:], subject: LabSubject = .reference) async throws -> LabReport {
         let info = type.info
-        return await LabRunner.run(type, info: info, quick: true, parameters: try info.resolve(parameters: given, quick: true))
+        return await LabRunner.run(type, info: info, quick: true, parameters: try info.resolve(parameters: given, quick: true), subject: subject)
     }
 
     static func failures(_ report: LabReport) -> String {
@@ -55,7 +56,7 @@ import Testing
         (EndpointBenchmarksLab.self, ["slowdown-ms": "0"], ["the harness flags the deliberately slowed variant, and not an unchanged rerun"]),
         (HTTPTuningLab.self, ["break": "no-gzip"], ["with Accept-Encoding: gzip the JSON comes gzip-encoded and at least 3× smaller"]),
         (HTTPTuningLab.self, ["break": "gzip-truncated"], ["what the client decodes is byte for byte the uncompressed JSON"]),
-        (HTTPTuningLab.self, ["break": "server-closes"], ["keep-alive serves every request on one connection; without it, one connection per request (server-side count)"]),
+        (HTTPTuningLab.self, ["break": "server-closes"], ["keep-alive serves every request on one connection; without it, one connection per request (counted on the wire)"]),
         (HTTPTuningLab.self, ["break": "no-pool"], ["the pool answers every request on at most 4 connections; without it, one per request"]),
         (PreloadingLab.self, ["break": "unawaited-preload"], ["without preloading the first request waits for the load; with preloading it does not (under half the load time)"]),
         (PreloadingLab.self, ["break": "no-single-flight"], ["concurrent first requests share one lazy load (loads counted by the service)"]),
@@ -77,6 +78,35 @@ import Testing
 
     // MARK: Building blocks
 
+    // MARK: A learner's bookshelf: the independent Python fixture, started by the lab (--against)
+
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// `--against` the phase-1 Python bookshelf (Tests/HTTPLabsTests/Fixtures/bookshelf.py),
+    /// which serves gzip and keeps connections open unless told to break one of them.
+    static func pythonBookshelf(violation: String? = nil) -> LabSubject {
+        let script = packageRoot.appendingPathComponent("Tests/HTTPLabsTests/Fixtures/bookshelf.py").path
+        return LabSubject(.against, (violation.map { "BOOKSHELF_VIOLATION=\($0) " } ?? "") + "exec python3 '\(script)'")
+    }
+
+    @Test func httpTuningPassesOnAPythonBookshelf() async throws {
+        let report = try await Self.run(HTTPTuningLab.self, subject: Self.pythonBookshelf())
+        #expect(report.outcome == .passed, "\(Self.failures(report))")
+        // The four of the lab, and the two --against adds: the server kept running, and stopped on SIGTERM.
+        #expect(report.checks.count == 6)
+    }
+
+    /// A bookshelf that ignores Accept-Encoding fails the gzip check; one that closes every
+    /// connection fails keep-alive and the pool, as counted by the relay: exactly those.
+    @Test(arguments: [("no-gzip", ["with Accept-Encoding: gzip the JSON comes gzip-encoded and at least 3× smaller"]),
+                      ("close-connections", ["keep-alive serves every request on one connection; without it, one connection per request (counted on the wire)",
+                                             "the pool answers every request on at most 4 connections; without it, one per request"])])
+    func httpTuningFailsExactlyWhatAPythonBookshelfBreaks(_ violation: String, _ failing: [String]) async throws {
+        let report = try await Self.run(HTTPTuningLab.self, subject: Self.pythonBookshelf(violation: violation))
+        #expect(report.error == nil, "\(report.error ?? "")")
+        #expect(Set(report.checks.filter { !$0.passed }.map(\.name)) == Set(failing), "\(Self.failures(report))")
+    }
+
     @Test func gzipRoundTripsAndRefusesATruncatedStream() throws {
         let text = Array(String(repeating: "{\"title\":\"Book\",\"year\":1999},", count: 500).utf8)
         let packed = try Gzip.compress(text)
@@ -87,12 +117,15 @@ import Testing
     }
 
     @Test func harnessKeepsWarmupOutOfTheHistogram() async throws {
-        let counter = ConnectionCounter()
-        let result = try await Bench.run("noop", warmup: 7, runs: 3, requests: 5) { _ = counter.opened() }
+        let calls = Calls()
+        let result = try await Bench.run("noop", warmup: 7, runs: 3, requests: 5) { calls.count.withLock { $0 += 1 } }
         #expect(result.count == 15)
-        #expect(counter.value == 22)
+        #expect(calls.count.withLock { $0 } == 22)
         #expect(result.ms(50) <= result.ms(99))
         let kept = try await Bench.run("noop", warmup: 7, runs: 3, requests: 5, keepWarmup: true) {}
         #expect(kept.count == 22)
     }
 }
+
+/// How often a closure ran.
+final class Calls: Sendable { let count = Mutex(0) }

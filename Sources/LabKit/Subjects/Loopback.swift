@@ -25,9 +25,17 @@ public enum Loopback {
     /// The learner's server binds it a moment later; the kernel hands out ephemeral ports in
     /// turn, so the same one is not given to someone else in between.
     public static func freePort() throws(SubjectFailure) -> Int {
+        let (fd, port) = try boundSocket(listening: false)
+        close(fd)
+        return port
+    }
+
+    /// A TCP socket bound to 127.0.0.1 on a port the kernel chose (listening when asked),
+    /// and that port. The caller closes it.
+    static func boundSocket(listening: Bool) throws(SubjectFailure) -> (fd: Int32, port: Int) {
         let fd = socket(AF_INET, stream, 0)
-        guard fd >= 0 else { throw SubjectFailure("could not open a socket to find a free port: \(lastError())") }
-        defer { close(fd) }
+        guard fd >= 0 else { throw SubjectFailure("could not open a socket on 127.0.0.1: \(lastError())") }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -35,13 +43,16 @@ public enum Loopback {
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard bound == 0 else { throw SubjectFailure("could not find a free port on 127.0.0.1: \(lastError())") }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let named = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
-        guard named == 0 else { throw SubjectFailure("could not find a free port on 127.0.0.1: \(lastError())") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        guard bound == 0, named == 0, !listening || listen(fd, 128) == 0 else {
+            let reason = lastError()
+            close(fd)
+            throw SubjectFailure("could not \(listening ? "listen" : "find a free port") on 127.0.0.1: \(reason)")
+        }
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
     }
 
     enum Connection {

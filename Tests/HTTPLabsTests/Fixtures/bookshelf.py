@@ -5,7 +5,12 @@ only: a second, independent implementation that the rest-api lab must pass with 
 
 BOOKSHELF_VIOLATION=skip-location breaks the contract on purpose: 201 answers carry no
 Location header (the lab's test expects exactly the check about it to fail).
+
+Phase 7 (http-tuning): GET /books is gzip-encoded when the request accepts gzip, and
+connections stay open (HTTP/1.1). BOOKSHELF_VIOLATION=no-gzip ignores Accept-Encoding;
+BOOKSHELF_VIOLATION=close-connections answers every request with Connection: close.
 """
+import gzip
 import datetime
 import json
 import os
@@ -118,11 +123,20 @@ class Handler(BaseHTTPRequestHandler):
 
     def answer(self, status, body=None, headers=None, content_type="application/json; charset=utf-8"):
         data = b"" if body is None else json.dumps(body).encode()
+        headers = dict(headers or {})
+        accepts = [e.strip().split(";")[0] for e in self.headers.get("Accept-Encoding", "").split(",")]
+        if (self.command == "GET" and urlsplit(self.path).path == "/books" and "gzip" in accepts
+                and VIOLATION != "no-gzip"):
+            data = gzip.compress(data)
+            headers.update({"Content-Encoding": "gzip", "Vary": "Accept-Encoding"})
+        if VIOLATION == "close-connections":
+            headers["Connection"] = "close"
+            self.close_connection = True
         self.send_response(status)
         sent = self.headers.get("X-Request-Id")
         ok = sent and len(sent) <= 128 and all(32 <= ord(c) <= 126 for c in sent)
         self.send_header("X-Request-Id", sent if ok else str(uuid.uuid4()))
-        for name, value in (headers or {}).items():
+        for name, value in headers.items():
             self.send_header(name, value)
         if body is not None:
             self.send_header("Content-Type", content_type)

@@ -1,7 +1,6 @@
 // What the phase-7 labs share: a Hummingbird service started in-process on 127.0.0.1
-// port 0 (stopped by the run's clean-up) with a server-side count of the connections it
-// accepted, a small bookshelf in SQLite (authors and books, every statement traced), and
-// gzip through the system zlib.
+// port 0 (stopped by the run's clean-up), a small bookshelf in SQLite (authors and books,
+// every statement traced), and gzip through the system zlib.
 import CZlib
 import Foundation
 import GRDB
@@ -13,32 +12,17 @@ import NIOCore
 import ServiceLifecycle
 import Synchronization
 
-/// Connections the server accepted, counted on the server (one per new TCP connection:
-/// Hummingbird asks for a connection's extra channel handlers once, when it opens).
-final class ConnectionCounter: Sendable {
-    private let count = Mutex(0)
-    var value: Int { count.withLock { $0 } }
-    func reset() { count.withLock { $0 = 0 } }
-    /// Called once per new connection; adds no handler.
-    func opened() -> [any RemovableChannelHandler] {
-        count.withLock { $0 += 1 }
-        return []
-    }
-}
-
 /// A lab's in-process web service.
 struct LabService: Sendable {
     let port: Int
-    let connections: ConnectionCounter
     var baseURL: String { "http://127.0.0.1:\(port)" }
 
     /// Starts `router` on 127.0.0.1, a free port; the run's clean-up stops it gracefully.
     static func start(_ lab: LabContext, router: Router<BasicRequestContext>, name: String) async throws -> LabService {
-        let counter = ConnectionCounter()
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let app = Application(
             router: router,
-            server: .http1(configuration: .init(additionalChannelHandlers: counter.opened())),
+            server: .http1(),
             configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: name),
             onServerRunning: { channel in
                 continuation.yield(channel.localAddress?.port ?? 0)
@@ -59,7 +43,7 @@ struct LabService: Sendable {
         guard let port = await iterator.next(), port > 0 else {
             throw LabError("the \(name) service did not start")
         }
-        return LabService(port: port, connections: counter)
+        return LabService(port: port)
     }
 }
 

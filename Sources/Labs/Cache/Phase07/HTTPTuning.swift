@@ -5,8 +5,13 @@
 // bytes. Keep-alive: HTTP/1.1 keeps a connection open for the next request, which saves a
 // TCP handshake and the connection's set-up each time; `Connection: close` turns that off.
 // A connection pool: a client that sends many requests at once reuses a bounded set of
-// open connections instead of opening one per request. The server counts the connections
-// it accepts, so reuse is observed where it happens.
+// open connections instead of opening one per request. Every request goes through a relay
+// that counts the TCP connections it accepts (each one a connection the server would have
+// accepted), so reuse is observed on the wire, for the lab's own service and for yours.
+//
+// Your own bookshelf (exercise mode, `--url` or `--against`): the lab adds 100 books
+// through the API, then asks GET /books?limit=100 with and without gzip and GET /health
+// for keep-alive and the pool (docs/bookshelf.md "Phase 7").
 import AsyncHTTPClient
 import CZlib
 import Foundation
@@ -31,13 +36,13 @@ struct HTTPTuningLab: Lab {
             case .none: "nothing broken"
             case .noGzip: "the server ignores Accept-Encoding"
             case .gzipTruncated: "the server compresses only the first 16 KiB of the body"
-            case .serverCloses: "GET /ping answers with Connection: close"
+            case .serverCloses: "GET /health answers with Connection: close"
             case .noPool: "the pooled client sends Connection: close, opening a connection per request"
             }
         }
     }
 
-    static let books = Knob.int("books", 10...100_000, default: 2000, quick: 1000, help: "Books in the JSON listing that is compressed.")
+    static let books = Knob.int("books", 10...100_000, default: 2000, quick: 1000, help: "Books in the reference's JSON listing that is compressed (your server is sent 100).")
     static let requests = Knob.int("requests", 5...10_000, default: 200, quick: 60, help: "Sequential requests with and without keep-alive.")
     static let poolSize = Knob.int("pool-size", 1...64, default: 4, help: "Connections the pooled client may open.")
     static let concurrency = Knob.int("concurrency", 1...256, default: 16, help: "Requests in flight at once in the pool experiment.")
@@ -48,6 +53,7 @@ struct HTTPTuningLab: Lab {
         id: "http-tuning", title: "gzip, keep-alive and a connection pool, on and off", phase: 7,
         teaches: "gzip shrinks JSON by a printed ratio and inflates to the same bytes; keep-alive serves many requests on one connection (counted by the server) and faster; a pool bounds the connections concurrent requests open.",
         parameters: [books.parameter, requests.parameter, poolSize.parameter, concurrency.parameter, fault.parameter],
+        needs: [], subjects: [.url, .against],
         source: "Sources/Labs/Cache/Phase07/HTTPTuning.swift")
 
     static func router(listing: [UInt8], fault: Fault) -> Router<BasicRequestContext> {
@@ -60,7 +66,7 @@ struct HTTPTuningLab: Lab {
             let compressed = try Gzip.compress(fault == .gzipTruncated ? Array(listing.prefix(16_384)) : listing)
             return jsonResponse(compressed, headers: [.contentEncoding: "gzip", .vary: "Accept-Encoding"])
         }
-        router.get("/ping") { _, _ in jsonResponse(Array(#"{"ok":true}"#.utf8), headers: closing) }
+        router.get("/health") { _, _ in jsonResponse(Array(#"{"status":"ok"}"#.utf8), headers: closing) }
         // The pool experiment's endpoint (the server-closes breaker leaves it alone).
         router.get("/status") { _, _ in jsonResponse(Array(#"{"ok":true}"#.utf8)) }
         return router
@@ -81,14 +87,86 @@ struct HTTPTuningLab: Lab {
         return (Int(response.status.code), response.headers, Array(body.readableBytesView))
     }
 
+    /// The starter folder: the task, how to run, and what each check asserts.
+    static func starter() -> [StarterFile] {
+        let readme = """
+        # \(info.title)
+
+        Make your bookshelf (docs/bookshelf.md) cheap to talk to:
+        - answer `GET /books` gzip-encoded (`Content-Encoding: gzip`, `Vary: Accept-Encoding`)
+          when the request says `Accept-Encoding: gzip`, and plain otherwise;
+        - keep HTTP/1.1 connections open between requests (no `Connection: close`);
+        - serve many concurrent requests on a few kept-alive connections.
+
+        ## Run the checks
+            curriculum lab run \(info.id) --against './run.sh'
+            curriculum lab run \(info.id) --url http://127.0.0.1:8080
+
+        The lab adds 100 books through `POST /authors` and `POST /books`, then sends its
+        requests through a relay on 127.0.0.1 that counts the TCP connections your server
+        is given. Without `--url`/`--against` it judges its own service (\(info.source)).
+
+        ## What the checks assert
+        - GET /books?limit=100 with `Accept-Encoding: gzip` comes back `Content-Encoding: gzip` and at least 3× smaller;
+        - it inflates to exactly the bytes of the plain answer;
+        - `requests` sequential GET /health on a kept-alive client use one connection, and one each with `Connection: close`;
+        - `requests` GET /health, `concurrency` at a time, through a client pooling `pool-size` connections, are all answered on at most `pool-size` connections.
+
+        """
+        return [StarterFile("README.md", readme)]
+    }
+
+    /// The learner's bookshelf gets 100 books, so its listing has something to compress.
+    static func seed(_ lab: LabContext, _ url: String) async throws {
+        let client = client(poolSize: 1)
+        func post(_ path: String, _ body: String) async throws -> [UInt8] {
+            var request = HTTPClientRequest(url: url + path)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+            let response = try await client.execute(request, timeout: .seconds(10))
+            let bytes = Array(try await response.body.collect(upTo: 1 << 20).readableBytesView)
+            guard response.status.code == 201 else {
+                throw LabError("POST \(path) \(body) answered \(response.status.code) \(String(decoding: bytes.prefix(200), as: UTF8.self)), not 201")
+            }
+            return bytes
+        }
+        struct Created: Decodable { var id: Int }
+        do {
+            let author = try JSONDecoder().decode(Created.self, from: Data(try await post("/authors", #"{"name":"Ursula K. Le Guin"}"#)))
+            for i in 1...100 {
+                let topic = ["caching", "latency", "queues", "indexes"][i % 4]
+                _ = try await post("/books", #"{"title":"Notes on \#(topic), volume \#(i)","author_id":\#(author.id),"year":\#(1950 + i % 70)}"#)
+            }
+            try? await client.shutdown()
+        } catch {
+            try? await client.shutdown()
+            throw error
+        }
+        lab.step("Added an author and 100 books to your bookshelf through POST /authors and POST /books")
+    }
+
     func run(_ lab: LabContext) async throws {
         let fault = lab[Self.fault], n = lab[Self.requests], poolSize = lab[Self.poolSize], concurrency = lab[Self.concurrency]
         let listing = try encodeJSON((1...lab[Self.books]).map {
             ListedBook(id: $0, title: "Book \($0): a study of \(["caching", "latency", "queues", "indexes"][$0 % 4])", year: 1900 + $0 % 120,
                        author: "Author \($0 % 97)")
         })
-        let service = try await LabService.start(lab, router: Self.router(listing: listing, fault: fault), name: "tuning")
-        let url = service.baseURL
+        let subject = try await lab.startService(probePath: "/health") { _ in
+            let service = try await LabService.start(lab, router: Self.router(listing: listing, fault: fault), name: "tuning")
+            return RunningReference(port: service.port, stop: {})
+        }
+        if subject.isReference {
+            lab.step("Started a service at \(subject.baseURL): GET /books (\(listing.count) bytes of JSON), GET /health",
+                     fault == .none ? nil : "broken on purpose: \(fault.effect)")
+        } else {
+            try await Self.seed(lab, subject.baseURL)
+        }
+        let relay = try CountingRelay.start(lab, to: subject.baseURL)
+        let url = relay.baseURL
+        // The pool's endpoint: on the reference one the server-closes breaker leaves alone.
+        let statusPath = subject.isReference ? "/status" : "/health"
+        lab.step("Every request goes through a relay at \(url) that counts the connections it is given")
         // A fresh client (and pool) per experiment, so no idle connection carries over.
         func withClient<T>(_ body: (HTTPClient) async throws -> T) async throws -> T {
             let client = Self.client(poolSize: poolSize)
@@ -101,15 +179,13 @@ struct HTTPTuningLab: Lab {
                 throw error
             }
         }
-        lab.step("Started a service at \(url): GET /books (\(listing.count) bytes of JSON), GET /ping",
-                 fault == .none ? nil : "broken on purpose: \(fault.effect)")
 
         // 1 and 2. gzip.
-        let (_, plainHeaders, plain) = try await withClient { try await Self.get($0, url + "/books") }
-        let (_, gzHeaders, gz) = try await withClient { try await Self.get($0, url + "/books", headers: [("Accept-Encoding", "gzip")]) }
+        let (_, plainHeaders, plain) = try await withClient { try await Self.get($0, url + "/books?limit=100") }
+        let (_, gzHeaders, gz) = try await withClient { try await Self.get($0, url + "/books?limit=100", headers: [("Accept-Encoding", "gzip")]) }
         let encoding = gzHeaders.first(name: "Content-Encoding") ?? "identity"
         let ratio = Double(plain.count) / Double(max(gz.count, 1))
-        lab.step("GET /books without and with Accept-Encoding: gzip",
+        lab.step("GET /books?limit=100 without and with Accept-Encoding: gzip",
                  "\(plain.count) bytes (\(plainHeaders.first(name: "Content-Encoding") ?? "identity")) and \(gz.count) bytes (Content-Encoding: \(encoding)): "
                     + String(format: "%.1f× smaller", ratio))
         lab.figure("gzip ratio", ratio, "×")
@@ -131,19 +207,19 @@ struct HTTPTuningLab: Lab {
         func sequential(close: Bool) async throws -> (connections: Int, latencies: [Double]) {
             // Let the previous experiment's connections go first.
             try await Task.sleep(for: .milliseconds(50))
-            service.connections.reset()
+            relay.reset()
             let latencies = try await withClient { client in
                 var latencies: [Double] = []
                 for _ in 0..<n {
                     let (reply, seconds) = try await Measure.time {
-                        try await Self.get(client, url + "/ping", headers: close ? [("Connection", "close")] : [])
+                        try await Self.get(client, url + "/health", headers: close ? [("Connection", "close")] : [])
                     }
-                    guard reply.0 == 200 else { throw LabError("GET /ping answered \(reply.0)") }
+                    guard reply.0 == 200 else { throw LabError("GET /health answered \(reply.0)") }
                     latencies.append(seconds)
                 }
                 return latencies
             }
-            return (service.connections.value, latencies)
+            return (relay.connections, latencies)
         }
         // Alternate halves, so load on the machine falls on both sides alike.
         let k1 = try await sequential(close: false), c1 = try await sequential(close: true)
@@ -154,18 +230,18 @@ struct HTTPTuningLab: Lab {
             try await withClient { fresh in
                 var k: [Double] = [], c: [Double] = []
                 for _ in 0..<n {
-                    k.append(try await Measure.time { try await Self.get(keep, url + "/ping") }.1)
-                    c.append(try await Measure.time { try await Self.get(fresh, url + "/ping", headers: [("Connection", "close")]) }.1)
+                    k.append(try await Measure.time { try await Self.get(keep, url + "/health") }.1)
+                    c.append(try await Measure.time { try await Self.get(fresh, url + "/health", headers: [("Connection", "close")]) }.1)
                 }
                 return (k, c)
             }
         }
         let keepAlive = median(keepTimes), closed = median(closeTimes)
-        lab.step("\(n) sequential GET /ping with keep-alive, and \(n) with Connection: close (twice each, alternating)",
+        lab.step("\(n) sequential GET /health with keep-alive, and \(n) with Connection: close (twice each, alternating)",
                  "The server accepted \(k1.connections) and \(k2.connections) connections with keep-alive, \(c1.connections) and \(c2.connections) without.")
         lab.figure("median request, keep-alive", keepAlive * 1e3, "ms")
         lab.figure("median request, new connection each", closed * 1e3, "ms")
-        lab.check("keep-alive serves every request on one connection; without it, one connection per request (server-side count)",
+        lab.check("keep-alive serves every request on one connection; without it, one connection per request (counted on the wire)",
                   [k1.connections, k2.connections] == [1, 1] && [c1.connections, c2.connections] == [n, n],
                   expected: "1 connection with keep-alive, \(n) without",
                   observed: "\(k1.connections) and \(k2.connections) with keep-alive, \(c1.connections) and \(c2.connections) without")
@@ -174,36 +250,40 @@ struct HTTPTuningLab: Lab {
         // and on a loaded machine (a CI run measured 1.17×) scheduling noise can hide it;
         // the connection count above is what keep-alive provably changes.
         lab.figure("keep-alive speed-up (median, new connection each ÷ keep-alive)", speedup, "×")
+        if keepAlive >= 0.030 && speedup < 1 {
+            lab.step("Kept-alive requests are the slow ones here (median \(String(format: "%.0f", keepAlive * 1e3)) ms)",
+                     "About 40 ms a request is the signature of Nagle's algorithm meeting delayed ACKs: a server that writes the headers and the body in two small writes on a kept-alive connection waits for the client's ACK before sending the second. Write the response in one go, or set TCP_NODELAY on accepted sockets.")
+        }
 
         // 5. A pool: concurrent requests share a bounded set of connections.
         func concurrent(close: Bool) async throws -> (connections: Int, ok: Int, seconds: Double) {
             try await Task.sleep(for: .milliseconds(50))
-            service.connections.reset()
+            relay.reset()
             let total = max(n, concurrency * 4)
             let (ok, seconds) = try await withClient { pooled in try await Measure.time {
                 try await withThrowingTaskGroup(of: Int.self) { group in
                     let headers: [(String, String)] = close ? [("Connection", "close")] : []
                     var sent = 0, ok = 0
                     while sent < min(concurrency, total) {
-                        group.addTask { try await Self.get(pooled, url + "/status", headers: headers).0 }
+                        group.addTask { try await Self.get(pooled, url + statusPath, headers: headers).0 }
                         sent += 1
                     }
                     while let status = try await group.next() {
                         if status == 200 { ok += 1 }
                         if sent < total {
-                            group.addTask { try await Self.get(pooled, url + "/status", headers: headers).0 }
+                            group.addTask { try await Self.get(pooled, url + statusPath, headers: headers).0 }
                             sent += 1
                         }
                     }
                     return ok
                 }
             } }
-            return (service.connections.value, ok, seconds)
+            return (relay.connections, ok, seconds)
         }
         let total = max(n, concurrency * 4)
         let pool = try await concurrent(close: fault == .noPool)
         let noPool = try await concurrent(close: true)
-        lab.step("\(total) GET /status, \(concurrency) at a time, through a client pooling at most \(poolSize) connections, then opening one per request",
+        lab.step("\(total) GET \(statusPath), \(concurrency) at a time, through a client pooling at most \(poolSize) connections, then opening one per request",
                  String(format: "pooled: %d connections, %d answered, %.0f requests/s; one per request: %d connections, %.0f requests/s",
                         pool.connections, pool.ok, Double(total) / pool.seconds, noPool.connections, Double(total) / noPool.seconds))
         lab.figure("throughput, pooled", Double(total) / pool.seconds, "requests/s")
