@@ -170,7 +170,7 @@ let package = Package(
         .testTarget(name: "ConcurrencyLabsTests", dependencies: ["ConcurrencyLabs", "LabKit"]),
         .testTarget(name: "HTTPLabsTests", dependencies: ["HTTPLabs", "LabKit", "LabCatalog"], exclude: ["Fixtures"]),
         .testTarget(name: "QueueLabsTests", dependencies: ["QueueLabs", "LabKit"]),
-        .testTarget(name: "CacheLabsTests", dependencies: ["CacheLabs", "LabKit", "LabCatalog"]),
+        .testTarget(name: "CacheLabsTests", dependencies: ["CacheLabs", "LabKit", "LabCatalog"], exclude: ["Fixtures"]),
         .testTarget(name: "AuthLabsTests", dependencies: ["AuthLabs", "HTTPLabs", "LabKit", "LabCatalog"], exclude: ["Fixtures"]),
         .testTarget(name: "NativeLabsTests", dependencies: ["NativeLabs", "LabKit", "LabCatalog"], exclude: ["Fixtures"]),
         .testTarget(name: "CLITests", dependencies: ["CurriculumKit", "curriculum"]),

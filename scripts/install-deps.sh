@@ -13,6 +13,7 @@ packages=(
   util-linux     # setpriv: the read-only database test runs as an unprivileged user
   procps         # ps/pgrep for the no-leftover-process checks
   python3        # the Python bookshelf fixtures of the HTTP and auth lab tests
+  python3-psycopg2  # the PostgreSQL bookshelf fixture of the n-plus-one exercise-mode test
   openssl        # https-tls prints the negotiated cipher with openssl s_client
   g++            # phase 5: the C++ labs compile their sources at run time (sanitizers included)
   libcpp-httplib-dev  # cpp-rest-api

@@ -579,7 +579,7 @@ extension LabCatalog {
                 LabParameter("break", LabParameter.Kind.choice(["none", "naive-joins", "batched-per-row", "inner-join"]), default: "none", help: "Breaks a listing so a check fails: naive-joins (the naive listing quietly uses the join); batched-per-row (the batched listing loads each author on its own again); inner-join (the batched listing uses an INNER JOIN, which drops books without an author)."),
             ],
             needs: [],
-            subjects: [],
+            subjects: [LabSubject.Kind.against],
             source: "Sources/Labs/Cache/Phase07/NPlusOne.swift"
         ),
         LabInfo(

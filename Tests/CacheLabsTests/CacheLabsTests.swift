@@ -86,7 +86,30 @@ import Testing
     /// which serves gzip and keeps connections open unless told to break one of them.
     static func pythonBookshelf(violation: String? = nil) -> LabSubject {
         let script = packageRoot.appendingPathComponent("Tests/HTTPLabsTests/Fixtures/bookshelf.py").path
-        return LabSubject(.against, (violation.map { "BOOKSHELF_VIOLATION=\($0) " } ?? "") + "exec python3 '\(script)'")
+        return LabSubject(.against, (violation.map { "BOOKSHELF_VIOLATION=\($0) " } ?? "") + "exec /usr/bin/python3 '\(script)'")
+    }
+
+    /// `--against` a bookshelf on PostgreSQL (Fixtures/bookshelf_pg.py, psycopg2), which lists
+    /// with one LEFT JOIN, or with a query per book when told to (the classic N+1).
+    static func postgresBookshelf(violation: String? = nil) -> LabSubject {
+        let script = packageRoot.appendingPathComponent("Tests/CacheLabsTests/Fixtures/bookshelf_pg.py").path
+        return LabSubject(.against, (violation.map { "BOOKSHELF_VIOLATION=\($0) " } ?? "") + "exec /usr/bin/python3 '\(script)'")
+    }
+
+    @Test func nPlusOnePassesOnABookshelfThatJoins() async throws {
+        let report = try await Self.run(NPlusOneLab.self, subject: Self.postgresBookshelf())
+        #expect(report.outcome == .passed, "\(Self.failures(report))")
+        #expect(report.checks.map(\.name).prefix(3) == [NPlusOneLab.embedsAuthors, NPlusOneLab.constantStatements, NPlusOneLab.fewStatements])
+        #expect(report.figures.first?.value == 2)
+    }
+
+    /// A query per book: the statement counts give it away (a count, the page, then one per
+    /// book: 52 and 102), and nothing else fails.
+    @Test func nPlusOneFailsExactlyTheStatementChecksOnABookshelfThatLoadsAuthorsOneByOne() async throws {
+        let report = try await Self.run(NPlusOneLab.self, subject: Self.postgresBookshelf(violation: "n-plus-one"))
+        #expect(report.error == nil, "\(report.error ?? "")")
+        #expect(Set(report.checks.filter { !$0.passed }.map(\.name)) == [NPlusOneLab.constantStatements, NPlusOneLab.fewStatements], "\(Self.failures(report))")
+        #expect(report.figures.prefix(2).map(\.value) == [52, 102])
     }
 
     @Test func httpTuningPassesOnAPythonBookshelf() async throws {

@@ -93,10 +93,14 @@ public final class ThrowawayPostgres: Sendable {
     /// before anything is created, so a half-made cluster is removed too.
     /// - Parameter passwordLogins: when true, every role but the superuser must log in with
     ///   its password (scram-sha-256); by default everyone on the socket is trusted.
+    /// - Parameter tcp: also listen on 127.0.0.1:`port` (trusted, as initdb's `-A trust`
+    ///   writes), for a learner's server whose driver cannot use a unix socket (JDBC);
+    ///   `tcpURL(database:username:)` names it. By default the socket is the only way in.
+    /// - Parameter settings: more server settings, `name=value` each (`-c` options).
     /// - Throws: `LabUnavailable(.postgres)` when the binaries are missing (or, as root,
     ///   when there is no `postgres` user); `LabError` when the server does not start.
     ///   `environment` is where `PG_BIN` and `PATH` are read (tests pass their own).
-    public static func start(for lab: LabContext, passwordLogins: Bool = false,
+    public static func start(for lab: LabContext, passwordLogins: Bool = false, tcp: Bool = false, settings: [String] = [],
                              environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> ThrowawayPostgres {
         let began = ContinuousClock.now
         guard let bin = locateBinaries(environment: environment) else {
@@ -123,7 +127,8 @@ public final class ThrowawayPostgres: Sendable {
             chmod(scratch, 0o755)
             if !traversableByOthers(scratch) { base = "/tmp/labkit-postgres-\(tag)" }
         }
-        let port = Int.random(in: 20_000..<60_000)
+        // A TCP listener needs a port nobody has; a socket alone only a name nobody uses.
+        let port = tcp ? try Loopback.freePort() : Int.random(in: 20_000..<60_000)
         // A unix socket path has a hard limit of 107 bytes.
         var socketDir = base
         // pg_ctl hands the server's options to a shell: keep quotes out of the socket path.
@@ -165,8 +170,8 @@ public final class ThrowawayPostgres: Sendable {
 
         let options = [
             "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
-            "-c listen_addresses=''", "-k '\(socketDir)'", "-p \(port)", "-c cluster_name=\(server.clusterName)",
-        ].joined(separator: " ")
+            "-c listen_addresses=\(tcp ? "127.0.0.1" : "''")", "-k '\(socketDir)'", "-p \(port)", "-c cluster_name=\(server.clusterName)",
+        ].joined(separator: " ") + settings.map { " -c \($0)" }.joined()
         let ctlLog = base + "/pg_ctl.log"
         let started = try await server.tool("pg_ctl", [
             "-D", server.dataDirectory, "-l", base + "/server.log", "-o", options, "-w", "-t", "60", "start",
@@ -184,6 +189,12 @@ public final class ThrowawayPostgres: Sendable {
         lab.step("Started a throwaway PostgreSQL \(short) cluster",
                  "initdb + pg_ctl start took \(String(format: "%.2f", seconds)) s; cluster_name=\(server.clusterName); data in \(server.dataDirectory); socket \(server.socketPath)\(runAs.map { "; running as user \($0)" } ?? ""). It is stopped and deleted when the lab ends.")
         return server
+    }
+
+    /// `postgresql://USER@127.0.0.1:PORT/DATABASE`: the URL a learner's server is given
+    /// (meaningful when the cluster was started with `tcp: true`).
+    public func tcpURL(database: String, username: String) -> String {
+        "postgresql://\(username)@127.0.0.1:\(port)/\(database)"
     }
 
     /// Connects a new session over the unix socket. The server closes it when it stops;

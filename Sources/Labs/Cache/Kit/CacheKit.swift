@@ -180,3 +180,36 @@ extension LabContext {
 
 /// The median of some samples (0 when there are none).
 func median(_ xs: [Double]) -> Double { Measure.percentile(xs, 50) }
+
+/// A book the lab added to a learner's bookshelf, with the author it gave it.
+struct SeededBook: Sendable, Equatable {
+    var id: Int
+    var authorID: Int
+    var authorName: String
+}
+
+/// Fills a learner's bookshelf (exercise mode) through its own API: `authors` authors, then
+/// `books` books, book k by author k mod `authors`. Anything but 201 stops the lab with the
+/// answer quoted, since the checks need these books.
+func seedBookshelf(_ lab: LabContext, _ http: LoopbackHTTP, authors: Int, books: Int) async throws -> [SeededBook] {
+    struct Created: Decodable { var id: Int }
+    func create(_ path: String, _ body: [String: JSONValue]) async throws -> Int {
+        let reply = try await http.send("POST", path, json: .object(body))
+        guard reply.status == 201, let created = try? reply.json(Created.self) else {
+            throw LabError("POST \(path) answered \(reply.summary()), not 201 with the new id; these checks need the books the lab adds")
+        }
+        return created.id
+    }
+    let names = (1...authors).map { "Author \($0) \(["Le Guin", "Okri", "Ishiguro", "Morrison", "Calvino"][$0 % 5])" }
+    var authorIDs: [Int] = []
+    for name in names { authorIDs.append(try await create("/authors", ["name": .string(name)])) }
+    var seeded: [SeededBook] = []
+    for k in 0..<books {
+        let topic = ["caching", "latency", "queues", "indexes"][k % 4]
+        let id = try await create("/books", ["title": .string("Notes on \(topic), volume \(k + 1)"),
+                                             "author_id": .int(authorIDs[k % authors]), "year": .int(1950 + k % 70)])
+        seeded.append(SeededBook(id: id, authorID: authorIDs[k % authors], authorName: names[k % authors]))
+    }
+    lab.step("Added \(authors) authors and \(books) books to your bookshelf through POST /authors and POST /books")
+    return seeded
+}

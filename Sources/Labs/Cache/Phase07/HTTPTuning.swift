@@ -116,36 +116,6 @@ struct HTTPTuningLab: Lab {
         return [StarterFile("README.md", readme)]
     }
 
-    /// The learner's bookshelf gets 100 books, so its listing has something to compress.
-    static func seed(_ lab: LabContext, _ url: String) async throws {
-        let client = client(poolSize: 1)
-        func post(_ path: String, _ body: String) async throws -> [UInt8] {
-            var request = HTTPClientRequest(url: url + path)
-            request.method = .POST
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: body))
-            let response = try await client.execute(request, timeout: .seconds(10))
-            let bytes = Array(try await response.body.collect(upTo: 1 << 20).readableBytesView)
-            guard response.status.code == 201 else {
-                throw LabError("POST \(path) \(body) answered \(response.status.code) \(String(decoding: bytes.prefix(200), as: UTF8.self)), not 201")
-            }
-            return bytes
-        }
-        struct Created: Decodable { var id: Int }
-        do {
-            let author = try JSONDecoder().decode(Created.self, from: Data(try await post("/authors", #"{"name":"Ursula K. Le Guin"}"#)))
-            for i in 1...100 {
-                let topic = ["caching", "latency", "queues", "indexes"][i % 4]
-                _ = try await post("/books", #"{"title":"Notes on \#(topic), volume \#(i)","author_id":\#(author.id),"year":\#(1950 + i % 70)}"#)
-            }
-            try? await client.shutdown()
-        } catch {
-            try? await client.shutdown()
-            throw error
-        }
-        lab.step("Added an author and 100 books to your bookshelf through POST /authors and POST /books")
-    }
-
     func run(_ lab: LabContext) async throws {
         let fault = lab[Self.fault], n = lab[Self.requests], poolSize = lab[Self.poolSize], concurrency = lab[Self.concurrency]
         let listing = try encodeJSON((1...lab[Self.books]).map {
@@ -160,7 +130,9 @@ struct HTTPTuningLab: Lab {
             lab.step("Started a service at \(subject.baseURL): GET /books (\(listing.count) bytes of JSON), GET /health",
                      fault == .none ? nil : "broken on purpose: \(fault.effect)")
         } else {
-            try await Self.seed(lab, subject.baseURL)
+            // The learner's bookshelf gets 100 books, so its listing has something to compress.
+            let http = LoopbackHTTP.open(for: lab, baseURL: subject.baseURL, timeout: .seconds(10))
+            _ = try await seedBookshelf(lab, http, authors: 1, books: 100)
         }
         let relay = try CountingRelay.start(lab, to: subject.baseURL)
         let url = relay.baseURL

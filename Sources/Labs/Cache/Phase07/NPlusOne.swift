@@ -8,6 +8,12 @@
 // both listings over HTTP. A database server answers each statement over the network; the
 // lab stands that in with a fixed wait per statement (`round-trip-us`), which is where
 // N+1 really hurts.
+//
+// Your own bookshelf (exercise mode, `--against`): the lab starts a throwaway PostgreSQL
+// with pg_stat_statements, hands your server its DATABASE_URL, adds books through the API,
+// and counts the statements your server runs for `GET /books?limit=N&embed=author` at two
+// page sizes (docs/bookshelf.md "Phase 7"). Your code stays a black box; the database
+// tells on it.
 import Foundation
 import GRDB
 import HTTPTypes
@@ -43,7 +49,40 @@ struct NPlusOneLab: Lab {
         id: "n-plus-one", title: "The N+1 listing, naive and batched", phase: 7,
         teaches: "A listing that loads each book's author on its own runs N+1 statements (counted by SQLite's trace) where a LEFT JOIN runs one at any size, answers the same, and is several times faster once each statement costs a round trip.",
         parameters: [books.parameter, roundTrip.parameter, runs.parameter, fault.parameter],
+        needs: [], subjects: [.against],
         source: "Sources/Labs/Cache/Phase07/NPlusOne.swift")
+
+    /// The checks against a learner's bookshelf (the starter README lists them).
+    static let embedsAuthors = "the listing embeds each book's own author (id and name), every book of the page in order"
+    static let constantStatements = "the statements your server runs for one listing do not grow with the page"
+    static let fewStatements = "one listing runs at most 3 statements (the page and its authors joined or batched, a count)"
+
+    static func starter() -> [StarterFile] {
+        let readme = """
+        # \(info.title)
+
+        Give your bookshelf's listing its authors without the N+1: `GET /books?limit=N&embed=author`
+        answers like `GET /books`, each item with `author: {id, name}` (docs/bookshelf.md
+        "Phase 7"), and keep your data in the PostgreSQL named by `DATABASE_URL`.
+
+        ## Run the checks
+            curriculum lab run \(info.id) --against './run.sh'
+
+        The lab starts a throwaway PostgreSQL 15 on 127.0.0.1 with `pg_stat_statements`, gives
+        your server `DATABASE_URL=postgresql://app@127.0.0.1:PORT/bookshelf` (no password) and
+        `PORT`, adds authors and books through `POST /authors` and `POST /books`, and counts
+        the SQL statements the role `app` runs for each listing (transaction control and
+        other utility statements are not counted). Create your tables when you start.
+        Without `--against` it judges its own listing service (\(info.source)).
+
+        ## What the checks assert
+        - \(embedsAuthors);
+        - \(constantStatements): N and 2N books (N = `books`, at most 50) cost the same count;
+        - \(fewStatements).
+
+        """
+        return [StarterFile("README.md", readme)]
+    }
 
     /// One statement, after the stand-in network round trip.
     static func fetch(_ db: Database, _ sql: String, _ arguments: StatementArguments = [], roundTrip: Int) throws -> [Row] {
@@ -86,7 +125,72 @@ struct NPlusOneLab: Lab {
         return router
     }
 
+    /// Exercise mode: the learner's bookshelf on the lab's PostgreSQL, its statements counted there.
+    func exercise(_ lab: LabContext) async throws {
+        let n = min(lab[Self.books], 50), runs = lab[Self.runs]
+        let server = try await ThrowawayPostgres.start(for: lab, tcp: true,
+            settings: ["shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track_utility=off"])
+        let admin = try await server.connect()
+        try await admin.execute("CREATE ROLE app LOGIN")
+        try await admin.execute("CREATE DATABASE bookshelf OWNER app")
+        let stats = try await server.connect(database: "bookshelf")
+        try await stats.execute("CREATE EXTENSION pg_stat_statements")
+        let databaseURL = server.tcpURL(database: "bookshelf", username: "app")
+        lab.step("Made the database your server is given", "DATABASE_URL=\(databaseURL); pg_stat_statements counts what the role app runs")
+        let subject = try await lab.startService(databaseURL: databaseURL) { _ in throw LabError("n-plus-one's reference is its own listing service") }
+        let http = LoopbackHTTP.open(for: lab, baseURL: subject.baseURL, timeout: .seconds(30))
+        let seeded = try await seedBookshelf(lab, http, authors: max(3, n / 4), books: 2 * n)
+
+        /// Statements app has run so far (every database, every statement but utility ones).
+        func executed() async throws -> Int {
+            try await stats.scalar("SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = 'app'", as: Int.self)
+        }
+        struct Embedded: Decodable, Equatable { var id: Int; var name: String }
+        struct Item: Decodable { var id: Int; var author: Embedded? }
+        struct Page: Decodable { var items: [Item] }
+        /// One listing: its statements (the fewest of three tries, so a background query of
+        /// a pool does not count against it), its items and its median time.
+        func listing(_ limit: Int) async throws -> (statements: Int, items: [Item], seconds: Double) {
+            var counts: [Int] = [], times: [Double] = [], items: [Item] = []
+            for _ in 0..<3 {
+                let before = try await executed()
+                let (reply, seconds) = try await Measure.time { try await http.get("/books?limit=\(limit)&embed=author") }
+                counts.append(try await executed() - before)
+                times.append(seconds)
+                guard reply.status == 200 else { throw LabError("GET /books?limit=\(limit)&embed=author answered \(reply.summary())") }
+                do { items = try reply.json(Page.self).items } catch {
+                    throw LabError("GET /books?limit=\(limit)&embed=author is not {items: [...]} with an id on each: \(reply.summary())")
+                }
+            }
+            for _ in 3..<max(3, runs) { times.append(try await Measure.time { try await http.get("/books?limit=\(limit)&embed=author") }.1) }
+            return (counts.min() ?? 0, items, median(times))
+        }
+        let page = try await listing(n), double = try await listing(2 * n)
+        lab.step("Listed \(n) and \(2 * n) books with embed=author, counting your server's statements in pg_stat_statements",
+                 "\(page.statements) statements for \(n) books, \(double.statements) for \(2 * n)")
+        lab.figure("statements, \(n) books", Double(page.statements), "statements")
+        lab.figure("statements, \(2 * n) books", Double(double.statements), "statements")
+        lab.figure("median listing, \(n) books", page.seconds * 1e3, "ms")
+        lab.figure("median listing, \(2 * n) books", double.seconds * 1e3, "ms")
+
+        let wanted = seeded.map { Embedded(id: $0.authorID, name: $0.authorName) }
+        let got = double.items.map(\.author)
+        let wrong = zip(seeded, double.items).first { book, item in item.id != book.id || item.author != Embedded(id: book.authorID, name: book.authorName) }
+        lab.check(Self.embedsAuthors, double.items.map(\.id) == seeded.map(\.id) && got == wanted.map { Optional($0) },
+                  expected: "\(2 * n) items, the books added, each with author {id, name} of its own author",
+                  observed: double.items.count != seeded.count ? "\(double.items.count) items"
+                      : wrong.map { book, item in "book \(item.id): author \(item.author.map { "{id: \($0.id), name: \($0.name)}" } ?? "missing") (want {id: \(book.authorID), name: \(book.authorName)})" }
+                      ?? "\(double.items.count) items, each with its author")
+        lab.check(Self.constantStatements, page.statements == double.statements && page.statements > 0,
+                  expected: "the same count for \(n) and \(2 * n) books (and more than 0: the data is in DATABASE_URL)",
+                  observed: "\(page.statements) and \(double.statements)"
+                      + (double.statements > page.statements ? ": about one more per book, the N+1" : ""))
+        lab.check(Self.fewStatements, (1...3).contains(double.statements),
+                  expected: "1 to 3 statements", observed: "\(double.statements)")
+    }
+
     func run(_ lab: LabContext) async throws {
+        if lab.subject.kind != .reference { return try await exercise(lab) }
         let n = lab[Self.books], roundTrip = lab[Self.roundTrip], runs = lab[Self.runs], fault = lab[Self.fault]
         let log = StatementLog()
         let dbQueue = try SQLiteLab.open(in: lab.scratch, name: "shelf.sqlite", log: log)
