@@ -60,3 +60,10 @@ public enum LabExit {
     public static let unavailable: Int32 = 69
     public static let interrupted: Int32 = 130
 }
+
+/// Servers the tracker starts once for several labs of one `lab run`, handed to each lab
+/// through the environment.
+public enum LabSharedServer {
+    /// A RabbitMQ broker (`curriculum-labs hold-rabbitmq`), as the JSON line it printed.
+    public static let rabbitmqVariable = "CURRICULUM_LAB_RABBITMQ"
+}

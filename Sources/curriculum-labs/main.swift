@@ -4,6 +4,9 @@
 //   curriculum-labs catalog                  every lab's declaration, as JSON (plan order)
 //   curriculum-labs init LAB DIR             writes the lab's starter folder into DIR
 //   curriculum-labs child LAB ARG…           a lab's own child process (LabChildProcess)
+//   curriculum-labs hold-rabbitmq DIR        starts a RabbitMQ broker in DIR for the labs of one
+//                                            `lab run`, prints its descriptor line, and stops it
+//                                            when stdin closes or on SIGTERM
 //   curriculum-labs run LAB [--quick] [--param NAME=VALUE]… [--scratch DIR] [--manual-clock]
 //                       [--url URL | --against CMD | --source PATH | --answers FILE]
 import CLabSupport
@@ -66,6 +69,45 @@ case "child":
     // first. A child watches getppid() itself.
     signal(SIGPIPE, SIG_IGN)
     exit(type.child(Array(args.dropFirst())))
+case "hold-rabbitmq":
+    // One broker for several queue labs of a `lab run` (the tracker starts this, see
+    // LabHost.SharedBroker): a broker takes seconds to boot, a lab's checks less.
+    guard args.count == 1 else { fail("usage: curriculum-labs hold-rabbitmq DIR", LabExit.usage) }
+    let folder = args[0]
+    signal(SIGPIPE, SIG_IGN)
+    // Ctrl-C belongs to the lab that is running; the tracker ends this holder by closing
+    // its stdin (or, gone, by the parent-death signal).
+    signal(SIGINT, SIG_IGN)
+    _ = clab_set_parent_death_signal(SIGTERM)
+    for sig in [SIGTERM, SIGHUP] {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in interrupted.store(true, ordering: .relaxed) }
+        sigemptyset(&action.sa_mask)
+        sigaction(sig, &action, nil)
+    }
+    Thread.detachNewThread {
+        // stdin reaches end of file when the tracker closes its end, or dies.
+        var byte: UInt8 = 0
+        while true {
+            let n = read(STDIN_FILENO, &byte, 1)
+            if n == 0 || (n < 0 && errno != EINTR) { break }
+        }
+        interrupted.store(true, ordering: .relaxed)
+    }
+    Task {
+        let broker: ThrowawayRabbitMQ
+        do {
+            broker = try await ThrowawayRabbitMQ.start(in: folder + "/rabbitmq", marker: folder)
+        } catch {
+            FileHandle.standardOutput.write(Data("error: \(error)\n".utf8))
+            exit(error is LabUnavailable ? LabExit.unavailable : LabExit.failed)
+        }
+        FileHandle.standardOutput.write(Data((broker.descriptor + "\n").utf8))
+        while !interrupted.load(ordering: .relaxed) { try? await Task.sleep(for: .milliseconds(50)) }
+        await broker.stop()
+        exit(0)
+    }
+    dispatchMain()
 case "run":
     break
 default:

@@ -56,6 +56,23 @@ import Testing
         #expect(log.stdout.contains("ran lab coroutines for alpha: passed"), "\(log.stdout)")
     }
 
+    /// Two queue labs in one run share one broker: started once by a holder process, used by
+    /// both labs (their steps say so), and gone when the run ends.
+    @Test func queueLabsOfOneRunShareOneBroker() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/lib/rabbitmq/bin/rabbitmq-server") else { return }
+        let cli = try CLI(); defer { cli.cleanUp() }
+        let run = try cli.run(["lab", "run", "task-queue", "pubsub-notifications", "--quick"])
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        #expect(run.stdout.contains("One RabbitMQ broker for the 2 queue labs (task-queue, pubsub-notifications), started in"), "\(run.stdout)")
+        #expect(run.stdout.components(separatedBy: "Using a throwaway RabbitMQ").count == 3, "\(run.stdout)")
+        #expect(!run.stdout.contains("Started a throwaway RabbitMQ"))
+        let holders = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { pid in
+            guard Int(pid) != nil, let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+            return String(decoding: cmd, as: UTF8.self).contains("hold-rabbitmq")
+        }
+        #expect(holders.isEmpty, "holder processes left: \(holders)")
+    }
+
     @Test func aTaskIdRunsItsLabsAndJSONGivesTheReports() throws {
         let cli = try CLI(plan: Self.planWithLabs); defer { cli.cleanUp() }
         let run = try cli.run(["lab", "run", "gamma", "--quick", "--json"])

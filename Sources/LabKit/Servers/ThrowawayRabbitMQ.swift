@@ -72,10 +72,10 @@ public final class ThrowawayRabbitMQ: Sendable {
     /// - Throws: `LabUnavailable(.rabbitmq)` when `rabbitmq-server` is not installed.
     public static func start(for lab: LabContext,
                              environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> ThrowawayRabbitMQ {
-        if let shared {
+        if let shared = shared ?? attached(environment: environment) {
             lab.engine("RabbitMQ \(shared.version)")
-            lab.step("Using a throwaway RabbitMQ \(shared.version) shared by this test run",
-                     "AMQP on 127.0.0.1:\(shared.port); it started in \(String(format: "%.1f", shared.startupSeconds)) s")
+            lab.step("Using a throwaway RabbitMQ \(shared.version) shared by the labs of this run",
+                     "AMQP on 127.0.0.1:\(shared.port), node \(shared.nodeName); it started in \(String(format: "%.1f", shared.startupSeconds)) s, once for every queue lab of the run, and is stopped when the run ends. Queues and exchanges are named per lab run, so the labs do not see each other's.")
             return shared
         }
         let scratch = lab.scratch.standardizedFileURL.path
@@ -192,6 +192,38 @@ public final class ThrowawayRabbitMQ: Sendable {
         }
         let found = version
         broker.measured.withLock { $0 = (startup, found.isEmpty ? "(version unknown)" : found) }
+        return broker
+    }
+
+    // MARK: One broker for the labs of a run
+
+    /// The environment variable through which `lab run` of several queue labs hands each lab
+    /// the broker it started once (`curriculum-labs hold-rabbitmq`), as `descriptor`'s JSON.
+    public static let sharedVariable = LabSharedServer.rabbitmqVariable
+
+    private struct Descriptor: Codable {
+        var directory, node, marker, version: String
+        var port, distributionPort, epmdPort: Int
+        var pid: Int32
+        var startup: Double
+    }
+
+    /// This broker, in one line of JSON: what a lab needs to use it without owning it.
+    public var descriptor: String {
+        let d = Descriptor(directory: directory, node: nodeName, marker: marker, version: version, port: port,
+                           distributionPort: distributionPort, epmdPort: epmdPort, pid: pid, startup: startupSeconds)
+        return String(decoding: (try? JSONEncoder().encode(d)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    /// The run's shared broker named by `sharedVariable`, or nil. A lab never stops it: the
+    /// process that started it does, when the run ends.
+    public static func attached(environment: [String: String] = ProcessInfo.processInfo.environment) -> ThrowawayRabbitMQ? {
+        guard let text = environment[sharedVariable],
+              let d = try? JSONDecoder().decode(Descriptor.self, from: Data(text.utf8)) else { return nil }
+        let broker = ThrowawayRabbitMQ(directory: d.directory, nodeName: d.node, port: d.port, distributionPort: d.distributionPort,
+                                       epmdPort: d.epmdPort, pid: d.pid, binDirectory: "", environment: ["LABKIT_RABBITMQ": d.marker])
+        broker.measured.withLock { $0 = (d.startup, d.version) }
+        broker.stopped.withLock { $0 = true }
         return broker
     }
 

@@ -27,6 +27,19 @@ extension LabHost {
         }
         var summary = Summary()
         let live = c.out.isTTY && !c.json
+        // Several queue labs judging their references share one broker (see SharedBroker).
+        let queueLabs = SharedBroker.wanted(by: labs.map(\.lab))
+        var shared: SharedBroker?
+        if queueLabs.count >= 2 && !subject.isOwnWork {
+            if live { Terminal.write(c.paint("▶ starting one RabbitMQ broker for \(queueLabs.count) queue labs…", .dim), to: STDOUT_FILENO) }
+            shared = SharedBroker.start(binary: binary)
+            if live { Terminal.write("\r\u{1B}[K", to: STDOUT_FILENO) }
+            if let shared, let seconds = shared.startupSeconds, !c.json {
+                c.line(c.paint("One RabbitMQ broker for the \(queueLabs.count) queue labs (\(queueLabs.joined(separator: ", "))), started in "
+                                   + String(format: "%.1f s.", seconds), .dim))
+            }
+        }
+        defer { shared?.stop() }
         for (k, run) in labs.enumerated() {
             // On a terminal one live line shows what the lab is doing, rewritten at each
             // step and check, then cleared for the report; piped output gets the report only.
