@@ -23,8 +23,11 @@ let interrupted = Atomic<Bool>(false)
 /// One protocol line on stdout, written at once (no buffering: the tracker shows progress
 /// live) with write(2): a closed pipe means the tracker is gone, which stops the run like
 /// an interrupt so its clean-ups still run (FileHandle.write would trap on EPIPE instead).
-func emit(_ event: LabEvent) {
-    let bytes = Array((event.line() + "\n").utf8)
+func emit(_ event: LabEvent) { say(event.line()) }
+
+/// Writes `line` and a newline to stdout with write(2); a failure stops the run (see emit).
+func say(_ line: String) {
+    let bytes = Array((line + "\n").utf8)
     var offset = 0
     while offset < bytes.count {
         let n = bytes[offset...].withUnsafeBytes { write(STDOUT_FILENO, $0.baseAddress, $0.count) }
@@ -94,18 +97,28 @@ case "hold-rabbitmq":
         }
         interrupted.store(true, ordering: .relaxed)
     }
+    // The broker's stop, known as soon as it is spawned: the tracker may be gone while the
+    // broker still boots, and then it is stopped half-started.
+    let stopBroker = Mutex<(@Sendable () async -> Void)?>(nil)
     Task {
-        let broker: ThrowawayRabbitMQ
+        while !interrupted.load(ordering: .relaxed) { try? await Task.sleep(for: .milliseconds(50)) }
+        if let stop = stopBroker.withLock({ $0 }) { await stop() }
+        // The tracker removes the root it made; when it is gone, this is the last one who
+        // knows the folder, which holds nothing but the broker's.
+        try? FileManager.default.removeItem(atPath: folder)
+        exit(0)
+    }
+    Task {
         do {
-            broker = try await ThrowawayRabbitMQ.start(in: folder + "/rabbitmq", marker: folder)
+            let broker = try await ThrowawayRabbitMQ.start(in: folder + "/rabbitmq", marker: folder) { stop in
+                stopBroker.withLock { $0 = stop }
+            }
+            // With write(2): the tracker may be gone by now, and FileHandle traps on EPIPE.
+            say(broker.descriptor)
         } catch {
-            FileHandle.standardOutput.write(Data("error: \(error)\n".utf8))
+            say("error: \(error)")
             exit(error is LabUnavailable ? LabExit.unavailable : LabExit.failed)
         }
-        FileHandle.standardOutput.write(Data((broker.descriptor + "\n").utf8))
-        while !interrupted.load(ordering: .relaxed) { try? await Task.sleep(for: .milliseconds(50)) }
-        await broker.stop()
-        exit(0)
     }
     dispatchMain()
 case "run":
@@ -160,7 +173,15 @@ signal(SIGPIPE, SIG_IGN)
 // When the tracker dies, even by SIGKILL, the kernel sends this lab SIGTERM, which stops it
 // and runs its clean-ups: no server outlives the run it belonged to.
 _ = clab_set_parent_death_signal(SIGTERM)
-if getppid() == 1 { interrupted.store(true, ordering: .relaxed) }
+// The tracker that started this run: its pid is in the scratch root's name
+// (curriculum-lab-PID-XXXXXXXX, see LabHost), else it is the parent. Read from the name, not
+// from getppid() now: the tracker may already be gone, this process handed to another.
+let tracker: pid_t = scratchRoot.flatMap { root -> pid_t? in
+    let parts = root.lastPathComponent.split(separator: "-")
+    return parts.count == 4 && parts[0] == "curriculum" && parts[1] == "lab" ? pid_t(parts[2]) : nil
+} ?? getppid()
+// Gone before the parent-death signal was armed: stop at once.
+if getppid() != tracker { interrupted.store(true, ordering: .relaxed) }
 for sig in [SIGINT, SIGTERM, SIGHUP] {
     var action = sigaction()
     action.__sigaction_handler.sa_handler = { _ in interrupted.store(true, ordering: .relaxed) }
@@ -179,7 +200,6 @@ Task {
     }
     runTask.cancel()
 }
-let tracker = getppid()
 Task {
     let report = await runTask.value
     emit(.report(report))

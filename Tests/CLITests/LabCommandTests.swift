@@ -61,14 +61,18 @@ import Testing
     @Test func queueLabsOfOneRunShareOneBroker() throws {
         guard FileManager.default.isExecutableFile(atPath: "/usr/lib/rabbitmq/bin/rabbitmq-server") else { return }
         let cli = try CLI(); defer { cli.cleanUp() }
-        let run = try cli.run(["lab", "run", "task-queue", "pubsub-notifications", "--quick"])
+        // Scratch roots in a folder of this test's own, so only its holder is looked for.
+        let tmp = cli.folder.appendingPathComponent("tmp").path
+        try FileManager.default.createDirectory(atPath: tmp, withIntermediateDirectories: true)
+        let run = try cli.run(["lab", "run", "task-queue", "pubsub-notifications", "--quick"], env: ["TMPDIR": tmp])
         #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         #expect(run.stdout.contains("One RabbitMQ broker for the 2 queue labs (task-queue, pubsub-notifications), started in"), "\(run.stdout)")
         #expect(run.stdout.components(separatedBy: "Using a throwaway RabbitMQ").count == 3, "\(run.stdout)")
         #expect(!run.stdout.contains("Started a throwaway RabbitMQ"))
         let holders = ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).filter { pid in
             guard Int(pid) != nil, let cmd = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
-            return String(decoding: cmd, as: UTF8.self).contains("hold-rabbitmq")
+            let line = String(decoding: cmd, as: UTF8.self)
+            return line.contains("hold-rabbitmq") && line.contains(tmp)
         }
         #expect(holders.isEmpty, "holder processes left: \(holders)")
     }

@@ -185,6 +185,29 @@ import Testing
                 "left behind: \(box.leftovers().files) \(box.leftovers().processes.map(ProcFS.commandLine))")
     }
 
+    /// The same for the broker several queue labs share: its holder learns of the tracker's
+    /// death by its stdin closing (and its parent-death signal), and stops the broker; the
+    /// lab running at that moment stops as above. Nothing of RabbitMQ survives.
+    /// Killed at two moments: while the broker still boots (its Erlang VM is up, no login
+    /// yet), and while a lab uses it.
+    @Test(arguments: ["beam.smp", "curriculum-labs run task-queue"])
+    func killingTheTrackerWhileQueueLabsShareABrokerLeavesNothing(_ moment: String) throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/lib/rabbitmq/bin/rabbitmq-server") else { return }
+        let box = try Sandbox(); defer { box.cli.cleanUp() }
+        let p = try box.start(["lab", "run", "task-queue", "retries-dlq", "--timeout", "300"])
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        let running = { ProcFS.descendants(of: p.processIdentifier, including: false).contains { ProcFS.commandLine($0).contains(moment) } }
+        let reached = Self.wait(seconds: 120) {
+            running() || ProcFS.processes(under: box.tmp).contains { ProcFS.commandLine($0).contains(moment) } || !p.isRunning
+        }
+        try #require(reached && p.isRunning, "the run never reached \(moment): \(box.output)")
+        let before = ProcFS.processes(under: box.tmp).map(ProcFS.commandLine).filter { $0.contains("curriculum-labs") }
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        #expect(Self.wait(seconds: 60) { box.leftovers().processes.isEmpty && box.leftovers().files.isEmpty },
+                "left behind: \((FileManager.default.subpaths(atPath: box.tmp) ?? []).prefix(12)) \(box.leftovers().processes.map(ProcFS.commandLine)); before the kill: \(before)")
+    }
+
     /// What a killed run could not clean (here: a scratch root whose tracker is gone, with
     /// a process still running inside it) is swept by the next `lab run`.
     @Test func theNextLabRunSweepsWhatAKilledRunLeft() throws {

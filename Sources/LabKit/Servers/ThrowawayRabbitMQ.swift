@@ -94,7 +94,7 @@ public final class ThrowawayRabbitMQ: Sendable {
     /// broker between lab runs; labs use `start(for:)`.
     public static func start(in directory: String, marker: String? = nil,
                              environment: [String: String] = ProcessInfo.processInfo.environment,
-                             registerCleanup: (@escaping @Sendable () async -> Void) -> Void = { _ in }) async throws -> ThrowawayRabbitMQ {
+                             registerCleanup: @Sendable (@escaping @Sendable () async -> Void) -> Void = { _ in }) async throws -> ThrowawayRabbitMQ {
         guard let bin = locate(environment: environment) else {
             throw LabUnavailable(.rabbitmq, detail: "no rabbitmq-server in /usr/lib/rabbitmq/bin or on PATH")
         }
@@ -259,7 +259,12 @@ public final class ThrowawayRabbitMQ: Sendable {
             for p in left { var s: Int32 = 0; _ = waitpid(p, &s, WNOHANG) }
             usleep(100_000)
         }
-        if !keepFiles { try? FileManager.default.removeItem(atPath: directory) }
+        guard !keepFiles else { return }
+        // A VM killed a moment ago may still be closing its log files: try a few times.
+        for _ in 0..<20 where FileManager.default.fileExists(atPath: directory) {
+            if (try? FileManager.default.removeItem(atPath: directory)) != nil { break }
+            usleep(100_000)
+        }
     }
 
     /// Processes whose environment carries `LABKIT_RABBITMQ=<tag>` (zombies excluded).
