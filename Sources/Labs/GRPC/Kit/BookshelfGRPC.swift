@@ -32,7 +32,8 @@ struct GRPCFaults: Sendable {
     var chatBuffer = false
     /// Chat never answers the third message.
     var chatDrop = false
-    /// The ticker ignores cancellation and keeps producing (up to 2 s more).
+    /// The ticker ignores cancellation and keeps producing (up to 3 s more: longer than the lab
+    /// waits for it to stop).
     var ignoreCancel = false
 }
 
@@ -143,8 +144,8 @@ final class BookshelfGRPCService: BookshelfRPC.SimpleServiceProtocol {
                 guard faults.ignoreCancel else { throw CancellationError() }
                 clientLeft = clientLeft ?? .now
             }
-            // The broken server keeps producing for up to 2 s after the client left.
-            if let left = clientLeft, ContinuousClock.now - left > .seconds(2) { return }
+            // The broken server keeps producing for up to 3 s after the client left.
+            if let left = clientLeft, ContinuousClock.now - left > .seconds(3) { return }
             let tick = Bookshelf_V1_PriceTick.with {
                 $0.symbol = request.symbol; $0.sequence = sequence
                 $0.priceCents = Self.price(symbol: request.symbol, sequence: sequence)
