@@ -58,7 +58,7 @@ public struct LabParameter: Codable, Hashable, Sendable {
         case let .double(lo, hi): return "\(lo)…\(hi)"
         case let .choice(options): return options.joined(separator: "|")
         case .bool: return "true|false"
-        case .text: return "text"
+        case .text: return "any text"
         }
     }
 }

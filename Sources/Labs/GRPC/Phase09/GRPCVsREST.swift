@@ -99,6 +99,10 @@ struct GRPCVsRESTLab: Lab {
             let grpcRun = try await Self.time(calls) { i in
                 _ = try await client.getBook(.with { $0.id = pairs[i % n].grpc }, options: callOptions())
             }
+            #if DEBUG
+            lab.step("These timings come from a debug build",
+                     "every package (Hummingbird, swift-nio-http2, grpc-swift) runs unoptimised, so the two stacks' costs are not representative; compare with a release build (`swift build -c release`)")
+            #endif
             for (name, run) in [("REST/JSON", restRun), ("gRPC/protobuf", grpcRun)] {
                 let p50 = Double(run.histogram.valueAtPercentile(50)) / 1_000, p99 = Double(run.histogram.valueAtPercentile(99)) / 1_000
                 lab.figure("\(name) p50", p50, "µs")
