@@ -148,6 +148,13 @@ import Testing
         #expect(onDisk == BookshelfProto.text, "bookshelf.proto changed since the Swift was generated: run bash scripts/generate-grpc.sh")
     }
 
+    /// The C++ the lab compiles is the file under Phase09/cpp (embedded by scripts/embed-cpp.sh).
+    @Test func theEmbeddedCppIsTheFileOnDisk() throws {
+        let file = Self.packageRoot.appendingPathComponent("Sources/Labs/GRPC/Phase09/cpp/bookshelf-grpc/main.cpp")
+        #expect(CppSources.files["bookshelf-grpc/main.cpp"] == (try String(contentsOf: file, encoding: .utf8)),
+                "Phase09/cpp changed since it was embedded: run sh scripts/embed-cpp.sh")
+    }
+
     /// With the plugins at hand (PROTOC_PLUGINS_DIR, or the folder the plugins were built in on
     /// the development machine): regenerating gives exactly the committed files.
     @Test func theCommittedSwiftEqualsARegeneration() async throws {
