@@ -190,6 +190,8 @@ def swift_kind(kind):
         return f"LabParameter.Kind.choice({swift_strings(payload['_0'])})"
     if case == "bool":
         return "LabParameter.Kind.bool"
+    if case == "text":
+        return "LabParameter.Kind.text"
     fail(f"unknown parameter kind {case!r}; teach scripts/generate-labs.sh to write it")
 
 

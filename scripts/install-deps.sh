@@ -19,6 +19,9 @@ packages=(
   libcpp-httplib-dev  # cpp-rest-api
   libpqxx-dev    # cpp-libpqxx
   libbenchmark-dev  # endpoint-benchmarks' C++ twin (Google Benchmark)
+  protobuf-compiler       # phase 9: protoc, for the C++ generated from bookshelf.proto at run time
+  protobuf-compiler-grpc  # grpc_cpp_plugin (the C++ gRPC stubs)
+  libgrpc++-dev           # the C++ gRPC library the phase-9 C++ server and client link
 )
 
 missing=()

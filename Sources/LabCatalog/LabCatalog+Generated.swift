@@ -713,6 +713,85 @@ extension LabCatalog {
             source: "Sources/Labs/Queue/Phase08/RetriesDLQ.swift"
         ),
         LabInfo(
+            id: "proto-schemas",
+            title: "Protobuf on the wire, decoded by hand",
+            phase: 9,
+            tasks: ["proto-schemas"],
+            teaches: "Protobuf's wire format (varints, field numbers and wire types) decoded by hand equals swift-protobuf's decoding; an old reader skips a field it does not know and keeps it; renumbering a field breaks old readers.",
+            parameters: [
+                LabParameter("break", LabParameter.Kind.choice(["none", "varint-one-byte", "drop-unknown", "no-skip", "rename-only"]), default: "none", help: "Breaks one thing on purpose: varint-one-byte (the hand decoder reads every varint as one byte), drop-unknown (the old reader discards the fields it does not know, so re-encoding loses them), no-skip (the hand decoder reads an unknown field as a varint instead of skipping it by its wire type), rename-only (the \"breaking\" release only renames fields, keeping their numbers: nothing breaks)."),
+                LabParameter("samples", LabParameter.Kind.int(min: 1, max: 100000), default: "2000", quick: "100", help: "Random books encoded and decoded both ways."),
+                LabParameter("seed", LabParameter.Kind.int(min: 0, max: 1000000), default: "9", help: "Seed of the random books (runs repeat)."),
+            ],
+            needs: [],
+            subjects: [],
+            source: "Sources/Labs/GRPC/Phase09/ProtoSchemas.swift"
+        ),
+        LabInfo(
+            id: "grpc-codegen",
+            title: "One .proto, generated Swift and C++ calling each other",
+            phase: 9,
+            tasks: ["grpc-codegen"],
+            teaches: "protoc generates each language's messages, client stub and server base from one .proto; a Swift server and client (grpc-swift-2) and a C++ server and client (grpc++) generated from the same file answer each other identically: Swift↔Swift, Swift↔C++ both ways, C++↔C++.",
+            parameters: [
+                LabParameter("break", LabParameter.Kind.choice(["none", "swift-drop-tags", "cpp-missing-ok"]), default: "none", help: "Breaks a reference server on purpose: swift-drop-tags (the Swift server forgets a book's tags: both clients of the Swift server fail), cpp-missing-ok (the C++ server answers OK with an empty book for an unknown id: both clients of the C++ server fail)."),
+                LabParameter("rounds", LabParameter.Kind.int(min: 1, max: 20), default: "3", quick: "1", help: "Times each client holds the conversation with each server (each round adds its own author and books)."),
+            ],
+            needs: [
+                LabNeed("a C++17 compiler", programs: ["g++"], packages: ["g++"]),
+                LabNeed("gRPC for C++", programs: ["protoc", "grpc_cpp_plugin", "pkg-config"], packages: ["g++", "libgrpc++-dev", "protobuf-compiler-grpc", "protobuf-compiler", "pkg-config"]),
+            ],
+            subjects: [LabSubject.Kind.url, LabSubject.Kind.against],
+            source: "Sources/Labs/GRPC/Phase09/GRPCCodegen.swift"
+        ),
+        LabInfo(
+            id: "grpc-vs-rest",
+            title: "One operation over REST/JSON and over gRPC",
+            phase: 9,
+            tasks: ["grpc-vs-rest"],
+            teaches: "GET /books/{id} (JSON over HTTP/1.1) and GetBook (protobuf over HTTP/2) answer the same, with the same \"not found\"; protobuf's payload is smaller; p50/p99 latency and throughput of each, measured with HdrHistogram, show what each stack costs per call.",
+            parameters: [
+                LabParameter("break", LabParameter.Kind.choice(["none", "stale-title", "missing-internal", "proto-padding", "grpc-fail-late"]), default: "none", help: "Breaks the gRPC side on purpose: stale-title (every other book's title differs from REST's), missing-internal (an unknown book is INTERNAL, not NOT_FOUND), proto-padding (every answer carries 1 KiB of an unknown field, bigger than the JSON), grpc-fail-late (every 10th call of the timed run fails)."),
+                LabParameter("books", LabParameter.Kind.int(min: 1, max: 1000), default: "100", quick: "10", help: "Books put in both services and compared one by one."),
+                LabParameter("calls", LabParameter.Kind.int(min: 10, max: 100000), default: "3000", quick: "200", help: "Timed calls of each protocol (one at a time, round-robin over the books)."),
+            ],
+            needs: [],
+            subjects: [],
+            source: "Sources/Labs/GRPC/Phase09/GRPCVsREST.swift"
+        ),
+        LabInfo(
+            id: "grpc-streaming",
+            title: "Server and bidirectional streaming, and cancellation",
+            phase: 9,
+            tasks: ["grpc-streaming"],
+            teaches: "A server-streaming price ticker arrives in order and complete; a bidirectional chat answers each message while the client is still sending; a client that cancels a stream makes the server stop producing, as the server itself reports.",
+            parameters: [
+                LabParameter("break", LabParameter.Kind.choice(["none", "ticker-skip", "ticker-shuffle", "chat-drop", "chat-buffer", "ignore-cancel"]), default: "none", help: "Breaks the reference server on purpose: ticker-skip (sequence 3 never sent), ticker-shuffle (2 and 3 swapped), chat-drop (the third chat message is never answered), chat-buffer (chat replies held until the client closes its side), ignore-cancel (the ticker keeps producing after the client cancelled)."),
+                LabParameter("ticks", LabParameter.Kind.int(min: 3, max: 5000), default: "200", quick: "20", help: "Ticks the ticker sends (3 at least: the breakers touch sequence 3)."),
+                LabParameter("interval-ms", LabParameter.Kind.int(min: 0, max: 200), default: "2", quick: "1", help: "Milliseconds between two ticks."),
+                LabParameter("messages", LabParameter.Kind.int(min: 3, max: 500), default: "50", quick: "8", help: "Chat messages the client sends (3 at least)."),
+                LabParameter("cancel-after", LabParameter.Kind.int(min: 1, max: 100), default: "5", quick: "3", help: "Ticks the client reads from the endless ticker before it cancels the call."),
+            ],
+            needs: [],
+            subjects: [LabSubject.Kind.url, LabSubject.Kind.against],
+            source: "Sources/Labs/GRPC/Phase09/GRPCStreaming.swift"
+        ),
+        LabInfo(
+            id: "grpc-tls",
+            title: "gRPC over TLS with a CA made at run time",
+            phase: 9,
+            tasks: ["grpc-tls"],
+            teaches: "A gRPC server behind TLS: a client that trusts the CA gets answers; a plaintext client and a client that does not trust the CA are refused; an expired certificate is refused even by the trusting client.",
+            parameters: [
+                LabParameter("break", LabParameter.Kind.choice(["none", "wrong-name", "no-tls", "untrusting-no-verify", "expired-still-valid"]), default: "none", help: "Breaks the reference on purpose: wrong-name (the certificate names other.invalid, not localhost: the trusting client refuses it), no-tls (the server speaks plaintext: the TLS client fails and the plaintext one gets in), untrusting-no-verify (the untrusting client turns verification off and gets in), expired-still-valid (the \"expired\" certificate is issued still valid)."),
+                LabParameter("ca", LabParameter.Kind.text, default: "", help: "Your CA's certificate (PEM file) for --url/--against: the trusting client trusts it. Ignored for the reference, which makes its own CA."),
+                LabParameter("calls", LabParameter.Kind.int(min: 1, max: 200), default: "20", quick: "3", help: "Calls the trusting client makes over one TLS connection."),
+            ],
+            needs: [],
+            subjects: [LabSubject.Kind.url, LabSubject.Kind.against],
+            source: "Sources/Labs/GRPC/Phase09/GRPCTLS.swift"
+        ),
+        LabInfo(
             id: "idempotency",
             title: "Idempotency keys under retries and races",
             phase: 10,

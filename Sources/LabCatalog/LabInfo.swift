@@ -11,6 +11,8 @@ public struct LabParameter: Codable, Hashable, Sendable {
         case double(min: Double, max: Double)
         case choice([String])
         case bool
+        /// Free text, such as a file path (`--param ca=FILE`); "" when not given.
+        case text
     }
 
     public var name: String
@@ -43,6 +45,8 @@ public struct LabParameter: Codable, Hashable, Sendable {
             }
         case .bool:
             guard ["true", "false"].contains(value) else { return "\(name) takes true or false" }
+        case .text:
+            guard !value.contains(where: \.isNewline) else { return "\(name) takes one line of text" }
         }
         return nil
     }
@@ -54,6 +58,7 @@ public struct LabParameter: Codable, Hashable, Sendable {
         case let .double(lo, hi): return "\(lo)…\(hi)"
         case let .choice(options): return options.joined(separator: "|")
         case .bool: return "true|false"
+        case .text: return "any text"
         }
     }
 }

@@ -61,6 +61,13 @@ extension Knob where Value == String {
     }
 }
 
+extension Knob where Value == String {
+    /// Free text (a file path): "" unless the learner gives one.
+    public static func text(_ name: String, default value: String = "", help: String) -> Knob {
+        Knob(LabParameter(name, .text, default: value, quick: nil, help: help), default: value, quick: nil, parse: { $0 })
+    }
+}
+
 extension Knob where Value: RawRepresentable & CaseIterable & Sendable, Value.RawValue == String {
     /// A choice among an enum's cases, read back as the enum.
     public static func choice(_ name: String, default value: Value, quick: Value? = nil, help: String) -> Knob {

@@ -283,23 +283,28 @@ phases:
     tasks:
       - id: proto-schemas
         title: Define `.proto` schemas
+        labs: [proto-schemas]
         requires: [dtos]
         due: 2027-08-14
       - id: grpc-codegen
         title: Generate gRPC clients and servers in Kotlin and C++
+        labs: [grpc-codegen]
         requires: [proto-schemas, cpp-rest-api]
         due: 2027-08-19
         notes: Swift (grpc-swift) and C++ instead of Kotlin and C++.
       - id: grpc-vs-rest
         title: Compare gRPC vs REST performance
+        labs: [grpc-vs-rest]
         requires: [grpc-codegen, endpoint-benchmarks]
         due: 2027-08-25
       - id: grpc-streaming
         title: Use streaming RPCs for real-time data exchange
+        labs: [grpc-streaming]
         requires: [grpc-codegen, coroutines]
         due: 2027-08-30
       - id: grpc-tls
         title: Secure gRPC with TLS
+        labs: [grpc-tls]
         requires: [https-tls, grpc-codegen]
   - id: system-design
     number: 10

@@ -147,7 +147,8 @@ public struct CppBuild: Sendable {
     /// Debian packages this build needs besides the compiler.
     var packages: [String] { pkgConfig.map { Self.debianPackage[$0] ?? $0 } }
 
-    static let debianPackage = ["cpp-httplib": "libcpp-httplib-dev", "libpqxx": "libpqxx-dev", "benchmark": "libbenchmark-dev"]
+    static let debianPackage = ["cpp-httplib": "libcpp-httplib-dev", "libpqxx": "libpqxx-dev", "benchmark": "libbenchmark-dev",
+                                "grpc++": "libgrpc++-dev", "protobuf": "libprotobuf-dev"]
 
     /// `$CURRICULUM_CACHE`, else `$XDG_CACHE_HOME/curriculum`, else `~/.cache/curriculum`
     /// (the tracker keeps its data under `$XDG_DATA_HOME/curriculum` the same way).

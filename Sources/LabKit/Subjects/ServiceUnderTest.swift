@@ -61,14 +61,15 @@ extension LabContext {
     /// - reference: calls `reference(ServiceEnvironment(port: 0, databaseURL: databaseURL))`
     ///   (the reference binds port 0 itself and returns the bound port);
     /// - `--url URL`: probes it (TCP connect, then one HTTP request to `probePath`, 2 s
-    ///   each); nothing listening or not HTTP throws a `SubjectFailure` that says which;
+    ///   each); nothing listening or not HTTP throws a `SubjectFailure` that says which; a nil
+    ///   `probePath` (a service that is not HTTP/1, such as gRPC) only asks for the TCP connection;
     /// - `--against CMD`: runs `sh -c CMD` in its own process group on a free loopback port,
     ///   with `PORT`, `DATABASE_URL` (when given) and `CURRICULUM_LAB_ROOT` in its
     ///   environment, in the folder curriculum was invoked from, its output kept in the
     ///   scratch folder; waits until 127.0.0.1:PORT accepts (up to `startTimeout`), failing
     ///   at once if it exits first. Its clean-up checks that it kept running through the
     ///   checks and that it stops on SIGTERM (SIGKILL after 3 s).
-    public func startService(probePath: String = "/health", databaseURL: String? = nil, startTimeout: Duration = .seconds(20),
+    public func startService(probePath: String? = "/health", databaseURL: String? = nil, startTimeout: Duration = .seconds(20),
                              reference: @escaping @Sendable (ServiceEnvironment) async throws -> RunningReference) async throws -> ServiceUnderTest {
         switch subject.kind {
         case .reference:
@@ -97,21 +98,28 @@ extension LabContext {
 
     // MARK: --url
 
-    private func probeURL(_ given: String, path probePath: String) async throws -> ServiceUnderTest {
+    private func probeURL(_ given: String, path probePath: String?) async throws -> ServiceUnderTest {
         let target = try ServiceURL(given)
-        let path = target.path + (probePath.hasPrefix("/") ? probePath : "/" + probePath)
+        let path = probePath.map { target.path + ($0.hasPrefix("/") ? $0 : "/" + $0) }
         let (host, port) = (target.host, target.port)
-        let answer: Result<Loopback.Answer, SubjectFailure> = await offThread {
+        // nil: connected, and no HTTP request asked (a gRPC server speaks HTTP/2 only).
+        let answer: Result<Loopback.Answer?, SubjectFailure> = await offThread {
             switch Loopback.connect(host: host, port: port, timeout: 2) {
             case let .refused(reason):
                 return .failure(SubjectFailure("nothing is listening at \(target.base) (\(reason)); start your server first, or let the lab start it with --against 'CMD'"))
             case .timedOut:
                 return .failure(SubjectFailure("your server at \(target.base) did not accept a connection within 2 s"))
             case let .connected(fd):
+                guard let path else { close(fd); return .success(nil) }
                 return .success(Loopback.request(fd, host: target.hostHeader, path: path, timeout: 2))
             }
         }
-        switch try answer.get() {
+        let answered = try answer.get()
+        guard let path, let reply = answered else {
+            step("found your server at \(host):\(port)", "it accepted a TCP connection")
+            return ServiceUnderTest(baseURL: target.base, subject: subject)
+        }
+        switch reply {
         case let .http(statusLine):
             step("found your server at \(target.base)", "GET \(path) answered \(statusLine)")
             return ServiceUnderTest(baseURL: target.base, subject: subject)

@@ -40,7 +40,7 @@ struct LabShowCommand: ParsableCommand {
             out.line(out.paint("Parameters", .bold) + " (--param NAME=VALUE)")
             for p in info.parameters {
                 let quick = p.quickValue.map { ", --quick: \($0)" } ?? ""
-                out.line("  \(p.name.padded(18)) default \(p.defaultValue)\(quick); allowed \(p.allowed)")
+                out.line("  \(p.name.padded(18)) default \(p.defaultValue.isEmpty ? "none given" : p.defaultValue)\(quick); allowed \(p.allowed)")
                 out.line(out.paint("  \(String(repeating: " ", count: 18)) \(p.help)", .dim))
             }
         }

@@ -41,13 +41,13 @@ enum TLSFault: String, CaseIterable, Sendable {
     }
 }
 
-/// A CA and the certificates it issues, generated for one run.
-struct LabPKI: Sendable {
-    let caKey: P256.Signing.PrivateKey
-    let ca: Certificate
-    let caName: DistinguishedName
+/// A CA and the certificates it issues, generated for one run (grpc-tls uses it too).
+public struct LabPKI: Sendable {
+    public let caKey: P256.Signing.PrivateKey
+    public let ca: Certificate
+    public let caName: DistinguishedName
 
-    init(now: Date) throws {
+    public init(now: Date) throws {
         caKey = P256.Signing.PrivateKey()
         caName = try DistinguishedName { CommonName("curriculum lab CA") }
         ca = try Certificate(
@@ -61,10 +61,10 @@ struct LabPKI: Sendable {
             issuerPrivateKey: .init(caKey))
     }
 
-    /// A server certificate for the name localhost, valid from `from` to `until`.
-    func issue(from: Date, until: Date) throws -> (Certificate, P256.Signing.PrivateKey) {
+    /// A server certificate for the name `host` (localhost unless told), valid from `from` to `until`.
+    public func issue(from: Date, until: Date, host: String = "localhost") throws -> (Certificate, P256.Signing.PrivateKey) {
         let key = P256.Signing.PrivateKey()
-        let name = try DistinguishedName { CommonName("localhost") }
+        let name = try DistinguishedName { CommonName(host) }
         let cert = try Certificate(
             version: .v3, serialNumber: .init(), publicKey: .init(key.publicKey),
             notValidBefore: from, notValidAfter: until,
@@ -73,13 +73,13 @@ struct LabPKI: Sendable {
                 Critical(BasicConstraints.notCertificateAuthority)
                 Critical(KeyUsage(digitalSignature: true))
                 try ExtendedKeyUsage([.serverAuth])
-                SubjectAlternativeNames([.dnsName("localhost")])
+                SubjectAlternativeNames([.dnsName(host)])
             },
             issuerPrivateKey: .init(caKey))
         return (cert, key)
     }
 
-    static func nio(_ cert: Certificate) throws -> NIOSSLCertificate {
+    public static func nio(_ cert: Certificate) throws -> NIOSSLCertificate {
         try NIOSSLCertificate(bytes: Array(try cert.serializeAsPEM().pemString.utf8), format: .pem)
     }
 }

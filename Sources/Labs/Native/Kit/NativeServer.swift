@@ -6,22 +6,22 @@ import Synchronization
 /// A compiled server the lab runs itself (the reference, or the learner's `--source`): on a
 /// free loopback port given as `PORT`, output in the scratch folder, stopped with SIGTERM
 /// (SIGKILL after 3 s) as a clean-up.
-final class NativeServer: Sendable {
-    let pid: pid_t
-    let port: Int
-    let log: String
+public final class NativeServer: Sendable {
+    public let pid: pid_t
+    public let port: Int
+    public let log: String
     private let ended = Mutex<Subprocess.Termination?>(nil)
 
     private init(pid: pid_t, port: Int, log: String) {
         self.pid = pid; self.port = port; self.log = log
     }
 
-    var baseURL: String { "http://127.0.0.1:\(port)" }
-    var termination: Subprocess.Termination? { ended.withLock { $0 } }
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    public var termination: Subprocess.Termination? { ended.withLock { $0 } }
 
     /// Starts `program` and waits (up to `timeout` seconds) until 127.0.0.1:PORT accepts.
     /// A server that exits first, or never listens, is a `SubjectFailure` with its last lines.
-    static func start(_ lab: LabContext, _ program: CppBuild.Executable, _ arguments: [String] = [],
+    public static func start(_ lab: LabContext, _ program: CppBuild.Executable, _ arguments: [String] = [],
                       environment extra: [String: String] = [:], timeout: Double = 30) async throws -> NativeServer {
         let port = try Loopback.freePort()
         var env = CppBuild.environment(for: program.sanitizers)
@@ -52,7 +52,7 @@ final class NativeServer: Sendable {
 
     /// SIGTERM, up to 3 s, then SIGKILL; returns whether it ended on SIGTERM.
     @discardableResult
-    func stop() async -> Bool {
+    public func stop() async -> Bool {
         guard termination == nil else { return true }
         kill(pid, SIGTERM)
         for _ in 0..<150 {
@@ -65,7 +65,7 @@ final class NativeServer: Sendable {
         return false
     }
 
-    func tail(_ n: Int = 12) -> String {
+    public func tail(_ n: Int = 12) -> String {
         let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
         let lines = text.split(separator: "\n").suffix(n)
         return lines.isEmpty ? "(no output)" : lines.joined(separator: "\n")
