@@ -188,27 +188,34 @@ let package = Package(
             exclude: ["Proto", "Phase09/cpp"]
         ),
         // Every family's labs, found by id.
-        .target(name: "Labs", dependencies: ["LabKit", "DataLabs", "ConcurrencyLabs", "HTTPLabs", "AuthLabs", "NativeLabs", "CacheLabs", "QueueLabs", "GRPCLabs"], path: "Sources/Labs/Registry"),
+        .target(
+            name: "Labs", dependencies: ["LabKit", "DataLabs", "ConcurrencyLabs", "HTTPLabs", "AuthLabs", "NativeLabs", "CacheLabs", "QueueLabs", "GRPCLabs"],
+            path: "Sources/Labs/Registry"),
         .executableTarget(name: "curriculum-labs", dependencies: ["Labs", "LabKit", "LabCatalog", "CLabSupport"]),
         // prctl(2) for curriculum-labs (a variadic C call Swift cannot make).
         .target(name: "CLabSupport"),
         // AMQP 0-9-1 through librabbitmq, the maintained C client (Debian librabbitmq-dev).
         .systemLibrary(name: "CRabbitMQ", pkgConfig: "librabbitmq", providers: [.apt(["librabbitmq-dev"])]),
         .testTarget(name: "CurriculumKitTests", dependencies: ["CurriculumKit"], exclude: ["Fixtures"]),
-        .testTarget(name: "LabKitTests", dependencies: ["LabKit", "LabCatalog", .product(name: "PostgresNIO", package: "postgres-nio")], exclude: ["Fixtures"]),
+        .testTarget(
+            name: "LabKitTests", dependencies: ["LabKit", "LabCatalog", .product(name: "PostgresNIO", package: "postgres-nio")], exclude: ["Fixtures"]),
         .testTarget(name: "LabsTests", dependencies: ["Labs", "LabKit", "LabCatalog"]),
-        .testTarget(name: "DataLabsTests", dependencies: ["DataLabs", "LabKit", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(
+            name: "DataLabsTests",
+            dependencies: ["DataLabs", "LabKit", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "GRDB", package: "GRDB.swift")]),
         .testTarget(name: "ConcurrencyLabsTests", dependencies: ["ConcurrencyLabs", "LabKit"]),
         .testTarget(name: "HTTPLabsTests", dependencies: ["HTTPLabs", "LabKit", "LabCatalog"], exclude: ["Fixtures"]),
         .testTarget(name: "QueueLabsTests", dependencies: ["QueueLabs", "LabKit"]),
         .testTarget(name: "CacheLabsTests", dependencies: ["CacheLabs", "LabKit", "LabCatalog"], exclude: ["Fixtures"]),
         .testTarget(name: "AuthLabsTests", dependencies: ["AuthLabs", "HTTPLabs", "LabKit", "LabCatalog"], exclude: ["Fixtures"]),
         .testTarget(name: "NativeLabsTests", dependencies: ["NativeLabs", "LabKit", "LabCatalog"], exclude: ["Fixtures"]),
-        .testTarget(name: "GRPCLabsTests", dependencies: [
-            "GRPCLabs", "LabKit", "LabCatalog", "AuthLabs",
-            .product(name: "GRPCCore", package: "grpc-swift-2"),
-            .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
-        ]),
+        .testTarget(
+            name: "GRPCLabsTests",
+            dependencies: [
+                "GRPCLabs", "LabKit", "LabCatalog", "AuthLabs",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+            ]),
         .testTarget(name: "CLITests", dependencies: ["CurriculumKit", "curriculum"]),
     ]
 )

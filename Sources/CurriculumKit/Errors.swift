@@ -80,7 +80,8 @@ public enum Suggest {
     public static func closest(to word: String, in candidates: [String], limit: Int) -> [String] {
         let w = Array(word.lowercased().utf8)
         let threshold = max(2, w.count / 3)
-        return candidates
+        return
+            candidates
             .compactMap { c in Suggester.distance(w, Array(c.lowercased().utf8), atMost: threshold).map { (c, $0) } }
             .sorted { ($0.1, $0.0) < ($1.1, $1.0) }
             .prefix(limit).map(\.0)

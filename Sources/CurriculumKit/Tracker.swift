@@ -15,9 +15,11 @@ public final class Tracker {
         /// recorded yet (for a plan with `start`); `curriculum start` records its own.
         public var recordsStart: Bool
 
-        public init(planFile: String? = nil, database: String? = nil, today: String? = nil,
-                    environment: [String: String] = Tracker.processEnvironment(),
-                    currentDirectory: String = Tracker.currentDirectory(), recordsStart: Bool = true) {
+        public init(
+            planFile: String? = nil, database: String? = nil, today: String? = nil,
+            environment: [String: String] = Tracker.processEnvironment(),
+            currentDirectory: String = Tracker.currentDirectory(), recordsStart: Bool = true
+        ) {
             self.planFile = planFile; self.database = database; self.today = today
             self.environment = environment; self.currentDirectory = currentDirectory
             self.recordsStart = recordsStart
@@ -105,8 +107,9 @@ public final class Tracker {
             } catch { throw .planFile(error) }
             source = path
         } else {
-            result = PlanCache.loadBuiltIn(text: BuiltInPlan.text, file: "(built-in) curriculum.yaml", knownLabs: knownLabs,
-                                           environment: options.environment)
+            result = PlanCache.loadBuiltIn(
+                text: BuiltInPlan.text, file: "(built-in) curriculum.yaml", knownLabs: knownLabs,
+                environment: options.environment)
             source = "the built-in plan"
         }
         guard let plan = result.plan, result.errors.isEmpty else { throw .invalidPlan(result.diagnostics) }
@@ -267,7 +270,8 @@ public final class Tracker {
         if prefixed.count > 1 { throw .ambiguousTask(name, prefixed.map { loadedPlan.tasks[$0].id }) }
         let ids = loadedPlan.tasks.map(\.id)
         var seen: Set<String> = []
-        let candidates = (Suggest.prefixed(name, in: ids, limit: 3) + Suggest.closest(to: name, in: ids, limit: 3)
+        let candidates =
+            (Suggest.prefixed(name, in: ids, limit: 3) + Suggest.closest(to: name, in: ids, limit: 3)
             + loadedPlan.tasks.filter { $0.id.contains(name) }.map(\.id).prefix(3)).filter { seen.insert($0).inserted }
         throw .unknownTask(name, Array(candidates.prefix(5)))
     }

@@ -100,9 +100,11 @@ public struct LabInfo: Codable, Hashable, Sendable {
     /// Path of the lab's source, relative to the package root.
     public var source: String
 
-    public init(id: String, title: String, phase: Int, tasks: [String]? = nil, teaches: String,
-                parameters: [LabParameter] = [], needs: [LabNeed] = [], subjects: [LabSubject.Kind] = [],
-                source: String) {
+    public init(
+        id: String, title: String, phase: Int, tasks: [String]? = nil, teaches: String,
+        parameters: [LabParameter] = [], needs: [LabNeed] = [], subjects: [LabSubject.Kind] = [],
+        source: String
+    ) {
         self.id = id; self.title = title; self.phase = phase; self.tasks = tasks ?? [id]
         self.teaches = teaches; self.parameters = parameters; self.needs = needs
         self.subjects = subjects.filter { $0 != .reference }; self.source = source
@@ -132,9 +134,10 @@ extension LabInfo {
                 if kebab != name, parameter(kebab) != nil {
                     throw LabParameterError("lab \(id) has no parameter \(name); knob names are kebab-case: use --param \(kebab)=\(value)")
                 }
-                throw LabParameterError(known.isEmpty
-                    ? "lab \(id) has no parameters, so --param \(name) cannot be set"
-                    : "lab \(id) has no parameter \(name); its parameters are: \(known.joined(separator: ", "))")
+                throw LabParameterError(
+                    known.isEmpty
+                        ? "lab \(id) has no parameters, so --param \(name) cannot be set"
+                        : "lab \(id) has no parameter \(name); its parameters are: \(known.joined(separator: ", "))")
             }
             if let problem = p.validate(value) { throw LabParameterError("--param \(name)=\(value): \(problem)") }
             values[name] = value

@@ -1,6 +1,5 @@
 import Foundation
 
-
 /// The protocol between `curriculum` and `curriculum-labs`.
 ///
 /// The tracker starts `curriculum-labs` with one of:

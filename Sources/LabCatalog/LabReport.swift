@@ -1,5 +1,3 @@
-
-
 /// What a lab run produced: the steps it took, what it measured and what it checked.
 /// This is also the payload of the lab protocol's final message (see `LabProtocol`).
 public struct LabReport: Codable, Sendable, Equatable {

@@ -31,17 +31,21 @@ public struct Knob<Value: Sendable>: Sendable {
 
 extension Knob where Value == Int {
     public static func int(_ name: String, _ range: ClosedRange<Int>, default value: Int, quick: Int? = nil, help: String) -> Knob {
-        Knob(LabParameter(name, .int(min: range.lowerBound, max: range.upperBound), default: String(value),
-                          quick: quick.map(String.init), help: help),
-             default: value, quick: quick, parse: { Int($0) })
+        Knob(
+            LabParameter(
+                name, .int(min: range.lowerBound, max: range.upperBound), default: String(value),
+                quick: quick.map(String.init), help: help),
+            default: value, quick: quick, parse: { Int($0) })
     }
 }
 
 extension Knob where Value == Double {
     public static func double(_ name: String, _ range: ClosedRange<Double>, default value: Double, quick: Double? = nil, help: String) -> Knob {
-        Knob(LabParameter(name, .double(min: range.lowerBound, max: range.upperBound), default: Self.text(value),
-                          quick: quick.map(Self.text), help: help),
-             default: value, quick: quick, parse: { Double($0) })
+        Knob(
+            LabParameter(
+                name, .double(min: range.lowerBound, max: range.upperBound), default: Self.text(value),
+                quick: quick.map(Self.text), help: help),
+            default: value, quick: quick, parse: { Double($0) })
     }
 
     private static func text(_ v: Double) -> String { v == v.rounded() && abs(v) < 1e15 ? String(Int(v)) : String(v) }
@@ -49,15 +53,17 @@ extension Knob where Value == Double {
 
 extension Knob where Value == Bool {
     public static func bool(_ name: String, default value: Bool, quick: Bool? = nil, help: String) -> Knob {
-        Knob(LabParameter(name, .bool, default: String(value), quick: quick.map(String.init), help: help),
-             default: value, quick: quick, parse: { Bool($0) })
+        Knob(
+            LabParameter(name, .bool, default: String(value), quick: quick.map(String.init), help: help),
+            default: value, quick: quick, parse: { Bool($0) })
     }
 }
 
 extension Knob where Value == String {
     public static func choice(_ name: String, _ options: [String], default value: String, quick: String? = nil, help: String) -> Knob {
-        Knob(LabParameter(name, .choice(options), default: value, quick: quick, help: help),
-             default: value, quick: quick, parse: { options.contains($0) ? $0 : nil })
+        Knob(
+            LabParameter(name, .choice(options), default: value, quick: quick, help: help),
+            default: value, quick: quick, parse: { options.contains($0) ? $0 : nil })
     }
 }
 
@@ -71,8 +77,10 @@ extension Knob where Value == String {
 extension Knob where Value: RawRepresentable & CaseIterable & Sendable, Value.RawValue == String {
     /// A choice among an enum's cases, read back as the enum.
     public static func choice(_ name: String, default value: Value, quick: Value? = nil, help: String) -> Knob {
-        Knob(LabParameter(name, .choice(Value.allCases.map(\.rawValue)), default: value.rawValue,
-                          quick: quick?.rawValue, help: help),
-             default: value, quick: quick, parse: { Value(rawValue: $0) })
+        Knob(
+            LabParameter(
+                name, .choice(Value.allCases.map(\.rawValue)), default: value.rawValue,
+                quick: quick?.rawValue, help: help),
+            default: value, quick: quick, parse: { Value(rawValue: $0) })
     }
 }

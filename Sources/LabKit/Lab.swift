@@ -72,8 +72,10 @@ public final class LabContext: Sendable {
         var cleanups: [@Sendable () async -> Void] = []
     }
 
-    init(info: LabInfo, quick: Bool, parameters: [String: String], subject: LabSubject = .reference, scratch: URL,
-         clock: LabClock, sink: @escaping @Sendable (LabEvent) -> Void) {
+    init(
+        info: LabInfo, quick: Bool, parameters: [String: String], subject: LabSubject = .reference, scratch: URL,
+        clock: LabClock, sink: @escaping @Sendable (LabEvent) -> Void
+    ) {
         self.info = info; self.quick = quick; self.parameters = parameters; self.subject = subject
         self.scratch = scratch; self.clock = clock; self.sink = sink
         var report = LabReport(lab: info.id, title: info.title, quick: quick, parameters: parameters)

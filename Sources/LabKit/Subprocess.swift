@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -140,8 +141,9 @@ public enum Subprocess {
         let file = FileManager.default.temporaryDirectory
             .appendingPathComponent("labkit-capture-\(UUID().uuidString)").path
         defer { unlink(file) }
-        let termination = try await run(executable, arguments, environment: environment, output: file,
-                                        directory: directory, timeout: timeout)
+        let termination = try await run(
+            executable, arguments, environment: environment, output: file,
+            directory: directory, timeout: timeout)
         let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
         return (termination, text)
     }

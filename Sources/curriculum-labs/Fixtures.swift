@@ -51,7 +51,9 @@ enum LabFixtures {
 }
 
 struct FixturePass: Lab {
-    static let info = LabInfo(id: "fixture-pass", title: "Test fixture " + "fixture-pass", phase: 0, tasks: [], teaches: "A misbehaving lab for the tracker's own tests.", source: "Sources/curriculum-labs/Fixtures.swift")
+    static let info = LabInfo(
+        id: "fixture-pass", title: "Test fixture " + "fixture-pass", phase: 0, tasks: [], teaches: "A misbehaving lab for the tracker's own tests.",
+        source: "Sources/curriculum-labs/Fixtures.swift")
     func run(_ lab: LabContext) async throws {
         let file = lab.scratch.appendingPathComponent("probe.txt")
         let text = "written by \(Self.id) at \(Date().timeIntervalSince1970)"
@@ -63,7 +65,9 @@ struct FixturePass: Lab {
 }
 
 struct FixtureHang: Lab {
-    static let info = LabInfo(id: "fixture-hang", title: "Test fixture " + "fixture-hang", phase: 0, tasks: [], teaches: "A misbehaving lab for the tracker's own tests.", source: "Sources/curriculum-labs/Fixtures.swift")
+    static let info = LabInfo(
+        id: "fixture-hang", title: "Test fixture " + "fixture-hang", phase: 0, tasks: [], teaches: "A misbehaving lab for the tracker's own tests.",
+        source: "Sources/curriculum-labs/Fixtures.swift")
     func run(_ lab: LabContext) async throws {
         let pid = try LabFixtures.startOrphan(in: lab.scratch)
         lab.step("started a helper process (pid \(pid)) and never stops it")
@@ -72,7 +76,9 @@ struct FixtureHang: Lab {
 }
 
 struct FixtureStubborn: Lab {
-    static let info = LabInfo(id: "fixture-stubborn", title: "Test fixture " + "fixture-stubborn", phase: 0, tasks: [], teaches: "A misbehaving lab for the tracker's own tests.", source: "Sources/curriculum-labs/Fixtures.swift")
+    static let info = LabInfo(
+        id: "fixture-stubborn", title: "Test fixture " + "fixture-stubborn", phase: 0, tasks: [], teaches: "A misbehaving lab for the tracker's own tests.",
+        source: "Sources/curriculum-labs/Fixtures.swift")
     func run(_ lab: LabContext) async throws {
         let pid = try LabFixtures.startOrphan(in: lab.scratch)
         lab.step("started a helper process (pid \(pid)); now blocking, deaf to SIGTERM")
@@ -81,7 +87,9 @@ struct FixtureStubborn: Lab {
 }
 
 struct FixtureCrash: Lab {
-    static let info = LabInfo(id: "fixture-crash", title: "Test fixture " + "fixture-crash", phase: 0, tasks: [], teaches: "A misbehaving lab for the tracker's own tests.", source: "Sources/curriculum-labs/Fixtures.swift")
+    static let info = LabInfo(
+        id: "fixture-crash", title: "Test fixture " + "fixture-crash", phase: 0, tasks: [], teaches: "A misbehaving lab for the tracker's own tests.",
+        source: "Sources/curriculum-labs/Fixtures.swift")
     func run(_ lab: LabContext) async throws {
         lab.step("about to read past the end of an array")
         // A real Swift crash (a runtime trap), as a force unwrap or a bad index would be;
@@ -92,7 +100,9 @@ struct FixtureCrash: Lab {
 }
 
 struct FixtureListen: Lab {
-    static let info = LabInfo(id: "fixture-listen", title: "Test fixture " + "fixture-listen", phase: 0, tasks: [], teaches: "A misbehaving lab for the tracker's own tests.", source: "Sources/curriculum-labs/Fixtures.swift")
+    static let info = LabInfo(
+        id: "fixture-listen", title: "Test fixture " + "fixture-listen", phase: 0, tasks: [], teaches: "A misbehaving lab for the tracker's own tests.",
+        source: "Sources/curriculum-labs/Fixtures.swift")
     func run(_ lab: LabContext) async throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw LabError("socket: \(String(cString: strerror(errno)))") }
@@ -118,9 +128,10 @@ struct FixtureListen: Lab {
 }
 
 struct FixturePostgres: Lab {
-    static let info = LabInfo(id: "fixture-postgres", title: "Test fixture fixture-postgres", phase: 0, tasks: [],
-                              teaches: "A lab killed mid-run for the tracker's own tests.", needs: [.postgres],
-                              source: "Sources/curriculum-labs/Fixtures.swift")
+    static let info = LabInfo(
+        id: "fixture-postgres", title: "Test fixture fixture-postgres", phase: 0, tasks: [],
+        teaches: "A lab killed mid-run for the tracker's own tests.", needs: [.postgres],
+        source: "Sources/curriculum-labs/Fixtures.swift")
     func run(_ lab: LabContext) async throws {
         let server = try await ThrowawayPostgres.start(for: lab)
         lab.step("a throwaway PostgreSQL is running", "\(server)")

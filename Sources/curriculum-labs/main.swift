@@ -176,10 +176,11 @@ _ = clab_set_parent_death_signal(SIGTERM)
 // The tracker that started this run: its pid is in the scratch root's name
 // (curriculum-lab-PID-XXXXXXXX, see LabHost), else it is the parent. Read from the name, not
 // from getppid() now: the tracker may already be gone, this process handed to another.
-let tracker: pid_t = scratchRoot.flatMap { root -> pid_t? in
-    let parts = root.lastPathComponent.split(separator: "-")
-    return parts.count == 4 && parts[0] == "curriculum" && parts[1] == "lab" ? pid_t(parts[2]) : nil
-} ?? getppid()
+let tracker: pid_t =
+    scratchRoot.flatMap { root -> pid_t? in
+        let parts = root.lastPathComponent.split(separator: "-")
+        return parts.count == 4 && parts[0] == "curriculum" && parts[1] == "lab" ? pid_t(parts[2]) : nil
+    } ?? getppid()
 // Gone before the parent-death signal was armed: stop at once.
 if getppid() != tracker { interrupted.store(true, ordering: .relaxed) }
 for sig in [SIGINT, SIGTERM, SIGHUP] {

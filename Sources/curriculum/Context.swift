@@ -12,8 +12,10 @@ struct Context {
     /// Runs a command body with a tracker opened from the global options.
     /// `recordsStart: false` keeps first use from recording today as the learner's start
     /// (`start` records its own).
-    static func run(_ options: GlobalValues, showWarnings: Bool = false, recordsStart: Bool = true,
-                    _ body: (inout Context) throws -> Void) throws {
+    static func run(
+        _ options: GlobalValues, showWarnings: Bool = false, recordsStart: Bool = true,
+        _ body: (inout Context) throws -> Void
+    ) throws {
         var out = Terminal(noColor: options.noColor)
         var opened: Tracker?
         defer {

@@ -31,8 +31,9 @@ enum FastPath {
                 values.append(a)
             }
         }
-        let global = GlobalValues(planFile: valued["--curriculum"], database: valued["--db"], today: valued["--today"],
-                                  json: flags.remove("--json") != nil, noColor: flags.remove("--no-color") != nil)
+        let global = GlobalValues(
+            planFile: valued["--curriculum"], database: valued["--db"], today: valued["--today"],
+            json: flags.remove("--json") != nil, noColor: flags.remove("--no-color") != nil)
         func only(_ allowed: Set<String>, values count: Int = 0) -> Bool {
             flags.isSubset(of: allowed) && values.count == count && (format == nil || name == "export")
         }
@@ -44,19 +45,28 @@ enum FastPath {
         case "blocked" where only(["--count"]):
             return .blocked(global, Blocked.Values(count: flags.contains("--count")))
         case "list" where only(["--ready", "--blocked", "--done", "--open", "--tree"]):
-            return .list(global, List.Values(phase: nil, ready: flags.contains("--ready"), blocked: flags.contains("--blocked"),
-                                             done: flags.contains("--done"), open: flags.contains("--open"), tree: flags.contains("--tree")))
+            return .list(
+                global,
+                List.Values(
+                    phase: nil, ready: flags.contains("--ready"), blocked: flags.contains("--blocked"),
+                    done: flags.contains("--done"), open: flags.contains("--open"), tree: flags.contains("--tree")))
         case "export" where only([]):
             return .export(global, Export.Values(format: format == "json" ? .json : .markdown, output: nil, obsidianTasks: false))
         case "forecast" where only([]):
             return .forecast(global, ForecastCommand.Values(limit: 10))
         case "review" where only(["--all"]):
-            return .review(global, Review.Values(runDue: false, all: flags.contains("--all"),
-                                                 labRun: Review.LabRunValues(quick: false, timeout: LabRunOptions.defaultTimeout),
-                                                 subject: .reference))
+            return .review(
+                global,
+                Review.Values(
+                    runDue: false, all: flags.contains("--all"),
+                    labRun: Review.LabRunValues(quick: false, timeout: LabRunOptions.defaultTimeout),
+                    subject: .reference))
         case "done" where only([], values: 1) && values[0] != "help":
-            return .done(global, Done.Values(tasks: values, from: nil, note: nil, on: nil, force: false, verify: false,
-                                             quick: false, timeout: LabRunOptions.defaultTimeout, subject: .reference))
+            return .done(
+                global,
+                Done.Values(
+                    tasks: values, from: nil, note: nil, on: nil, force: false, verify: false,
+                    quick: false, timeout: LabRunOptions.defaultTimeout, subject: .reference))
         default:
             return nil
         }

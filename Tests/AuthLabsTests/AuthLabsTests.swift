@@ -1,8 +1,9 @@
 import Foundation
-@testable import AuthLabs
 import LabCatalog
 import LabKit
 import Testing
+
+@testable import AuthLabs
 
 /// The phase-3 labs: each passes against the reference in quick mode, each breaker fails
 /// exactly its check, the starter folders are written, and an independent Python server
@@ -15,8 +16,10 @@ import Testing
         try #require(AuthLabs.labs.first { $0.id == id })
     }
 
-    static func run(_ id: String, _ given: [String: String] = [:], subject: LabSubject = .reference,
-                    clock: LabClock = .system()) async throws -> LabReport {
+    static func run(
+        _ id: String, _ given: [String: String] = [:], subject: LabSubject = .reference,
+        clock: LabClock = .system()
+    ) async throws -> LabReport {
         let type = try type(id)
         let parameters = try type.info.resolve(parameters: given, quick: true)
         return await LabRunner.run(type, info: type.info, quick: true, parameters: parameters, subject: subject, clock: clock)
@@ -100,8 +103,9 @@ import Testing
         let failed = report.checks.filter { !$0.passed }.map(\.name)
         #expect(report.outcome == .failed)
         #expect(report.error == nil, "\(report.error ?? "")")
-        #expect(failed.count == failing.count && failing.allSatisfy { name in failed.contains { $0.hasPrefix(name) } },
-                "\(id) break=\(fault): failed \(failed), want \(failing)")
+        #expect(
+            failed.count == failing.count && failing.allSatisfy { name in failed.contains { $0.hasPrefix(name) } },
+            "\(id) break=\(fault): failed \(failed), want \(failing)")
     }
 
     @Test func everyBreakerOfEveryLabIsTested() throws {
@@ -178,13 +182,22 @@ import Testing
 
     /// A CA and a `localhost` certificate it signed, made with openssl (not the lab's code).
     static func makePKI(in dir: URL, caName: String) throws {
-        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
-                     "-out", "ca.pem", "-days", "2", "-subj", "/CN=\(caName)"], in: dir)
-        try openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "server.key",
-                     "-out", "server.csr", "-subj", "/CN=localhost"], in: dir)
+        try openssl(
+            [
+                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key",
+                "-out", "ca.pem", "-days", "2", "-subj", "/CN=\(caName)",
+            ], in: dir)
+        try openssl(
+            [
+                "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "server.key",
+                "-out", "server.csr", "-subj", "/CN=localhost",
+            ], in: dir)
         try "subjectAltName=DNS:localhost\n".write(to: dir.appendingPathComponent("san.ext"), atomically: true, encoding: .utf8)
-        try openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                     "-out", "server.pem", "-days", "2", "-extfile", "san.ext"], in: dir)
+        try openssl(
+            [
+                "x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-out", "server.pem", "-days", "2", "-extfile", "san.ext",
+            ], in: dir)
     }
 
     /// https-tls in exercise mode: a learner's own TLS endpoint (Python's ssl module, with a

@@ -38,8 +38,10 @@ struct CLI {
 
     /// Runs `curriculum ARGS` in the fixture folder with the fixture database.
     @discardableResult
-    func run(_ args: [String], env extra: [String: String] = [:], useDefaults: Bool = true, stdin: String? = nil,
-             prefix: [String] = []) throws -> Result {
+    func run(
+        _ args: [String], env extra: [String: String] = [:], useDefaults: Bool = true, stdin: String? = nil,
+        prefix: [String] = []
+    ) throws -> Result {
         let p = Process()
         if let wrapper = prefix.first {
             p.executableURL = URL(fileURLWithPath: wrapper)
@@ -72,8 +74,9 @@ struct CLI {
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
-        return Result(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self),
-                      pid: p.processIdentifier)
+        return Result(
+            status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self),
+            pid: p.processIdentifier)
     }
 
     static let fixturePlan = """

@@ -38,8 +38,9 @@ import Testing
         let note = cli.folder.appendingPathComponent("note.md").path
         try exported.stdout.write(toFile: note, atomically: true, encoding: .utf8)
         let db = cli.folder.appendingPathComponent("imported.sqlite").path
-        let imported = try cli.run(["import", note, "-o", cli.folder.appendingPathComponent("p.yaml").path, "--with-progress"],
-                                   env: ["CURRICULUM_DB": db])
+        let imported = try cli.run(
+            ["import", note, "-o", cli.folder.appendingPathComponent("p.yaml").path, "--with-progress"],
+            env: ["CURRICULUM_DB": db])
         #expect(imported.status == 0, "\(imported.stderr)")
         let log = try cli.run(["--db", db, "--curriculum", cli.folder.appendingPathComponent("p.yaml").path, "list", "--done", "--json"])
         #expect(log.stdout.contains("\"done_on\" : \"2026-11-20\""), "\(log.stdout)\(log.stderr)")

@@ -135,8 +135,10 @@ import Testing
 
     @Test func oneContractViolationFailsExactlyTheCheckAboutIt() throws {
         let cli = try CLI(plan: Self.plan); defer { cli.cleanUp() }
-        let r = try cli.run(["lab", "run", "rest-api", "--quick", "--json", "--against",
-                             "BOOKSHELF_VIOLATION=skip-location exec python3 \(Self.server)"])
+        let r = try cli.run([
+            "lab", "run", "rest-api", "--quick", "--json", "--against",
+            "BOOKSHELF_VIOLATION=skip-location exec python3 \(Self.server)",
+        ])
         #expect(r.status == 1, "\(r.stdout)\(r.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
         let failed = (report["checks"] as? [[String: Any]] ?? []).filter { $0["passed"] as? Bool == false }

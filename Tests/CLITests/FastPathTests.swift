@@ -1,6 +1,7 @@
 import ArgumentParser
-@testable import curriculum
 import Testing
+
+@testable import curriculum
 
 /// The fast path describes invocations by hand; these tests hold it to exactly what the
 /// argument parser would build, so a new option cannot be forgotten there.
@@ -15,9 +16,11 @@ import Testing
 
     @Test func globalOptionsBeforeTheCommandNameMoveAfterIt() {
         #expect(GlobalArguments.reorder(["--db", "x.sqlite", "status"]) == ["status", "--db", "x.sqlite"])
-        #expect(GlobalArguments.reorder(["--curriculum", "p.yaml", "--json", "next", "-n", "3"])
+        #expect(
+            GlobalArguments.reorder(["--curriculum", "p.yaml", "--json", "next", "-n", "3"])
                 == ["next", "-n", "3", "--curriculum", "p.yaml", "--json"])
-        #expect(GlobalArguments.reorder(["--today=2026-12-01", "lab", "run", "x", "--", "-y"])
+        #expect(
+            GlobalArguments.reorder(["--today=2026-12-01", "lab", "run", "x", "--", "-y"])
                 == ["lab", "run", "x", "--today=2026-12-01", "--", "-y"])
         #expect(GlobalArguments.reorder(["--db", "x.sqlite"]) == ["--db", "x.sqlite"])
         #expect(GlobalArguments.reorder(["status", "--db", "x"]) == ["status", "--db", "x"])

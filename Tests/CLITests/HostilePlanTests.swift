@@ -5,7 +5,9 @@ import Testing
     static let cases: [(String, Data)] = {
         var g = SeededBytes(seed: 42)
         let garbage = Data((0..<65_536).map { _ in g.next() })
-        let bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n" + (1..<30).map { "a\($0): &a\($0) [*a\($0 - 1), *a\($0 - 1), *a\($0 - 1), *a\($0 - 1)]" }.joined(separator: "\n")
+        let bomb =
+            "a0: &a0 [x, x, x, x, x, x, x, x, x]\n"
+            + (1..<30).map { "a\($0): &a\($0) [*a\($0 - 1), *a\($0 - 1), *a\($0 - 1), *a\($0 - 1)]" }.joined(separator: "\n")
         return [
             ("binary garbage", garbage),
             ("invalid UTF-8", Data("schema: 1\nid: caf\u{E9}\n".utf8.map { $0 } + [0xC3, 0x28, 0x0A])),

@@ -34,16 +34,16 @@ import Testing
         let cli = try CLI(plan: nil); defer { cli.cleanUp() }
         let note = cli.folder.appendingPathComponent("note.md").path
         try """
-            # My Plan
+        # My Plan
 
-            #### 🚀 Phase 1: Start
-            - [x] **First thing**
-            - [ ] **Second thing**
-                - [X] **Second, part one**
-                - [ ] **Second, part two**
-            #### Phase 2: Later
-            - [x] Third thing
-            """.write(toFile: note, atomically: true, encoding: .utf8)
+        #### 🚀 Phase 1: Start
+        - [x] **First thing**
+        - [ ] **Second thing**
+            - [X] **Second, part one**
+            - [ ] **Second, part two**
+        #### Phase 2: Later
+        - [x] Third thing
+        """.write(toFile: note, atomically: true, encoding: .utf8)
         let out = cli.folder.appendingPathComponent("plan.yaml").path
         let r = try cli.run(["import", note, "-o", out, "--with-progress"])
         #expect(r.status == 0, "\(r.stderr)")
@@ -71,9 +71,11 @@ import Testing
             func shape(_ s: String) throws -> [[String]] {
                 let tasks = try #require(try JSONSerialization.jsonObject(with: Data(s.utf8)) as? [[String: Any]])
                 return tasks.map { t in
-                    [t["title"] as? String ?? "", t["number"] as? String ?? "", t["status"] as? String == "done" ? "done" : "open",
-                     (t["part_of"] as? String).map { _ in "part" } ?? "", obsidian ? (t["id"] as? String ?? "") : "",
-                     obsidian ? (t["due"] as? String ?? "") : ""]
+                    [
+                        t["title"] as? String ?? "", t["number"] as? String ?? "", t["status"] as? String == "done" ? "done" : "open",
+                        (t["part_of"] as? String).map { _ in "part" } ?? "", obsidian ? (t["id"] as? String ?? "") : "",
+                        obsidian ? (t["due"] as? String ?? "") : "",
+                    ]
                 }
             }
             #expect(try shape(after.stdout) == shape(before.stdout), "obsidian-tasks: \(obsidian)")

@@ -44,8 +44,10 @@ import Testing
         _ = try cli.run(["status"])
         let store = try Store(path: cli.db)
         try store.checkOff([.init(task: "alpha", verified: true)], day: Day(iso: "2026-11-02")!, note: "first")
-        try store.recordLabRun(LabRun(lab: "orm", task: "alpha", at: "", seconds: 1, outcome: "failed", quick: true, checksPassed: 1,
-                                      checksTotal: 2, figures: "[]", error: "boom"), day: Day(iso: "2026-11-03")!)
+        try store.recordLabRun(
+            LabRun(
+                lab: "orm", task: "alpha", at: "", seconds: 1, outcome: "failed", quick: true, checksPassed: 1,
+                checksTotal: 2, figures: "[]", error: "boom"), day: Day(iso: "2026-11-03")!)
         try store.checkOff([.init(task: "gamma")], day: Day(iso: "2026-11-04")!)
         try store.checkOff([.init(task: "beta")], day: Day(iso: "2026-11-05")!)
         _ = try store.undoLast(day: Day(iso: "2026-11-05")!)
@@ -63,15 +65,19 @@ import Testing
             for key in Self.keys(value).sorted() where !Self.documented.contains(key) {
                 missing.append("\(args.joined(separator: " ")): \(key)")
             }
-            if let object = value as? [String: Any], !(args.first == "validate" || args.first == "lab" || args == ["reopen", "beta"]
-                                                        || args == ["undo"] || args == ["blocked", "--count"]) {
+            if let object = value as? [String: Any],
+                !(args.first == "validate" || args.first == "lab" || args == ["reopen", "beta"]
+                    || args == ["undo"] || args == ["blocked", "--count"])
+            {
                 #expect(object["json_schema"] as? Int == JSONSchema.version, "\(args) should carry json_schema")
             }
         }
         #expect(missing.isEmpty, "undocumented in docs/JSON.md: \(missing.joined(separator: "; "))")
         // Each command has its section.
-        for heading in ["## `status --json`", "## `forecast --json`", "## `review --json`", "## `sync DIR --json`", "## `start --json`",
-                        "## `export --format json`", "## Task object", "## Event object"] {
+        for heading in [
+            "## `status --json`", "## `forecast --json`", "## `review --json`", "## `sync DIR --json`", "## `start --json`",
+            "## `export --format json`", "## Task object", "## Event object",
+        ] {
             #expect(Self.docs.contains(heading), "\(heading) missing")
         }
     }

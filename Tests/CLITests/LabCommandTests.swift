@@ -13,8 +13,10 @@ import Testing
         #expect(list.status == 0)
         let labs = try #require(try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]])
         let ids = labs.compactMap { $0["id"] as? String }
-        for id in ["coroutines", "thread-pools", "coroutines-vs-threads", "shared-resources", "concurrent-services",
-                   "orm", "migrations", "denormalization", "read-caching", "idempotency", "event-sourcing"] {
+        for id in [
+            "coroutines", "thread-pools", "coroutines-vs-threads", "shared-resources", "concurrent-services",
+            "orm", "migrations", "denormalization", "read-caching", "idempotency", "event-sourcing",
+        ] {
             #expect(ids.contains(id), "\(id) missing from lab list")
         }
         let phase4 = try cli.run(["lab", "list", "--phase", "4"])

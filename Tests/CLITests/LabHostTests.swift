@@ -129,7 +129,8 @@ import Testing
         defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
         var tracker: Int32 = 0
         let found = Self.wait(seconds: 60) {
-            tracker = ProcFS.descendants(of: p.processIdentifier, including: true)
+            tracker =
+                ProcFS.descendants(of: p.processIdentifier, including: true)
                 .first { ProcFS.executable($0) == CLI.binary } ?? 0
             // The helper is up once a process lives in the scratch root besides the lab.
             return tracker > 0 && ProcFS.processes(under: box.tmp).count >= 1
@@ -166,8 +167,9 @@ import Testing
         p.waitUntilExit()
         #expect(p.terminationStatus == 130, "exit \(p.terminationStatus): \(box.output)")
         #expect(box.output.contains("interrupted"), "\(box.output)")
-        #expect(Self.wait(seconds: 5) { box.leftovers().processes.isEmpty && box.leftovers().files.isEmpty },
-                "left behind: \(box.leftovers().files) \(box.leftovers().processes.map(ProcFS.commandLine))")
+        #expect(
+            Self.wait(seconds: 5) { box.leftovers().processes.isEmpty && box.leftovers().files.isEmpty },
+            "left behind: \(box.leftovers().files) \(box.leftovers().processes.map(ProcFS.commandLine))")
         #expect(try box.labRuns().map(\.0) == ["fixture-postgres"])
     }
 
@@ -181,8 +183,9 @@ import Testing
         try #require(up && p.isRunning, "the lab's PostgreSQL never started: \(box.output)")
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
-        #expect(Self.wait(seconds: 10) { box.leftovers().processes.isEmpty && box.leftovers().files.isEmpty },
-                "left behind: \(box.leftovers().files) \(box.leftovers().processes.map(ProcFS.commandLine))")
+        #expect(
+            Self.wait(seconds: 10) { box.leftovers().processes.isEmpty && box.leftovers().files.isEmpty },
+            "left behind: \(box.leftovers().files) \(box.leftovers().processes.map(ProcFS.commandLine))")
     }
 
     /// The same for the broker several queue labs share: its holder learns of the tracker's
@@ -204,8 +207,10 @@ import Testing
         let before = ProcFS.processes(under: box.tmp).map(ProcFS.commandLine).filter { $0.contains("curriculum-labs") }
         kill(p.processIdentifier, SIGKILL)
         p.waitUntilExit()
-        #expect(Self.wait(seconds: 60) { box.leftovers().processes.isEmpty && box.leftovers().files.isEmpty },
-                "left behind: \((FileManager.default.subpaths(atPath: box.tmp) ?? []).prefix(12)) \(box.leftovers().processes.map(ProcFS.commandLine)); before the kill: \(before)")
+        #expect(
+            Self.wait(seconds: 60) { box.leftovers().processes.isEmpty && box.leftovers().files.isEmpty },
+            "left behind: \((FileManager.default.subpaths(atPath: box.tmp) ?? []).prefix(12)) \(box.leftovers().processes.map(ProcFS.commandLine)); before the kill: \(before)"
+        )
     }
 
     /// What a killed run could not clean (here: a scratch root whose tracker is gone, with
@@ -244,8 +249,10 @@ import Testing
     /// unix socket.
     @Test func noLabSourceBindsAWildcardAddress() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let patterns = ["0.0.0.0", "INADDR_ANY", "in6addr_any", "\"::\"", "\"[::]\"", "listen_addresses='*'",
-                        "listen_addresses = '*'", "listen_addresses=*", "bind *", "protected-mode no"]
+        let patterns = [
+            "0.0.0.0", "INADDR_ANY", "in6addr_any", "\"::\"", "\"[::]\"", "listen_addresses='*'",
+            "listen_addresses = '*'", "listen_addresses=*", "bind *", "protected-mode no",
+        ]
         var scanned = 0
         var hits: [String] = []
         for folder in ["Sources/Labs", "Sources/LabKit", "Sources/curriculum-labs"] {
@@ -378,7 +385,8 @@ enum ProcFS {
             return (bytes.map(String.init).joined(separator: "."), bytes.first == 127)
         }
         let groups = stride(from: 0, to: bytes.count, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }
-        let loopback = bytes == [UInt8](repeating: 0, count: 15) + [1]
+        let loopback =
+            bytes == [UInt8](repeating: 0, count: 15) + [1]
             || (bytes.prefix(10).allSatisfy { $0 == 0 } && bytes[10] == 0xFF && bytes[11] == 0xFF && bytes[12] == 127)
         return (groups.joined(separator: ":"), loopback)
     }
@@ -396,7 +404,8 @@ enum ProcFS {
                     let fdDir = "/proc/\(pid)/fd"
                     for fd in (try? FileManager.default.contentsOfDirectory(atPath: fdDir)) ?? [] {
                         guard let link = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(fdDir)/\(fd)"),
-                              link.hasPrefix("socket:[") else { continue }
+                            link.hasPrefix("socket:[")
+                        else { continue }
                         let inode = String(link.dropFirst("socket:[".count).dropLast())
                         if let s = sockets[inode] {
                             let name = commandLine(pid).split(separator: " ").prefix(3).joined(separator: " ")

@@ -1,5 +1,5 @@
-import LabCatalog
 import Foundation
+import LabCatalog
 import Testing
 
 // Nothing lost when the plan changes under recorded progress: a task renamed (with
@@ -29,37 +29,43 @@ import Testing
     @Test func aRenamedTaskKeepsItsProgress() throws {
         let cli = try CLI(); defer { cli.cleanUp() }
         #expect(try cli.run(["done", "alpha", "gamma"]).status == 0)
-        try Self.edit(cli, [
-            ("      - id: alpha\n        title: Alpha task\n",
-             "      - id: warm-up\n        title: Warm-up task\n        renamed-from: [alpha]\n"),
-            ("requires: [alpha]", "requires: [warm-up]"),
-        ])
+        try Self.edit(
+            cli,
+            [
+                (
+                    "      - id: alpha\n        title: Alpha task\n",
+                    "      - id: warm-up\n        title: Warm-up task\n        renamed-from: [alpha]\n"
+                ),
+                ("requires: [alpha]", "requires: [warm-up]"),
+            ])
         let status = try cli.run(["status"])
         #expect(status.status == 0, "\(status.stderr)")
-        #expect(status.stdout == """
-            Fixture Plan  2/6 done (33%)  · 2026-11-25
+        #expect(
+            status.stdout == """
+                Fixture Plan  2/6 done (33%)  · 2026-11-25
 
-             1 🏗️ Basics    █████████████░░░░░░░   2/3  66%
-             2    Advanced  ░░░░░░░░░░░░░░░░░░░░   0/3   0%
+                 1 🏗️ Basics    █████████████░░░░░░░   2/3  66%
+                 2    Advanced  ░░░░░░░░░░░░░░░░░░░░   0/3   0%
 
-            Next:
-              beta  1.2  2026-12-01  Beta task
+                Next:
+                  beta  1.2  2026-12-01  Beta task
 
-            """)
+                """)
         // beta required alpha; it now requires warm-up, which is done, so it is next.
         #expect(try cli.run(["next"]).stdout == "beta  1.2  2026-12-01  Beta task\n")
         let show = try cli.run(["show", "warm-up"])
-        #expect(Self.lines(show.stdout) == [
-            "Warm-up task",
-            "warm-up  1.1  in 🏗️ Phase 1: Basics",
-            "State:          done on 2026-11-25",
-            "Due:            2026-12-31 (from its phase)",
-            "Unblocks:       ○ beta, · capstone, · cap-part-one, · cap-part-two",
-            "Renamed from:   alpha",
-            "",
-            "History",
-            "",
-        ])
+        #expect(
+            Self.lines(show.stdout) == [
+                "Warm-up task",
+                "warm-up  1.1  in 🏗️ Phase 1: Basics",
+                "State:          done on 2026-11-25",
+                "Due:            2026-12-31 (from its phase)",
+                "Unblocks:       ○ beta, · capstone, · cap-part-one, · cap-part-two",
+                "Renamed from:   alpha",
+                "",
+                "History",
+                "",
+            ])
         // The history keeps the old id; the old name still finds the task.
         #expect(show.stdout.contains("checked off alpha"))
         #expect(try cli.run(["show", "alpha"]).stdout.hasPrefix("Warm-up task\nwarm-up  1.1"))
@@ -75,24 +81,28 @@ import Testing
         try Self.edit(cli, [(Self.gammaBlock, "")])
         let status = try cli.run(["status"])
         #expect(status.status == 0, "\(status.stderr)")
-        #expect(status.stdout == """
-            Fixture Plan  1/5 done (20%)  · 2026-11-25
+        #expect(
+            status.stdout == """
+                Fixture Plan  1/5 done (20%)  · 2026-11-25
 
-             1 🏗️ Basics    ██████████░░░░░░░░░░   1/2  50%
-             2    Advanced  ░░░░░░░░░░░░░░░░░░░░   0/3   0%
+                 1 🏗️ Basics    ██████████░░░░░░░░░░   1/2  50%
+                 2    Advanced  ░░░░░░░░░░░░░░░░░░░░   0/3   0%
 
-            Orphaned progress: gamma  (recorded for tasks no longer in the plan; add renamed-from, or see curriculum doctor)
-            Next:
-              beta  1.2  2026-12-01  Beta task
+                Orphaned progress: gamma  (recorded for tasks no longer in the plan; add renamed-from, or see curriculum doctor)
+                Next:
+                  beta  1.2  2026-12-01  Beta task
 
-            """)
+                """)
         let json = try JSONSerialization.jsonObject(with: Data(try cli.run(["status", "--json"]).stdout.utf8)) as? [String: Any]
         #expect(json?["orphaned"] as? [String] == ["gamma"])
         #expect(json?["done"] as? Int == 1)
         let doctor = try cli.run(["doctor"])
         #expect(doctor.status == 1)
-        #expect(doctor.stdout.contains("✗ progress recorded for tasks no longer in the plan: gamma (done 2026-11-25); it is kept — add `renamed-from: [old-id]` to the task it became\n"),
-                "\(doctor.stdout)")
+        #expect(
+            doctor.stdout.contains(
+                "✗ progress recorded for tasks no longer in the plan: gamma (done 2026-11-25); it is kept — add `renamed-from: [old-id]` to the task it became\n"
+            ),
+            "\(doctor.stdout)")
         #expect(doctor.stdout.hasSuffix("1 problem found.\n"))
         // The record is still there: the log shows it, and re-adding the task brings it back.
         #expect(try cli.run(["log"]).stdout.contains("checked off gamma"))
@@ -107,80 +117,92 @@ import Testing
     @Test func aTaskMovedToAnotherPhaseKeepsItsProgress() throws {
         let cli = try CLI(); defer { cli.cleanUp() }
         #expect(try cli.run(["done", "alpha", "gamma"]).status == 0)
-        try Self.edit(cli, [
-            (Self.gammaBlock, ""),
-            ("      - id: capstone\n", Self.gammaBlock + "      - id: capstone\n"),
-        ])
-        #expect(try cli.run(["status"]).stdout == """
-            Fixture Plan  2/6 done (33%)  · 2026-11-25
+        try Self.edit(
+            cli,
+            [
+                (Self.gammaBlock, ""),
+                ("      - id: capstone\n", Self.gammaBlock + "      - id: capstone\n"),
+            ])
+        #expect(
+            try cli.run(["status"]).stdout == """
+                Fixture Plan  2/6 done (33%)  · 2026-11-25
 
-             1 🏗️ Basics    ██████████░░░░░░░░░░   1/2  50%
-             2    Advanced  █████░░░░░░░░░░░░░░░   1/4  25%
+                 1 🏗️ Basics    ██████████░░░░░░░░░░   1/2  50%
+                 2    Advanced  █████░░░░░░░░░░░░░░░   1/4  25%
 
-            Next:
-              beta  1.2  2026-12-01  Beta task
+                Next:
+                  beta  1.2  2026-12-01  Beta task
 
-            """)
-        #expect(Array(Self.lines(try cli.run(["show", "gamma"]).stdout).prefix(4)) == [
-            "Gamma task",
-            "gamma  2.1  in Phase 2: Advanced",
-            "State:          done on 2026-11-25",
-            "Due:            2026-11-20",
-        ])
-        #expect(try cli.run(["list"]).stdout == """
-            🏗️ Phase 1: Basics
-            ✓ 1.1   alpha Alpha task  2026-12-31
-            ○ 1.2   beta Beta task  2026-12-01
-            Phase 2: Advanced
-            ✓ 2.1   gamma Gamma task  2026-11-20
-            · 2.2   capstone Capstone  2027-02-01
-            · 2.3   cap-part-one Capstone part one  2027-02-01
-            · 2.4   cap-part-two Capstone part two  2027-02-01
+                """)
+        #expect(
+            Array(Self.lines(try cli.run(["show", "gamma"]).stdout).prefix(4)) == [
+                "Gamma task",
+                "gamma  2.1  in Phase 2: Advanced",
+                "State:          done on 2026-11-25",
+                "Due:            2026-11-20",
+            ])
+        #expect(
+            try cli.run(["list"]).stdout == """
+                🏗️ Phase 1: Basics
+                ✓ 1.1   alpha Alpha task  2026-12-31
+                ○ 1.2   beta Beta task  2026-12-01
+                Phase 2: Advanced
+                ✓ 2.1   gamma Gamma task  2026-11-20
+                · 2.2   capstone Capstone  2027-02-01
+                · 2.3   cap-part-one Capstone part one  2027-02-01
+                · 2.4   cap-part-two Capstone part two  2027-02-01
 
-            """)
+                """)
         #expect(try cli.run(["doctor"]).status == 0)
     }
 
     @Test func aTaskSplitIntoPartsIsDoneWhenItsPartsAre() throws {
         let cli = try CLI(); defer { cli.cleanUp() }
         #expect(try cli.run(["done", "alpha", "beta"]).status == 0)
-        try Self.edit(cli, [(
-            "        requires: [alpha]\n        due: 2026-12-01\n",
-            """
-                    requires: [alpha]
-                    due: 2026-12-01
-                  - id: beta-read
-                    title: Beta reading
-                    decomposed-from: beta
-                  - id: beta-write
-                    title: Beta writing
-                    decomposed-from: beta
-                    requires: [beta-read]
+        try Self.edit(
+            cli,
+            [
+                (
+                    "        requires: [alpha]\n        due: 2026-12-01\n",
+                    """
+                            requires: [alpha]
+                            due: 2026-12-01
+                          - id: beta-read
+                            title: Beta reading
+                            decomposed-from: beta
+                          - id: beta-write
+                            title: Beta writing
+                            decomposed-from: beta
+                            requires: [beta-read]
 
-            """)])
+                    """
+                )
+            ])
         // beta's own check-off no longer counts: it is done when its parts are.
-        #expect(try cli.run(["status"]).stdout == """
-            Fixture Plan  1/8 done (12%)  · 2026-11-25
+        #expect(
+            try cli.run(["status"]).stdout == """
+                Fixture Plan  1/8 done (12%)  · 2026-11-25
 
-             1 🏗️ Basics    ████░░░░░░░░░░░░░░░░   1/5  20%
-             2    Advanced  ░░░░░░░░░░░░░░░░░░░░   0/3   0%
+                 1 🏗️ Basics    ████░░░░░░░░░░░░░░░░   1/5  20%
+                 2    Advanced  ░░░░░░░░░░░░░░░░░░░░   0/3   0%
 
-            Overdue: 1 task  (curriculum due --overdue)
-            Next:
-              gamma  1.5  2026-11-20 overdue  Gamma task
-              beta-read  1.3  2026-12-01  Beta reading
+                Overdue: 1 task  (curriculum due --overdue)
+                Next:
+                  gamma  1.5  2026-11-20 overdue  Gamma task
+                  beta-read  1.3  2026-12-01  Beta reading
 
-            """)
+                """)
         let show = try cli.run(["show", "beta"])
-        #expect(Self.lines(show.stdout).prefix(7) == [
-            "Beta task",
-            "beta  1.2  in 🏗️ Phase 1: Basics",
-            "State:          blocked",
-            "Due:            2026-12-01",
-            "Requires:       alpha",
-            "Blocked by:     ○ beta-read, · beta-write",
-            "Unblocks:       · capstone, · cap-part-one, · cap-part-two",
-        ])
+        #expect(
+            Self.lines(show.stdout).prefix(7) == [
+                "Beta task",
+                "beta  1.2  in 🏗️ Phase 1: Basics",
+                "State:          blocked",
+                "Due:            2026-12-01",
+                "Requires:       alpha",
+                "Blocked by:     ○ beta-read, · beta-write",
+                "Unblocks:       · capstone, · cap-part-one, · cap-part-two",
+            ])
         // The old check-off stays recorded, and doctor says why it does not count.
         #expect(show.stdout.contains("checked off beta"))
         #expect(try cli.run(["log"]).stdout.contains("checked off beta"))

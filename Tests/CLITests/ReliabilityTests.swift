@@ -1,5 +1,5 @@
-import LabCatalog
 import Foundation
+import LabCatalog
 import Testing
 
 /// Nothing lost, nothing crashes: concurrent writers and processes killed mid-command.
@@ -113,4 +113,3 @@ import Testing
         #expect(doctor.status == 0, "\(doctor.stdout)")
     }
 }
-

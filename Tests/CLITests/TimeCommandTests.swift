@@ -51,69 +51,80 @@ import Testing
 
     @Test(arguments: zones) func theDayOfAClockChange(_ zone: String) throws {
         let cli = try CLI(plan: Self.plan); defer { cli.cleanUp() }
-        #expect(try run(cli, ["due", "--today", "2026-03-08"], zone: zone) == """
-            2026-03-08  today         ○ ny-spring  New York springs forward
-            2026-03-29  in 21d        ○ berlin-spring  Berlin springs forward
-            2026-11-01  in 238d       ○ ny-fall  New York falls back
-            2026-12-31  in 298d       ○ new-years-eve  New Year's Eve
-            2027-01-01  in 299d       · new-year  New Year's Day
-            2028-02-29  in 723d       ○ leap-day  Leap day
+        #expect(
+            try run(cli, ["due", "--today", "2026-03-08"], zone: zone) == """
+                2026-03-08  today         ○ ny-spring  New York springs forward
+                2026-03-29  in 21d        ○ berlin-spring  Berlin springs forward
+                2026-11-01  in 238d       ○ ny-fall  New York falls back
+                2026-12-31  in 298d       ○ new-years-eve  New Year's Eve
+                2027-01-01  in 299d       · new-year  New Year's Day
+                2028-02-29  in 723d       ○ leap-day  Leap day
 
-            """)
+                """)
         #expect(try run(cli, ["due", "--overdue", "--today", "2026-03-08"], zone: zone) == "Nothing is overdue.\n")
         // The day after, it is overdue by exactly one day (not 23 hours' worth of nothing).
-        #expect(try run(cli, ["due", "--overdue", "--today", "2026-03-09"], zone: zone)
+        #expect(
+            try run(cli, ["due", "--overdue", "--today", "2026-03-09"], zone: zone)
                 == "2026-03-08  1d overdue    ○ ny-spring  New York springs forward\n")
-        #expect(try run(cli, ["next", "--today", "2026-03-09"], zone: zone).hasPrefix(
-            "ny-spring  1.1  2026-03-08 overdue  New York springs forward\nberlin-spring  1.2  2026-03-29  Berlin springs forward\n"))
+        #expect(
+            try run(cli, ["next", "--today", "2026-03-09"], zone: zone).hasPrefix(
+                "ny-spring  1.1  2026-03-08 overdue  New York springs forward\nberlin-spring  1.2  2026-03-29  Berlin springs forward\n"))
         // Berlin's change three weeks later, and New York's autumn one (a 25-hour day).
-        #expect(try run(cli, ["due", "--overdue", "--today", "2026-03-29"], zone: zone)
+        #expect(
+            try run(cli, ["due", "--overdue", "--today", "2026-03-29"], zone: zone)
                 == "2026-03-08  21d overdue   ○ ny-spring  New York springs forward\n")
-        #expect(try run(cli, ["due", "--overdue", "--today", "2026-03-30"], zone: zone) == """
-            2026-03-08  22d overdue   ○ ny-spring  New York springs forward
-            2026-03-29  1d overdue    ○ berlin-spring  Berlin springs forward
+        #expect(
+            try run(cli, ["due", "--overdue", "--today", "2026-03-30"], zone: zone) == """
+                2026-03-08  22d overdue   ○ ny-spring  New York springs forward
+                2026-03-29  1d overdue    ○ berlin-spring  Berlin springs forward
 
-            """)
-        #expect(try run(cli, ["due", "--within", "0d", "--today", "2026-11-01"], zone: zone) == """
-            2026-03-08  238d overdue  ○ ny-spring  New York springs forward
-            2026-03-29  217d overdue  ○ berlin-spring  Berlin springs forward
-            2026-11-01  today         ○ ny-fall  New York falls back
+                """)
+        #expect(
+            try run(cli, ["due", "--within", "0d", "--today", "2026-11-01"], zone: zone) == """
+                2026-03-08  238d overdue  ○ ny-spring  New York springs forward
+                2026-03-29  217d overdue  ○ berlin-spring  Berlin springs forward
+                2026-11-01  today         ○ ny-fall  New York falls back
 
-            """)
-        #expect(try run(cli, ["due", "--overdue", "--today", "2026-11-02"], zone: zone).hasSuffix(
-            "2026-11-01  1d overdue    ○ ny-fall  New York falls back\n"))
+                """)
+        #expect(
+            try run(cli, ["due", "--overdue", "--today", "2026-11-02"], zone: zone).hasSuffix(
+                "2026-11-01  1d overdue    ○ ny-fall  New York falls back\n"))
     }
 
     @Test(arguments: zones) func theTurnOfTheYear(_ zone: String) throws {
         let cli = try CLI(plan: Self.plan); defer { cli.cleanUp() }
-        #expect(try run(cli, ["due", "--today", "2026-12-31"], zone: zone) == """
-            2026-03-08  298d overdue  ○ ny-spring  New York springs forward
-            2026-03-29  277d overdue  ○ berlin-spring  Berlin springs forward
-            2026-11-01  60d overdue   ○ ny-fall  New York falls back
-            2026-12-31  today         ○ new-years-eve  New Year's Eve
-            2027-01-01  in 1d         · new-year  New Year's Day
-            2028-02-29  in 425d       ○ leap-day  Leap day
+        #expect(
+            try run(cli, ["due", "--today", "2026-12-31"], zone: zone) == """
+                2026-03-08  298d overdue  ○ ny-spring  New York springs forward
+                2026-03-29  277d overdue  ○ berlin-spring  Berlin springs forward
+                2026-11-01  60d overdue   ○ ny-fall  New York falls back
+                2026-12-31  today         ○ new-years-eve  New Year's Eve
+                2027-01-01  in 1d         · new-year  New Year's Day
+                2028-02-29  in 425d       ○ leap-day  Leap day
 
-            """)
-        #expect(try run(cli, ["due", "--overdue", "--today", "2027-01-01"], zone: zone) == """
-            2026-03-08  299d overdue  ○ ny-spring  New York springs forward
-            2026-03-29  278d overdue  ○ berlin-spring  Berlin springs forward
-            2026-11-01  61d overdue   ○ ny-fall  New York falls back
-            2026-12-31  1d overdue    ○ new-years-eve  New Year's Eve
+                """)
+        #expect(
+            try run(cli, ["due", "--overdue", "--today", "2027-01-01"], zone: zone) == """
+                2026-03-08  299d overdue  ○ ny-spring  New York springs forward
+                2026-03-29  278d overdue  ○ berlin-spring  Berlin springs forward
+                2026-11-01  61d overdue   ○ ny-fall  New York falls back
+                2026-12-31  1d overdue    ○ new-years-eve  New Year's Eve
 
-            """)
-        #expect(try run(cli, ["next", "--today", "2027-01-01"], zone: zone) == """
-            ny-spring  1.1  2026-03-08 overdue  New York springs forward
-            berlin-spring  1.2  2026-03-29 overdue  Berlin springs forward
-            ny-fall  1.3  2026-11-01 overdue  New York falls back
-            new-years-eve  2.1  2026-12-31 overdue  New Year's Eve
-            leap-day  2.3  2028-02-29  Leap day
+                """)
+        #expect(
+            try run(cli, ["next", "--today", "2027-01-01"], zone: zone) == """
+                ny-spring  1.1  2026-03-08 overdue  New York springs forward
+                berlin-spring  1.2  2026-03-29 overdue  Berlin springs forward
+                ny-fall  1.3  2026-11-01 overdue  New York falls back
+                new-years-eve  2.1  2026-12-31 overdue  New Year's Eve
+                leap-day  2.3  2028-02-29  Leap day
 
-            """)
+                """)
         // Checked off on New Year's Eve, it is no longer due, and new-year is unblocked.
         #expect(try cli.run(["done", "new-years-eve", "--today", "2026-12-31"], env: ["TZ": zone]).status == 0)
-        #expect(try run(cli, ["due", "--within", "1d", "--today", "2027-01-01"], zone: zone).hasSuffix(
-            "2027-01-01  today         ○ new-year  New Year's Day\n"))
+        #expect(
+            try run(cli, ["due", "--within", "1d", "--today", "2027-01-01"], zone: zone).hasSuffix(
+                "2027-01-01  today         ○ new-year  New Year's Day\n"))
         #expect(try run(cli, ["show", "new-years-eve", "--today", "2027-01-01"], zone: zone).contains("State:          done on 2026-12-31\n"))
     }
 

@@ -3,6 +3,7 @@ import LabCatalog
 import LabKit
 import Synchronization
 import Testing
+
 @testable import CacheLabs
 
 /// Each lab passes in quick mode, and each breaker fails exactly the checks it names.
@@ -20,8 +21,11 @@ import Testing
 
     static var redisInstalled: Bool { ThrowawayRedis.locate() != nil }
 
-    @Test(arguments: [RedisPubSubLab.self, RedisSessionsLab.self, NPlusOneLab.self, EndpointBenchmarksLab.self,
-                      HTTPTuningLab.self, PreloadingLab.self] as [any Lab.Type])
+    @Test(
+        arguments: [
+            RedisPubSubLab.self, RedisSessionsLab.self, NPlusOneLab.self, EndpointBenchmarksLab.self,
+            HTTPTuningLab.self, PreloadingLab.self,
+        ] as [any Lab.Type])
     func quickRunPasses(_ type: any Lab.Type) async throws {
         if type.info.needs.contains(.redis) && !Self.redisInstalled { return }
         let report = try await Self.run(type)
@@ -42,23 +46,48 @@ import Testing
         (RedisSessionsLab.self, ["break": "global-session"], ["each session token identifies its own user; a made-up token gets 401"]),
         (RedisSessionsLab.self, ["break": "no-expiry"], ["a session expires after its TTL: 200 before, 401 after, the key gone from Redis"]),
         (RedisSessionsLab.self, ["break": "logout-keeps-session"], ["logout ends the session at once (401 with the old token)"]),
-        (RedisSessionsLab.self, ["break": "no-query-cache"], ["the repeated query is answered from Redis: no database query the second time, one keyspace hit"]),
+        (
+            RedisSessionsLab.self, ["break": "no-query-cache"],
+            ["the repeated query is answered from Redis: no database query the second time, one keyspace hit"]
+        ),
         (RedisSessionsLab.self, ["break": "no-invalidation"], ["a write invalidates the cached query: the next read includes the new book"]),
-        (NPlusOneLab.self, ["break": "naive-joins"], ["the naive listing runs 1 + one statement per book with an author (grows with the page)",
-                                                      "the batched listing is at least 2× faster (medians)"]),
-        (NPlusOneLab.self, ["break": "batched-per-row"], ["the batched listing runs one statement at both page sizes",
-                                                          "the batched listing is at least 2× faster (medians)"]),
+        (
+            NPlusOneLab.self, ["break": "naive-joins"],
+            [
+                "the naive listing runs 1 + one statement per book with an author (grows with the page)",
+                "the batched listing is at least 2× faster (medians)",
+            ]
+        ),
+        (
+            NPlusOneLab.self, ["break": "batched-per-row"],
+            [
+                "the batched listing runs one statement at both page sizes",
+                "the batched listing is at least 2× faster (medians)",
+            ]
+        ),
         (NPlusOneLab.self, ["break": "inner-join"], ["both listings answer the same books in the same order, authorless books included"]),
         (EndpointBenchmarksLab.self, ["break": "case-sensitive-index"], ["the scan and the index answer every query identically"]),
         (EndpointBenchmarksLab.self, ["break": "keep-warmup"], ["the histogram holds exactly the measured requests (the server also answered the warm-up)"]),
-        (EndpointBenchmarksLab.self, ["break": "index-scans", "slowdown-ms": "20", "threshold-ms": "10"], ["the index is at least 1.5× faster than the scan at p50"]),
-        (EndpointBenchmarksLab.self, ["break": "cpp-index-scans"], ["Google Benchmark (C++): the index is at least 2× faster than the scan (medians of 3 repetitions)"]),
+        (
+            EndpointBenchmarksLab.self, ["break": "index-scans", "slowdown-ms": "20", "threshold-ms": "10"],
+            ["the index is at least 1.5× faster than the scan at p50"]
+        ),
+        (
+            EndpointBenchmarksLab.self, ["break": "cpp-index-scans"],
+            ["Google Benchmark (C++): the index is at least 2× faster than the scan (medians of 3 repetitions)"]
+        ),
         (EndpointBenchmarksLab.self, ["slowdown-ms": "0"], ["the harness flags the deliberately slowed variant, and not an unchanged rerun"]),
         (HTTPTuningLab.self, ["break": "no-gzip"], ["with Accept-Encoding: gzip the JSON comes gzip-encoded and at least 3× smaller"]),
         (HTTPTuningLab.self, ["break": "gzip-truncated"], ["what the client decodes is byte for byte the uncompressed JSON"]),
-        (HTTPTuningLab.self, ["break": "server-closes"], ["keep-alive serves every request on one connection; without it, one connection per request (counted on the wire)"]),
+        (
+            HTTPTuningLab.self, ["break": "server-closes"],
+            ["keep-alive serves every request on one connection; without it, one connection per request (counted on the wire)"]
+        ),
         (HTTPTuningLab.self, ["break": "no-pool"], ["the pool answers every request on at most 4 connections; without it, one per request"]),
-        (PreloadingLab.self, ["break": "unawaited-preload"], ["without preloading the first request waits for the load; with preloading it does not (under half the load time)"]),
+        (
+            PreloadingLab.self, ["break": "unawaited-preload"],
+            ["without preloading the first request waits for the load; with preloading it does not (under half the load time)"]
+        ),
         (PreloadingLab.self, ["break": "no-single-flight"], ["concurrent first requests share one lazy load (loads counted by the service)"]),
         (PreloadingLab.self, ["break": "reload-merges"], ["after a reload the preloaded data equals the database (deleted gone, changed and new present)"]),
         (PreloadingLab.self, ["break": "reload-in-place"], ["readers during a reload get every book (old copy or new, never a half-built table)"]),
@@ -108,7 +137,8 @@ import Testing
     @Test func nPlusOneFailsExactlyTheStatementChecksOnABookshelfThatLoadsAuthorsOneByOne() async throws {
         let report = try await Self.run(NPlusOneLab.self, subject: Self.postgresBookshelf(violation: "n-plus-one"))
         #expect(report.error == nil, "\(report.error ?? "")")
-        #expect(Set(report.checks.filter { !$0.passed }.map(\.name)) == [NPlusOneLab.constantStatements, NPlusOneLab.fewStatements], "\(Self.failures(report))")
+        #expect(
+            Set(report.checks.filter { !$0.passed }.map(\.name)) == [NPlusOneLab.constantStatements, NPlusOneLab.fewStatements], "\(Self.failures(report))")
         #expect(report.figures.prefix(2).map(\.value) == [52, 102])
     }
 
@@ -121,9 +151,16 @@ import Testing
 
     /// A bookshelf that ignores Accept-Encoding fails the gzip check; one that closes every
     /// connection fails keep-alive and the pool, as counted by the relay: exactly those.
-    @Test(arguments: [("no-gzip", ["with Accept-Encoding: gzip the JSON comes gzip-encoded and at least 3× smaller"]),
-                      ("close-connections", ["keep-alive serves every request on one connection; without it, one connection per request (counted on the wire)",
-                                             "the pool answers every request on at most 4 connections; without it, one per request"])])
+    @Test(arguments: [
+        ("no-gzip", ["with Accept-Encoding: gzip the JSON comes gzip-encoded and at least 3× smaller"]),
+        (
+            "close-connections",
+            [
+                "keep-alive serves every request on one connection; without it, one connection per request (counted on the wire)",
+                "the pool answers every request on at most 4 connections; without it, one per request",
+            ]
+        ),
+    ])
     func httpTuningFailsExactlyWhatAPythonBookshelfBreaks(_ violation: String, _ failing: [String]) async throws {
         let report = try await Self.run(HTTPTuningLab.self, subject: Self.pythonBookshelf(violation: violation))
         #expect(report.error == nil, "\(report.error ?? "")")

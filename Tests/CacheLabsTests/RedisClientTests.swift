@@ -9,8 +9,9 @@ import Testing
 /// client's behaviours.
 @Suite struct RedisClientTests {
     struct ClientProbe: Lab {
-        static let info = LabInfo(id: "redis-client-probe", title: "probe", phase: 7, teaches: "", needs: [.redis],
-                                  source: "Tests/CacheLabsTests/RedisClientTests.swift")
+        static let info = LabInfo(
+            id: "redis-client-probe", title: "probe", phase: 7, teaches: "", needs: [.redis],
+            source: "Tests/CacheLabsTests/RedisClientTests.swift")
         func run(_ lab: LabContext) async throws {
             let server = try await ThrowawayRedis.start(for: lab)
             let redis = try await server.connect()
@@ -45,9 +46,10 @@ import Testing
             lab.expect("the key expired", try await redis.exists("short"), equals: false)
 
             // EVAL.
-            lab.expect("EVAL runs a script with KEYS and ARGV",
-                       try await redis.eval("redis.call('SET', KEYS[1], ARGV[1]); return redis.call('GET', KEYS[1])", keys: ["k"], args: ["v"]),
-                       equals: .bulk("v"))
+            lab.expect(
+                "EVAL runs a script with KEYS and ARGV",
+                try await redis.eval("redis.call('SET', KEYS[1], ARGV[1]); return redis.call('GET', KEYS[1])", keys: ["k"], args: ["v"]),
+                equals: .bulk("v"))
 
             // INFO.
             try await redis.resetStats()
@@ -62,11 +64,12 @@ import Testing
             try await subscriber.subscribe("news", "sport")
             lab.expect("PUBLISH counts the subscriber", try await redis.publish("news", "one"), equals: 1)
             try await redis.publish("sport", "two")
-            lab.expect("pushed messages arrive in order with their channel",
-                       [try await subscriber.nextMessage(), try await subscriber.nextMessage()],
-                       equals: [RedisMessage(channel: "news", payload: "one"), RedisMessage(channel: "sport", payload: "two")])
+            lab.expect(
+                "pushed messages arrive in order with their channel",
+                [try await subscriber.nextMessage(), try await subscriber.nextMessage()],
+                equals: [RedisMessage(channel: "news", payload: "one"), RedisMessage(channel: "sport", payload: "two")])
             await redis.close()
-            await redis.close() // twice is harmless
+            await redis.close()  // twice is harmless
         }
     }
 

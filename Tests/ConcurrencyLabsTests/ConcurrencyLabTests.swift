@@ -1,7 +1,7 @@
+import ConcurrencyLabs
 import Foundation
 import LabCatalog
 import LabKit
-import ConcurrencyLabs
 import Testing
 
 /// Phase 4 labs. Serialized: coroutines-vs-threads measures this process's memory, so the

@@ -1,5 +1,5 @@
-import LabCatalog
 import Foundation
+import LabCatalog
 import Synchronization
 
 #if canImport(Glibc)
@@ -32,7 +32,7 @@ struct FuzzRNG: RandomNumberGenerator {
 struct Fuzzer {
     enum Mutation: String, CaseIterable, Sendable {
         case flipBits, setBytes, cut, swapKeys, swapLines, deleteLines, duplicateBlock, randomUnicode,
-             deepNesting, aliases, reindent, specialValues, lineEndings, splice, longLine, repeatKey
+            deepNesting, aliases, reindent, specialValues, lineEndings, splice, longLine, repeatKey
     }
 
     /// The inputs mutations start from (valid ones, so mutations land near the interesting edge).
@@ -79,9 +79,11 @@ struct Fuzzer {
             for _ in 0...rng.below(8) { b[rng.below(b.count)] ^= UInt8(1) << UInt8(rng.below(8)) }
         case .setBytes:
             guard !b.isEmpty else { return b }
-            let interesting: [UInt8] = [0, 0x09, 0x0A, 0x0D, 0x20, 0x22, 0x23, 0x26, 0x27, 0x2A, 0x2D, 0x3A, 0x3F,
-                                        0x5B, 0x5D, 0x7B, 0x7D, 0x7C, 0x3E, 0x21, 0x25, 0x40, 0x60, 0x7F, 0x80,
-                                        0xC0, 0xC3, 0xE2, 0xED, 0xF0, 0xF4, 0xF8, 0xFF]
+            let interesting: [UInt8] = [
+                0, 0x09, 0x0A, 0x0D, 0x20, 0x22, 0x23, 0x26, 0x27, 0x2A, 0x2D, 0x3A, 0x3F,
+                0x5B, 0x5D, 0x7B, 0x7D, 0x7C, 0x3E, 0x21, 0x25, 0x40, 0x60, 0x7F, 0x80,
+                0xC0, 0xC3, 0xE2, 0xED, 0xF0, 0xF4, 0xF8, 0xFF,
+            ]
             for _ in 0...rng.below(6) { b[rng.below(b.count)] = rng.pick(interesting) }
         case .cut:
             // Anywhere, including inside a multi-byte character.
@@ -94,7 +96,8 @@ struct Fuzzer {
                 let i = rng.below(lines.count)
                 var text = String(decoding: lines[i], as: UTF8.self)
                 if let w = words.first(where: { text.contains($0) }) ?? (rng.chance(2) ? rng.pick(words) : nil),
-                   let r = text.range(of: w) {
+                    let r = text.range(of: w)
+                {
                     text.replaceSubrange(r, with: rng.pick(words))
                 } else {
                     text = String(repeating: " ", count: rng.below(10)) + rng.pick(words) + ": " + rng.pick(Self.specials)
@@ -251,9 +254,11 @@ struct Fuzzer {
     /// Runs cases `start ..< start + count` of `seed`. `check` gives each case's verdict. A case using more than
     /// `cpuLimit` seconds of CPU, or pushing the process's peak memory up by more than
     /// `memoryLimitMB`, fails; one running for `hangSeconds` of wall time aborts the run.
-    func run(name: String, seed: UInt64, start: Int, count: Int, cpuLimit: Double = 2,
-             memoryLimitMB: Int = 512, hangSeconds: Double = 120,
-             check: ([UInt8]) -> FuzzVerdict) -> Summary {
+    func run(
+        name: String, seed: UInt64, start: Int, count: Int, cpuLimit: Double = 2,
+        memoryLimitMB: Int = 512, hangSeconds: Double = 120,
+        check: ([UInt8]) -> FuzzVerdict
+    ) -> Summary {
         var summary = Summary()
         let basePeak = Self.peakMemoryMB()
         let watchdog = Watchdog(name: name, seed: seed, limit: hangSeconds)
@@ -340,7 +345,10 @@ final class Watchdog: Sendable {
                 }
                 if let hung {
                     let saved = Fuzzer.save(hung.input, name: name, seed: seed, index: hung.index) ?? "(not saved)"
-                    FileHandle.standardError.write(Data("\(name) fuzz: case \(hung.index) of seed \(seed) hangs (over \(Int(limit)) s); input saved at \(saved); replay with FUZZ_SEED=\(seed) FUZZ_START=\(hung.index) FUZZ_COUNT=1\n".utf8))
+                    FileHandle.standardError.write(
+                        Data(
+                            "\(name) fuzz: case \(hung.index) of seed \(seed) hangs (over \(Int(limit)) s); input saved at \(saved); replay with FUZZ_SEED=\(seed) FUZZ_START=\(hung.index) FUZZ_COUNT=1\n"
+                                .utf8))
                     abort()
                 }
             }
@@ -359,8 +367,9 @@ struct FuzzSettings {
 
     static func fromEnvironment(defaultCount: Int, defaultSeed: UInt64) -> FuzzSettings {
         let env = ProcessInfo.processInfo.environment
-        return FuzzSettings(count: env["FUZZ_COUNT"].flatMap { Int($0) } ?? defaultCount,
-                            seed: env["FUZZ_SEED"].flatMap { UInt64($0) } ?? defaultSeed,
-                            start: env["FUZZ_START"].flatMap { Int($0) } ?? 0)
+        return FuzzSettings(
+            count: env["FUZZ_COUNT"].flatMap { Int($0) } ?? defaultCount,
+            seed: env["FUZZ_SEED"].flatMap { UInt64($0) } ?? defaultSeed,
+            start: env["FUZZ_START"].flatMap { Int($0) } ?? 0)
     }
 }

@@ -1,6 +1,7 @@
 import LabCatalog
-@testable import CurriculumKit
 import Testing
+
+@testable import CurriculumKit
 
 /// A plan built in code: `spec` is [(id, phase, requires, parent, due)].
 func makePlan(_ spec: [(String, Int, [String], String?, String?)], phaseDue: [Int: String] = [:]) -> Plan {
@@ -12,21 +13,24 @@ func makePlan(_ spec: [(String, Int, [String], String?, String?)], phaseDue: [In
             phases.append(Phase(id: "phase-\(n + 1)", number: n + 1, title: "Phase \(n + 1)", due: phaseDue[n].flatMap { Day(iso: $0) }))
         }
         phases[s.1].tasks.append(k)
-        tasks.append(Task(id: s.0, title: s.0.uppercased(), phase: s.1, position: phases[s.1].tasks.count,
-                          requires: s.2, due: s.4.flatMap { Day(iso: $0) }, decomposedFrom: s.3))
+        tasks.append(
+            Task(
+                id: s.0, title: s.0.uppercased(), phase: s.1, position: phases[s.1].tasks.count,
+                requires: s.2, due: s.4.flatMap { Day(iso: $0) }, decomposedFrom: s.3))
     }
     return Plan(id: "test", title: "Test", phases: phases, tasks: tasks)
 }
 
 @Suite struct GraphTests {
-    let plan = makePlan([
-        ("a", 0, [], nil, nil),
-        ("b", 0, ["a"], nil, "2026-12-01"),
-        ("c", 0, [], nil, nil),
-        ("big", 1, ["phase-1"], nil, nil),
-        ("big-1", 1, [], "big", nil),
-        ("big-2", 1, ["big-1"], "big", nil),
-    ], phaseDue: [0: "2026-12-31"])
+    let plan = makePlan(
+        [
+            ("a", 0, [], nil, nil),
+            ("b", 0, ["a"], nil, "2026-12-01"),
+            ("c", 0, [], nil, nil),
+            ("big", 1, ["phase-1"], nil, nil),
+            ("big-1", 1, [], "big", nil),
+            ("big-2", 1, ["big-1"], "big", nil),
+        ], phaseDue: [0: "2026-12-31"])
 
     func state(_ done: [String]) -> PlanState {
         PlanState(plan: plan, checked: plan.tasks.map { done.contains($0.id) })
@@ -132,4 +136,3 @@ func makePlan(_ spec: [(String, Int, [String], String?, String?)], phaseDue: [In
         #expect(Day(iso: "1970-01-01")!.ordinal == 0)
     }
 }
-

@@ -1,6 +1,7 @@
-@testable import CurriculumKit
 import Foundation
 import Testing
+
+@testable import CurriculumKit
 
 /// The hand-written JSON must be byte for byte what JSONEncoder prints, and the plan cache
 /// must give back the plan it stored.
@@ -12,13 +13,15 @@ import Testing
             Phase(id: "p2", number: 2, title: "Empty", tasks: []),
         ]
         let tasks = [
-            Task(id: "a", title: "Back \\ slash / nl \n cr \r ff \u{0C} bs \u{08} ctl \u{01}\u{1F} del \u{7F}", phase: 0, position: 1,
-                 labs: ["lab-x"], due: Day(iso: "2026-11-01")),
+            Task(
+                id: "a", title: "Back \\ slash / nl \n cr \r ff \u{0C} bs \u{08} ctl \u{01}\u{1F} del \u{7F}", phase: 0, position: 1,
+                labs: ["lab-x"], due: Day(iso: "2026-11-01")),
             Task(id: "b", title: "é 🎉 \u{2028}", phase: 0, position: 2, requires: ["a"], generatedFrom: "note.md"),
             Task(id: "c", title: "part", phase: 0, position: 3, requires: ["p1"], decomposedFrom: "b"),
         ]
-        return Plan(id: "esc", title: "Esc \"plan\"", generatedFrom: "x/y.md", start: Day(iso: "2026-09-01"),
-                    phases: phases, tasks: tasks)
+        return Plan(
+            id: "esc", title: "Esc \"plan\"", generatedFrom: "x/y.md", start: Day(iso: "2026-09-01"),
+            phases: phases, tasks: tasks)
     }()
 
     func encoder() -> JSONEncoder {
@@ -29,10 +32,14 @@ import Testing
 
     func progress() -> Tracker.Progress {
         var p = Tracker.Progress()
-        p.byTask[0] = TaskProgress(task: "a", doneOn: "2026-10-02", checkedAt: "2026-10-02T10:00:00.000Z",
-                                   verified: true, regressed: false, note: "a \"note\"\twith / and \\", event: 1)
-        p.orphans = [TaskProgress(task: "gone", doneOn: "2026-10-01", checkedAt: "2026-10-01T10:00:00.000Z",
-                                  verified: false, regressed: false, note: nil, event: 2)]
+        p.byTask[0] = TaskProgress(
+            task: "a", doneOn: "2026-10-02", checkedAt: "2026-10-02T10:00:00.000Z",
+            verified: true, regressed: false, note: "a \"note\"\twith / and \\", event: 1)
+        p.orphans = [
+            TaskProgress(
+                task: "gone", doneOn: "2026-10-01", checkedAt: "2026-10-01T10:00:00.000Z",
+                verified: false, regressed: false, note: nil, event: 2)
+        ]
         return p
     }
 
@@ -44,8 +51,10 @@ import Testing
             #expect(value.prettyJSON == expected)
             // Streamed in small pieces: the same bytes.
             var streamed: [UInt8] = []
-            PlanJSON.writeStreaming(state: state, progress: progress(), today: Day(iso: "2026-11-15") ?? Day(ordinal: 0),
-                                    chunk: 64) { streamed += Array($0) }
+            PlanJSON.writeStreaming(
+                state: state, progress: progress(), today: Day(iso: "2026-11-15") ?? Day(ordinal: 0),
+                chunk: 64
+            ) { streamed += Array($0) }
             #expect(String(decoding: streamed, as: UTF8.self) == expected)
         }
     }
@@ -61,8 +70,9 @@ import Testing
 
     @Test func theCacheGivesBackThePlan() throws {
         let identity = PlanCache.FileIdentity(device: 1, inode: 2, size: 3, mtimeSec: 0, mtimeNsec: 0, ctimeSec: 0, ctimeNsec: 0)
-        let data = PlanCache.encode(plan, warnings: [.warning("w", at: SourceLocation(file: "f", line: 1, column: 2))],
-                                    identity: identity, labsKey: 7, contentHash: 9)
+        let data = PlanCache.encode(
+            plan, warnings: [.warning("w", at: SourceLocation(file: "f", line: 1, column: 2))],
+            identity: identity, labsKey: 7, contentHash: 9)
         let loaded = try #require(PlanCache.decode(data, identity: identity, labsKey: 7, path: "/nonexistent"))
         let back = try #require(loaded.plan)
         #expect(back.tasks == plan.tasks)

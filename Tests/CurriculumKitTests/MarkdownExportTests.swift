@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import CurriculumKit
 
 // Export writes the note's own shape; importing the export gives back the same plan and
@@ -13,25 +14,31 @@ func richPlan() -> Plan {
     let day = { (y: Int, m: Int, d: Int) in Day(year: y, month: m, day: d) }
     let tasks = [
         Task(id: "setup", title: "Set up **the** `**db**` tooling", phase: 0, position: 1),
-        Task(id: "api", title: #"Build C:\path\ and a\*star, then end with \"#, phase: 0, position: 2,
-             requires: ["setup"]),
-        Task(id: "capstone", title: "Knowledge API 📅 2026-01-01 🆔 fake", phase: 0, position: 3,
-             requires: ["api"], notes: "Three parts.\n- [ ] looks like a part\n2. numbered"),
+        Task(
+            id: "api", title: #"Build C:\path\ and a\*star, then end with \"#, phase: 0, position: 2,
+            requires: ["setup"]),
+        Task(
+            id: "capstone", title: "Knowledge API 📅 2026-01-01 🆔 fake", phase: 0, position: 3,
+            requires: ["api"], notes: "Three parts.\n- [ ] looks like a part\n2. numbered"),
         Task(id: "auth-part", title: "Auth *with* roles", phase: 0, position: 4, decomposedFrom: "capstone"),
         Task(id: "deep", title: "Token refresh #later", phase: 0, position: 5, decomposedFrom: "auth-part"),
-        Task(id: "search-part", title: "Search", phase: 0, position: 6, due: day(2026, 12, 1),
-             decomposedFrom: "capstone"),
+        Task(
+            id: "search-part", title: "Search", phase: 0, position: 6, due: day(2026, 12, 1),
+            decomposedFrom: "capstone"),
         Task(id: "deploy", title: "Deploy it", phase: 1, position: 1, requires: ["rest-apis"]),
-        Task(id: "monitor", title: "Monitor it", phase: 1, position: 2, requires: ["deploy", "api"],
-             due: day(2027, 2, 1), notes: "Use Grafana.\n\n* star bullet\n---\n# not a heading"),
+        Task(
+            id: "monitor", title: "Monitor it", phase: 1, position: 2, requires: ["deploy", "api"],
+            due: day(2027, 2, 1), notes: "Use Grafana.\n\n* star bullet\n---\n# not a heading"),
     ]
     let phases = [
-        Phase(id: "rest-apis", number: 1, icon: "🏗️", title: "Building REST APIs", due: day(2027, 1, 10),
-              notes: "Read the docs first.\nProgress: 1/2 (50%)\n# looks like a heading\n+ plus", tasks: [0, 1, 2, 3, 4, 5]),
+        Phase(
+            id: "rest-apis", number: 1, icon: "🏗️", title: "Building REST APIs", due: day(2027, 1, 10),
+            notes: "Read the docs first.\nProgress: 1/2 (50%)\n# looks like a heading\n+ plus", tasks: [0, 1, 2, 3, 4, 5]),
         Phase(id: "ops", number: 2, title: "Operations: deploy & watch", tasks: [6, 7]),
     ]
-    return Plan(id: "rich", title: "Rich Plan", generatedFrom: "rich.md", frontMatter: "tags: [a]\nsticker: x",
-                phases: phases, tasks: tasks)
+    return Plan(
+        id: "rich", title: "Rich Plan", generatedFrom: "rich.md", frontMatter: "tags: [a]\nsticker: x",
+        phases: phases, tasks: tasks)
 }
 
 private struct RoundTrip {
@@ -72,31 +79,33 @@ struct MarkdownExportTests {
         let plan = try importedSeed().plan
         let text = MarkdownExporter.export(plan: plan, isDone: { $0 == 0 }, obsidianTasks: false)
         let expectedStart = """
-        ---
-        sticker: lucide//rocket
-        ---
-        # Backend Development Studies
+            ---
+            sticker: lucide//rocket
+            ---
+            # Backend Development Studies
 
-        ## Overview
-        ## Investigation
+            ## Overview
+            ## Investigation
 
-        #### 🏗️ Phase 1: Building REST APIs with Production Structure
+            #### 🏗️ Phase 1: Building REST APIs with Production Structure
 
-        Progress: 1/5 (20%)
+            Progress: 1/5 (20%)
 
-        - [x] **Create a REST API in Kotlin with Ktor (or Java Spring if necessary)**
+            - [x] **Create a REST API in Kotlin with Ktor (or Java Spring if necessary)**
 
-        - [ ] **Design a layered architecture (Controller, Service, Repository)**
+            - [ ] **Design a layered architecture (Controller, Service, Repository)**
 
-        """
+            """
         #expect(text.hasPrefix(expectedStart))
         #expect(text.contains("---\n\n#### 🗃️ Phase 2: Relational Database Mastery\n\nProgress: 0/6 (0%)\n"))
         #expect(text.contains("- [ ] **Master SQL: `JOIN`, `GROUP BY`, subqueries, indexing**\n"))
         #expect(text.contains("#### 🚧 Phase 11: Build & Document Serious Projects"))
         #expect(!text.contains("🆔"))
         // The note's own sections after the phases come back where they were.
-        #expect(text.hasSuffix("**Package and share your backend libraries or services**\n\n## Resources\n\n## Morphisms\n- Is due\n"
-                               + "- Requires\n- Decomposed from\n- Generated from\n\n## Tags\n#objective #cs-studies\n\n"))
+        #expect(
+            text.hasSuffix(
+                "**Package and share your backend libraries or services**\n\n## Resources\n\n## Morphisms\n- Is due\n"
+                    + "- Requires\n- Decomposed from\n- Generated from\n\n## Tags\n#objective #cs-studies\n\n"))
     }
 
     @Test(arguments: [false, true])
@@ -146,8 +155,9 @@ struct MarkdownExportTests {
         #expect(text.contains("\nProgress: 3/6 (50%), 3 overdue\n"))
         // Phase 2: 1 of 2 done; `monitor` is due 2027-02-01, not late.
         #expect(text.contains("\nProgress: 1/2 (50%)\n"))
-        let early = MarkdownExporter.export(plan: plan, isDone: { done.contains($0) }, obsidianTasks: false,
-                                            today: Day(year: 2026, month: 11, day: 1))
+        let early = MarkdownExporter.export(
+            plan: plan, isDone: { done.contains($0) }, obsidianTasks: false,
+            today: Day(year: 2026, month: 11, day: 1))
         #expect(!early.contains("overdue"))
         // The importer skips progress lines but keeps a note that only looks like one.
         let back = try? NoteImporter.importNote(text: text, file: "x.md")
@@ -155,8 +165,9 @@ struct MarkdownExportTests {
     }
 
     @Test func aPlanWithoutFrontMatterOrIconsStartsWithItsTitle() {
-        let plan = Plan(id: "p", title: "Plain", phases: [Phase(id: "one", number: 7, title: "One", tasks: [0])],
-                        tasks: [Task(id: "t", title: "T", phase: 0, position: 1)])
+        let plan = Plan(
+            id: "p", title: "Plain", phases: [Phase(id: "one", number: 7, title: "One", tasks: [0])],
+            tasks: [Task(id: "t", title: "T", phase: 0, position: 1)])
         let text = MarkdownExporter.export(plan: plan, isDone: { _ in true }, obsidianTasks: false)
         #expect(text == "# Plain\n\n#### Phase 7: One\n\nProgress: 1/1 (100%)\n\n- [x] **T**\n\n")
     }

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import CurriculumKit
 
 // The Mac Roman repair on its own: the table, repairs of mangled text in many scripts, and
@@ -37,8 +38,10 @@ struct MarkdownMacRomanTests {
         #expect(mangled("’") == "‚Äô")
     }
 
-    @Test(arguments: ["🏗️ Phase 1", "café", "naïve façade", "ñandú", "Привет, мир", "Γειά σου", "日本語のテキスト",
-                      "שלום", "’quotes’ — dashes…", "🧵🧠📡 in a row", "mixed ✓ and ∑", "Ærø"])
+    @Test(arguments: [
+        "🏗️ Phase 1", "café", "naïve façade", "ñandú", "Привет, мир", "Γειά σου", "日本語のテキスト",
+        "שלום", "’quotes’ — dashes…", "🧵🧠📡 in a row", "mixed ✓ and ∑", "Ærø",
+    ])
     func mangledTextIsRepaired(original: String) {
         let (text, repairs) = MacRomanRepair.repair(mangled(original))
         #expect(text == original)
@@ -46,8 +49,10 @@ struct MarkdownMacRomanTests {
         #expect(repairs == original.unicodeScalars.filter { !$0.isASCII }.count)
     }
 
-    @Test(arguments: ["🏗️ Phase 1", "café", "naïve façade", "Grüße", "señor", "Ærø", "“Über” and «Ça»",
-                      "5 € ≈ ¬ 6", "À la carte", "≤ ≥ ∞ π Ω ∆ ◊ † ‡ ﬁ", "Привет", "plain ASCII"])
+    @Test(arguments: [
+        "🏗️ Phase 1", "café", "naïve façade", "Grüße", "señor", "Ærø", "“Über” and «Ça»",
+        "5 € ≈ ¬ 6", "À la carte", "≤ ≥ ∞ π Ω ∆ ◊ † ‡ ﬁ", "Привет", "plain ASCII",
+    ])
     func realTextIsLeftAlone(text: String) {
         let (repaired, repairs) = MacRomanRepair.repair(text)
         #expect(repairs == 0)

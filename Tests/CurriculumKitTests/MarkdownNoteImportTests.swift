@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import CurriculumKit
 
 // Notes of the seed's shape with the quirks the importer must tolerate, and every way a
@@ -22,26 +23,33 @@ private func refusal(_ text: String) -> NoteImportError? {
 @Suite("Markdown import of other notes")
 struct MarkdownNoteImportTests {
     @Test func nestedItemsBecomePartsAtAnyIndentation() throws {
-        let note = try importText("""
-        # Projects
+        let note = try importText(
+            """
+            # Projects
 
-        ## 🚀 Phase 1: Capstones
-        - [ ] **Knowledge API**
-            - [x] **Auth**
-            - [ ] **Search**
-        \t- [X] **Versioned content**
-        \t\t- [ ] **Diffs between versions**
-          - [ ] Two-space child
-        - [ ] **Trading engine**
-         - [ ] One space is a sibling
-        """)
+            ## 🚀 Phase 1: Capstones
+            - [ ] **Knowledge API**
+                - [x] **Auth**
+                - [ ] **Search**
+            \t- [X] **Versioned content**
+            \t\t- [ ] **Diffs between versions**
+              - [ ] Two-space child
+            - [ ] **Trading engine**
+             - [ ] One space is a sibling
+            """)
         let plan = note.plan
         let titles = plan.tasks.map(\.title)
-        #expect(titles == ["Knowledge API", "Auth", "Search", "Versioned content", "Diffs between versions",
-                           "Two-space child", "Trading engine", "One space is a sibling"])
+        #expect(
+            titles == [
+                "Knowledge API", "Auth", "Search", "Versioned content", "Diffs between versions",
+                "Two-space child", "Trading engine", "One space is a sibling",
+            ])
         let parentTitle = plan.tasks.map { t in t.decomposedFrom.flatMap { id in plan.tasks.first { $0.id == id }?.title } }
-        #expect(parentTitle == [nil, "Knowledge API", "Knowledge API", "Knowledge API", "Versioned content",
-                                "Knowledge API", nil, nil])
+        #expect(
+            parentTitle == [
+                nil, "Knowledge API", "Knowledge API", "Knowledge API", "Versioned content",
+                "Knowledge API", nil, nil,
+            ])
         #expect(plan.parts[0] == [1, 2, 3, 5])
         #expect(plan.parent[4] == 3)
         #expect(note.ticked == [plan.tasks[1].id, plan.tasks[3].id])
@@ -50,24 +58,25 @@ struct MarkdownNoteImportTests {
     }
 
     @Test func irregularSpacingTabsBlankLinesAndRulesAreTolerated() throws {
-        let note = try importText("""
-        ---
-        tags: [study]
-        aliases:
-          - backend
-        ---
-        # My  Plan
-        \("   ")
-        ####   Phase 2 :   Databases   ##
-        \t
-        -   [ ]    **Model   real-world schemas**\("  ")
-        \("    ")
-        * [ ] Plain, *emphasis* and `code  spans` kept
-        ---
-        1. [ ] Ordered item
-        2) [x] Another ordered item
-        + [ ] **Bold** in **two** places
-        """)
+        let note = try importText(
+            """
+            ---
+            tags: [study]
+            aliases:
+              - backend
+            ---
+            # My  Plan
+            \("   ")
+            ####   Phase 2 :   Databases   ##
+            \t
+            -   [ ]    **Model   real-world schemas**\("  ")
+            \("    ")
+            * [ ] Plain, *emphasis* and `code  spans` kept
+            ---
+            1. [ ] Ordered item
+            2) [x] Another ordered item
+            + [ ] **Bold** in **two** places
+            """)
         let plan = note.plan
         #expect(plan.title == "My Plan")
         #expect(plan.id == "my-plan")
@@ -75,8 +84,11 @@ struct MarkdownNoteImportTests {
         #expect(plan.phases.map(\.number) == [2])
         #expect(plan.phases[0].icon == nil)
         #expect(plan.phases[0].title == "Databases")
-        #expect(plan.tasks.map(\.title) == ["Model real-world schemas", "Plain, *emphasis* and `code  spans` kept",
-                                            "Ordered item", "Another ordered item", "Bold in two places"])
+        #expect(
+            plan.tasks.map(\.title) == [
+                "Model real-world schemas", "Plain, *emphasis* and `code  spans` kept",
+                "Ordered item", "Another ordered item", "Bold in two places",
+            ])
         #expect(note.ticked == [plan.tasks[3].id])
     }
 
@@ -91,21 +103,22 @@ struct MarkdownNoteImportTests {
     }
 
     @Test func otherSectionsAndCodeBlocksAreNotTasks() throws {
-        let note = try importText("""
-        # Plan
-        ## Overview
-        - [ ] **Not a task: before any phase**
-        ### Phase 1: Real
-        ```
-        - [ ] inside a code block
-        #### Phase 9: also inside
-        ```
-        - [ ] **Real task**
-        ## Resources
-        - [ ] **Not a task: in Resources**
-        ## Tags
-        #objective #cs-studies
-        """)
+        let note = try importText(
+            """
+            # Plan
+            ## Overview
+            - [ ] **Not a task: before any phase**
+            ### Phase 1: Real
+            ```
+            - [ ] inside a code block
+            #### Phase 9: also inside
+            ```
+            - [ ] **Real task**
+            ## Resources
+            - [ ] **Not a task: in Resources**
+            ## Tags
+            #objective #cs-studies
+            """)
         #expect(note.plan.phases.count == 1)
         #expect(note.plan.tasks.map(\.title) == ["Real task"])
         let skipped = note.warnings.filter { $0.message.contains("outside any phase") }.compactMap { $0.location?.line }
@@ -115,13 +128,14 @@ struct MarkdownNoteImportTests {
     @Test func mangledTextIsRepairedAndRealTextIsNot() throws {
         // Mangled forms computed from the UTF-8 bytes through the Mac Roman table:
         // 🧵 F0 9F A7 B5 → "\u{F8FF}üßµ", é C3 A9 → "√©", ’ E2 80 99 → "‚Äô".
-        let note = try importText("""
-        # Caf√© notes
-        #### \u{F8FF}üßµ Phase 1: Caf√©‚Äôs threads
-        - [ ] **Mixed: \u{F8FF}üèóÔ∏è and 🏗️ side by side ‚Üí done**
-        - [ ] **Accents: café, naïve, Grüße, señor, Ærø, «Ça va», 5 €**
-        - [ ] **Symbols: ≤ ≥ ∞ π Ω ∆ fi ◊ † ‡**
-        """)
+        let note = try importText(
+            """
+            # Caf√© notes
+            #### \u{F8FF}üßµ Phase 1: Caf√©‚Äôs threads
+            - [ ] **Mixed: \u{F8FF}üèóÔ∏è and 🏗️ side by side ‚Üí done**
+            - [ ] **Accents: café, naïve, Grüße, señor, Ærø, «Ça va», 5 €**
+            - [ ] **Symbols: ≤ ≥ ∞ π Ω ∆ fi ◊ † ‡**
+            """)
         let plan = note.plan
         #expect(plan.title == "Café notes")
         #expect(plan.phases[0].icon == "🧵")
@@ -142,18 +156,22 @@ struct MarkdownNoteImportTests {
     }
 
     @Test func obsidianTasksFieldsAreReadAndStripped() throws {
-        let note = try importText("""
-        # Plan
-        ## Phase 1: Auth
-        - [ ] **Set up the database** 🆔 db-setup 📅 2026-12-01
-        - [ ] **Implement JWT** #security ⛔ db-setup 📅 2026-12-20 🆔 JWT_Auth ⏳ 2026-12-10
-        - [x] **Refresh tokens** ⛔ jwt-auth, db-setup ✅ 2026-12-24 🔼
-        - [ ] **A 📅 mid-title emoji stays** 📅 2026-02-30
-        - [ ] **Unknown dependency** ⛔ nowhere
-        """)
+        let note = try importText(
+            """
+            # Plan
+            ## Phase 1: Auth
+            - [ ] **Set up the database** 🆔 db-setup 📅 2026-12-01
+            - [ ] **Implement JWT** #security ⛔ db-setup 📅 2026-12-20 🆔 JWT_Auth ⏳ 2026-12-10
+            - [x] **Refresh tokens** ⛔ jwt-auth, db-setup ✅ 2026-12-24 🔼
+            - [ ] **A 📅 mid-title emoji stays** 📅 2026-02-30
+            - [ ] **Unknown dependency** ⛔ nowhere
+            """)
         let plan = note.plan
-        #expect(plan.tasks.map(\.title) == ["Set up the database", "Implement JWT #security", "Refresh tokens",
-                                            "A 📅 mid-title emoji stays", "Unknown dependency"])
+        #expect(
+            plan.tasks.map(\.title) == [
+                "Set up the database", "Implement JWT #security", "Refresh tokens",
+                "A 📅 mid-title emoji stays", "Unknown dependency",
+            ])
         #expect(plan.tasks[0].id == "db-setup")
         #expect(plan.tasks[1].id == "jwt-auth")
         #expect(plan.tasks[0].due == Day(year: 2026, month: 12, day: 1))
@@ -171,42 +189,47 @@ struct MarkdownNoteImportTests {
     }
 
     @Test func derivedIdsAreShortUniqueAndIgnoreAsides() throws {
-        let note = try importText("""
-        # Study Plan (2026 edition)
-        ## Phase 1: The Basics
-        - [ ] **Use DTOs for communication**
-        - [ ] **Use DTOs for communication**
-        - [ ] **Use DTOs for communication**
-        - [ ] **Write a REST API in C++ using `cpp-httplib` or `crowcpp`**
-        - [ ] **(only an aside)**
-        - [ ] **🚀 🚀**
-        - [ ] **Über-naïve café setup in C#**
-        - [ ] **Basics**
-        ## Phase 2: Basics
-        - [ ] **the**
-        """)
+        let note = try importText(
+            """
+            # Study Plan (2026 edition)
+            ## Phase 1: The Basics
+            - [ ] **Use DTOs for communication**
+            - [ ] **Use DTOs for communication**
+            - [ ] **Use DTOs for communication**
+            - [ ] **Write a REST API in C++ using `cpp-httplib` or `crowcpp`**
+            - [ ] **(only an aside)**
+            - [ ] **🚀 🚀**
+            - [ ] **Über-naïve café setup in C#**
+            - [ ] **Basics**
+            ## Phase 2: Basics
+            - [ ] **the**
+            """)
         let ids = note.plan.tasks.map(\.id)
-        #expect(ids == ["dtos-communication", "dtos-communication-2", "dtos-communication-3",
-                        "rest-api-cpp-cpp-httplib", "only-aside", "task", "uber-naive-cafe-setup-csharp",
-                        "basics-3", "the"])
+        #expect(
+            ids == [
+                "dtos-communication", "dtos-communication-2", "dtos-communication-3",
+                "rest-api-cpp-cpp-httplib", "only-aside", "task", "uber-naive-cafe-setup-csharp",
+                "basics-3", "the",
+            ])
         #expect(note.plan.phases.map(\.id) == ["basics", "basics-2"])
         #expect(note.plan.id == "study-plan-2026-edition")
     }
 
     @Test func notesUnderTasksAndPhasesAreKept() throws {
-        let note = try importText("""
-        # Plan
-        ## Phase 1: One
-        Start with the docs.
-        Then practise.
-        - [ ] **Task A**
-            See chapter 3.
-            Progress: 3/4 chapters read
-            \\- [ ] not a part
-            - a plain bullet
-        - [ ] **Task B**
-        loose text
-        """)
+        let note = try importText(
+            """
+            # Plan
+            ## Phase 1: One
+            Start with the docs.
+            Then practise.
+            - [ ] **Task A**
+                See chapter 3.
+                Progress: 3/4 chapters read
+                \\- [ ] not a part
+                - a plain bullet
+            - [ ] **Task B**
+            loose text
+            """)
         #expect(note.plan.phases[0].notes == "Start with the docs.\nThen practise.")
         #expect(note.plan.tasks.map(\.title) == ["Task A", "Task B"])
         #expect(note.plan.tasks[0].notes == "See chapter 3.\nProgress: 3/4 chapters read\n- [ ] not a part\n- a plain bullet")
@@ -260,8 +283,10 @@ struct MarkdownNoteImportTests {
     }
 
     @Test func everyErrorIsOneSentence() {
-        let errors: [NoteImportError] = [.notUTF8(file: "f", line: 2), .empty(file: "f"), .noPhases(file: "f"),
-                                         .noTasks(file: "f", line: 3)]
+        let errors: [NoteImportError] = [
+            .notUTF8(file: "f", line: 2), .empty(file: "f"), .noPhases(file: "f"),
+            .noTasks(file: "f", line: 3),
+        ]
         for error in errors {
             let text = error.description
             #expect(text.hasSuffix("."))

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Yams
+
 @testable import CurriculumKit
 
 // PlanWriter's YAML is checked by parsing it with Yams (libyaml) and comparing every value
@@ -41,22 +42,24 @@ struct MarkdownPlanWriterTests {
     @Test func theSeedPlanIsWrittenAsTheDesignShowsIt() throws {
         let plan = try importedSeed().plan
         let yaml = PlanWriter.yaml(plan)
-        #expect(yaml.hasPrefix("""
-        schema: 1
-        id: backend-development-studies
-        title: Backend Development Studies
-        generated-from: backend-development-studies.md
-        front-matter: "sticker: lucide//rocket"
-        phases:
-          - id: rest-apis-production-structure
-            number: 1
-            icon: 🏗️
-            title: Building REST APIs with Production Structure
-            tasks:
-              - id: rest-api-kotlin-ktor
-                title: Create a REST API in Kotlin with Ktor (or Java Spring if necessary)
+        #expect(
+            yaml.hasPrefix(
+                """
+                schema: 1
+                id: backend-development-studies
+                title: Backend Development Studies
+                generated-from: backend-development-studies.md
+                front-matter: "sticker: lucide//rocket"
+                phases:
+                  - id: rest-apis-production-structure
+                    number: 1
+                    icon: 🏗️
+                    title: Building REST APIs with Production Structure
+                    tasks:
+                      - id: rest-api-kotlin-ktor
+                        title: Create a REST API in Kotlin with Ktor (or Java Spring if necessary)
 
-        """))
+                """))
         #expect(yaml.contains("\n        title: \"Master SQL: `JOIN`, `GROUP BY`, subqueries, indexing\"\n"))
         #expect(PlanWriter.yaml(plan) == yaml)  // deterministic
 
@@ -78,15 +81,17 @@ struct MarkdownPlanWriterTests {
 
     @Test func everyFieldRoundTripsThroughYams() throws {
         var plan = richPlan()
-        plan = Plan(id: plan.id, title: plan.title, generatedFrom: plan.generatedFrom,
-                    start: Day(year: 2026, month: 11, day: 24), frontMatter: plan.frontMatter,
-                    phases: plan.phases, tasks: plan.tasks.enumerated().map { i, t in
-                        var t = t
-                        t.labs = i == 0 ? ["lab-a", "lab-b"] : []
-                        t.generatedFrom = i == 1 ? "setup" : nil
-                        t.renamedFrom = i == 2 ? ["old-one", "older"] : []
-                        return t
-                    })
+        plan = Plan(
+            id: plan.id, title: plan.title, generatedFrom: plan.generatedFrom,
+            start: Day(year: 2026, month: 11, day: 24), frontMatter: plan.frontMatter,
+            phases: plan.phases,
+            tasks: plan.tasks.enumerated().map { i, t in
+                var t = t
+                t.labs = i == 0 ? ["lab-a", "lab-b"] : []
+                t.generatedFrom = i == 1 ? "setup" : nil
+                t.renamedFrom = i == 2 ? ["old-one", "older"] : []
+                return t
+            })
         let yaml = PlanWriter.yaml(plan)
         #expect(yaml.contains("\nstart: 2026-11-24\n"))
         #expect(yaml.contains("\n    due: 2027-01-10\n"))
@@ -118,8 +123,10 @@ struct MarkdownPlanWriterTests {
                 #expect((y["renamed-from"] as? [String] ?? []) == t.renamedFrom)
                 #expect(y["notes"] as? String == t.notes)
                 // Nothing else is written.
-                let allowed: Set<String> = ["id", "title", "labs", "requires", "due", "decomposed-from",
-                                            "generated-from", "renamed-from", "notes"]
+                let allowed: Set<String> = [
+                    "id", "title", "labs", "requires", "due", "decomposed-from",
+                    "generated-from", "renamed-from", "notes",
+                ]
                 #expect(Set(y.keys).isSubset(of: allowed))
             }
         }
@@ -129,8 +136,9 @@ struct MarkdownPlanWriterTests {
         // Each nasty string in every kind of place: title, notes, icon, front matter, ids in
         // flow lists, and single-valued references.
         let tasks = nastyStrings.enumerated().map { i, s in
-            Task(id: "t\(i)", title: s, phase: 0, position: i + 1, labs: [s, "ok"], requires: [s],
-                 decomposedFrom: s, generatedFrom: s, renamedFrom: [s], notes: s)
+            Task(
+                id: "t\(i)", title: s, phase: 0, position: i + 1, labs: [s, "ok"], requires: [s],
+                decomposedFrom: s, generatedFrom: s, renamedFrom: [s], notes: s)
         }
         let phases = nastyStrings.enumerated().map { i, s in
             Phase(id: s, number: i, icon: s, title: s, notes: s, tasks: i == 0 ? Array(tasks.indices) : [])
@@ -168,8 +176,10 @@ struct MarkdownPlanWriterTests {
     }
 
     @Test func plainScalarsStayPlain() {
-        for s in ["rest-api", "Backend Development Studies", "Use DTOs for communication", "🏗️", "a:b", "a#b",
-                  "Create a REST API in Kotlin with Ktor (or Java Spring if necessary)", "café"] {
+        for s in [
+            "rest-api", "Backend Development Studies", "Use DTOs for communication", "🏗️", "a:b", "a#b",
+            "Create a REST API in Kotlin with Ktor (or Java Spring if necessary)", "café",
+        ] {
             #expect(YAMLScalar.inline(s) == s)
         }
         #expect(YAMLScalar.inline("a:b", flow: true) == "\"a:b\"")

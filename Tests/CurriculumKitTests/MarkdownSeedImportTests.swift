@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import CurriculumKit
 
 // The seed note, copied byte for byte into Fixtures/, and small notes of the same shape.
@@ -13,82 +14,83 @@ func markdownFixture(_ name: String, filePath: String = #filePath) throws -> Dat
 
 /// The seed imported, as the tests below see it.
 func importedSeed() throws -> ImportedNote {
-    try NoteImporter.importNote(data: markdownFixture("backend-development-studies.md"),
-                                file: "backend-development-studies.md")
+    try NoteImporter.importNote(
+        data: markdownFixture("backend-development-studies.md"),
+        file: "backend-development-studies.md")
 }
 
 /// The seed's 58 task titles in order, as written in the note without the `**` markers
 /// (extracted independently from the note with a regular expression, not by the importer).
 let seedTitles: [String] = [
-        // 🏗️ Phase 1: Building REST APIs with Production Structure
-        "Create a REST API in Kotlin with Ktor (or Java Spring if necessary)",
-        "Design a layered architecture (Controller, Service, Repository)",
-        "Use DTOs for communication",
-        "Configure logging and exception handling properly",
-        "Add Swagger/OpenAPI documentation",
-        // 🗃️ Phase 2: Relational Database Mastery
-        "Install and use PostgreSQL (or MariaDB/MySQL as alt)",
-        "Model real-world schemas with proper normalization",
-        "Master SQL: `JOIN`, `GROUP BY`, subqueries, indexing",
-        "Understand Transactions and Isolation Levels",
-        "Use ORM (Hibernate/JPA or Kotlin Exposed DSL) effectively",
-        "Write efficient queries with query plans",
-        // 🔄 Phase 3: Authentication & Security in Backend
-        "Implement JWT-based authentication",
-        "Secure API routes with role-based access",
-        "Use HTTPS and understand TLS basics",
-        "Handle input validation and escaping (SQLi, XSS protection)",
-        "Build token refresh and expiration logic",
-        "Rate limiting (e.g., using Redis or middleware)",
-        // 🧵 Phase 4: Async, Concurrency, and Multithreading
-        "Use Kotlin Coroutines (`suspend`, `flow`, `channel`) properly",
-        "Understand thread pools and context propagation",
-        "Benchmark coroutines vs threads",
-        "Handle shared resources (mutex, atomic counters)",
-        "Design concurrent-safe service layers",
-        // 📡 Phase 5: C++ Backend Systems & Low-Level Backend
-        "Write a REST API in C++ using `cpp-httplib` or `crowcpp`",
-        "Use libpqxx to connect PostgreSQL to your C++ backend",
-        "Understand raw sockets and TCP/IP",
-        "Implement custom memory allocators and pools",
-        "Write multithreaded code with `std::thread`, `std::mutex`, `std::condition_variable`",
-        "Build a custom web server handling multiple clients",
-        // 🧠 Phase 6: Advanced Data Design & Storage
-        "Design schema for analytical workloads (OLAP)",
-        "Use JSONB in PostgreSQL for semi-structured data",
-        "Study normalization vs denormalization tradeoffs",
-        "Handle migrations properly (Flyway or Liquibase)",
-        "Experiment with caching reads (Redis or in-memory)",
-        // ⚙️ Phase 7: Caching and Performance Tuning
-        "Integrate Redis for caching and pub/sub",
-        "Use Redis to cache queries and sessions",
-        "Profile SQL queries and reduce n+1 problems",
-        "Benchmark API endpoints (JMH for JVM, Google Benchmark for C++)",
-        "Enable HTTP compression, connection pooling, and keep-alive",
-        "Preload frequently accessed data in memory",
-        // 📬 Phase 8: Message Queues and Async Processing
-        "Use RabbitMQ or Kafka to queue long tasks",
-        "Design pub/sub consumers for notification systems",
-        "Implement background job processing system",
-        "Handle retries, DLQ (Dead Letter Queues), and backpressure",
-        // 📜 Phase 9: Protocol Buffers & gRPC
-        "Define `.proto` schemas",
-        "Generate gRPC clients and servers in Kotlin and C++",
-        "Compare gRPC vs REST performance",
-        "Use streaming RPCs for real-time data exchange",
-        "Secure gRPC with TLS",
-        // 🧬 Phase 10: System Design & Scalable Backend Thinking
-        "Design REST APIs for real-world systems (e.g., ride sharing, auth service, etc.)",
-        "Split a monolith into microservices (theoretical & practical)",
-        "Design idempotent services and retry logic",
-        "Apply event sourcing or CQRS in system designs",
-        "Work on performance under load (throttling, bulkheads, etc.)",
-        // 🚧 Phase 11: Build & Document Serious Projects
-        "Build a real knowledge API backend (auth, search, versioned content)",
-        "Implement a gRPC-based trading engine in C++",
-        "Create an async backend with Kotlin handling thousands of concurrent users",
-        "Document your architecture with diagrams and markdown",
-        "Package and share your backend libraries or services",
+    // 🏗️ Phase 1: Building REST APIs with Production Structure
+    "Create a REST API in Kotlin with Ktor (or Java Spring if necessary)",
+    "Design a layered architecture (Controller, Service, Repository)",
+    "Use DTOs for communication",
+    "Configure logging and exception handling properly",
+    "Add Swagger/OpenAPI documentation",
+    // 🗃️ Phase 2: Relational Database Mastery
+    "Install and use PostgreSQL (or MariaDB/MySQL as alt)",
+    "Model real-world schemas with proper normalization",
+    "Master SQL: `JOIN`, `GROUP BY`, subqueries, indexing",
+    "Understand Transactions and Isolation Levels",
+    "Use ORM (Hibernate/JPA or Kotlin Exposed DSL) effectively",
+    "Write efficient queries with query plans",
+    // 🔄 Phase 3: Authentication & Security in Backend
+    "Implement JWT-based authentication",
+    "Secure API routes with role-based access",
+    "Use HTTPS and understand TLS basics",
+    "Handle input validation and escaping (SQLi, XSS protection)",
+    "Build token refresh and expiration logic",
+    "Rate limiting (e.g., using Redis or middleware)",
+    // 🧵 Phase 4: Async, Concurrency, and Multithreading
+    "Use Kotlin Coroutines (`suspend`, `flow`, `channel`) properly",
+    "Understand thread pools and context propagation",
+    "Benchmark coroutines vs threads",
+    "Handle shared resources (mutex, atomic counters)",
+    "Design concurrent-safe service layers",
+    // 📡 Phase 5: C++ Backend Systems & Low-Level Backend
+    "Write a REST API in C++ using `cpp-httplib` or `crowcpp`",
+    "Use libpqxx to connect PostgreSQL to your C++ backend",
+    "Understand raw sockets and TCP/IP",
+    "Implement custom memory allocators and pools",
+    "Write multithreaded code with `std::thread`, `std::mutex`, `std::condition_variable`",
+    "Build a custom web server handling multiple clients",
+    // 🧠 Phase 6: Advanced Data Design & Storage
+    "Design schema for analytical workloads (OLAP)",
+    "Use JSONB in PostgreSQL for semi-structured data",
+    "Study normalization vs denormalization tradeoffs",
+    "Handle migrations properly (Flyway or Liquibase)",
+    "Experiment with caching reads (Redis or in-memory)",
+    // ⚙️ Phase 7: Caching and Performance Tuning
+    "Integrate Redis for caching and pub/sub",
+    "Use Redis to cache queries and sessions",
+    "Profile SQL queries and reduce n+1 problems",
+    "Benchmark API endpoints (JMH for JVM, Google Benchmark for C++)",
+    "Enable HTTP compression, connection pooling, and keep-alive",
+    "Preload frequently accessed data in memory",
+    // 📬 Phase 8: Message Queues and Async Processing
+    "Use RabbitMQ or Kafka to queue long tasks",
+    "Design pub/sub consumers for notification systems",
+    "Implement background job processing system",
+    "Handle retries, DLQ (Dead Letter Queues), and backpressure",
+    // 📜 Phase 9: Protocol Buffers & gRPC
+    "Define `.proto` schemas",
+    "Generate gRPC clients and servers in Kotlin and C++",
+    "Compare gRPC vs REST performance",
+    "Use streaming RPCs for real-time data exchange",
+    "Secure gRPC with TLS",
+    // 🧬 Phase 10: System Design & Scalable Backend Thinking
+    "Design REST APIs for real-world systems (e.g., ride sharing, auth service, etc.)",
+    "Split a monolith into microservices (theoretical & practical)",
+    "Design idempotent services and retry logic",
+    "Apply event sourcing or CQRS in system designs",
+    "Work on performance under load (throttling, bulkheads, etc.)",
+    // 🚧 Phase 11: Build & Document Serious Projects
+    "Build a real knowledge API backend (auth, search, versioned content)",
+    "Implement a gRPC-based trading engine in C++",
+    "Create an async backend with Kotlin handling thousands of concurrent users",
+    "Document your architecture with diagrams and markdown",
+    "Package and share your backend libraries or services",
 ]
 
 let seedPhases: [(number: Int, icon: String, title: String, count: Int)] = [

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import CurriculumKit
 
 /// The whole note survives import → export: the text outside the phases comes back where
@@ -36,7 +37,10 @@ import Testing
         let ticked = Set(note.ticked.compactMap { plan.taskIndex[$0] })
         let exported = MarkdownExporter.export(plan: plan, isDone: { ticked.contains($0) }, obsidianTasks: false)
         let a = Self.normalized(seed), b = Self.normalized(exported)
-        #expect(a == b, "first difference at line \(zip(a, b).enumerated().first { $0.element.0 != $0.element.1 }.map { "\($0.offset): \($0.element.0) | \($0.element.1)" } ?? "end")")
+        #expect(
+            a == b,
+            "first difference at line \(zip(a, b).enumerated().first { $0.element.0 != $0.element.1 }.map { "\($0.offset): \($0.element.0) | \($0.element.1)" } ?? "end")"
+        )
         #expect(exported.contains("## Tags\n#objective #cs-studies\n"))
     }
 }
@@ -56,8 +60,9 @@ import Testing
         #expect(imported.doneOn == ["first": Day(iso: "2026-11-30")!])
         #expect(imported.plan.tasks[0].title == "First")
         let plan = imported.plan
-        let out = MarkdownExporter.export(plan: plan, isDone: { $0 < 2 }, obsidianTasks: true,
-                                          doneOn: { $0 == 0 ? Day(iso: "2026-11-30") : nil })
+        let out = MarkdownExporter.export(
+            plan: plan, isDone: { $0 < 2 }, obsidianTasks: true,
+            doneOn: { $0 == 0 ? Day(iso: "2026-11-30") : nil })
         #expect(out.contains("- [x] **First** 🆔 first ✅ 2026-11-30"), "\(out)")
         #expect(out.contains("- [x] **Second** 🆔 second\n"))
         let again = try NoteImporter.importNote(text: out, file: "plan.md")

@@ -1,6 +1,7 @@
-@testable import CurriculumKit
 import Foundation
 import Testing
+
+@testable import CurriculumKit
 
 @Suite struct PlanCacheTests {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("plan-cache-\(UUID().uuidString)")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import CurriculumKit
 
 // Nothing crashes: thousands of mutated plans and notes (flipped bytes, cut files, swapped
@@ -18,55 +19,56 @@ private func fuzzFile(_ relative: String) -> [UInt8] {
 /// Plans the mutations start from: the real one and small ones using every key.
 private let planCorpus: [[UInt8]] = [
     fuzzFile("curriculum.yaml"),
-    Array("""
-    schema: 1
-    id: fixture
-    title: Fixture Plan
-    start: 2026-11-24
-    front-matter: |
-      sticker: lucide//rocket
-    phases:
-      - id: basics
-        number: 1
-        icon: "🏗️"
-        title: Basics
-        due: 2026-12-31
-        notes: >
-          Folded notes
-          over two lines.
-        tasks:
-          - id: alpha
-            title: Alpha task
-            labs: [coroutines]
-          - id: beta
-            title: 'Beta: task'
-            requires: [alpha]
-            due: 2026-12-01
-            renamed-from: [old-beta, older-beta]
-          - id: gamma
-            title: "Gamma \\"quoted\\" task"
-            due: 2026-11-20
-            notes: |
-              Line one
-              Line two
-      - id: advanced
-        number: 2
-        title: Advanced
-        due: 2027-02-01
-        tasks:
-          - id: capstone
-            title: Capstone
-            requires:
-              - basics
-          - id: cap-part-one
-            title: Capstone part one
-            decomposed-from: capstone
-            generated-from: capstone
-          - id: cap-part-two
-            title: Capstone part two
-            decomposed-from: capstone
-            requires: [cap-part-one]
-    """.utf8),
+    Array(
+        """
+        schema: 1
+        id: fixture
+        title: Fixture Plan
+        start: 2026-11-24
+        front-matter: |
+          sticker: lucide//rocket
+        phases:
+          - id: basics
+            number: 1
+            icon: "🏗️"
+            title: Basics
+            due: 2026-12-31
+            notes: >
+              Folded notes
+              over two lines.
+            tasks:
+              - id: alpha
+                title: Alpha task
+                labs: [coroutines]
+              - id: beta
+                title: 'Beta: task'
+                requires: [alpha]
+                due: 2026-12-01
+                renamed-from: [old-beta, older-beta]
+              - id: gamma
+                title: "Gamma \\"quoted\\" task"
+                due: 2026-11-20
+                notes: |
+                  Line one
+                  Line two
+          - id: advanced
+            number: 2
+            title: Advanced
+            due: 2027-02-01
+            tasks:
+              - id: capstone
+                title: Capstone
+                requires:
+                  - basics
+              - id: cap-part-one
+                title: Capstone part one
+                decomposed-from: capstone
+                generated-from: capstone
+              - id: cap-part-two
+                title: Capstone part two
+                decomposed-from: capstone
+                requires: [cap-part-one]
+        """.utf8),
     Array("schema: 1\nid: tiny\ntitle: Tiny\nphases:\n  - {id: p, number: 1, title: P, tasks: [{id: t, title: T}]}\n".utf8),
 ]
 
@@ -85,34 +87,38 @@ private let fuzzLabs: Set<String> = {
     return labs
 }()
 
-private let planWords = PlanYAMLReader.planKeys + PlanYAMLReader.phaseKeys + PlanYAMLReader.taskKeys
+private let planWords =
+    PlanYAMLReader.planKeys + PlanYAMLReader.phaseKeys + PlanYAMLReader.taskKeys
     + ["- id", "tasks", "phases", "[", "]", "{", "}", "'", "\"", "|", ">", "#", "&x", "*x", "!!str", "? "]
 
 /// Notes the mutations start from: the seed and a small note with every feature.
 private let noteCorpus: [[UInt8]] = [
     fuzzFile("Tests/CurriculumKitTests/Fixtures/backend-development-studies.md"),
-    Array("""
-    ---
-    tags: [study]
-    ---
-    # My Plan
+    Array(
+        """
+        ---
+        tags: [study]
+        ---
+        # My Plan
 
-    ## 🚀 Phase 1: Capstones
-    - [ ] **Knowledge API** 📅 2026-12-20 🆔 kapi
-        - [x] **Auth** ⛔ search
-        - [ ] Search #tag 🆔 search
-    \t- [X] **Versioned content** ⏫ 🔁 every week
-    - [ ] Trading engine [[link]] `code`
+        ## 🚀 Phase 1: Capstones
+        - [ ] **Knowledge API** 📅 2026-12-20 🆔 kapi
+            - [x] **Auth** ⛔ search
+            - [ ] Search #tag 🆔 search
+        \t- [X] **Versioned content** ⏫ 🔁 every week
+        - [ ] Trading engine [[link]] `code`
 
-    ### Phase 2: Other
-    * [ ] Star item
-    1. [ ] Numbered item
-    - [ ] Last 📅 2026-02-30
-    """.utf8),
+        ### Phase 2: Other
+        * [ ] Star item
+        1. [ ] Numbered item
+        - [ ] Last 📅 2026-02-30
+        """.utf8),
 ]
 
-private let noteWords = ["- [ ]", "- [x]", "- [X]", "####", "###", "#", "Phase", "Phase 1:", "**", "---", "    ", "\t",
-                         "[[", "]]", "#tag", "📅 2026-12-20", "🆔 x", "⛔ x", "⏫", "🔁", "`", "*", "1.", ">"]
+private let noteWords = [
+    "- [ ]", "- [x]", "- [X]", "####", "###", "#", "Phase", "Phase 1:", "**", "---", "    ", "\t",
+    "[[", "]]", "#tag", "📅 2026-12-20", "🆔 x", "⛔ x", "⏫", "🔁", "`", "*", "1.", ">",
+]
 
 @Suite("Fuzzing the plan loader and the note importer") struct PlanFuzzTests {
     /// What must hold for one mutated plan.
@@ -125,7 +131,8 @@ private let noteWords = ["- [ ]", "- [x]", "- [X]", "####", "###", "#", "Phase",
         if let plan = r.plan {
             guard r.errors.isEmpty else { return .failed("a plan and \(r.errors.count) errors: \(r.errors[0])") }
             guard plan.phases.reduce(0, { $0 + $1.tasks.count }) == plan.tasks.count,
-                  plan.tasks.indices.allSatisfy({ plan.taskIndex[plan.tasks[$0].id] == $0 }) else {
+                plan.tasks.indices.allSatisfy({ plan.taskIndex[plan.tasks[$0].id] == $0 })
+            else {
                 return .failed("a plan whose phases and tasks disagree")
             }
             return .passed("plans")
@@ -161,8 +168,9 @@ private let noteWords = ["- [ ]", "- [x]", "- [X]", "####", "###", "#", "Phase",
             let before = plan.tasks.map { [$0.id, $0.title] }, after = reread.tasks.map { [$0.id, $0.title] }
             guard before == after else {
                 let i = zip(before, after).enumerated().first { $0.element.0 != $0.element.1 }?.offset ?? min(before.count, after.count)
-                return .failed("the imported plan changes when written and read back: task \(i) was "
-                    + "\(before.dropFirst(i).first?.debugDescription ?? "none"), is \(after.dropFirst(i).first?.debugDescription ?? "none")")
+                return .failed(
+                    "the imported plan changes when written and read back: task \(i) was "
+                        + "\(before.dropFirst(i).first?.debugDescription ?? "none"), is \(after.dropFirst(i).first?.debugDescription ?? "none")")
             }
             return .passed("plans")
         } catch {
@@ -215,12 +223,13 @@ private let noteWords = ["- [ ]", "- [x]", "- [X]", "####", "###", "#", "Phase",
     /// Titles (and 🆔 ids) starting with a digit made ids starting with one, which the plan
     /// loader refuses, so `curriculum import` failed on a note as ordinary as "2FA setup".
     @Test func importedIdsStartWithALetter() throws {
-        let note = try NoteImporter.importNote(text: """
-            # 2026 goals
-            ## Phase 1: 0 to production
-            - [ ] 2FA setup
-            - [ ] Ship it 🆔 9lives
-            """, file: "goals.md")
+        let note = try NoteImporter.importNote(
+            text: """
+                # 2026 goals
+                ## Phase 1: 0 to production
+                - [ ] 2FA setup
+                - [ ] Ship it 🆔 9lives
+                """, file: "goals.md")
         #expect(note.plan.id == "plan-2026-goals")
         #expect(note.plan.phases.map(\.id) == ["phase-0-production"])
         #expect(note.plan.tasks.map(\.id) == ["task-2fa-setup", "ship"])

@@ -1,7 +1,8 @@
-@testable import CurriculumKit
 import Foundation
 import LabCatalog
 import Testing
+
+@testable import CurriculumKit
 
 /// Exercise mode in the store: what a run judged, and what a verified check-off was
 /// verified against, survive writes, undo and reopening the database.
@@ -61,16 +62,22 @@ import Testing
         defer { try? FileManager.default.removeItem(at: folder) }
         let store = try Store(path: path)
         let answers = LabSubject(.answers, "/home/me/answers.sql")
-        try store.recordLabRun(LabRun(lab: "sql-mastery", task: "sql-mastery", at: "", seconds: 1, outcome: "failed", quick: true,
-                                      checksPassed: 9, checksTotal: 10, figures: "[]", error: nil, subject: answers), day: day)
-        try store.recordLabRun(LabRun(lab: "sql-mastery", task: "sql-mastery", at: "", seconds: 1, outcome: "passed", quick: true,
-                                      checksPassed: 10, checksTotal: 10, figures: "[]", error: nil), day: day)
+        try store.recordLabRun(
+            LabRun(
+                lab: "sql-mastery", task: "sql-mastery", at: "", seconds: 1, outcome: "failed", quick: true,
+                checksPassed: 9, checksTotal: 10, figures: "[]", error: nil, subject: answers), day: day)
+        try store.recordLabRun(
+            LabRun(
+                lab: "sql-mastery", task: "sql-mastery", at: "", seconds: 1, outcome: "passed", quick: true,
+                checksPassed: 10, checksTotal: 10, figures: "[]", error: nil), day: day)
         let runs = try Store(path: path).lastLabRuns(labs: ["sql-mastery"], perLab: 2)
         #expect(Set(runs.map(\.subject)) == [answers, nil])
     }
 
-    @Test(arguments: [LabSubject(.url, "http://127.0.0.1:8080/api"), LabSubject(.against, "./gradlew run"),
-                      LabSubject(.source, "/a b/c.cpp"), LabSubject(.answers, "")])
+    @Test(arguments: [
+        LabSubject(.url, "http://127.0.0.1:8080/api"), LabSubject(.against, "./gradlew run"),
+        LabSubject(.source, "/a b/c.cpp"), LabSubject(.answers, ""),
+    ])
     func aSubjectRoundTripsThroughItsStoredForm(_ subject: LabSubject) {
         #expect(LabSubject(stored: subject.stored) == subject)
     }

@@ -1,6 +1,7 @@
-@testable import CurriculumKit
 import Foundation
 import Testing
+
+@testable import CurriculumKit
 
 @Suite struct StoreTests {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent("store-\(UUID().uuidString)")
@@ -56,8 +57,10 @@ import Testing
     @Test func labRunsAreKeptWithTheirEvent() throws {
         defer { try? FileManager.default.removeItem(at: folder) }
         let store = try Store(path: path)
-        let run = try store.recordLabRun(LabRun(lab: "orm", task: "orm", at: "", seconds: 1.5, outcome: "passed", quick: true,
-                                                checksPassed: 3, checksTotal: 3, figures: "[]", error: nil), day: day)
+        let run = try store.recordLabRun(
+            LabRun(
+                lab: "orm", task: "orm", at: "", seconds: 1.5, outcome: "passed", quick: true,
+                checksPassed: 3, checksTotal: 3, figures: "[]", error: nil), day: day)
         #expect(run.id != nil)
         let last = try store.lastLabRuns(labs: ["orm"])
         #expect(last.count == 1)

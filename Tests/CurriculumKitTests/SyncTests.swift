@@ -1,6 +1,7 @@
-@testable import CurriculumKit
 import Foundation
 import Testing
+
+@testable import CurriculumKit
 
 /// `sync`: two databases that diverge, synced both ways, in both orders, repeatedly.
 @Suite struct SyncTests {
@@ -43,10 +44,14 @@ import Testing
             try a.reopen(["y"], day: d, at: clock.next())
             try b.reopen(["z"], day: d, at: clock.next())
             _ = try a.undoLast(day: d, at: clock.next())
-            try b.recordLabRun(LabRun(lab: "orm", task: "z", at: "", seconds: 2, outcome: "failed", quick: true, checksPassed: 1,
-                                      checksTotal: 3, figures: "[]", error: "boom \"quoted\"\nline"), day: d, at: clock.next())
-            try a.recordLabRun(LabRun(lab: "orm", task: "x", at: "", seconds: 1, outcome: "passed", quick: false, checksPassed: 3,
-                                      checksTotal: 3, figures: "[{\"name\":\"rps\"}]", error: nil), day: d, at: clock.next())
+            try b.recordLabRun(
+                LabRun(
+                    lab: "orm", task: "z", at: "", seconds: 2, outcome: "failed", quick: true, checksPassed: 1,
+                    checksTotal: 3, figures: "[]", error: "boom \"quoted\"\nline"), day: d, at: clock.next())
+            try a.recordLabRun(
+                LabRun(
+                    lab: "orm", task: "x", at: "", seconds: 1, outcome: "passed", quick: false, checksPassed: 3,
+                    checksTotal: 3, figures: "[{\"name\":\"rps\"}]", error: nil), day: d, at: clock.next())
             try b.recordRecheck(task: "x", passed: false, day: d, at: clock.next())
             try b.recordStart(day("2026-11-20"), day: d, at: clock.next())
             let (first, second) = order ? (a, b) : (b, a)

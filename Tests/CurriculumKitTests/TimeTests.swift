@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import CurriculumKit
 
 #if canImport(Glibc)
@@ -78,10 +79,12 @@ import Glibc
 
     /// Hour by hour across a clock change, the days run in order without a gap, and the
     /// day of the change has 23 (spring) or 25 (autumn) hours.
-    @Test(arguments: [("America/New_York", "2026-03-07T00:00:00Z", "2026-03-08", 23),
-                      ("America/New_York", "2026-10-31T00:00:00Z", "2026-11-01", 25),
-                      ("Europe/Berlin", "2026-03-28T00:00:00Z", "2026-03-29", 23),
-                      ("Europe/Berlin", "2026-10-24T00:00:00Z", "2026-10-25", 25)])
+    @Test(arguments: [
+        ("America/New_York", "2026-03-07T00:00:00Z", "2026-03-08", 23),
+        ("America/New_York", "2026-10-31T00:00:00Z", "2026-11-01", 25),
+        ("Europe/Berlin", "2026-03-28T00:00:00Z", "2026-03-29", 23),
+        ("Europe/Berlin", "2026-10-24T00:00:00Z", "2026-10-25", 25),
+    ])
     func daysStayWholeAcrossClockChanges(_ zone: String, _ from: String, _ changeDay: String, _ hours: Int) {
         let start = Self.instant(from)
         let days = Self.withTZ(zone) { (0..<96).map { Day.today(now: start.addingTimeInterval(Double($0) * 3600)) } }

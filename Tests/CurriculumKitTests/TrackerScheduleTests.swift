@@ -1,6 +1,7 @@
-@testable import CurriculumKit
 import Foundation
 import Testing
+
+@testable import CurriculumKit
 
 /// The learner's start (store migration v3), the review schedule and the forecast, on
 /// fixed histories.
@@ -22,7 +23,8 @@ import Testing
                 try c.execute(m.sql)
                 try c.execute("PRAGMA user_version = \(i + 1)")
             }
-            try c.execute("""
+            try c.execute(
+                """
                 INSERT INTO events (at, day, kind, task) VALUES ('2026-11-25T10:00:00.000Z', '2026-11-25', 'checked', 'a');
                 INSERT INTO task_state (task, done_on, checked_at, event) VALUES ('a', '2026-11-25', '2026-11-25T10:00:00.000Z', 1);
                 """)
@@ -44,10 +46,13 @@ import Testing
     }
 
     @Test func thePlansDatesShiftByTheLearnersStart() {
-        var plan = Plan(id: "p", title: "P", start: day("2026-11-01"),
-                        phases: [Phase(id: "one", number: 1, title: "One", due: day("2026-11-30"), tasks: [0, 1])],
-                        tasks: [Task(id: "a", title: "A", phase: 0, position: 1, due: day("2026-11-10")),
-                                Task(id: "b", title: "B", phase: 0, position: 2)])
+        var plan = Plan(
+            id: "p", title: "P", start: day("2026-11-01"),
+            phases: [Phase(id: "one", number: 1, title: "One", due: day("2026-11-30"), tasks: [0, 1])],
+            tasks: [
+                Task(id: "a", title: "A", phase: 0, position: 1, due: day("2026-11-10")),
+                Task(id: "b", title: "B", phase: 0, position: 2),
+            ])
         #expect(plan.due(of: 0) == day("2026-11-10"))
         plan.dateShift = 30
         #expect(plan.due(of: 0) == day("2026-12-10"))
@@ -58,11 +63,14 @@ import Testing
 
     // MARK: Review
 
-    static let labPlan = Plan(id: "p", title: "P",
-                              phases: [Phase(id: "one", number: 1, title: "One", tasks: [0, 1, 2])],
-                              tasks: [Task(id: "a", title: "A", phase: 0, position: 1, labs: ["orm"]),
-                                      Task(id: "b", title: "B", phase: 0, position: 2, labs: ["orm"]),
-                                      Task(id: "c", title: "C", phase: 0, position: 3)])
+    static let labPlan = Plan(
+        id: "p", title: "P",
+        phases: [Phase(id: "one", number: 1, title: "One", tasks: [0, 1, 2])],
+        tasks: [
+            Task(id: "a", title: "A", phase: 0, position: 1, labs: ["orm"]),
+            Task(id: "b", title: "B", phase: 0, position: 2, labs: ["orm"]),
+            Task(id: "c", title: "C", phase: 0, position: 3),
+        ])
 
     func event(_ kind: Event.Kind, _ task: String, _ d: String, verified: Bool = false, passed: Bool? = nil) -> Event {
         Event(at: d + "T10:00:00.000Z", day: d, kind: kind, task: task, verified: verified, passed: passed)
@@ -72,16 +80,20 @@ import Testing
         let plan = Self.labPlan
         let state = PlanState(plan: plan, checked: [true, true, true])
         let index = { (id: String) in plan.taskIndex[id] }
-        var events = [event(.checked, "a", "2026-11-01", verified: true), event(.checked, "b", "2026-11-01"),
-                      event(.checked, "c", "2026-11-01", verified: true)]
+        var events = [
+            event(.checked, "a", "2026-11-01", verified: true), event(.checked, "b", "2026-11-01"),
+            event(.checked, "c", "2026-11-01", verified: true),
+        ]
         // Only a with labs and a verification is scheduled: 3 days after it.
         var items = ReviewSchedule.items(state: state, verdicts: events, index: index)
         #expect(items.map(\.task) == [0])
         #expect(items[0].due == day("2026-11-04"))
         #expect(items[0].interval == 3)
         // Each pass grows the interval: 7, 21, 60, then 60 again.
-        var expected = [("2026-11-04", "2026-11-11", 7), ("2026-11-11", "2026-12-02", 21), ("2026-12-02", "2027-01-31", 60),
-                        ("2027-01-31", "2027-04-01", 60)]
+        var expected = [
+            ("2026-11-04", "2026-11-11", 7), ("2026-11-11", "2026-12-02", 21), ("2026-12-02", "2027-01-31", 60),
+            ("2027-01-31", "2027-04-01", 60),
+        ]
         for (run, due, gap) in expected {
             events.append(event(.rechecked, "a", run, passed: true))
             items = ReviewSchedule.items(state: state, verdicts: events, index: index)
@@ -115,10 +127,13 @@ import Testing
         }
         for k in 1...4 { tasks.append(Task(id: "b\(k)", title: "B\(k)", phase: 1, position: k)) }
         tasks[5].due = Day(iso: "2026-12-05")
-        return Plan(id: "p", title: "P",
-                    phases: [Phase(id: "one", number: 1, title: "One", due: Day(iso: "2026-12-20"), tasks: Array(0..<6)),
-                             Phase(id: "two", number: 2, title: "Two", due: Day(iso: "2027-06-01"), tasks: Array(6..<10))],
-                    tasks: tasks)
+        return Plan(
+            id: "p", title: "P",
+            phases: [
+                Phase(id: "one", number: 1, title: "One", due: Day(iso: "2026-12-20"), tasks: Array(0..<6)),
+                Phase(id: "two", number: 2, title: "Two", due: Day(iso: "2027-06-01"), tasks: Array(6..<10)),
+            ],
+            tasks: tasks)
     }()
 
     @Test func paceWeighsRecentWeeksMore() {

@@ -1,8 +1,9 @@
 import Foundation
 import LabCatalog
 import LabKit
-@testable import DataLabs
 import Testing
+
+@testable import DataLabs
 
 /// `--answers FILE` for the two query labs: the learner's SQL graded on the lab's own data.
 /// Each run starts a real throwaway PostgreSQL (CI installs it with scripts/install-deps.sh);
@@ -28,8 +29,9 @@ import Testing
         let parameters = try info.resolve(parameters: [:], quick: true)
         let scratch = folder.appendingPathComponent("scratch", isDirectory: true)
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-        return await LabRunner.run(type, info: info, quick: true, parameters: parameters,
-                                   subject: LabSubject(.answers, path), scratchRoot: scratch)
+        return await LabRunner.run(
+            type, info: info, quick: true, parameters: parameters,
+            subject: LabSubject(.answers, path), scratchRoot: scratch)
     }
 
     static func failed(_ report: LabReport) -> [String] { report.checks.filter { !$0.passed }.map(\.name) }
@@ -112,7 +114,8 @@ import Testing
 
     @Test func theDifferenceNamesTheCountsAndTheFirstDifferingRow() {
         #expect(SQLMasteryLab.difference([[1], [2]], [[1], [3], [4]]) == "2 rows where the answer has 3; first difference at row 2: yours [2], expected [3]")
-        #expect(SQLMasteryLab.difference([[1, 5]], [[1, 5], [2, 6]]) == "1 row where the answer has 2; first difference at row 2: yours no row, expected [2, 6]")
+        #expect(
+            SQLMasteryLab.difference([[1, 5]], [[1, 5], [2, 6]]) == "1 row where the answer has 2; first difference at row 2: yours no row, expected [2, 6]")
         #expect(SQLMasteryLab.difference([[1, 5]], [[1, 6]]) == "1 row, as many as the answer; first difference at row 1: yours [1, 5], expected [1, 6]")
     }
 
@@ -150,10 +153,11 @@ import Testing
         // q1 deletes inside the transaction the lab opened (read-only: refused); q3 first
         // ends that transaction, then deletes (the role may not: refused). Were either to
         // get through, every later query, which reads orders and order items, would fail.
-        let path = try Self.write(Self.answersFile(replacing: [
-            "q1": "DELETE FROM order_items; DELETE FROM orders; " + q1.sql,
-            "q3": "COMMIT; DELETE FROM order_items; " + q3.sql,
-        ]), "answers.sql", in: dir)
+        let path = try Self.write(
+            Self.answersFile(replacing: [
+                "q1": "DELETE FROM order_items; DELETE FROM orders; " + q1.sql,
+                "q3": "COMMIT; DELETE FROM order_items; " + q3.sql,
+            ]), "answers.sql", in: dir)
         let report = try await Self.run(SQLMasteryLab.self, answers: path, in: dir)
         #expect(Self.failed(report) == [q1.name, q3.name], "\(Self.describe(report))")
         #expect(Self.observed(report, q1.name).contains("cannot execute DELETE in a read-only transaction"), "\(Self.observed(report, q1.name))")
@@ -167,10 +171,11 @@ import Testing
         let limit = SQLMasteryLab.timeLimit(quick: true)
         // q6 is stopped by statement_timeout; q7 switches the timeout off first, so only the
         // lab's watchdog can stop it.
-        let path = try Self.write(Self.answersFile(replacing: [
-            "q6": "SELECT pg_sleep(600)",
-            "q7": "SET LOCAL statement_timeout = 0; SELECT pg_sleep(600)",
-        ]), "answers.sql", in: dir)
+        let path = try Self.write(
+            Self.answersFile(replacing: [
+                "q6": "SELECT pg_sleep(600)",
+                "q7": "SET LOCAL statement_timeout = 0; SELECT pg_sleep(600)",
+            ]), "answers.sql", in: dir)
         let began = ContinuousClock.now
         let report = try await Self.run(SQLMasteryLab.self, answers: path, in: dir)
         #expect(ContinuousClock.now - began < .seconds(4 * limit + 30))
@@ -194,7 +199,8 @@ import Testing
     }
 
     @Test func markersAreReadWhateverTheirCaseSpacingAndLineEnds() {
-        let text = "-- my answers\r\nSELECT 'ignored before the first marker';\r\n--NAME: Q1\r\nSELECT 1;\r\n  --   name:   q2  \r\n-- only a comment\r\n/* and a block */\r\n-- name: q3\r\nSELECT 3\r\n-- name: q3\r\nSELECT 33\r\n-- name: q11\r\nSELECT 11\r\n"
+        let text =
+            "-- my answers\r\nSELECT 'ignored before the first marker';\r\n--NAME: Q1\r\nSELECT 1;\r\n  --   name:   q2  \r\n-- only a comment\r\n/* and a block */\r\n-- name: q3\r\nSELECT 3\r\n-- name: q3\r\nSELECT 33\r\n-- name: q11\r\nSELECT 11\r\n"
         let sheet = AnswerSheet.parse(text, path: "a.sql", markers: ["q1", "q2", "q3", "q4"])
         guard case let .query(q1, line) = sheet.entry("q1") else { Issue.record("q1 not found"); return }
         #expect(q1.trimmingCharacters(in: .whitespacesAndNewlines) == "SELECT 1;")
@@ -256,8 +262,9 @@ import Testing
         // one the failing CREATE TABLE order_lines starts on.
         #expect(script.contains("normalize.sql line 3:"), "\(script)")
         #expect(Self.observed(report, "the 3NF tables have the columns the checks use").contains("products.sku"))
-        #expect(Self.observed(report, "revenue per city agrees: flat sheet = 3NF = Swift")
-            .hasPrefix("PostgreSQL refused it: relation \"order_lines\" does not exist"), "\(Self.describe(report))")
+        #expect(
+            Self.observed(report, "revenue per city agrees: flat sheet = 3NF = Swift")
+                .hasPrefix("PostgreSQL refused it: relation \"order_lines\" does not exist"), "\(Self.describe(report))")
         // What does not depend on the learner's tables still holds.
         #expect(!Self.failed(report).contains("update anomaly: the flat sheet disagrees with itself"))
         #expect(!Self.failed(report).contains("in 3NF the city is one fact: every order of the customer sees it"))

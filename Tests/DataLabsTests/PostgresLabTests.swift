@@ -1,14 +1,17 @@
 import Foundation
 import LabCatalog
 import LabKit
-@testable import DataLabs
 import Testing
+
+@testable import DataLabs
 
 /// The PostgreSQL labs against a real server. They need PostgreSQL installed (CI runs
 /// scripts/install-deps.sh): without it they fail rather than skip.
 @Suite(.serialized) struct PostgresLabTests {
-    static let ids = ["postgres-setup", "schema-normalization", "sql-mastery", "transactions-isolation",
-                      "query-plans", "olap-schema", "jsonb", "background-jobs"]
+    static let ids = [
+        "postgres-setup", "schema-normalization", "sql-mastery", "transactions-isolation",
+        "query-plans", "olap-schema", "jsonb", "background-jobs",
+    ]
 
     // MARK: Helpers
 
@@ -18,8 +21,10 @@ import Testing
         return root
     }
 
-    static func run(_ id: String, _ given: [String: String] = [:], root: URL,
-                    sink: @escaping @Sendable (LabEvent) -> Void = { _ in }) async throws -> LabReport {
+    static func run(
+        _ id: String, _ given: [String: String] = [:], root: URL,
+        sink: @escaping @Sendable (LabEvent) -> Void = { _ in }
+    ) async throws -> LabReport {
         let type = try #require(DataLabs.labs.first { $0.id == id })
         let info = type.info
         let parameters = try info.resolve(parameters: given, quick: true)
@@ -156,8 +161,10 @@ import Testing
         defer { try? FileManager.default.removeItem(at: root) }
         let process = Process()
         process.executableURL = binary
-        process.arguments = ["run", "background-jobs", "--quick", "--param", "jobs=20000", "--param", "job-ms=20",
-                             "--scratch", root.path]
+        process.arguments = [
+            "run", "background-jobs", "--quick", "--param", "jobs=20000", "--param", "job-ms=20",
+            "--scratch", root.path,
+        ]
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice

@@ -3,6 +3,7 @@ import GRDB
 import LabCatalog
 import LabKit
 import Testing
+
 @testable import DataLabs
 
 @Suite struct SQLiteLabTests {
@@ -16,7 +17,9 @@ import Testing
             .joined(separator: "\n")
     }
 
-    @Test(arguments: [ORMLab.self, MigrationsLab.self, DenormalizationLab.self, ReadCachingLab.self, IdempotencyLab.self, EventSourcingLab.self] as [any Lab.Type])
+    @Test(
+        arguments: [ORMLab.self, MigrationsLab.self, DenormalizationLab.self, ReadCachingLab.self, IdempotencyLab.self, EventSourcingLab.self] as [any Lab.Type]
+    )
     func quickRunPasses(_ type: any Lab.Type) async throws {
         let report = try await Self.run(type)
         #expect(report.outcome == .passed, "\(type.id):\n\(Self.failures(report))")
@@ -48,8 +51,13 @@ import Testing
         ("eager-n-plus-one", ["eager loading issues one statement per level (3)", "eager loading does not grow with the data (10 authors vs 20)"]),
         ("eager-inner-join", ["both ways load the same shelves"]),
         ("both-skip-one-star", ["eager result holds every book and review"]),
-        ("no-check-constraint", ["the failing statement raised an error", "a failed transaction leaves every count unchanged",
-                                 "without a transaction the half-done work stays"]),
+        (
+            "no-check-constraint",
+            [
+                "the failing statement raised an error", "a failed transaction leaves every count unchanged",
+                "without a transaction the half-done work stays",
+            ]
+        ),
         ("swallow-error", ["a failed transaction leaves every count unchanged"]),
         ("commit-on-app-error", ["a Swift error thrown inside the transaction rolls it back too"]),
         ("autocommit-in-transaction", ["without a transaction the half-done work stays"]),
@@ -85,8 +93,9 @@ import Testing
         #expect(SQLiteLab.SHA256.hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(SQLiteLab.SHA256.hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
         // Two blocks of padding.
-        #expect(SQLiteLab.SHA256.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
-            == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
+        #expect(
+            SQLiteLab.SHA256.hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq")
+                == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1")
     }
 
     /// Expiry at the knob's awkward values (issue 17: a floating-point clock failed at 0.1,
@@ -97,12 +106,18 @@ import Testing
         let ttl = Duration.seconds(rounding: seconds)
         let cache = ReadThroughCache<Int, Int>(capacity: 4, ttl: ttl, clock: clock)
         var loads = 0
-        _ = cache.get(1) { loads += 1; return $0 }
+        _ = cache.get(1) {
+            loads += 1; return $0
+        }
         clock.advance(by: ttl / 2)
-        _ = cache.get(1) { loads += 1; return $0 }
+        _ = cache.get(1) {
+            loads += 1; return $0
+        }
         #expect(loads == 1)
         clock.advance(by: ttl / 2)
-        _ = cache.get(1) { loads += 1; return $0 }
+        _ = cache.get(1) {
+            loads += 1; return $0
+        }
         #expect(loads == 2)
     }
 

@@ -2,10 +2,11 @@ import AuthLabs
 import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2
-@testable import GRPCLabs
 import LabCatalog
 import LabKit
 import Testing
+
+@testable import GRPCLabs
 
 /// Phase 9: each lab passes against the reference in quick mode, each breaker fails exactly
 /// its checks, knob extremes pass, the starters carry the .proto, the generated Swift is not
@@ -46,8 +47,10 @@ import Testing
         #expect(report.checks.count >= 4)
     }
 
-    static let codegen = ["the Swift client ↔ the Swift server", "the C++ client ↔ the Swift server",
-                          "the Swift client ↔ the C++ server", "the C++ client ↔ the C++ server"]
+    static let codegen = [
+        "the Swift client ↔ the Swift server", "the C++ client ↔ the Swift server",
+        "the Swift client ↔ the C++ server", "the C++ client ↔ the C++ server",
+    ]
 
     /// Every breaker and the checks it must fail (by prefix: check names carry the port).
     static let breakers: [(lab: String, fault: String, failing: [String])] = [
@@ -80,8 +83,9 @@ import Testing
         let failed = report.checks.filter { !$0.passed }.map(\.name)
         #expect(report.outcome == .failed)
         #expect(report.error == nil, "\(report.error ?? "")")
-        #expect(failed.count == failing.count && failing.allSatisfy { name in failed.contains { $0.hasPrefix(name) } },
-                "\(id) break=\(fault): failed \(failed), want \(failing)")
+        #expect(
+            failed.count == failing.count && failing.allSatisfy { name in failed.contains { $0.hasPrefix(name) } },
+            "\(id) break=\(fault): failed \(failed), want \(failing)")
     }
 
     @Test func everyBreakerOfEveryLabIsTested() throws {
@@ -151,8 +155,9 @@ import Testing
     /// The C++ the lab compiles is the file under Phase09/cpp (embedded by scripts/embed-cpp.sh).
     @Test func theEmbeddedCppIsTheFileOnDisk() throws {
         let file = Self.packageRoot.appendingPathComponent("Sources/Labs/GRPC/Phase09/cpp/bookshelf-grpc/main.cpp")
-        #expect(CppSources.files["bookshelf-grpc/main.cpp"] == (try String(contentsOf: file, encoding: .utf8)),
-                "Phase09/cpp changed since it was embedded: run sh scripts/embed-cpp.sh")
+        #expect(
+            CppSources.files["bookshelf-grpc/main.cpp"] == (try String(contentsOf: file, encoding: .utf8)),
+            "Phase09/cpp changed since it was embedded: run sh scripts/embed-cpp.sh")
     }
 
     /// With the plugins at hand (PROTOC_PLUGINS_DIR, or the folder the plugins were built in on
@@ -162,7 +167,8 @@ import Testing
         let dir = env["PROTOC_PLUGINS_DIR"] ?? "/tmp/protoc-plugins/.build/release"
         let swiftPlugin = dir + "/protoc-gen-swift", grpcPlugin = dir + "/protoc-gen-grpc-swift-2"
         guard let protoc = ProgramFinder.locate("protoc"),
-              FileManager.default.isExecutableFile(atPath: swiftPlugin), FileManager.default.isExecutableFile(atPath: grpcPlugin) else {
+            FileManager.default.isExecutableFile(atPath: swiftPlugin), FileManager.default.isExecutableFile(atPath: grpcPlugin)
+        else {
             print("skipped: protoc-gen-swift and protoc-gen-grpc-swift-2 are not built (set PROTOC_PLUGINS_DIR; scripts/generate-grpc.sh builds them)")
             return
         }
@@ -170,11 +176,13 @@ import Testing
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: out) }
         let proto = Self.protoFile.deletingLastPathComponent().path
-        let r = try await Subprocess.capture(protoc, [
-            "-I", proto, "--plugin=protoc-gen-swift=\(swiftPlugin)", "--swift_out=\(out.path)", "--swift_opt=Visibility=Internal",
-            "--plugin=protoc-gen-grpc-swift-2=\(grpcPlugin)", "--grpc-swift-2_out=\(out.path)",
-            "--grpc-swift-2_opt=Visibility=Internal,Client=true,Server=true", Self.protoFile.path,
-        ])
+        let r = try await Subprocess.capture(
+            protoc,
+            [
+                "-I", proto, "--plugin=protoc-gen-swift=\(swiftPlugin)", "--swift_out=\(out.path)", "--swift_opt=Visibility=Internal",
+                "--plugin=protoc-gen-grpc-swift-2=\(grpcPlugin)", "--grpc-swift-2_out=\(out.path)",
+                "--grpc-swift-2_opt=Visibility=Internal,Client=true,Server=true", Self.protoFile.path,
+            ])
         #expect(r.termination.succeeded, "\(r.output)")
         let committed = Self.packageRoot.appendingPathComponent("Sources/Labs/GRPC/Generated")
         for name in ["bookshelf.pb.swift", "bookshelf.grpc.swift"] {
@@ -188,11 +196,17 @@ import Testing
 
     /// The Swift service started by the test, outside any lab run, on a free port.
     static func startServer(security: HTTP2ServerTransport.Posix.TransportSecurity = .plaintext) async throws -> (port: Int, stop: @Sendable () async -> Void) {
-        let server = GRPCServer(transport: .http2NIOPosix(address: .ipv4(host: "127.0.0.1", port: 0), transportSecurity: security),
-                                services: [BookshelfGRPCService()])
+        let server = GRPCServer(
+            transport: .http2NIOPosix(address: .ipv4(host: "127.0.0.1", port: 0), transportSecurity: security),
+            services: [BookshelfGRPCService()])
         let task = Task { try await server.serve() }
         let port = try #require(try await server.listeningAddress?.ipv4?.port)
-        return (port, { server.beginGracefulShutdown(); _ = try? await task.value })
+        return (
+            port,
+            {
+                server.beginGracefulShutdown(); _ = try? await task.value
+            }
+        )
     }
 
     @Test func streamingJudgesAServerGivenByURL() async throws {

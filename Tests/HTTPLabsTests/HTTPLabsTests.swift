@@ -1,8 +1,9 @@
 import Foundation
-@testable import HTTPLabs
 import LabCatalog
 import LabKit
 import Testing
+
+@testable import HTTPLabs
 
 /// The phase-1 HTTP labs: each passes against the reference, each breaker fails exactly
 /// its checks, the starter folders are written, and an independent Python implementation
@@ -18,8 +19,9 @@ import Testing
 
     static func run(_ id: String, _ given: [String: String] = [:], subject: LabSubject = .reference) async throws -> LabReport {
         let type = try type(id)
-        return await LabRunner.run(type, info: type.info, quick: true,
-                                   parameters: try type.info.resolve(parameters: given, quick: true), subject: subject)
+        return await LabRunner.run(
+            type, info: type.info, quick: true,
+            parameters: try type.info.resolve(parameters: given, quick: true), subject: subject)
     }
 
     static func failures(_ r: LabReport) -> String {
@@ -99,8 +101,9 @@ import Testing
         let failed = report.checks.filter { !$0.passed }.map(\.name)
         #expect(report.outcome == .failed)
         #expect(report.error == nil, "\(report.error ?? "")")
-        #expect(failed.count == failing.count && failing.allSatisfy { name in failed.contains { $0.hasPrefix(name) } },
-                "\(id) break=\(fault.rawValue): failed \(failed), want \(failing)")
+        #expect(
+            failed.count == failing.count && failing.allSatisfy { name in failed.contains { $0.hasPrefix(name) } },
+            "\(id) break=\(fault.rawValue): failed \(failed), want \(failing)")
     }
 
     @Test func everyBreakerOfEveryLabIsTested() throws {

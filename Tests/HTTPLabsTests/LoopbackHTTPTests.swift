@@ -1,8 +1,9 @@
 import Foundation
-@testable import HTTPLabs
 import LabCatalog
 import LabKit
 import Testing
+
+@testable import HTTPLabs
 
 /// The kit's loopback client turns what goes wrong on the wire into one sentence, and a
 /// lab records it as a failed check instead of crashing.
@@ -10,18 +11,18 @@ import Testing
     /// A TCP server that misbehaves one way: "hang" (never answers), "close" (hangs up
     /// after reading the request), "garbage" (answers something that is not HTTP).
     static let rogue = """
-    import os, socket, threading, time
-    mode = os.environ["MODE"]
-    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(("127.0.0.1", int(os.environ["PORT"]))); s.listen(16)
-    def serve(c):
-        c.recv(65536)
-        if mode == "garbage": c.sendall(b"SSH-2.0-OpenSSH_9.2 not http at all\\r\\n\\r\\n"); time.sleep(0.2)
-        if mode == "hang": time.sleep(30)
-        c.close()
-    while True:
-        c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
-    """
+        import os, socket, threading, time
+        mode = os.environ["MODE"]
+        s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", int(os.environ["PORT"]))); s.listen(16)
+        def serve(c):
+            c.recv(65536)
+            if mode == "garbage": c.sendall(b"SSH-2.0-OpenSSH_9.2 not http at all\\r\\n\\r\\n"); time.sleep(0.2)
+            if mode == "hang": time.sleep(30)
+            c.close()
+        while True:
+            c, _ = s.accept(); threading.Thread(target=serve, args=(c,), daemon=True).start()
+        """
 
     static func startRogue(_ mode: String) async throws -> (url: String, pid: pid_t) {
         let port = try HTTPLabsTests.freePort()
@@ -75,7 +76,8 @@ import Testing
     }
 
     @Test func headersAreLookedUpWhateverTheirCase() {
-        let reply = HTTPReply(status: 201, headers: [(name: "location", value: "/books/1"), (name: "Content-Type", value: "application/problem+json; charset=utf-8")], body: [])
+        let reply = HTTPReply(
+            status: 201, headers: [(name: "location", value: "/books/1"), (name: "Content-Type", value: "application/problem+json; charset=utf-8")], body: [])
         #expect(reply.header("Location") == "/books/1")
         #expect(reply.header("LOCATION") == "/books/1")
         #expect(reply.mediaType == "application/problem+json")

@@ -1,8 +1,9 @@
 import Foundation
 import LabCatalog
-@testable import LabKit
 import Synchronization
 import Testing
+
+@testable import LabKit
 
 /// Labs made for testing the kit: each does one thing the runner must handle.
 struct PassingLab: Lab {
@@ -13,8 +14,9 @@ struct PassingLab: Lab {
         lab.figure("n", Double(n), "items")
         lab.expect("the sum is right", (1...n).reduce(0, +), equals: n * (n + 1) / 2)
         try "scratch works".write(to: lab.scratch.appendingPathComponent("f.txt"), atomically: true, encoding: .utf8)
-        lab.expect("the scratch folder is writable", FileManager.default.fileExists(atPath: lab.scratch.appendingPathComponent("f.txt").path),
-                   expected: "a file", observed: "present")
+        lab.expect(
+            "the scratch folder is writable", FileManager.default.fileExists(atPath: lab.scratch.appendingPathComponent("f.txt").path),
+            expected: "a file", observed: "present")
     }
 }
 
@@ -139,8 +141,10 @@ func info(_ id: String, params: [LabParameter] = [], needs: [LabNeed] = []) -> L
         var report = LabReport(lab: "x", title: "X", quick: true, parameters: ["a": "1"])
         report.checks = [.init(name: "c", passed: true, expected: "1", observed: "1")]
         report.settle()
-        for e in [LabEvent.step(.init(title: "s", detail: "d")), .figure(.init(name: "f", value: 1.5, unit: "ms")),
-                  .check(.init(name: "c", passed: false, expected: "1", observed: "2")), .report(report)] {
+        for e in [
+            LabEvent.step(.init(title: "s", detail: "d")), .figure(.init(name: "f", value: 1.5, unit: "ms")),
+            .check(.init(name: "c", passed: false, expected: "1", observed: "2")), .report(report),
+        ] {
             #expect(LabEvent.parse(line: e.line()) == e)
         }
         #expect(LabEvent.parse(line: "{\"event\":\"nope\"}") == nil)

@@ -2,9 +2,10 @@ import LabCatalog
 import Testing
 
 @Suite struct ParameterTests {
-    let info = LabInfo(id: "demo", title: "Demo", phase: 4, teaches: "nothing",
-                       parameters: [LabParameter("threads", .int(min: 1, max: 64), default: "8", quick: "2", help: "threads")],
-                       source: "Sources/Labs/Demo.swift")
+    let info = LabInfo(
+        id: "demo", title: "Demo", phase: 4, teaches: "nothing",
+        parameters: [LabParameter("threads", .int(min: 1, max: 64), default: "8", quick: "2", help: "threads")],
+        source: "Sources/Labs/Demo.swift")
 
     @Test func defaultsAndQuickValues() throws {
         #expect(try info.resolve(parameters: [:], quick: false) == ["threads": "8"])
@@ -28,9 +29,10 @@ import Testing
 
     /// Knob names are kebab-case; an old snake_case spelling is refused with the new name.
     @Test func snakeCaseNamesAreRefusedWithTheKebabCaseOne() {
-        let jobs = LabInfo(id: "jobs", title: "Jobs", phase: 8, teaches: "nothing",
-                           parameters: [LabParameter("job-ms", .int(min: 0, max: 10), default: "3", help: "ms")],
-                           source: "Sources/Labs/Jobs.swift")
+        let jobs = LabInfo(
+            id: "jobs", title: "Jobs", phase: 8, teaches: "nothing",
+            parameters: [LabParameter("job-ms", .int(min: 0, max: 10), default: "3", help: "ms")],
+            source: "Sources/Labs/Jobs.swift")
         #expect(throws: LabParameterError.self) { try jobs.resolve(parameters: ["job_ms": "5"], quick: false) }
         do {
             _ = try jobs.resolve(parameters: ["job_ms": "5"], quick: false)

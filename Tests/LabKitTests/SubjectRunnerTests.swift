@@ -1,8 +1,9 @@
 import Foundation
 import LabCatalog
-@testable import LabKit
 import Synchronization
 import Testing
+
+@testable import LabKit
 
 // The subject runner, judged by the report a learner would see: every scenario runs a small
 // lab through `LabRunner.run` against a real server — a tiny in-process reference, or a
@@ -30,8 +31,10 @@ struct ServiceProbeLab: Lab {
         let timeout = try lab.double("start-timeout")
         let database = try lab.string("database-url")
         let scratch = lab.scratch
-        let service = try await lab.startService(databaseURL: database.isEmpty ? nil : database,
-                                                 startTimeout: .milliseconds(Int(timeout * 1000))) { environment in
+        let service = try await lab.startService(
+            databaseURL: database.isEmpty ? nil : database,
+            startTimeout: .milliseconds(Int(timeout * 1000))
+        ) { environment in
             let reference = try TinyReference(environment)
             Self.references.withLock { $0[scratch] = reference }
             return RunningReference(port: reference.port, stop: { await reference.stop() })
@@ -73,7 +76,8 @@ struct ServiceProbeLab: Lab {
 
 /// Throws what `startService` throws when the learner's server cannot be judged.
 struct SubjectFailureLab: Lab {
-    static let info = LabInfo(id: "kit-subject-failure", title: "kit-subject-failure", phase: 0, teaches: "a lab for the kit's own tests", source: "Tests/LabKitTests")
+    static let info = LabInfo(
+        id: "kit-subject-failure", title: "kit-subject-failure", phase: 0, teaches: "a lab for the kit's own tests", source: "Tests/LabKitTests")
     func run(_ lab: LabContext) async throws { throw SubjectFailure("your server is not HTTP") }
 }
 
@@ -167,9 +171,10 @@ final class TinyReference: Sendable {
         }
 
         func run(_ subject: LabSubject, requests: Int = 1, startTimeout: Double = 20, databaseURL: String = "") async -> LabReport {
-            await LabRunner.run(ServiceProbeLab.self, info: ServiceProbeLab.info, quick: false,
-                                parameters: ["requests": "\(requests)", "start-timeout": "\(startTimeout)", "database-url": databaseURL],
-                                subject: subject, scratchRoot: root)
+            await LabRunner.run(
+                ServiceProbeLab.self, info: ServiceProbeLab.info, quick: false,
+                parameters: ["requests": "\(requests)", "start-timeout": "\(startTimeout)", "database-url": databaseURL],
+                subject: subject, scratchRoot: root)
         }
 
         /// Live processes whose environment places them under this root.
@@ -228,7 +233,8 @@ final class TinyReference: Sendable {
     /// The port the runner gave the server, from its "started your server" step.
     static func startedPort(_ r: LabReport) -> Int? {
         guard let detail = r.steps.first(where: { $0.title.hasPrefix("started your server") })?.detail,
-              let range = detail.range(of: #"PORT=(\d+)"#, options: .regularExpression) else { return nil }
+            let range = detail.range(of: #"PORT=(\d+)"#, options: .regularExpression)
+        else { return nil }
         return Int(detail[range].dropFirst(5))
     }
 
@@ -258,8 +264,11 @@ final class TinyReference: Sendable {
         #expect(r.subject == LabSubject(.against, Self.fakeCommand("good")))
         let port = try #require(Self.startedPort(r), "\(r.steps)")
         #expect(r.steps.contains { $0.title == "judging http://127.0.0.1:\(port)" })
-        #expect(r.checks.map(\.name) == ["GET /health #1 answers 200", "GET /health #2 answers 200",
-                                         "your server kept running through the checks", "your server stops on SIGTERM"])
+        #expect(
+            r.checks.map(\.name) == [
+                "GET /health #1 answers 200", "GET /health #2 answers 200",
+                "your server kept running through the checks", "your server stops on SIGTERM",
+            ])
         #expect(Self.check(r, "the reference counted every request") == nil, "reference-only checks skip the learner's server")
         #expect(!Loopback.accepts(port: port))
     }
@@ -319,7 +328,9 @@ final class TinyReference: Sendable {
         #expect(r.outcome == .failed)
         let error = try #require(r.error)
         #expect(error.contains("within 6 s; it is listening on 127.0.0.1:\(other) instead — read the port from $PORT."), "\(error)")
-        #expect(error.contains("listening on 127.0.0.1:\(other)\n") || error.hasSuffix("listening on 127.0.0.1:\(other)"), "its own log line is in the tail: \(error)")
+        #expect(
+            error.contains("listening on 127.0.0.1:\(other)\n") || error.hasSuffix("listening on 127.0.0.1:\(other)"),
+            "its own log line is in the tail: \(error)")
         #expect(!Loopback.accepts(port: other), "the server on the other port was stopped too")
     }
 
@@ -380,7 +391,10 @@ final class TinyReference: Sendable {
         let port = try Loopback.freePort()
         let r = await box.run(LabSubject(.url, "http://127.0.0.1:\(port)"))
         #expect(r.outcome == .failed)
-        #expect(r.error == "nothing is listening at http://127.0.0.1:\(port) (Connection refused); start your server first, or let the lab start it with --against 'CMD'")
+        #expect(
+            r.error
+                == "nothing is listening at http://127.0.0.1:\(port) (Connection refused); start your server first, or let the lab start it with --against 'CMD'"
+        )
     }
 
     @Test func aURLThatAnswersGarbageIsNotHTTP() async throws {
@@ -390,7 +404,8 @@ final class TinyReference: Sendable {
         defer { box.stopFake(pid) }
         let r = await box.run(LabSubject(.url, "http://127.0.0.1:\(port)"))
         #expect(r.outcome == .failed)
-        #expect(r.error == #"your server at http://127.0.0.1:\#(port) is not HTTP: it answered GET /health with "\x00\x01SSH-2.0-nope\r\n""#, "\(r.error ?? "")")
+        #expect(
+            r.error == #"your server at http://127.0.0.1:\#(port) is not HTTP: it answered GET /health with "\x00\x01SSH-2.0-nope\r\n""#, "\(r.error ?? "")")
     }
 
     @Test func aURLThatNeverAnswersTimesOutAfterTwoSeconds() async throws {

@@ -16,7 +16,8 @@ import Testing
 
     /// A lab that starts a server, queries it, and remembers where it lived.
     struct ProbeLab: Lab {
-        static let info = LabInfo(id: "throwaway-postgres-probe", title: "throwaway-postgres-probe", phase: 0, teaches: "a lab for the kit's own tests", source: "Tests/LabKitTests")
+        static let info = LabInfo(
+            id: "throwaway-postgres-probe", title: "throwaway-postgres-probe", phase: 0, teaches: "a lab for the kit's own tests", source: "Tests/LabKitTests")
         nonisolated(unsafe) static var sightings = Sightings()
         nonisolated(unsafe) static var failOnPurpose = false
 
@@ -29,7 +30,8 @@ import Testing
             stat(server.dataDirectory, &st)
             // The scan the clean-up tests rely on must see the live server: the postmaster by
             // its data directory, the others by their cluster name.
-            let running = ThrowawayPostgresTests.processes(mentioning: server.dataDirectory).count
+            let running =
+                ThrowawayPostgresTests.processes(mentioning: server.dataDirectory).count
                 + ThrowawayPostgresTests.processes(mentioning: "postgres: \(server.clusterName):").count
             Self.sightings.folders.withLock { $0 = (server.baseDirectory, server.socketDirectory) }
             Self.sightings.state.withLock {
@@ -40,8 +42,9 @@ import Testing
         }
     }
 
-    static let probeInfo = LabInfo(id: ProbeLab.id, title: "probe", phase: 2, teaches: "", needs: [.postgres],
-                                   source: "Tests/LabKitTests/ThrowawayPostgresTests.swift")
+    static let probeInfo = LabInfo(
+        id: ProbeLab.id, title: "probe", phase: 2, teaches: "", needs: [.postgres],
+        source: "Tests/LabKitTests/ThrowawayPostgresTests.swift")
 
     static func freshRoot() throws -> URL {
         let root = URL(fileURLWithPath: "/tmp/labkit-pg-test-\(UUID().uuidString.prefix(8))", isDirectory: true)
@@ -115,7 +118,9 @@ import Testing
         #expect(ThrowawayPostgres.locateBinaries(environment: env) == nil)
 
         struct NoBinariesLab: Lab {
-            static let info = LabInfo(id: "throwaway-postgres-missing", title: "throwaway-postgres-missing", phase: 0, teaches: "a lab for the kit's own tests", source: "Tests/LabKitTests")
+            static let info = LabInfo(
+                id: "throwaway-postgres-missing", title: "throwaway-postgres-missing", phase: 0, teaches: "a lab for the kit's own tests",
+                source: "Tests/LabKitTests")
             nonisolated(unsafe) static var environment: [String: String] = [:]
             func run(_ lab: LabContext) async throws {
                 _ = try await ThrowawayPostgres.start(for: lab, environment: Self.environment)
@@ -137,11 +142,12 @@ import Testing
             INSERT INTO t VALUES ('it''s; fine');
             CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql;;
             """
-        #expect(PGSession.statements(script) == [
-            "CREATE TABLE t (a text DEFAULT 'x;y')",
-            "-- a comment; with 'quotes\nINSERT INTO t VALUES ('it''s; fine')",
-            "CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql",
-        ])
+        #expect(
+            PGSession.statements(script) == [
+                "CREATE TABLE t (a text DEFAULT 'x;y')",
+                "-- a comment; with 'quotes\nINSERT INTO t VALUES ('it''s; fine')",
+                "CREATE FUNCTION f() RETURNS int AS $body$ SELECT 1; $body$ LANGUAGE sql",
+            ])
     }
 
     @Test func theBinariesAreFoundWhereDebianPutsThem() throws {
@@ -179,7 +185,8 @@ import Testing
 /// The throwaway Redis (its tests live here, next to its PostgreSQL sibling's).
 @Suite struct ThrowawayRedisTests {
     struct RedisProbeLab: Lab {
-        static let info = LabInfo(id: "throwaway-redis-probe", title: "throwaway-redis-probe", phase: 0, teaches: "a lab for the kit's own tests", source: "Tests/LabKitTests")
+        static let info = LabInfo(
+            id: "throwaway-redis-probe", title: "throwaway-redis-probe", phase: 0, teaches: "a lab for the kit's own tests", source: "Tests/LabKitTests")
         nonisolated(unsafe) static var seen: (pid: pid_t, socket: String, replies: [RESPValue]) = (0, "", [])
 
         func run(_ lab: LabContext) async throws {
@@ -202,16 +209,18 @@ import Testing
     @Test func redisRunsAndIsGoneAfterwards() async throws {
         let root = try ThrowawayPostgresTests.freshRoot()
         defer { try? FileManager.default.removeItem(at: root) }
-        let info = LabInfo(id: RedisProbeLab.id, title: "probe", phase: 7, teaches: "", needs: [.redis],
-                           source: "Tests/LabKitTests/ThrowawayPostgresTests.swift")
+        let info = LabInfo(
+            id: RedisProbeLab.id, title: "probe", phase: 7, teaches: "", needs: [.redis],
+            source: "Tests/LabKitTests/ThrowawayPostgresTests.swift")
         let report = await LabRunner.run(RedisProbeLab.self, info: info, quick: true, parameters: [:], scratchRoot: root)
         #expect(report.outcome == .passed, "\(report.error ?? "")")
         let seen = RedisProbeLab.seen
         #expect(seen.socket.hasPrefix(root.path))
-        #expect(Array(seen.replies.prefix(7)) == [
-            .simple("OK"), .bulk("hello; world\r\n"), .integer(41), .integer(42), .bulk(nil), .integer(2),
-            .array([.bulk("a"), .bulk("b")]),
-        ])
+        #expect(
+            Array(seen.replies.prefix(7)) == [
+                .simple("OK"), .bulk("hello; world\r\n"), .integer(41), .integer(42), .bulk(nil), .integer(2),
+                .array([.bulk("a"), .bulk("b")]),
+            ])
         if case .error = seen.replies.last {} else { Issue.record("an unknown command is an error reply: \(String(describing: seen.replies.last))") }
         #expect(report.engine?.hasPrefix("Redis ") == true)
         #expect(!ThrowawayPostgres.isRunning(seen.pid))
@@ -220,7 +229,9 @@ import Testing
 
     @Test func missingRedisMakesTheLabUnavailable() async throws {
         struct NoRedisLab: Lab {
-            static let info = LabInfo(id: "throwaway-redis-missing", title: "throwaway-redis-missing", phase: 0, teaches: "a lab for the kit's own tests", source: "Tests/LabKitTests")
+            static let info = LabInfo(
+                id: "throwaway-redis-missing", title: "throwaway-redis-missing", phase: 0, teaches: "a lab for the kit's own tests", source: "Tests/LabKitTests"
+            )
             func run(_ lab: LabContext) async throws {
                 _ = try await ThrowawayRedis.start(for: lab, environment: ["PATH": "/nonexistent"])
                 lab.expect("never reached", true, expected: "", observed: "")

@@ -14,7 +14,8 @@ let packageRoot: URL = {
     let fm = FileManager.default
     let cwd = URL(fileURLWithPath: fm.currentDirectoryPath, isDirectory: true)
     if fm.fileExists(atPath: cwd.appendingPathComponent("Package.swift").path),
-       fm.fileExists(atPath: cwd.appendingPathComponent("Sources/Labs").path) {
+        fm.fileExists(atPath: cwd.appendingPathComponent("Sources/Labs").path)
+    {
         return cwd
     }
     return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -71,8 +72,9 @@ func labTypes(inFolder folder: URL) throws -> [String] {
         let declared = LabRegistry.all.map { $0.info }
         let generated = LabCatalog.all
         #expect(!declared.isEmpty)
-        #expect(generated.map(\.id) == declared.map(\.id),
-                "LabCatalog+Generated.swift does not list the labs the registry has, in its order: \(regenerate)")
+        #expect(
+            generated.map(\.id) == declared.map(\.id),
+            "LabCatalog+Generated.swift does not list the labs the registry has, in its order: \(regenerate)")
         for (copy, lab) in zip(generated, declared) {
             #expect(copy == lab, "LabCatalog+Generated.swift differs from \(lab.id)'s own info: \(regenerate)")
         }
@@ -110,14 +112,16 @@ func labTypes(inFolder folder: URL) throws -> [String] {
             let registryFile = folder.appendingPathComponent("Registry.swift")
             let registry = try String(contentsOf: registryFile, encoding: .utf8)
             let listed = try withoutComments(registry).matches(of: listing).compactMap { $0.output[1].substring.map(String.init) }
-            #expect(listed.sorted() == declared.sorted(),
-                    "Sources/Labs/\(family)/Registry.swift lists \(listed.sorted()), the folder declares \(declared.sorted()): \(regenerate)")
+            #expect(
+                listed.sorted() == declared.sorted(),
+                "Sources/Labs/\(family)/Registry.swift lists \(listed.sorted()), the folder declares \(declared.sorted()): \(regenerate)")
             #expect(registry.contains("public enum \(family)Labs {"), "Sources/Labs/\(family)/Registry.swift: \(regenerate)")
             let ranks = listed.map { idOfType[$0].flatMap { rank[$0] } ?? Int.max }
             #expect(ranks == ranks.sorted(), "Sources/Labs/\(family)/Registry.swift is not in plan order: \(regenerate)")
             everyType += declared
         }
-        #expect(LabRegistry.all.map(typeName).sorted() == everyType.sorted(),
-                "LabRegistry.all should be every family's labs (Sources/Labs/Registry/LabRegistry.swift)")
+        #expect(
+            LabRegistry.all.map(typeName).sorted() == everyType.sorted(),
+            "LabRegistry.all should be every family's labs (Sources/Labs/Registry/LabRegistry.swift)")
     }
 }

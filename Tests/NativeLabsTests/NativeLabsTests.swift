@@ -1,8 +1,9 @@
 import Foundation
 import LabCatalog
 import LabKit
-@testable import NativeLabs
 import Testing
+
+@testable import NativeLabs
 
 /// Phase 5: the C++ labs, compiled at run time. Serialized: each run compiles with g++ and
 /// several load the machine (threads, sockets); one at a time keeps timings honest.

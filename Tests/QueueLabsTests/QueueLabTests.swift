@@ -1,8 +1,10 @@
 import Foundation
 import LabCatalog
 import LabKit
-@testable import QueueLabs
 import Testing
+
+@testable import QueueLabs
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,8 +22,10 @@ import Glibc
         return root
     }
 
-    static func run(_ id: String, _ given: [String: String] = [:], root: URL,
-                    sink: @escaping @Sendable (LabEvent) -> Void = { _ in }) async throws -> LabReport {
+    static func run(
+        _ id: String, _ given: [String: String] = [:], root: URL,
+        sink: @escaping @Sendable (LabEvent) -> Void = { _ in }
+    ) async throws -> LabReport {
         setenv("CURRICULUM_LABS_BIN", try labsBinary().path, 1)
         let type = try #require(QueueLabs.labs.first { $0.id == id })
         let info = type.info
@@ -43,10 +47,16 @@ import Glibc
         return entries.compactMap { Int32($0) }.filter { pid in
             guard pid != getpid() else { return false }
             if let stat = FileManager.default.contents(atPath: "/proc/\(pid)/stat"),
-               let text = String(data: stat, encoding: .utf8), let close = text.range(of: ")", options: .backwards),
-               text[close.upperBound...].dropFirst().first == "Z" { return false }
+                let text = String(data: stat, encoding: .utf8), let close = text.range(of: ")", options: .backwards),
+                text[close.upperBound...].dropFirst().first == "Z"
+            {
+                return false
+            }
             if let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline"),
-               String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(root) { return true }
+                String(decoding: data.map { $0 == 0 ? 32 : $0 }, as: UTF8.self).contains(root)
+            {
+                return true
+            }
             if let data = FileManager.default.contents(atPath: "/proc/\(pid)/environ") {
                 return data.split(separator: 0).contains { String(decoding: $0, as: UTF8.self).hasPrefix("CURRICULUM_LAB_ROOT=\(root)") }
             }
@@ -138,7 +148,9 @@ import Glibc
         Breaking(lab: "task-queue", parameters: ["tasks": "4", "consumers": "2", "task-ms": "0"], fails: []),
         Breaking(lab: "task-queue", parameters: ["consumers": "16", "tasks": "200", "task-ms": "2"], fails: []),
         Breaking(lab: "pubsub-notifications", parameters: ["messages": "8", "away": "1", "slow-ms": "1"], fails: []),
-        Breaking(lab: "retries-dlq", parameters: ["max-attempts": "2", "jitter": "0", "base-delay-ms": "20", "queue-limit": "1", "messages": "2", "poison-every": "1"], fails: []),
+        Breaking(
+            lab: "retries-dlq",
+            parameters: ["max-attempts": "2", "jitter": "0", "base-delay-ms": "20", "queue-limit": "1", "messages": "2", "poison-every": "1"], fails: []),
         Breaking(lab: "retries-dlq", parameters: ["jitter": "0.9"], fails: []),
     ]
 

@@ -107,7 +107,8 @@ public struct PlanJSON: Codable, Sendable {
     public var orphaned: [String]
 
     enum CodingKeys: String, CodingKey {
-        case jsonSchema = "json_schema", schema, id, title, generatedFrom = "generated_from", start, learnerStart = "learner_start", today, done, total, phases, tasks, orphaned
+        case jsonSchema = "json_schema", schema, id, title, generatedFrom = "generated_from", start, learnerStart = "learner_start", today, done, total, phases,
+            tasks, orphaned
     }
 
     public init(state: PlanState, progress: Tracker.Progress, today: Day) {
@@ -123,8 +124,9 @@ public struct PlanJSON: Codable, Sendable {
         phases = plan.phases.indices.map { p in
             let ph = plan.phases[p]
             let pr = state.progress(ofPhase: p)
-            return PhaseJSON(id: ph.id, number: ph.number, icon: ph.icon, title: ph.title, due: plan.due(ofPhase: p)?.description,
-                             done: pr.done, total: pr.total, tasks: ph.tasks.map { plan.tasks[$0].id })
+            return PhaseJSON(
+                id: ph.id, number: ph.number, icon: ph.icon, title: ph.title, due: plan.due(ofPhase: p)?.description,
+                done: pr.done, total: pr.total, tasks: ph.tasks.map { plan.tasks[$0].id })
         }
         tasks = withTasks ? plan.tasks.indices.map { TaskJSON($0, state: state, progress: progress, today: today) } : []
         orphaned = progress.orphans.map(\.task).sorted()

@@ -226,8 +226,10 @@ extension PlanJSON {
     /// task's value made just before it is written: a 100,000-task export never holds
     /// every task's JSON value, nor the whole text, at once. The bytes are those of
     /// `prettyJSON`. Each piece is valid only during the call.
-    public static func writeStreaming(state: PlanState, progress: Tracker.Progress, today: Day,
-                                      chunk: Int = 1 << 20, to sink: (UnsafeBufferPointer<UInt8>) -> Void) {
+    public static func writeStreaming(
+        state: PlanState, progress: Tracker.Progress, today: Day,
+        chunk: Int = 1 << 20, to sink: (UnsafeBufferPointer<UInt8>) -> Void
+    ) {
         let head = PlanJSON(state: state, progress: progress, today: today, withTasks: false)
         var w = JSONWriter(capacity: chunk + (chunk >> 2))
         head.write(to: &w) { w in

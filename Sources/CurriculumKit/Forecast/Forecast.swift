@@ -86,9 +86,9 @@ public struct Forecast: Sendable {
             pace = nil
         }
         // The order of the open work: prerequisites and parts first, then plan order.
-        var finishAt = [Int](repeating: 0, count: n)   // check-offs from now until the task is done
-        var chain = [Int](repeating: 0, count: n)      // longest chain of open check-offs ending at it
-        var next = [Int](repeating: -1, count: n)      // the dependency that chain continues through
+        var finishAt = [Int](repeating: 0, count: n)  // check-offs from now until the task is done
+        var chain = [Int](repeating: 0, count: n)  // longest chain of open check-offs ending at it
+        var next = [Int](repeating: -1, count: n)  // the dependency that chain continues through
         var visited = [Bool](repeating: false, count: n)
         var count = 0
         var stack: [(task: Int, expanded: Bool)] = []
@@ -117,9 +117,10 @@ public struct Forecast: Sendable {
         let p = pace
         func range(_ k: Int) -> Range {
             guard let p else { return Range(optimistic: nil, likely: nil, pessimistic: nil) }
-            return Range(optimistic: Forecast.day(after: k, at: p.optimistic, from: today),
-                         likely: Forecast.day(after: k, at: p.likely, from: today),
-                         pessimistic: Forecast.day(after: k, at: p.pessimistic, from: today))
+            return Range(
+                optimistic: Forecast.day(after: k, at: p.optimistic, from: today),
+                likely: Forecast.day(after: k, at: p.likely, from: today),
+                pessimistic: Forecast.day(after: k, at: p.pessimistic, from: today))
         }
         finish = range(count)
         phases = plan.phases.indices.compactMap { ph in

@@ -154,7 +154,9 @@ public enum LabHost {
             let ready = poll(&pfd, 1, 200)
             if ready > 0 {
                 let n = read(readEnd, &chunk, chunk.count)
-                if n <= 0 { open = false } else {
+                if n <= 0 {
+                    open = false
+                } else {
                     pending.append(contentsOf: chunk[0..<n])
                     while let nl = pending.firstIndex(of: 10) {
                         let line = pending[pending.startIndex..<nl]
@@ -168,7 +170,7 @@ public enum LabHost {
             }
             let elapsed = Date().timeIntervalSince(started)
             if termSentAt == nil && receivedStop.load(ordering: .sequentiallyConsistent) != 0 {
-                termSentAt = Date()   // the handler sent SIGTERM; SIGKILL follows if it is ignored
+                termSentAt = Date()  // the handler sent SIGTERM; SIGKILL follows if it is ignored
             } else if termSentAt == nil && elapsed > timeLimit {
                 timedOut = true
                 kill(pid, SIGTERM)
@@ -206,7 +208,8 @@ public enum LabHost {
         if timedOut {
             report.error = "stopped after its time limit of \(Int(timeLimit)) s"
         } else if let sig = signalled {
-            report.error = "the lab crashed (signal \(sig)\(sig == SIGSEGV ? ", segmentation fault" : sig == SIGABRT ? ", abort" : sig == SIGILL || sig == SIGTRAP ? ", a runtime trap" : "")) before it could report"
+            report.error =
+                "the lab crashed (signal \(sig)\(sig == SIGSEGV ? ", segmentation fault" : sig == SIGABRT ? ", abort" : sig == SIGILL || sig == SIGTRAP ? ", a runtime trap" : "")) before it could report"
         } else if code == 64 {
             report.error = "the lab refused its arguments (exit status 64)"
         } else {
@@ -227,7 +230,7 @@ public enum LabHost {
             // curriculum-lab-<tracker pid>-<8 hex digits>
             let parts = name.dropFirst("curriculum-lab-".count).split(separator: "-")
             guard parts.count == 2, let owner = pid_t(parts[0]), owner != getpid() else { continue }
-            if kill(owner, 0) == 0 || errno == EPERM { continue }   // its tracker still runs
+            if kill(owner, 0) == 0 || errno == EPERM { continue }  // its tracker still runs
             let root = folder.appendingPathComponent(name).path
             killProcesses(under: root)
             if (try? fm.removeItem(atPath: root)) != nil { removed.append(root) }

@@ -1,5 +1,6 @@
 import Foundation
 import LabCatalog
+
 #if canImport(Glibc)
 import Glibc
 #endif

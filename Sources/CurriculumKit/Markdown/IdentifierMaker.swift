@@ -134,7 +134,8 @@ struct IdentifierMaker {
             if ("a"..."z").contains(s) || ("0"..."9").contains(s) {
                 word.unicodeScalars.append(s)
             } else if s == "-" && !word.isEmpty && i + 1 < chars.count
-                        && (("a"..."z").contains(chars[i + 1]) || ("0"..."9").contains(chars[i + 1])) {
+                && (("a"..."z").contains(chars[i + 1]) || ("0"..."9").contains(chars[i + 1]))
+            {
                 endWord()  // inside a compound
             } else {
                 endCompound()

@@ -13,8 +13,10 @@ public enum MarkdownExporter {
     ///   - obsidianTasks: append 📅/🆔/⛔ fields the Obsidian Tasks plugin understands.
     ///   - today: when given, each progress line also counts the open tasks overdue on that day.
     ///   - doneOn: with `obsidianTasks`, the day a done task was done, written as `✅ YYYY-MM-DD`.
-    public static func export(plan: Plan, isDone: (Int) -> Bool, obsidianTasks: Bool, today: Day? = nil,
-                              doneOn: (Int) -> Day? = { _ in nil }) -> String {
+    public static func export(
+        plan: Plan, isDone: (Int) -> Bool, obsidianTasks: Bool, today: Day? = nil,
+        doneOn: (Int) -> Day? = { _ in nil }
+    ) -> String {
         var out: [String] = []
         // A YAML block scalar keeps its final newline; the closing rule follows the last line.
         if let front = plan.frontMatter?.trimmingCharacters(in: .newlines), !front.isEmpty {
@@ -39,8 +41,9 @@ public enum MarkdownExporter {
             let inPhase = Set(phase.tasks)
             for i in phase.tasks {
                 if let parent = plan.parent[i], inPhase.contains(parent) { continue }
-                write(task: i, depth: 0, plan: plan, inPhase: inPhase, isDone: isDone,
-                      obsidianTasks: obsidianTasks, doneOn: doneOn, into: &out, visited: [])
+                write(
+                    task: i, depth: 0, plan: plan, inPhase: inPhase, isDone: isDone,
+                    obsidianTasks: obsidianTasks, doneOn: doneOn, into: &out, visited: [])
             }
         }
         if let after = plan.noteAfter?.trimmingCharacters(in: .newlines), !after.isEmpty {
@@ -49,8 +52,10 @@ public enum MarkdownExporter {
         return out.joined(separator: "\n") + "\n"
     }
 
-    private static func write(task i: Int, depth: Int, plan: Plan, inPhase: Set<Int>, isDone: (Int) -> Bool,
-                              obsidianTasks: Bool, doneOn: (Int) -> Day?, into out: inout [String], visited: Set<Int>) {
+    private static func write(
+        task i: Int, depth: Int, plan: Plan, inPhase: Set<Int>, isDone: (Int) -> Bool,
+        obsidianTasks: Bool, doneOn: (Int) -> Day?, into out: inout [String], visited: Set<Int>
+    ) {
         let task = plan.tasks[i]
         let indent = String(repeating: " ", count: 4 * depth)
         var line = "\(indent)- [\(isDone(i) ? "x" : " ")] **\(escapedTitle(task.title))**"
@@ -65,8 +70,9 @@ public enum MarkdownExporter {
         }
         // `visited` guards against a decomposed-from cycle in a plan that was not validated.
         for part in plan.parts[i] where inPhase.contains(part) && !visited.contains(part) {
-            write(task: part, depth: depth + 1, plan: plan, inPhase: inPhase, isDone: isDone,
-                  obsidianTasks: obsidianTasks, doneOn: doneOn, into: &out, visited: visited.union([i]))
+            write(
+                task: part, depth: depth + 1, plan: plan, inPhase: inPhase, isDone: isDone,
+                obsidianTasks: obsidianTasks, doneOn: doneOn, into: &out, visited: visited.union([i]))
         }
     }
 
@@ -131,8 +137,10 @@ public enum MarkdownExporter {
     static func noteLines(_ notes: String, indent: String) -> [String] {
         notes.markdownLines().map { $0.trimmingSpaces() }.filter { !$0.isEmpty }.map { line in
             let chars = Array(line)
-            if let first = chars.first, "#-*+_>\\=".contains(first) || first == "`" && line.hasPrefix("```")
-                || first == "~" && line.hasPrefix("~~~") {
+            if let first = chars.first,
+                "#-*+_>\\=".contains(first) || first == "`" && line.hasPrefix("```")
+                    || first == "~" && line.hasPrefix("~~~")
+            {
                 return indent + "\\" + line
             }
             let digits = chars.prefix { $0.isASCII && $0.isNumber }.count

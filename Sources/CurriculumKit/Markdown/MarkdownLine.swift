@@ -45,7 +45,8 @@ enum MarkdownLine: Equatable {
         var text = String(s[level...]).trimmingSpaces()
         // A closing sequence of #s, preceded by a space, is not part of the text.
         if let lastNonHash = text.lastIndex(where: { $0 != "#" }), lastNonHash < text.index(before: text.endIndex),
-           text[lastNonHash] == " " || text[lastNonHash] == "\t" {
+            text[lastNonHash] == " " || text[lastNonHash] == "\t"
+        {
             text = String(text[...lastNonHash]).trimmingSpaces()
         } else if text.allSatisfy({ $0 == "#" }) {
             text = ""

@@ -47,13 +47,14 @@ struct NoteReader {
         // Front matter: `---` on the first line, up to the next `---` or `...`, unless what
         // lies between holds headings or checkbox items (then the first line was a rule).
         if lines.first?.trimmingSpaces() == "---",
-           let close = lines.indices.dropFirst().first(where: { ["---", "..."].contains(lines[$0].trimmingSpaces()) }),
-           !lines[1..<close].contains(where: { line in
-               switch MarkdownLine.classify(line) {
-               case .heading, .item: return true
-               default: return false
-               }
-           }) {
+            let close = lines.indices.dropFirst().first(where: { ["---", "..."].contains(lines[$0].trimmingSpaces()) }),
+            !lines[1..<close].contains(where: { line in
+                switch MarkdownLine.classify(line) {
+                case .heading, .item: return true
+                default: return false
+                }
+            })
+        {
             let inner = lines[1..<close].joined(separator: "\n")
             frontMatter = inner.isEmpty ? nil : inner
             start = close + 1
@@ -116,8 +117,10 @@ struct NoteReader {
                     warnings.append(.warning("a checkbox item without a title is not imported", at: at(number)))
                     continue
                 }
-                tasks.append(DraftTask(title: itemTitle, phase: p, parent: stack.last?.task, line: number,
-                                       ticked: box == "x" || box == "X", fields: fields))
+                tasks.append(
+                    DraftTask(
+                        title: itemTitle, phase: p, parent: stack.last?.task, line: number,
+                        ticked: box == "x" || box == "X", fields: fields))
                 phases[p].tasks.append(tasks.count - 1)
                 stack.append((content, tasks.count - 1))
             case let .text(indent, text):
@@ -135,7 +138,10 @@ struct NoteReader {
         }
         if let first = repairedLines.first {
             let count = repairedLines.count
-            warnings.insert(.warning("repaired text whose UTF-8 had been read as Mac Roman on \(count) line\(count == 1 ? "" : "s") (the first is this one)", at: at(first)), at: 0)
+            warnings.insert(
+                .warning(
+                    "repaired text whose UTF-8 had been read as Mac Roman on \(count) line\(count == 1 ? "" : "s") (the first is this one)", at: at(first)),
+                at: 0)
         }
         guard !phases.isEmpty else { throw .noPhases(file: file) }
         guard !tasks.isEmpty else { throw .noTasks(file: file, line: phases[0].line) }
@@ -196,14 +202,16 @@ struct NoteReader {
                     requires.append(id)
                 }
             }
-            planTasks.append(Task(
-                id: taskIds[i], title: t.title, phase: t.phase, position: positions[t.phase],
-                requires: requires, due: t.fields.due, decomposedFrom: t.parent.map { taskIds[$0] },
-                notes: t.notes.isEmpty ? nil : t.notes.joined(separator: "\n")))
+            planTasks.append(
+                Task(
+                    id: taskIds[i], title: t.title, phase: t.phase, position: positions[t.phase],
+                    requires: requires, due: t.fields.due, decomposedFrom: t.parent.map { taskIds[$0] },
+                    notes: t.notes.isEmpty ? nil : t.notes.joined(separator: "\n")))
         }
         let planPhases = phases.enumerated().map { i, p in
-            Phase(id: phaseIds[i], number: p.number, icon: p.icon, title: p.title,
-                  notes: p.notes.isEmpty ? nil : p.notes.joined(separator: "\n"), tasks: p.tasks)
+            Phase(
+                id: phaseIds[i], number: p.number, icon: p.icon, title: p.title,
+                notes: p.notes.isEmpty ? nil : p.notes.joined(separator: "\n"), tasks: p.tasks)
         }
         func block(_ lines: [String]) -> String? {
             var l = lines[...]
@@ -211,9 +219,10 @@ struct NoteReader {
             while l.last?.trimmingSpaces().isEmpty == true { l = l.dropLast() }
             return l.isEmpty ? nil : l.joined(separator: "\n")
         }
-        let plan = Plan(schema: 1, id: planId, title: planTitle, generatedFrom: fileName,
-                        frontMatter: frontMatter, noteBefore: block(before), noteAfter: block(after),
-                        phases: planPhases, tasks: planTasks)
+        let plan = Plan(
+            schema: 1, id: planId, title: planTitle, generatedFrom: fileName,
+            frontMatter: frontMatter, noteBefore: block(before), noteAfter: block(after),
+            phases: planPhases, tasks: planTasks)
         let ticked = tasks.indices.filter { tasks[$0].ticked }.map { taskIds[$0] }
         var doneOn: [String: Day] = [:]
         for i in tasks.indices where tasks[i].ticked { if let d = tasks[i].fields.done { doneOn[taskIds[i]] = d } }

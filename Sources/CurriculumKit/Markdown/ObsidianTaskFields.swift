@@ -42,7 +42,8 @@ struct ObsidianTaskFields: Equatable {
             }
             // The last signifier on the line, and what follows it.
             guard let at = chars.lastIndex(where: { signifier($0) != nil }),
-                  let kind = signifier(chars[at]) else { break }
+                let kind = signifier(chars[at])
+            else { break }
             let value = String(chars[(at + 1)...]).trimmingSpaces()
             guard fields.take(kind, value: value) else { break }
             chars.removeSubrange(at...)
@@ -74,9 +75,10 @@ struct ObsidianTaskFields: Equatable {
             requires = parts + requires
             return true
         case .recurrence:
-            return !value.isEmpty && value.unicodeScalars.allSatisfy {
-                $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "," || $0 == " " || $0 == "!"
-            }
+            return !value.isEmpty
+                && value.unicodeScalars.allSatisfy {
+                    $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "," || $0 == " " || $0 == "!"
+                }
         case .onCompletion:
             return value == "keep" || value == "delete"
         case .flag:
@@ -99,9 +101,10 @@ struct ObsidianTaskFields: Equatable {
 
     /// The plugin's id alphabet: letters, digits, `-` and `_`.
     private static func isIdToken(_ s: String) -> Bool {
-        !s.isEmpty && s.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_"
-        }
+        !s.isEmpty
+            && s.unicodeScalars.allSatisfy {
+                ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_"
+            }
     }
 
     /// A `#tag` ending the line, preceded by a space (so `C#` is not one).
@@ -109,8 +112,9 @@ struct ObsidianTaskFields: Equatable {
         guard let space = chars.lastIndex(where: { $0 == " " || $0 == "\t" }) else { return nil }
         let word = chars[(space + 1)...]
         guard word.count > 1, word.first == "#",
-              word.dropFirst().allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "/" }),
-              word.dropFirst().contains(where: { !$0.isNumber }) else { return nil }
+            word.dropFirst().allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "/" }),
+            word.dropFirst().contains(where: { !$0.isNumber })
+        else { return nil }
         return String(word)
     }
 

@@ -12,7 +12,8 @@ struct PhaseHeading: Equatable {
     init?(_ text: String) {
         let chars = Array(InlineText.title(text))
         guard let word = chars.firstIndex(where: { $0.isLetter || $0.isNumber }),
-              chars.count >= word + 5, String(chars[word..<(word + 5)]).lowercased() == "phase" else { return nil }
+            chars.count >= word + 5, String(chars[word..<(word + 5)]).lowercased() == "phase"
+        else { return nil }
         var i = word + 5
         guard i < chars.count, chars[i] == " " || chars[i] == "\t" else { return nil }
         while i < chars.count, chars[i] == " " || chars[i] == "\t" { i += 1 }

@@ -12,7 +12,8 @@ public struct Day: Hashable, Comparable, Sendable, Codable, CustomStringConverti
 
     public init?(year: Int, month: Int, day: Int) {
         guard (1...9999).contains(year), (1...12).contains(month),
-              (1...Day.daysIn(month: month, year: year)).contains(day) else { return nil }
+            (1...Day.daysIn(month: month, year: year)).contains(day)
+        else { return nil }
         // Howard Hinnant's days_from_civil.
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
@@ -118,8 +119,10 @@ public struct Phase: Hashable, Sendable {
     /// Indices into `Plan.tasks`, in plan order.
     public var tasks: [Int]
 
-    public init(id: String, number: Int, icon: String? = nil, title: String, due: Day? = nil,
-                notes: String? = nil, tasks: [Int] = []) {
+    public init(
+        id: String, number: Int, icon: String? = nil, title: String, due: Day? = nil,
+        notes: String? = nil, tasks: [Int] = []
+    ) {
         self.id = id; self.number = number; self.icon = icon; self.title = title
         self.due = due; self.notes = notes; self.tasks = tasks
     }
@@ -142,9 +145,11 @@ public struct Task: Hashable, Sendable {
     public var renamedFrom: [String]
     public var notes: String?
 
-    public init(id: String, title: String, phase: Int, position: Int, labs: [String] = [],
-                requires: [String] = [], due: Day? = nil, decomposedFrom: String? = nil,
-                generatedFrom: String? = nil, renamedFrom: [String] = [], notes: String? = nil) {
+    public init(
+        id: String, title: String, phase: Int, position: Int, labs: [String] = [],
+        requires: [String] = [], due: Day? = nil, decomposedFrom: String? = nil,
+        generatedFrom: String? = nil, renamedFrom: [String] = [], notes: String? = nil
+    ) {
         self.id = id; self.title = title; self.phase = phase; self.position = position
         self.labs = labs; self.requires = requires; self.due = due
         self.decomposedFrom = decomposedFrom; self.generatedFrom = generatedFrom
@@ -184,9 +189,11 @@ public struct Plan: Sendable {
     /// (0 for a plan without `start`, whose dates stay absolute). Set by the tracker.
     public var dateShift: Int = 0
 
-    public init(schema: Int = 1, id: String, title: String, generatedFrom: String? = nil,
-                start: Day? = nil, frontMatter: String? = nil, noteBefore: String? = nil, noteAfter: String? = nil,
-                phases: [Phase], tasks: [Task]) {
+    public init(
+        schema: Int = 1, id: String, title: String, generatedFrom: String? = nil,
+        start: Day? = nil, frontMatter: String? = nil, noteBefore: String? = nil, noteAfter: String? = nil,
+        phases: [Phase], tasks: [Task]
+    ) {
         var ti = [String: Int](minimumCapacity: tasks.count)
         for (i, t) in tasks.enumerated() where ti[t.id] == nil { ti[t.id] = i }
         var pi = [String: Int](minimumCapacity: phases.count)
@@ -203,15 +210,18 @@ public struct Plan: Sendable {
             req[i] = r
             if let p = t.decomposedFrom, let j = ti[p], j != i { par[i] = j }
         }
-        self.init(schema: schema, id: id, title: title, generatedFrom: generatedFrom, start: start, frontMatter: frontMatter,
-                  noteBefore: noteBefore, noteAfter: noteAfter, phases: phases, tasks: tasks, resolvedRequires: req, resolvedParent: par)
+        self.init(
+            schema: schema, id: id, title: title, generatedFrom: generatedFrom, start: start, frontMatter: frontMatter,
+            noteBefore: noteBefore, noteAfter: noteAfter, phases: phases, tasks: tasks, resolvedRequires: req, resolvedParent: par)
     }
 
     /// A plan whose relations were resolved before (by `PlanCache`): only the indexes are
     /// built. `requires` and `parent` must be what the public initializer would compute.
-    init(schema: Int, id: String, title: String, generatedFrom: String?, start: Day?, frontMatter: String?,
-         noteBefore: String? = nil, noteAfter: String? = nil,
-         phases: [Phase], tasks: [Task], resolvedRequires: [[Int]], resolvedParent: [Int?]) {
+    init(
+        schema: Int, id: String, title: String, generatedFrom: String?, start: Day?, frontMatter: String?,
+        noteBefore: String? = nil, noteAfter: String? = nil,
+        phases: [Phase], tasks: [Task], resolvedRequires: [[Int]], resolvedParent: [Int?]
+    ) {
         self.schema = schema; self.id = id; self.title = title
         self.generatedFrom = generatedFrom; self.start = start; self.frontMatter = frontMatter
         self.noteBefore = noteBefore; self.noteAfter = noteAfter

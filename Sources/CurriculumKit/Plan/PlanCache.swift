@@ -21,15 +21,18 @@ public enum PlanCache {
         let labsKey = fnv(knownLabs.sorted().joined(separator: ","))
         let cacheFile = cacheFolder(environment).map { "\($0)/plan-\(String(fnv(absolute), radix: 16)).bin" }
         if let cacheFile, let bytes = readWhole(cacheFile),
-           let cached = decode(bytes, identity: identity, labsKey: labsKey, path: absolute) {
+            let cached = decode(bytes, identity: identity, labsKey: labsKey, path: absolute)
+        {
             // A cache written within 2 s of the file's change was just verified by content
             // (re-reading and hashing the whole plan); once the file is older than that, a
             // later edit must change its identity, so cache it again to skip the hash.
             if let stamp = header(bytes, at: 80), let hash = header(bytes, at: 72),
-               Int64(bitPattern: stamp) - identity.mtimeSec < 2,
-               Int64(Date().timeIntervalSince1970) - identity.mtimeSec >= 2, let plan = cached.plan {
-                write(encode(plan, warnings: cached.warnings, identity: identity, labsKey: labsKey, contentHash: hash),
-                      to: cacheFile)
+                Int64(bitPattern: stamp) - identity.mtimeSec < 2,
+                Int64(Date().timeIntervalSince1970) - identity.mtimeSec >= 2, let plan = cached.plan
+            {
+                write(
+                    encode(plan, warnings: cached.warnings, identity: identity, labsKey: labsKey, contentHash: hash),
+                    to: cacheFile)
             }
             return cached
         }
@@ -52,7 +55,8 @@ public enum PlanCache {
         let labsKey = fnv(knownLabs.sorted().joined(separator: ","))
         let cacheFile = cacheFolder(environment).map { "\($0)/builtin-\(String(hash, radix: 16)).bin" }
         if let cacheFile, let bytes = readWhole(cacheFile),
-           let cached = decode(bytes, identity: identity, labsKey: labsKey, path: file) {
+            let cached = decode(bytes, identity: identity, labsKey: labsKey, path: file)
+        {
             return cached
         }
         let result = PlanLoader.load(text: text, file: file, knownLabs: knownLabs)
@@ -149,11 +153,13 @@ public enum PlanCache {
 
     static func encode(_ plan: Plan, warnings: [Diagnostic], identity: FileIdentity, labsKey: UInt64, contentHash: UInt64) -> Data {
         var w = ByteWriter()
-        w.u32(0x4355_5250) // "CURP"
+        w.u32(0x4355_5250)  // "CURP"
         w.u32(formatVersion)
-        for v in [identity.device, identity.inode, UInt64(bitPattern: identity.size),
-                  UInt64(bitPattern: identity.mtimeSec), UInt64(bitPattern: identity.mtimeNsec),
-                  UInt64(bitPattern: identity.ctimeSec), UInt64(bitPattern: identity.ctimeNsec), labsKey, contentHash] {
+        for v in [
+            identity.device, identity.inode, UInt64(bitPattern: identity.size),
+            UInt64(bitPattern: identity.mtimeSec), UInt64(bitPattern: identity.mtimeNsec),
+            UInt64(bitPattern: identity.ctimeSec), UInt64(bitPattern: identity.ctimeNsec), labsKey, contentHash,
+        ] {
             w.u64(v)
         }
         w.u64(UInt64(bitPattern: Int64(Date().timeIntervalSince1970)))
@@ -185,9 +191,10 @@ public enum PlanCache {
     static func decode(_ data: [UInt8], identity: FileIdentity, labsKey: UInt64, path: String) -> PlanLoadResult? {
         var r = ByteReader(data)
         guard r.u32() == 0x4355_5250, r.u32() == formatVersion else { return nil }
-        let stored = FileIdentity(device: r.u64(), inode: r.u64(), size: Int64(bitPattern: r.u64()),
-                                  mtimeSec: Int64(bitPattern: r.u64()), mtimeNsec: Int64(bitPattern: r.u64()),
-                                  ctimeSec: Int64(bitPattern: r.u64()), ctimeNsec: Int64(bitPattern: r.u64()))
+        let stored = FileIdentity(
+            device: r.u64(), inode: r.u64(), size: Int64(bitPattern: r.u64()),
+            mtimeSec: Int64(bitPattern: r.u64()), mtimeNsec: Int64(bitPattern: r.u64()),
+            ctimeSec: Int64(bitPattern: r.u64()), ctimeNsec: Int64(bitPattern: r.u64()))
         let storedLabs = r.u64(), contentHash = r.u64()
         let cachedAt = Int64(bitPattern: r.u64())
         guard !r.failed, stored == identity, storedLabs == labsKey else { return nil }
@@ -219,8 +226,10 @@ public enum PlanCache {
             let labs = r.strs(), requires = r.strs(), due = r.day()
             let from = r.opt(), generated = r.opt(), renamed = r.strs(), notes = r.opt()
             guard !r.failed, phases.indices.contains(phase) else { return nil }
-            tasks.append(Task(id: tid, title: ttitle, phase: phase, position: position, labs: labs, requires: requires,
-                              due: due, decomposedFrom: from, generatedFrom: generated, renamedFrom: renamed, notes: notes))
+            tasks.append(
+                Task(
+                    id: tid, title: ttitle, phase: phase, position: position, labs: labs, requires: requires,
+                    due: due, decomposedFrom: from, generatedFrom: generated, renamedFrom: renamed, notes: notes))
         }
         var requires = [[Int]](repeating: [], count: taskCount)
         var parent = [Int?](repeating: nil, count: taskCount)
@@ -247,9 +256,10 @@ public enum PlanCache {
             warnings.append(.warning(message, at: file.map { SourceLocation(file: $0, line: line, column: column) }))
         }
         guard !r.failed, r.atEnd, phases.allSatisfy({ $0.tasks.allSatisfy(tasks.indices.contains) }) else { return nil }
-        let plan = Plan(schema: schema, id: id, title: title, generatedFrom: generatedFrom, start: start,
-                        frontMatter: frontMatter, noteBefore: noteBefore, noteAfter: noteAfter, phases: phases, tasks: tasks,
-                        resolvedRequires: requires, resolvedParent: parent)
+        let plan = Plan(
+            schema: schema, id: id, title: title, generatedFrom: generatedFrom, start: start,
+            frontMatter: frontMatter, noteBefore: noteBefore, noteAfter: noteAfter, phases: phases, tasks: tasks,
+            resolvedRequires: requires, resolvedParent: parent)
         return PlanLoadResult(plan: plan, diagnostics: warnings)
     }
 }

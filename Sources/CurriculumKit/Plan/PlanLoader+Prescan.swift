@@ -41,8 +41,10 @@ struct PlanPrescan {
                 line += 1; lineStart = i + 1
             } else if (b < 0x20 && b != 0x09 && b != 0x0D) || b == 0x7F {
                 let what = b == 0 ? "a NUL byte" : "the control character U+\(hex(b))"
-                diagnostics.append(.error("the file holds \(what), so it is not a text plan (is it a binary file?)",
-                                          at: loc(line, column(bytes, lineStart, i))))
+                diagnostics.append(
+                    .error(
+                        "the file holds \(what), so it is not a text plan (is it a binary file?)",
+                        at: loc(line, column(bytes, lineStart, i))))
                 return false
             }
         }
@@ -51,8 +53,10 @@ struct PlanPrescan {
     }
 
     private mutating func tooLong(_ line: Int, _ length: Int) -> Bool {
-        diagnostics.append(.error("line \(line) is \(length) bytes long; a plan line may be at most \(PlanPrescan.maxLineBytes) bytes",
-                                  at: loc(line, 1)))
+        diagnostics.append(
+            .error(
+                "line \(line) is \(length) bytes long; a plan line may be at most \(PlanPrescan.maxLineBytes) bytes",
+                at: loc(line, 1)))
         return false
     }
 
@@ -112,15 +116,19 @@ struct PlanPrescan {
                 k = q
                 if let close = closingQuote(bytes, open, from: k, to: end) {
                     quote = nil; k = close; atNodeStart = false
-                } else { continue }
+                } else {
+                    continue
+                }
             } else {
                 if blank || bytes[q] == UInt8(ascii: "#") { continue }
                 if bytes[p] == 0x09 {
                     if flow == 0 {
                         tabs += 1
                         if tabs <= PlanPrescan.maxReported {
-                            diagnostics.append(.error("line \(lineNo) is indented with a tab; YAML indents with spaces only",
-                                                      at: loc(lineNo, column(bytes, start, p) )))
+                            diagnostics.append(
+                                .error(
+                                    "line \(lineNo) is indented with a tab; YAML indents with spaces only",
+                                    at: loc(lineNo, column(bytes, start, p))))
                         }
                         continue
                     }
@@ -152,7 +160,7 @@ struct PlanPrescan {
                 if atNodeStart {
                     switch b {
                     case UInt8(ascii: "-") where flow == 0 && isBlank(next),
-                         UInt8(ascii: "?") where isBlank(next):
+                        UInt8(ascii: "?") where isBlank(next):
                         extra += 1; owner = k - start; keyColumn = nil; k += 1; continue
                     case UInt8(ascii: ":") where isBlank(next) || (flow > 0 && isFlowIndicator(next)):
                         k += 1; continue
@@ -163,8 +171,10 @@ struct PlanPrescan {
                             while e < end && !isBlank(bytes[e]) && !(flow > 0 && isFlowIndicator(bytes[e])) && e - k < 40 { e += 1 }
                             let token = String(decoding: UnsafeBufferPointer(rebasing: bytes[k..<e]), as: UTF8.self)
                             let what = b == UInt8(ascii: "&") ? "an anchor" : "an alias"
-                            diagnostics.append(.error("`\(token)` is \(what); a plan does not use YAML anchors or aliases (to start a text with `\(Character(Unicode.Scalar(b)))`, put it in quotes)",
-                                                      at: loc(lineNo, column(bytes, start, k))))
+                            diagnostics.append(
+                                .error(
+                                    "`\(token)` is \(what); a plan does not use YAML anchors or aliases (to start a text with `\(Character(Unicode.Scalar(b)))`, put it in quotes)",
+                                    at: loc(lineNo, column(bytes, start, k))))
                         }
                         k += 1
                         while k < end && !isBlank(bytes[k]) { k += 1 }
@@ -248,8 +258,10 @@ struct PlanPrescan {
     }
 
     private mutating func tooDeep(_ line: Int) -> Bool {
-        diagnostics.append(.error("the plan nests more than \(PlanPrescan.maxDepth) levels deep at line \(line) (a plan needs about six); refusing to read it",
-                                  at: loc(line, 1)))
+        diagnostics.append(
+            .error(
+                "the plan nests more than \(PlanPrescan.maxDepth) levels deep at line \(line) (a plan needs about six); refusing to read it",
+                at: loc(line, 1)))
         return false
     }
 }

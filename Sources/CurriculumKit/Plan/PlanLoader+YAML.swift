@@ -8,8 +8,10 @@ import Yams
 struct PlanYAMLReader {
     static let planKeys = ["schema", "id", "title", "generated-from", "start", "front-matter", "note-before", "note-after", "phases"]
     static let phaseKeys = ["id", "number", "icon", "title", "due", "notes", "tasks"]
-    static let taskKeys = ["id", "title", "labs", "requires", "due", "decomposed-from", "generated-from",
-                           "renamed-from", "notes"]
+    static let taskKeys = [
+        "id", "title", "labs", "requires", "due", "decomposed-from", "generated-from",
+        "renamed-from", "notes",
+    ]
 
     let file: String
     var diagnostics: [Diagnostic] = []
@@ -135,8 +137,10 @@ struct PlanYAMLReader {
     /// Reports unknown keys, each with a suggestion. A misspelt key counts as the key it
     /// was meant to be for `malformed`: "unknown key `titel`, did you mean `title`" is not
     /// followed by "no title".
-    private mutating func reportUnknown(_ unknown: [Node], _ allowed: [String], in what: String,
-                                        _ malformed: inout Set<String>) {
+    private mutating func reportUnknown(
+        _ unknown: [Node], _ allowed: [String], in what: String,
+        _ malformed: inout Set<String>
+    ) {
         guard !unknown.isEmpty else { return }
         var suggester = Suggester(allowed)
         for node in unknown {
@@ -262,8 +266,9 @@ extension PlanYAMLReader {
             return .error("this is not valid YAML: \(problem)\(ctx(context))", at: loc(mark))
         case let .duplicatedKeysInMapping(duplicates, context):
             let keys = duplicates.map { "`\($0)`" }.joined(separator: ", ")
-            return .error("\(keys) appear\(duplicates.count == 1 ? "s" : "") more than once in one mapping; each key may be written once",
-                          at: loc(context.mark))
+            return .error(
+                "\(keys) appear\(duplicates.count == 1 ? "s" : "") more than once in one mapping; each key may be written once",
+                at: loc(context.mark))
         case let .reader(problem, offset, _, _):
             var line = 1, column = 1
             if let offset {

@@ -40,9 +40,13 @@ public enum PlanLoader {
                 if b == 0x0A { line += 1; column = 1 } else if b & 0xC0 != 0x80 { column += 1 }
             }
             let shown = bytes[bad...].prefix(4).map { "0x" + String($0, radix: 16, uppercase: true) }.joined(separator: " ")
-            return PlanLoadResult(plan: nil, diagnostics: [.error(
-                "the file is not valid UTF-8 text (bytes \(shown)); save the plan as UTF-8",
-                at: SourceLocation(file: file, line: line, column: column))])
+            return PlanLoadResult(
+                plan: nil,
+                diagnostics: [
+                    .error(
+                        "the file is not valid UTF-8 text (bytes \(shown)); save the plan as UTF-8",
+                        at: SourceLocation(file: file, line: line, column: column))
+                ])
         }
         return load(text: String(decoding: bytes, as: UTF8.self), file: file, knownLabs: knownLabs)
     }
@@ -56,11 +60,17 @@ public enum PlanLoader {
 
     // MARK: - Stages
 
-    private static func parse(text: String, bytes: UnsafeBufferPointer<UInt8>, file: String,
-                              knownLabs: Set<String>) -> PlanLoadResult {
-        let empty = PlanLoadResult(plan: nil, diagnostics: [.error(
-            "the plan file is empty; a plan needs at least schema, id, title and phases",
-            at: SourceLocation(file: file, line: 1, column: 1))])
+    private static func parse(
+        text: String, bytes: UnsafeBufferPointer<UInt8>, file: String,
+        knownLabs: Set<String>
+    ) -> PlanLoadResult {
+        let empty = PlanLoadResult(
+            plan: nil,
+            diagnostics: [
+                .error(
+                    "the plan file is empty; a plan needs at least schema, id, title and phases",
+                    at: SourceLocation(file: file, line: 1, column: 1))
+            ])
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) { return empty }
         var prescan = PlanPrescan(file: file)
         guard prescan.scan(bytes) else { return PlanLoadResult(plan: nil, diagnostics: prescan.diagnostics) }

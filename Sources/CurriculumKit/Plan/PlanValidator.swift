@@ -45,8 +45,7 @@ struct PlanValidator {
     static func kebab(_ s: String) -> String? {
         var out = ""
         for ch in s.lowercased() {
-            if ch.isLetter && ch.isASCII || ch.isNumber && ch.isASCII { out.append(ch) }
-            else if !out.isEmpty && out.last != "-" { out.append("-") }
+            if ch.isLetter && ch.isASCII || ch.isNumber && ch.isASCII { out.append(ch) } else if !out.isEmpty && out.last != "-" { out.append("-") }
         }
         while out.last == "-" { out.removeLast() }
         return isKebab(out) && out != s ? out : nil
@@ -55,8 +54,9 @@ struct PlanValidator {
     private mutating func checkID(_ id: Located<String>, _ what: String) -> Bool {
         if PlanValidator.isKebab(id.value) { return true }
         let shown = id.value.count > 60 ? String(id.value.prefix(60)) + "…" : id.value
-        error("`\(shown)` is not a valid \(what) id: ids are kebab-case (lowercase letters, digits and single hyphens, starting with a letter)"
-              + .didYouMean(id.value.count <= 200 ? PlanValidator.kebab(id.value) : nil), id.at)
+        error(
+            "`\(shown)` is not a valid \(what) id: ids are kebab-case (lowercase letters, digits and single hyphens, starting with a letter)"
+                + .didYouMean(id.value.count <= 200 ? PlanValidator.kebab(id.value) : nil), id.at)
         return false
     }
 
@@ -71,7 +71,9 @@ struct PlanValidator {
         } else if !draft.malformed.contains("schema") {
             error("the plan has no `schema`; add `schema: \(PlanValidator.schema)` at the top", top())
         }
-        if let id = draft.id { _ = checkID(id, "plan") } else if !draft.malformed.contains("id") {
+        if let id = draft.id {
+            _ = checkID(id, "plan")
+        } else if !draft.malformed.contains("id") {
             error("the plan has no `id` (it names the progress database); add one such as `id: my-studies`", top())
         }
         if draft.title?.value.isEmpty ?? !draft.malformed.contains("title") { error("the plan has no `title`", top()) }
@@ -84,7 +86,9 @@ struct PlanValidator {
         var refs: [String: (ref: Ref, at: Place)] = Dictionary(minimumCapacity: n + draft.phases.count)
         func claim(_ id: Located<String>, _ ref: Ref, _ v: inout PlanValidator) {
             if let other = refs[id.value]?.at {
-                v.error("duplicate id `\(id.value.clipped)`: it is already used at line \(other.line), column \(other.column); ids must be unique across phases and tasks", id.at)
+                v.error(
+                    "duplicate id `\(id.value.clipped)`: it is already used at line \(other.line), column \(other.column); ids must be unique across phases and tasks",
+                    id.at)
                 return
             }
             refs[id.value] = (ref, id.at)
@@ -95,7 +99,9 @@ struct PlanValidator {
             // to it are not reported as unknown too.
             if let id = phase.id {
                 _ = checkID(id, "phase"); claim(id, .phase(p), &self)
-            } else if !phase.malformed.contains("id") { error("\(name) has no `id`", phase.at) }
+            } else if !phase.malformed.contains("id") {
+                error("\(name) has no `id`", phase.at)
+            }
             if phase.title?.value.isEmpty ?? !phase.malformed.contains("title") { error("\(name) has no `title`", phase.at) }
         }
         for i in drafts.indices {
@@ -121,15 +127,18 @@ struct PlanValidator {
             if num.value < 1 { error("phase numbers start at 1, not \(num.value)", num.at); continue }
             if let other = numberAt[num.value] {
                 error("two phases have number \(num.value): the other is at line \(other.line)", num.at)
-            } else { numberAt[num.value] = num.at }
+            } else {
+                numberAt[num.value] = num.at
+            }
         }
         if !draft.phases.isEmpty, draft.phases.allSatisfy({ $0.number.map { $0.value >= 1 } ?? false }) {
             var missing: [Int] = []
             for k in 1...draft.phases.count where numberAt[k] == nil { missing.append(k) }
             if !missing.isEmpty {
                 let list = missing.prefix(10).map(String.init).joined(separator: ", ")
-                error("phases are numbered 1 to \(draft.phases.count) without gaps, but no phase has number \(list)\(missing.count > 10 ? ", …" : "")",
-                      draft.phasesAt ?? top())
+                error(
+                    "phases are numbered 1 to \(draft.phases.count) without gaps, but no phase has number \(list)\(missing.count > 10 ? ", …" : "")",
+                    draft.phasesAt ?? top())
             }
         }
 
@@ -140,10 +149,14 @@ struct PlanValidator {
             for old in drafts[i].renamedFrom {
                 guard checkID(old, "former") else { continue }
                 if refs[old.value] != nil {
-                    error("task `\(id)` is renamed from `\(old.value.clipped)`, but `\(old.value.clipped)` is a current id; a renamed-from id must no longer be in use", old.at)
+                    error(
+                        "task `\(id)` is renamed from `\(old.value.clipped)`, but `\(old.value.clipped)` is a current id; a renamed-from id must no longer be in use",
+                        old.at)
                 } else if let other = renamedBy[old.value], other != id {
                     error("tasks `\(other)` and `\(id)` are both renamed from `\(old.value.clipped)`; progress can carry over to one task only", old.at)
-                } else { renamedBy[old.value] = id }
+                } else {
+                    renamedBy[old.value] = id
+                }
             }
         }
 
@@ -162,7 +175,9 @@ struct PlanValidator {
         for i in drafts.indices {
             let name = drafts[i].id.map { "task `\($0.value.clipped)`" } ?? "a task"
             for lab in drafts[i].labs {
-                if knownLabs.contains(lab.value) { linked.insert(lab.value) } else {
+                if knownLabs.contains(lab.value) {
+                    linked.insert(lab.value)
+                } else {
                     error("\(name) links an unknown lab `\(lab.value.clipped)`" + .didYouMean(labSuggester.suggest(lab.value)), lab.at)
                 }
             }
@@ -181,13 +196,21 @@ struct PlanValidator {
                 }
                 switch refs[r.value]?.ref {
                 case let .task(j):
-                    if j == i { error("\(name) requires itself", r.at) }
-                    else if j == parent[i] {
-                        error("\(name) both requires `\(r.value.clipped)` and is decomposed from it; a part cannot wait for its parent, which waits for its parts", r.at)
-                    } else { taskReqs[i].append(j) }
+                    if j == i {
+                        error("\(name) requires itself", r.at)
+                    } else if j == parent[i] {
+                        error(
+                            "\(name) both requires `\(r.value.clipped)` and is decomposed from it; a part cannot wait for its parent, which waits for its parts",
+                            r.at)
+                    } else {
+                        taskReqs[i].append(j)
+                    }
                 case let .phase(p):
-                    if p == drafts[i].phase { error("\(name) requires its own phase `\(r.value.clipped)`, which includes the task itself", r.at) }
-                    else { phaseReqs[i].append(p) }
+                    if p == drafts[i].phase {
+                        error("\(name) requires its own phase `\(r.value.clipped)`, which includes the task itself", r.at)
+                    } else {
+                        phaseReqs[i].append(p)
+                    }
                 case nil:
                     error("\(name) requires `\(r.value.clipped)`, which is neither a task nor a phase" + .didYouMean(suggest(r.value)), r.at)
                 }
@@ -214,8 +237,9 @@ struct PlanValidator {
                 } else {
                     let k = cycle.firstIndex(of: first) ?? 0
                     let path = (cycle[k...] + cycle[..<k] + [first]).map { drafts[$0].id?.value ?? "?" }
-                    error("`decomposed-from` goes round in a cycle: \(path.joined(separator: " → "))",
-                          drafts[first].decomposedFrom?.at ?? drafts[first].at)
+                    error(
+                        "`decomposed-from` goes round in a cycle: \(path.joined(separator: " → "))",
+                        drafts[first].decomposedFrom?.at ?? drafts[first].at)
                 }
             }
             for w in walk { color[w] = 2 }
@@ -224,12 +248,14 @@ struct PlanValidator {
         for i in 0..<n { if let p = parent[i], !inPartCycle[i] { parts[p].append(i) } }
 
         // --- requires cycles -------------------------------------------------------
-        findRequiresCycles(drafts: drafts, phases: draft.phases, parent: parent, inPartCycle: inPartCycle,
-                           taskReqs: taskReqs, phaseReqs: phaseReqs)
+        findRequiresCycles(
+            drafts: drafts, phases: draft.phases, parent: parent, inPartCycle: inPartCycle,
+            taskReqs: taskReqs, phaseReqs: phaseReqs)
 
         // --- warnings --------------------------------------------------------------
-        dueWarnings(drafts: drafts, phases: draft.phases, parent: parent, inPartCycle: inPartCycle, parts: parts,
-                    taskReqs: taskReqs, phaseReqs: phaseReqs)
+        dueWarnings(
+            drafts: drafts, phases: draft.phases, parent: parent, inPartCycle: inPartCycle, parts: parts,
+            taskReqs: taskReqs, phaseReqs: phaseReqs)
         for (k, i) in noLab.enumerated() {
             if k == PlanValidator.maxNoLabWarnings {
                 warning("\(noLab.count - k) more tasks have no lab", nil); break
@@ -247,8 +273,10 @@ struct PlanValidator {
 
     // MARK: - Cycles in requires
 
-    private mutating func findRequiresCycles(drafts: [TaskDraft], phases: [PhaseDraft], parent: [Int?], inPartCycle: [Bool],
-                                             taskReqs: [[Int]], phaseReqs: [[Int]]) {
+    private mutating func findRequiresCycles(
+        drafts: [TaskDraft], phases: [PhaseDraft], parent: [Int?], inPartCycle: [Bool],
+        taskReqs: [[Int]], phaseReqs: [[Int]]
+    ) {
         let n = drafts.count
         // Nodes: T(i) = i, the task; R(i) = n + i, what it requires (own and inherited);
         // P(p) = 2n + p, a phase, which waits for each of its tasks.
@@ -261,7 +289,7 @@ struct PlanValidator {
             for p in phaseReqs[i] { edges.append((Int32(n + i), Int32(2 * n + p))) }
             if let p = parent[i], !inPartCycle[i] {
                 edges.append((Int32(n + i), Int32(n + p)))  // a part inherits its parent's requirements
-                edges.append((Int32(p), Int32(i)))          // a parent waits for its parts
+                edges.append((Int32(p), Int32(i)))  // a parent waits for its parts
             }
             edges.append((Int32(2 * n + drafts[i].phase), Int32(i)))
         }
@@ -296,7 +324,9 @@ struct PlanValidator {
                         index[w] = counter; low[w] = counter; counter += 1
                         stack.append(Int32(w)); onStack[w] = true
                         calls.append((Int32(w), start[w]))
-                    } else if onStack[w] { low[vi] = min(low[vi], index[w]) }
+                    } else if onStack[w] {
+                        low[vi] = min(low[vi], index[w])
+                    }
                 } else {
                     calls.removeLast()
                     if let (u, _) = calls.last { low[Int(u)] = min(low[Int(u)], low[vi]) }
@@ -341,8 +371,7 @@ struct PlanValidator {
             var names: [String] = []
             var inherited = false
             for (k, v) in path.enumerated() {
-                if v < n { names.append(drafts[v].id?.value ?? "?") }
-                else if v >= 2 * n { names.append("\(phases[v - 2 * n].id?.value ?? "?") (phase)") }
+                if v < n { names.append(drafts[v].id?.value ?? "?") } else if v >= 2 * n { names.append("\(phases[v - 2 * n].id?.value ?? "?") (phase)") }
                 if k > 0 {
                     let u = path[k - 1]
                     if (u >= n && u < 2 * n && v >= n && v < 2 * n) || (u < n && v < n) { inherited = true }
@@ -351,8 +380,9 @@ struct PlanValidator {
             var collapsed: [String] = []
             for name in names where collapsed.last != name { collapsed.append(name) }
             let why = inherited ? " (a part waits for everything its parent requires, and a parent waits for its parts)" : ""
-            error("`requires` goes round in a cycle: \(collapsed.joined(separator: " → "))\(why)",
-                  drafts[i].requiresAt ?? drafts[i].at)
+            error(
+                "`requires` goes round in a cycle: \(collapsed.joined(separator: " → "))\(why)",
+                drafts[i].requiresAt ?? drafts[i].at)
         }
     }
 
@@ -360,8 +390,10 @@ struct PlanValidator {
 
     private enum Via { case requires, phase(Int), part, inherited(Int) }
 
-    private mutating func dueWarnings(drafts: [TaskDraft], phases: [PhaseDraft], parent: [Int?], inPartCycle: [Bool],
-                                      parts: [[Int]], taskReqs: [[Int]], phaseReqs: [[Int]]) {
+    private mutating func dueWarnings(
+        drafts: [TaskDraft], phases: [PhaseDraft], parent: [Int?], inPartCycle: [Bool],
+        parts: [[Int]], taskReqs: [[Int]], phaseReqs: [[Int]]
+    ) {
         let n = drafts.count
         // The date each task is due: its own, else its nearest ancestor's, else its phase's
         // (the rule of `Plan.due(of:)`).
@@ -442,23 +474,28 @@ struct PlanValidator {
         var phases: [Phase] = []
         phases.reserveCapacity(draft.phases.count)
         for p in draft.phases {
-            phases.append(Phase(id: p.id?.value ?? "", number: p.number?.value ?? 0, icon: p.icon,
-                                title: p.title?.value ?? "", due: p.due?.value, notes: p.notes))
+            phases.append(
+                Phase(
+                    id: p.id?.value ?? "", number: p.number?.value ?? 0, icon: p.icon,
+                    title: p.title?.value ?? "", due: p.due?.value, notes: p.notes))
         }
         var tasks: [Task] = []
         tasks.reserveCapacity(drafts.count)
         for i in drafts.indices {
             phases[drafts[i].phase].tasks.append(i)
-            tasks.append(Task(id: drafts[i].id?.value ?? "", title: drafts[i].title?.value ?? "", phase: drafts[i].phase,
-                              position: phases[drafts[i].phase].tasks.count, labs: drafts[i].labs.map(\.value),
-                              requires: drafts[i].requires.map(\.value), due: drafts[i].due?.value,
-                              decomposedFrom: drafts[i].decomposedFrom?.value, generatedFrom: drafts[i].generatedFrom?.value,
-                              renamedFrom: drafts[i].renamedFrom.map(\.value), notes: drafts[i].notes))
+            tasks.append(
+                Task(
+                    id: drafts[i].id?.value ?? "", title: drafts[i].title?.value ?? "", phase: drafts[i].phase,
+                    position: phases[drafts[i].phase].tasks.count, labs: drafts[i].labs.map(\.value),
+                    requires: drafts[i].requires.map(\.value), due: drafts[i].due?.value,
+                    decomposedFrom: drafts[i].decomposedFrom?.value, generatedFrom: drafts[i].generatedFrom?.value,
+                    renamedFrom: drafts[i].renamedFrom.map(\.value), notes: drafts[i].notes))
         }
-        return Plan(schema: draft.schema?.value ?? PlanValidator.schema, id: draft.id?.value ?? "",
-                    title: draft.title?.value ?? "", generatedFrom: draft.generatedFrom, start: draft.start?.value,
-                    frontMatter: draft.frontMatter, noteBefore: draft.noteBefore, noteAfter: draft.noteAfter,
-                    phases: phases, tasks: tasks)
+        return Plan(
+            schema: draft.schema?.value ?? PlanValidator.schema, id: draft.id?.value ?? "",
+            title: draft.title?.value ?? "", generatedFrom: draft.generatedFrom, start: draft.start?.value,
+            frontMatter: draft.frontMatter, noteBefore: draft.noteBefore, noteAfter: draft.noteAfter,
+            phases: phases, tasks: tasks)
     }
 }
 

@@ -64,7 +64,8 @@ extension Store {
     /// Check-offs and rechecks that are not undone, oldest first: what `review` schedules from.
     public func verdicts() throws(StoreError) -> [Event] {
         try read { db in
-            try db.query("""
+            try db.query(
+                """
                 SELECT \(Event.columns) FROM events
                 WHERE kind IN ('checked', 'rechecked')
                   AND id NOT IN (SELECT target FROM events WHERE kind = 'undo' AND target IS NOT NULL)

@@ -38,8 +38,10 @@ public struct Event: Codable, Sendable, Equatable {
     /// Globally unique: `<machine>-<id there>-<random>` (set by the database when recorded).
     public var uid: String?
 
-    public init(id: Int64? = nil, at: String, day: String, kind: Kind, task: String?, note: String? = nil,
-                verified: Bool = false, passed: Bool? = nil, target: Int64? = nil, subject: LabSubject? = nil, uid: String? = nil) {
+    public init(
+        id: Int64? = nil, at: String, day: String, kind: Kind, task: String?, note: String? = nil,
+        verified: Bool = false, passed: Bool? = nil, target: Int64? = nil, subject: LabSubject? = nil, uid: String? = nil
+    ) {
         self.id = id; self.at = at; self.day = day; self.kind = kind; self.task = task
         self.note = note; self.verified = verified; self.passed = passed; self.target = target
         self.subject = subject?.isOwnWork == true ? subject : nil
@@ -86,8 +88,10 @@ public struct TaskProgress: Codable, Sendable, Equatable {
         case task, doneOn = "done_on", checkedAt = "checked_at", verified, regressed, note, event, subject
     }
 
-    public init(task: String, doneOn: String, checkedAt: String, verified: Bool, regressed: Bool, note: String?, event: Int64,
-                subject: LabSubject? = nil) {
+    public init(
+        task: String, doneOn: String, checkedAt: String, verified: Bool, regressed: Bool, note: String?, event: Int64,
+        subject: LabSubject? = nil
+    ) {
         self.task = task; self.doneOn = doneOn; self.checkedAt = checkedAt; self.verified = verified
         self.regressed = regressed; self.note = note; self.event = event
         self.subject = verified && subject?.isOwnWork == true ? subject : nil
@@ -101,9 +105,10 @@ public struct TaskProgress: Codable, Sendable, Equatable {
 
     /// Read by position (select `columns`): `progress()` reads every row on most commands.
     init(row: SQLiteRow) {
-        self.init(task: row.text(0), doneOn: row.text(1), checkedAt: row.text(2), verified: row.bool(3),
-                  regressed: row.bool(4), note: row.optionalText(5), event: row.int64(6),
-                  subject: LabSubject(stored: row.optionalText(7)))
+        self.init(
+            task: row.text(0), doneOn: row.text(1), checkedAt: row.text(2), verified: row.bool(3),
+            regressed: row.bool(4), note: row.optionalText(5), event: row.int64(6),
+            subject: LabSubject(stored: row.optionalText(7)))
     }
 }
 
@@ -131,9 +136,11 @@ public struct LabRun: Codable, Sendable, Equatable {
         case checksPassed = "checks_passed", checksTotal = "checks_total", figures, error, subject
     }
 
-    public init(id: Int64? = nil, event: Int64 = 0, lab: String, task: String?, at: String, seconds: Double,
-                outcome: String, quick: Bool, checksPassed: Int, checksTotal: Int, figures: String, error: String?,
-                subject: LabSubject? = nil) {
+    public init(
+        id: Int64? = nil, event: Int64 = 0, lab: String, task: String?, at: String, seconds: Double,
+        outcome: String, quick: Bool, checksPassed: Int, checksTotal: Int, figures: String, error: String?,
+        subject: LabSubject? = nil
+    ) {
         self.id = id; self.event = event; self.lab = lab; self.task = task; self.at = at
         self.seconds = seconds; self.outcome = outcome; self.quick = quick
         self.checksPassed = checksPassed; self.checksTotal = checksTotal; self.figures = figures; self.error = error
@@ -146,16 +153,19 @@ public struct LabRun: Codable, Sendable, Equatable {
     static let insertColumns = "event, lab, task, at, seconds, outcome, quick, checks_passed, checks_total, figures, error, subject"
 
     var values: [SQLValue] {
-        [.integer(event), .text(lab), SQLValue(task), .text(at), .real(seconds), .text(outcome), SQLValue(quick),
-         SQLValue(checksPassed), SQLValue(checksTotal), .text(figures), SQLValue(error), SQLValue(subject?.stored)]
+        [
+            .integer(event), .text(lab), SQLValue(task), .text(at), .real(seconds), .text(outcome), SQLValue(quick),
+            SQLValue(checksPassed), SQLValue(checksTotal), .text(figures), SQLValue(error), SQLValue(subject?.stored),
+        ]
     }
 
     /// Read by position (select `columns`).
     init(row: SQLiteRow) {
-        self.init(id: row.int64(0), event: row.int64(1), lab: row.text(2), task: row.optionalText(3), at: row.text(4),
-                  seconds: row.double(5), outcome: row.text(6), quick: row.bool(7), checksPassed: row.int(8),
-                  checksTotal: row.int(9), figures: row.text(10), error: row.optionalText(11),
-                  subject: LabSubject(stored: row.optionalText(12)))
+        self.init(
+            id: row.int64(0), event: row.int64(1), lab: row.text(2), task: row.optionalText(3), at: row.text(4),
+            seconds: row.double(5), outcome: row.text(6), quick: row.bool(7), checksPassed: row.int(8),
+            checksTotal: row.int(9), figures: row.text(10), error: row.optionalText(11),
+            subject: LabSubject(stored: row.optionalText(12)))
     }
 }
 
@@ -166,7 +176,8 @@ extension LabSubject {
     /// Reads `stored`; nil for NULL, the reference, or a kind this build does not know.
     init?(stored: String?) {
         guard let stored, let space = stored.firstIndex(of: " "),
-              let kind = Kind(rawValue: String(stored[..<space])), kind != .reference else { return nil }
+            let kind = Kind(rawValue: String(stored[..<space])), kind != .reference
+        else { return nil }
         self.init(kind, String(stored[stored.index(after: space)...]))
     }
 }

@@ -30,8 +30,9 @@ extension Store {
             var written: [Event] = []
             for item in items {
                 if let current = try Store.current(db, task: item.task), !item.improves(on: current) { continue }
-                var e = Event(at: stamp, day: day.description, kind: .checked, task: item.task, note: note,
-                              verified: item.verified, subject: item.subject)
+                var e = Event(
+                    at: stamp, day: day.description, kind: .checked, task: item.task, note: note,
+                    verified: item.verified, subject: item.subject)
                 try Store.append(db, &e)
                 try Store.apply(db, task: item.task)
                 written.append(e)
@@ -61,12 +62,16 @@ extension Store {
     public func undoLast(day: Day, at: Date = Date()) throws(StoreError) -> Event? {
         let stamp = Timestamp.iso(at)
         return try write { db in
-            guard let last = try db.query("""
-                SELECT \(Event.columns) FROM events
-                WHERE kind IN ('checked', 'reopened', 'rechecked')
-                  AND id NOT IN (SELECT target FROM events WHERE kind = 'undo' AND target IS NOT NULL)
-                ORDER BY at DESC, uid DESC LIMIT 1
-                """, [], Event.init(row:)).first else { return nil }
+            guard
+                let last = try db.query(
+                    """
+                    SELECT \(Event.columns) FROM events
+                    WHERE kind IN ('checked', 'reopened', 'rechecked')
+                      AND id NOT IN (SELECT target FROM events WHERE kind = 'undo' AND target IS NOT NULL)
+                    ORDER BY at DESC, uid DESC LIMIT 1
+                    """, [], Event.init(row:)
+                ).first
+            else { return nil }
             var e = Event(at: stamp, day: day.description, kind: .undo, task: last.task, target: last.id)
             try Store.append(db, &e)
             if let task = last.task { try Store.apply(db, task: task) }
@@ -84,7 +89,8 @@ extension Store {
             var r = run
             r.event = e.id ?? 0
             r.at = stamp
-            try db.run("""
+            try db.run(
+                """
                 INSERT INTO lab_runs (\(LabRun.insertColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """, r.values)
             r.id = db.lastInsertedRowID
@@ -124,7 +130,8 @@ extension Store {
     /// Recomputes one task's current state from its events that are not undone: the
     /// current-state table is a cache of the log, rebuilt per task on every change.
     static func apply(_ db: SQLiteConnection, task: String) throws(SQLiteError) {
-        let events = try db.query("""
+        let events = try db.query(
+            """
             SELECT \(Event.columns) FROM events
             WHERE task = ? AND kind IN ('checked', 'reopened', 'rechecked')
               AND id NOT IN (SELECT target FROM events WHERE kind = 'undo' AND task = ? AND target IS NOT NULL)
@@ -132,10 +139,14 @@ extension Store {
             """, [.text(task), .text(task)], Event.init(row:))
         let state = replay(events)
         if let p = state[task] {
-            try db.run("""
+            try db.run(
+                """
                 INSERT OR REPLACE INTO task_state (\(TaskProgress.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, [.text(p.task), .text(p.doneOn), .text(p.checkedAt), SQLValue(p.verified), SQLValue(p.regressed),
-                      SQLValue(p.note), .integer(p.event), SQLValue(p.subject?.stored)])
+                """,
+                [
+                    .text(p.task), .text(p.doneOn), .text(p.checkedAt), SQLValue(p.verified), SQLValue(p.regressed),
+                    SQLValue(p.note), .integer(p.event), SQLValue(p.subject?.stored),
+                ])
         } else {
             try db.run("DELETE FROM task_state WHERE task = ?", [.text(task)])
         }
@@ -143,16 +154,22 @@ extension Store {
 
     /// The stored state of one task, if it has any.
     static func current(_ db: SQLiteConnection, task: String) throws(SQLiteError) -> TaskProgress? {
-        try db.query("SELECT \(TaskProgress.columns) FROM task_state WHERE task = ?", [.text(task)],
-                     TaskProgress.init(row:)).first
+        try db.query(
+            "SELECT \(TaskProgress.columns) FROM task_state WHERE task = ?", [.text(task)],
+            TaskProgress.init(row:)
+        ).first
     }
 
     /// Appends an event to the log and sets its id.
     static func append(_ db: SQLiteConnection, _ e: inout Event) throws(SQLiteError) {
-        try db.run("""
+        try db.run(
+            """
             INSERT INTO events (at, day, kind, task, note, verified, passed, target, subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, [.text(e.at), .text(e.day), .text(e.kind.rawValue), SQLValue(e.task), SQLValue(e.note),
-                  SQLValue(e.verified), SQLValue(e.passed), SQLValue(e.target), SQLValue(e.subject?.stored)])
+            """,
+            [
+                .text(e.at), .text(e.day), .text(e.kind.rawValue), SQLValue(e.task), SQLValue(e.note),
+                SQLValue(e.verified), SQLValue(e.passed), SQLValue(e.target), SQLValue(e.subject?.stored),
+            ])
         e.id = db.lastInsertedRowID
     }
 
@@ -163,8 +180,9 @@ extension Store {
             guard let task = e.task, let id = e.id else { continue }
             switch e.kind {
             case .checked:
-                state[task] = TaskProgress(task: task, doneOn: e.day, checkedAt: e.at, verified: e.verified,
-                                           regressed: false, note: e.note, event: id, subject: e.subject)
+                state[task] = TaskProgress(
+                    task: task, doneOn: e.day, checkedAt: e.at, verified: e.verified,
+                    regressed: false, note: e.note, event: id, subject: e.subject)
             case .reopened:
                 state[task] = nil
             case .rechecked:
@@ -233,8 +251,9 @@ extension Store {
         return try read { db in
             var out: [LabRun] = []
             for lab in labs {
-                out += try db.query("SELECT \(LabRun.columns) FROM lab_runs WHERE lab = ? ORDER BY at DESC, id DESC LIMIT ?",
-                                    [.text(lab), SQLValue(perLab)], LabRun.init(row:))
+                out += try db.query(
+                    "SELECT \(LabRun.columns) FROM lab_runs WHERE lab = ? ORDER BY at DESC, id DESC LIMIT ?",
+                    [.text(lab), SQLValue(perLab)], LabRun.init(row:))
             }
             return out
         }
@@ -254,7 +273,8 @@ extension Store {
         try read { db in
             let integrity = try db.query("PRAGMA integrity_check") { $0.text(0) }
             let count = try db.query("SELECT count(*) FROM events") { $0.int(0) }.first ?? 0
-            let events = try db.query("""
+            let events = try db.query(
+                """
                 SELECT \(Event.columns) FROM events
                 WHERE kind IN ('checked', 'reopened', 'rechecked')
                   AND id NOT IN (SELECT target FROM events WHERE kind = 'undo' AND target IS NOT NULL)
@@ -281,7 +301,8 @@ public enum Timestamp {
         func p(_ v: Int32, _ w: Int) -> String {
             let s = String(v); return String(repeating: "0", count: max(0, w - s.count)) + s
         }
-        return "\(p(tm.tm_year + 1900, 4))-\(p(tm.tm_mon + 1, 2))-\(p(tm.tm_mday, 2))T\(p(tm.tm_hour, 2)):\(p(tm.tm_min, 2)):\(p(tm.tm_sec, 2)).\(p(Int32(ms), 3))Z"
+        return
+            "\(p(tm.tm_year + 1900, 4))-\(p(tm.tm_mon + 1, 2))-\(p(tm.tm_mday, 2))T\(p(tm.tm_hour, 2)):\(p(tm.tm_min, 2)):\(p(tm.tm_sec, 2)).\(p(Int32(ms), 3))Z"
     }
 }
 

@@ -100,9 +100,11 @@ public final class Store: @unchecked Sendable {
         }
         let appID = head[68..<72].reduce(Int32(0)) { ($0 << 8) | Int32($1) }
         if appID != applicationID {
-            throw .notADatabase(path, appID == 0
-                ? "it is a SQLite database of another application"
-                : String(format: "it is a SQLite database of another application (id 0x%08x)", appID))
+            throw .notADatabase(
+                path,
+                appID == 0
+                    ? "it is a SQLite database of another application"
+                    : String(format: "it is a SQLite database of another application (id 0x%08x)", appID))
         }
     }
 
@@ -124,7 +126,9 @@ public final class Store: @unchecked Sendable {
     /// (Databases made before the store left GRDB also hold its `grdb_migrations` table;
     /// `user_version` has always counted the migrations applied, so it is all that is read.)
     static let migrations: [(name: String, sql: String)] = [
-        ("v1: events, task state, lab runs", """
+        (
+            "v1: events, task state, lab runs",
+            """
             PRAGMA application_id = \(applicationID);
             CREATE TABLE events (
               id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -164,14 +168,18 @@ public final class Store: @unchecked Sendable {
             );
             CREATE INDEX lab_runs_lab ON lab_runs(lab, id);
             CREATE INDEX lab_runs_task ON lab_runs(task, id);
-            """),
+            """
+        ),
         // Exercise mode: what a run judged, and what a verified check-off was verified
         // against, when it was the learner's own work ("kind value"; NULL: the reference).
-        ("v2: lab subjects", """
+        (
+            "v2: lab subjects",
+            """
             ALTER TABLE events ADD COLUMN subject TEXT;
             ALTER TABLE task_state ADD COLUMN subject TEXT;
             ALTER TABLE lab_runs ADD COLUMN subject TEXT;
-            """),
+            """
+        ),
         // The learner's own start (`started` events, read on every command) and the lab
         // verdicts `review` schedules from are found by kind. Sync (`curriculum sync DIR`):
         // every event gets a globally unique id, `<machine>-<its id here>-<random>`, made by
@@ -180,7 +188,9 @@ public final class Store: @unchecked Sendable {
         // (by time, then uid). An undo names its target by uid too, for targets imported
         // later. Earlier builds know neither the `started` kind nor these columns, so the
         // version also keeps them from reading such a log.
-        ("v3: learner's start, sync", """
+        (
+            "v3: learner's start, sync",
+            """
             CREATE INDEX events_kind ON events(kind, id);
             CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
             INSERT INTO sync_state (key, value) VALUES ('machine', lower(hex(randomblob(8))));
@@ -195,7 +205,8 @@ public final class Store: @unchecked Sendable {
                                 target_uid = (SELECT t.uid FROM events t WHERE t.id = NEW.target)
               WHERE id = NEW.id;
             END;
-            """),
+            """
+        ),
     ]
 
     /// Applies the migrations the database has not had, in one IMMEDIATE transaction, each
@@ -287,8 +298,11 @@ public enum StoreError: Error, Equatable, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .notADatabase(p, why): return "\(p) is not a curriculum progress database: \(why); it was left untouched (move it away or pass another --db)."
-        case let .corrupt(p, why): return "the progress database \(p) is damaged (\(why)); it was left untouched — restore it from a backup, or run `curriculum doctor` for details."
-        case let .newerVersion(p, v, known): return "the progress database \(p) was written by a newer curriculum (schema \(v); this one knows up to \(known)); it was left untouched — upgrade curriculum."
+        case let .corrupt(p, why):
+            return "the progress database \(p) is damaged (\(why)); it was left untouched — restore it from a backup, or run `curriculum doctor` for details."
+        case let .newerVersion(p, v, known):
+            return
+                "the progress database \(p) was written by a newer curriculum (schema \(v); this one knows up to \(known)); it was left untouched — upgrade curriculum."
         case let .readOnly(p): return "the progress database \(p) is read-only, so nothing can be recorded; make it writable or pass another --db."
         case let .busy(p): return "the progress database \(p) stayed locked by another process for 30 seconds; try again."
         case let .unreadable(p, why): return "the progress database \(p) cannot be read: \(why)."

@@ -200,26 +200,35 @@ extension Store {
             // Events already here are skipped without a statement each.
             let known = Set(try db.query("SELECT uid FROM events") { $0.text(0) })
             for w in incoming where !known.contains(w.uid) {
-                try db.run("""
+                try db.run(
+                    """
                     INSERT OR IGNORE INTO events (at, day, kind, task, note, verified, passed, subject, uid, target_uid)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """, [.text(w.at), .text(w.day), .text(w.kind), SQLValue(w.task), SQLValue(w.note), SQLValue(w.verified ?? false),
-                          SQLValue(w.passed), SQLValue(w.subject), .text(w.uid), SQLValue(w.target)])
+                    """,
+                    [
+                        .text(w.at), .text(w.day), .text(w.kind), SQLValue(w.task), SQLValue(w.note), SQLValue(w.verified ?? false),
+                        SQLValue(w.passed), SQLValue(w.subject), .text(w.uid), SQLValue(w.target),
+                    ])
                 guard db.changes > 0 else { continue }
                 added += 1
                 let id = db.lastInsertedRowID
                 if let r = w.run {
-                    try db.run("""
+                    try db.run(
+                        """
                         INSERT INTO lab_runs (\(LabRun.insertColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """, [.integer(id), .text(r.lab), SQLValue(w.task), .text(w.at), .real(r.seconds), .text(r.outcome),
-                              SQLValue(r.quick), SQLValue(r.checksPassed), SQLValue(r.checksTotal), .text(r.figures),
-                              SQLValue(r.error), SQLValue(r.subject)])
+                        """,
+                        [
+                            .integer(id), .text(r.lab), SQLValue(w.task), .text(w.at), .real(r.seconds), .text(r.outcome),
+                            SQLValue(r.quick), SQLValue(r.checksPassed), SQLValue(r.checksTotal), .text(r.figures),
+                            SQLValue(r.error), SQLValue(r.subject),
+                        ])
                 }
                 if w.kind != Event.Kind.labRun.rawValue && w.kind != Event.Kind.started.rawValue { changedTasks = true }
             }
             if added > 0 {
                 // Undo targets by uid, wherever (and whenever) the target arrived.
-                try db.run("""
+                try db.run(
+                    """
                     UPDATE events SET target = (SELECT t.id FROM events t WHERE t.uid = events.target_uid)
                     WHERE kind = 'undo' AND target IS NULL AND target_uid IS NOT NULL
                     """)
@@ -228,21 +237,27 @@ extension Store {
             // This machine's events not yet in its file.
             var out: [Sync.Wire] = []
             if !ownBad {
-                let rows = try db.query("""
+                let rows = try db.query(
+                    """
                     SELECT \(Event.columns), target_uid FROM events WHERE uid LIKE ? ORDER BY id
-                    """, [.text(machine + "-%")]) { row throws(SQLiteError) in (try Event(row: row), row.optionalText(11)) }
-                let runs = try db.query("SELECT \(LabRun.columns) FROM lab_runs WHERE event IN (SELECT id FROM events WHERE uid LIKE ?)",
-                                        [.text(machine + "-%")], LabRun.init(row:))
+                    """, [.text(machine + "-%")]
+                ) { row throws(SQLiteError) in (try Event(row: row), row.optionalText(11)) }
+                let runs = try db.query(
+                    "SELECT \(LabRun.columns) FROM lab_runs WHERE event IN (SELECT id FROM events WHERE uid LIKE ?)",
+                    [.text(machine + "-%")], LabRun.init(row:))
                 let runByEvent = Dictionary(runs.map { ($0.event, $0) }, uniquingKeysWith: { a, _ in a })
                 for (e, targetUID) in rows {
                     guard let uid = e.uid, !ownUIDs.contains(uid) else { continue }
                     let run = e.id.flatMap { runByEvent[$0] }.map {
-                        Sync.Wire.Run(lab: $0.lab, seconds: $0.seconds, outcome: $0.outcome, quick: $0.quick, checksPassed: $0.checksPassed,
-                                      checksTotal: $0.checksTotal, figures: $0.figures, error: $0.error, subject: $0.subject?.stored)
+                        Sync.Wire.Run(
+                            lab: $0.lab, seconds: $0.seconds, outcome: $0.outcome, quick: $0.quick, checksPassed: $0.checksPassed,
+                            checksTotal: $0.checksTotal, figures: $0.figures, error: $0.error, subject: $0.subject?.stored)
                     }
-                    out.append(Sync.Wire(uid: uid, at: e.at, day: e.day, kind: e.kind.rawValue, task: e.task, note: e.note,
-                                         verified: e.verified ? true : nil, passed: e.passed, target: targetUID,
-                                         subject: e.subject?.stored, run: run))
+                    out.append(
+                        Sync.Wire(
+                            uid: uid, at: e.at, day: e.day, kind: e.kind.rawValue, task: e.task, note: e.note,
+                            verified: e.verified ? true : nil, passed: e.passed, target: targetUID,
+                            subject: e.subject?.stored, run: run))
                 }
             }
             return (added, out)
@@ -254,16 +269,17 @@ extension Store {
             let fd = Glibc.open(ownPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
             guard fd >= 0 else { throw .cannotCreate(ownPath, String(cString: strerror(errno))) }
             defer { Glibc.close(fd) }
-            let ok = text.utf8.withContiguousStorageIfAvailable { buf -> Bool in
-                var done = 0
-                while done < buf.count {
-                    let n = Glibc.write(fd, buf.baseAddress! + done, buf.count - done)
-                    if n < 0 && errno == EINTR { continue }
-                    guard n > 0 else { return false }
-                    done += n
-                }
-                return fsync(fd) == 0
-            } ?? false
+            let ok =
+                text.utf8.withContiguousStorageIfAvailable { buf -> Bool in
+                    var done = 0
+                    while done < buf.count {
+                        let n = Glibc.write(fd, buf.baseAddress! + done, buf.count - done)
+                        if n < 0 && errno == EINTR { continue }
+                        guard n > 0 else { return false }
+                        done += n
+                    }
+                    return fsync(fd) == 0
+                } ?? false
             if !ok { throw .failed(ownPath, "the sync file could not be written (\(String(cString: strerror(errno))))") }
         }
         return Sync.Report(machine: machine, exported: outgoing.count, imported: imported, files: names.count, problems: problems)
@@ -271,7 +287,8 @@ extension Store {
 
     /// Replays the whole log (undone events left out) in its one order into the current state.
     static func rebuildState(_ db: SQLiteConnection) throws(SQLiteError) {
-        let events = try db.query("""
+        let events = try db.query(
+            """
             SELECT \(Event.columns) FROM events
             WHERE kind IN ('checked', 'reopened', 'rechecked')
               AND id NOT IN (SELECT target FROM events WHERE kind = 'undo' AND target IS NOT NULL)
@@ -280,10 +297,14 @@ extension Store {
         let state = replay(events)
         try db.run("DELETE FROM task_state")
         for p in state.values.sorted(by: { $0.task < $1.task }) {
-            try db.run("""
+            try db.run(
+                """
                 INSERT INTO task_state (\(TaskProgress.columns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, [.text(p.task), .text(p.doneOn), .text(p.checkedAt), SQLValue(p.verified), SQLValue(p.regressed),
-                      SQLValue(p.note), .integer(p.event), SQLValue(p.subject?.stored)])
+                """,
+                [
+                    .text(p.task), .text(p.doneOn), .text(p.checkedAt), SQLValue(p.verified), SQLValue(p.regressed),
+                    SQLValue(p.note), .integer(p.event), SQLValue(p.subject?.stored),
+                ])
         }
     }
 }

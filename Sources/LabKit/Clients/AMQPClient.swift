@@ -1,6 +1,7 @@
 import CRabbitMQ
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,8 +32,10 @@ public final class AMQPConnection: @unchecked Sendable {
 
     /// Connects and logs in (the broker's default `guest` user, allowed from loopback only)
     /// and opens channel 1.
-    public static func open(host: String = "127.0.0.1", port: Int, user: String = "guest",
-                            password: String = "guest", timeout: Double = 10) throws -> AMQPConnection {
+    public static func open(
+        host: String = "127.0.0.1", port: Int, user: String = "guest",
+        password: String = "guest", timeout: Double = 10
+    ) throws -> AMQPConnection {
         guard let state = amqp_new_connection() else { throw Failure("amqp_new_connection failed") }
         guard let socket = amqp_tcp_socket_new(state) else {
             amqp_destroy_connection(state)
@@ -69,8 +72,10 @@ public final class AMQPConnection: @unchecked Sendable {
 
     /// Declares a queue; returns its name (the broker's, for `""`) and message count.
     @discardableResult
-    public func declareQueue(_ name: String, durable: Bool = true, exclusive: Bool = false, autoDelete: Bool = false,
-                             arguments: [String: AMQPValue] = [:]) throws -> (name: String, messages: Int, consumers: Int) {
+    public func declareQueue(
+        _ name: String, durable: Bool = true, exclusive: Bool = false, autoDelete: Bool = false,
+        arguments: [String: AMQPValue] = [:]
+    ) throws -> (name: String, messages: Int, consumers: Int) {
         let ok = try withTable(arguments) { table in
             name.withBytes { q in
                 amqp_queue_declare(state, channel, q, 0, durable ? 1 : 0, exclusive ? 1 : 0, autoDelete ? 1 : 0, table)
@@ -120,8 +125,10 @@ public final class AMQPConnection: @unchecked Sendable {
     /// Publishes one message. `persistent` sets delivery mode 2 (written to disk by a durable
     /// queue); `headers` travel in the message's properties; `expirationMs` is a per-message
     /// TTL (the message expires, or is dead-lettered, that long after entering a queue).
-    public func publish(exchange: String = "", routingKey: String, body: String, persistent: Bool = true,
-                        headers: [String: AMQPValue] = [:], messageID: String? = nil, expirationMs: Int? = nil) throws {
+    public func publish(
+        exchange: String = "", routingKey: String, body: String, persistent: Bool = true,
+        headers: [String: AMQPValue] = [:], messageID: String? = nil, expirationMs: Int? = nil
+    ) throws {
         var props = amqp_basic_properties_t()
         props._flags = amqp_flags_t(AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG)
         props.delivery_mode = persistent ? 2 : 1
@@ -167,8 +174,10 @@ public final class AMQPConnection: @unchecked Sendable {
     /// Publishes in confirm mode and waits for the broker's answer: true when it took the
     /// message (basic.ack), false when it refused it (basic.nack, e.g. a full queue with
     /// `x-overflow: reject-publish`).
-    public func publishConfirmed(exchange: String = "", routingKey: String, body: String, persistent: Bool = true,
-                                 headers: [String: AMQPValue] = [:], timeout: Double = 30) throws -> Bool {
+    public func publishConfirmed(
+        exchange: String = "", routingKey: String, body: String, persistent: Bool = true,
+        headers: [String: AMQPValue] = [:], timeout: Double = 30
+    ) throws -> Bool {
         if confirmSeq == 0 { try confirmSelect() }
         let seq = confirmSeq
         try publish(exchange: exchange, routingKey: routingKey, body: body, persistent: persistent, headers: headers)
@@ -220,9 +229,10 @@ public final class AMQPConnection: @unchecked Sendable {
         let reply = amqp_consume_message(state, &envelope, &tv, 0)
         if reply.reply_type == AMQP_RESPONSE_NORMAL {
             defer { amqp_destroy_envelope(&envelope) }
-            return AMQPDelivery(tag: envelope.delivery_tag, redelivered: envelope.redelivered != 0,
-                                exchange: envelope.exchange.string, routingKey: envelope.routing_key.string,
-                                body: envelope.message.body.string, properties: envelope.message.properties)
+            return AMQPDelivery(
+                tag: envelope.delivery_tag, redelivered: envelope.redelivered != 0,
+                exchange: envelope.exchange.string, routingKey: envelope.routing_key.string,
+                body: envelope.message.body.string, properties: envelope.message.properties)
         }
         if reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && reply.library_error == AMQP_STATUS_TIMEOUT.rawValue {
             return nil
@@ -255,14 +265,16 @@ public final class AMQPConnection: @unchecked Sendable {
         let reply = queue.withBytes { q in amqp_basic_get(state, channel, q, autoAck ? 1 : 0) }
         try check(reply, "basic.get \(queue)")
         guard reply.reply.id == LAB_AMQP_BASIC_GET_OK,
-              let ok = reply.reply.decoded?.assumingMemoryBound(to: amqp_basic_get_ok_t.self) else { return nil }
+            let ok = reply.reply.decoded?.assumingMemoryBound(to: amqp_basic_get_ok_t.self)
+        else { return nil }
         let tag = ok.pointee.delivery_tag, redelivered = ok.pointee.redelivered != 0
         let exchange = ok.pointee.exchange.string, key = ok.pointee.routing_key.string
         var message = amqp_message_t()
         try check(amqp_read_message(state, channel, &message, 0), "basic.get body")
         defer { amqp_destroy_message(&message) }
-        return AMQPDelivery(tag: tag, redelivered: redelivered, exchange: exchange, routingKey: key,
-                            body: message.body.string, properties: message.properties)
+        return AMQPDelivery(
+            tag: tag, redelivered: redelivered, exchange: exchange, routingKey: key,
+            body: message.body.string, properties: message.properties)
     }
 
     public func ack(_ delivery: AMQPDelivery) throws {

@@ -78,8 +78,10 @@ public final class LoopbackHTTP: Sendable {
     public func shutdown() async { try? await client.shutdown() }
 
     /// Sends one request to `baseURL + path` and collects the whole answer (up to 8 MiB).
-    public func request(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
-                        timeout: Duration? = nil) async throws -> HTTPReply {
+    public func request(
+        _ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
+        timeout: Duration? = nil
+    ) async throws -> HTTPReply {
         let limit = timeout ?? self.timeout
         var request = HTTPClientRequest(url: baseURL + path)
         request.method = HTTPMethod(rawValue: method)
@@ -94,9 +96,10 @@ public final class LoopbackHTTP: Sendable {
         do {
             let response = try await client.execute(request, timeout: .nanoseconds(nanos))
             let buffer = try await response.body.collect(upTo: 8 << 20)
-            return HTTPReply(status: Int(response.status.code),
-                             headers: response.headers.map { (name: $0.name, value: $0.value) },
-                             body: Array(buffer.readableBytesView))
+            return HTTPReply(
+                status: Int(response.status.code),
+                headers: response.headers.map { (name: $0.name, value: $0.value) },
+                body: Array(buffer.readableBytesView))
         } catch let error as CancellationError {
             throw error
         } catch {
@@ -148,8 +151,10 @@ extension LabContext {
     /// reply that is not HTTP) or any other error is recorded as a failed check with that
     /// sentence as what was observed, never thrown out of the lab.
     @discardableResult
-    public func check(_ name: String, expected: String,
-                      _ body: () async throws -> (passed: Bool, observed: String)) async -> Bool {
+    public func check(
+        _ name: String, expected: String,
+        _ body: () async throws -> (passed: Bool, observed: String)
+    ) async -> Bool {
         do {
             let (passed, observed) = try await body()
             return check(name, passed, expected: expected, observed: observed)
@@ -162,8 +167,10 @@ extension LabContext {
     /// layer touched storage, what was logged). Against the learner's work it is recorded
     /// as a step saying so, not as a pass.
     @discardableResult
-    public func referenceOnlyCheck(_ name: String, isReference: Bool, expected: String,
-                                   _ body: () async throws -> (passed: Bool, observed: String)) async -> Bool? {
+    public func referenceOnlyCheck(
+        _ name: String, isReference: Bool, expected: String,
+        _ body: () async throws -> (passed: Bool, observed: String)
+    ) async -> Bool? {
         guard isReference else {
             step("Skipped (reference only): \(name)", "this check needs the inside of the reference service, so it does not judge \(subject)")
             return nil

@@ -6,6 +6,7 @@
 // pushes `message` arrays), EVAL (a Lua script run atomically) and INFO, parsed.
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -237,7 +238,8 @@ public final class RedisClient: Sendable {
         while true {
             let value = try await next()
             if case let .array(parts?) = value, parts.count == 3, parts[0].string == "message",
-               let channel = parts[1].string, let payload = parts[2].string {
+                let channel = parts[1].string, let payload = parts[2].string
+            {
                 return RedisMessage(channel: channel, payload: payload)
             }
         }

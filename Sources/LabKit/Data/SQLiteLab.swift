@@ -71,10 +71,12 @@ public enum SQLiteLab {
     /// order: two databases with equal dumps hold the same schema and data.
     public static func dump(_ db: Database, excluding: Set<String> = []) throws -> [String] {
         var lines: [String] = []
-        let objects = try Row.fetchAll(db, sql: """
-            SELECT type, name, sql FROM sqlite_master
-            WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name
-            """)
+        let objects = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT type, name, sql FROM sqlite_master
+                WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name
+                """)
         for o in objects {
             let name: String = o["name"]
             if excluding.contains(name) { continue }

@@ -53,8 +53,10 @@ public struct CppBuild: Sendable {
     public var pkgConfig: [String]
     public var sanitizers: Sanitizers?
 
-    public init(name: String, sources: [File], headers: [File] = [], flags: [String] = [],
-                pkgConfig: [String] = [], sanitizers: Sanitizers? = nil) {
+    public init(
+        name: String, sources: [File], headers: [File] = [], flags: [String] = [],
+        pkgConfig: [String] = [], sanitizers: Sanitizers? = nil
+    ) {
         self.name = name; self.sources = sources; self.headers = headers; self.flags = flags
         self.pkgConfig = pkgConfig; self.sanitizers = sanitizers
     }
@@ -95,7 +97,8 @@ public struct CppBuild: Sendable {
         let compiler = try Self.compiler(extraPackages: packages)
         let version = try await Self.version(of: compiler)
         let (cflags, libs) = try await Self.pkgConfigFlags(pkgConfig)
-        let arguments = Self.baseFlags + (sanitizers?.flags ?? []) + flags + cflags + ["-I."]
+        let arguments =
+            Self.baseFlags + (sanitizers?.flags ?? []) + flags + cflags + ["-I."]
             + sources.map(\.path) + ["-o", name] + libs + ["-pthread"]
         let key = cacheKey(compiler: compiler, version: version, arguments: arguments)
         let commandLine = ([URL(fileURLWithPath: compiler).lastPathComponent] + arguments).joined(separator: " ")
@@ -147,8 +150,10 @@ public struct CppBuild: Sendable {
     /// Debian packages this build needs besides the compiler.
     var packages: [String] { pkgConfig.map { Self.debianPackage[$0] ?? $0 } }
 
-    static let debianPackage = ["cpp-httplib": "libcpp-httplib-dev", "libpqxx": "libpqxx-dev", "benchmark": "libbenchmark-dev",
-                                "grpc++": "libgrpc++-dev", "protobuf": "libprotobuf-dev"]
+    static let debianPackage = [
+        "cpp-httplib": "libcpp-httplib-dev", "libpqxx": "libpqxx-dev", "benchmark": "libbenchmark-dev",
+        "grpc++": "libgrpc++-dev", "protobuf": "libprotobuf-dev",
+    ]
 
     /// `$CURRICULUM_CACHE`, else `$XDG_CACHE_HOME/curriculum`, else `~/.cache/curriculum`
     /// (the tracker keeps its data under `$XDG_DATA_HOME/curriculum` the same way).
@@ -164,16 +169,19 @@ public struct CppBuild: Sendable {
     // MARK: The toolchain
 
     /// `$CXX` (a name on PATH or a path), else `g++`, else `clang++`.
-    public static func compiler(extraPackages: [String] = [],
-                                environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String {
+    public static func compiler(
+        extraPackages: [String] = [],
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> String {
         if let cxx = environment["CXX"], !cxx.isEmpty {
             if cxx.contains("/") ? FileManager.default.isExecutableFile(atPath: cxx) : ProgramFinder.locate(cxx) != nil {
                 return cxx.contains("/") ? cxx : ProgramFinder.locate(cxx)!
             }
         }
         for name in ["g++", "clang++"] { if let path = ProgramFinder.locate(name) { return path } }
-        throw LabUnavailable(LabNeed("a C++17 compiler", programs: ["g++"], packages: ["g++"] + extraPackages),
-                             detail: "neither $CXX, g++ nor clang++ was found on PATH")
+        throw LabUnavailable(
+            LabNeed("a C++17 compiler", programs: ["g++"], packages: ["g++"] + extraPackages),
+            detail: "neither $CXX, g++ nor clang++ was found on PATH")
     }
 
     private static let memo = Mutex<[String: String]>([:])
@@ -206,8 +214,9 @@ public struct CppBuild: Sendable {
             let (c, cOut) = try await capture(tool, ["--cflags", name], timeout: 60)
             let (l, lOut) = try await capture(tool, ["--libs", name], timeout: 60)
             guard c.succeeded, l.succeeded else {
-                throw LabUnavailable(LabNeed(name, programs: [], packages: packages + ["pkg-config"]),
-                                     detail: "pkg-config does not know \(name)")
+                throw LabUnavailable(
+                    LabNeed(name, programs: [], packages: packages + ["pkg-config"]),
+                    detail: "pkg-config does not know \(name)")
             }
             let text = cOut.trimmingCharacters(in: .whitespacesAndNewlines) + "\u{1}" + lOut.trimmingCharacters(in: .whitespacesAndNewlines)
             memo.withLock { $0[key] = text }
@@ -218,8 +227,10 @@ public struct CppBuild: Sendable {
 
     private static func split(_ text: String) -> [String] { text.split(whereSeparator: \.isWhitespace).map(String.init) }
 
-    private static func capture(_ executable: String, _ arguments: [String], directory: String? = nil,
-                                timeout: Double) async throws -> (Subprocess.Termination, String) {
+    private static func capture(
+        _ executable: String, _ arguments: [String], directory: String? = nil,
+        timeout: Double
+    ) async throws -> (Subprocess.Termination, String) {
         do {
             let r = try await Subprocess.capture(executable, arguments, directory: directory, timeout: timeout)
             return (r.termination, r.output)
@@ -249,8 +260,10 @@ public struct CppBuild: Sendable {
     /// The first sanitizer report in `output`, up to `lines` lines from its headline, or nil.
     public static func sanitizerFinding(in output: String, lines: Int = 14) -> String? {
         let all = output.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let markers = ["WARNING: ThreadSanitizer:", "ERROR: AddressSanitizer:", "ERROR: LeakSanitizer:", "runtime error:",
-                       "ERROR: UndefinedBehaviorSanitizer"]
+        let markers = [
+            "WARNING: ThreadSanitizer:", "ERROR: AddressSanitizer:", "ERROR: LeakSanitizer:", "runtime error:",
+            "ERROR: UndefinedBehaviorSanitizer",
+        ]
         guard let start = all.firstIndex(where: { line in markers.contains { line.contains($0) } }) else { return nil }
         return all[start..<min(all.count, start + lines)].joined(separator: "\n")
     }
@@ -298,13 +311,16 @@ extension LabContext {
         let title = name ?? "\(build.name) compiles with \(CppBuild.baseFlags.joined(separator: " "))\(build.sanitizers.map { " and \($0.title)" } ?? "")"
         switch try await build.build() {
         case let .built(executable):
-            check(title, true, expected: "no error and no warning", observed: executable.cached
-                  ? "found in the build cache (same sources, flags and compiler): \(executable.url.path)"
-                  : String(format: "compiled in %.1f s: %@", executable.seconds, executable.commandLine))
+            check(
+                title, true, expected: "no error and no warning",
+                observed: executable.cached
+                    ? "found in the build cache (same sources, flags and compiler): \(executable.url.path)"
+                    : String(format: "compiled in %.1f s: %@", executable.seconds, executable.commandLine))
             return executable
         case let .failed(failure):
-            check(title, false, expected: "no error and no warning",
-                  observed: "the compiler refused it (\(failure.commandLine)):\n" + failure.diagnostics)
+            check(
+                title, false, expected: "no error and no warning",
+                observed: "the compiler refused it (\(failure.commandLine)):\n" + failure.diagnostics)
             return nil
         }
     }

@@ -39,10 +39,11 @@ public struct PGPlan: Sendable, Equatable {
     private static func node(_ dict: [String: Any]) throws -> PGPlan {
         guard let type = dict["Node Type"] as? String else { throw LabError("a plan node has no Node Type") }
         let kids = (dict["Plans"] as? [[String: Any]]) ?? []
-        return PGPlan(nodeType: type, relation: dict["Relation Name"] as? String, indexName: dict["Index Name"] as? String,
-                      actualRows: (dict["Actual Rows"] as? NSNumber)?.doubleValue,
-                      rowsRemovedByFilter: (dict["Rows Removed by Filter"] as? NSNumber)?.doubleValue,
-                      children: try kids.map(node), executionTime: nil)
+        return PGPlan(
+            nodeType: type, relation: dict["Relation Name"] as? String, indexName: dict["Index Name"] as? String,
+            actualRows: (dict["Actual Rows"] as? NSNumber)?.doubleValue,
+            rowsRemovedByFilter: (dict["Rows Removed by Filter"] as? NSNumber)?.doubleValue,
+            children: try kids.map(node), executionTime: nil)
     }
 }
 

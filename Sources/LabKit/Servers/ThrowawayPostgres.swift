@@ -3,6 +3,7 @@ import LabCatalog
 import Logging
 import PostgresNIO
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -50,8 +51,10 @@ public final class ThrowawayPostgres: Sendable {
     /// The path of the unix socket clients connect to.
     public var socketPath: String { socketDirectory + "/.s.PGSQL.\(port)" }
 
-    private init(binDirectory: String, baseDirectory: String, socketDirectory: String, port: Int,
-                 clusterName: String, runAs: String?) {
+    private init(
+        binDirectory: String, baseDirectory: String, socketDirectory: String, port: Int,
+        clusterName: String, runAs: String?
+    ) {
         self.binDirectory = binDirectory
         self.baseDirectory = baseDirectory
         self.dataDirectory = baseDirectory + "/data"
@@ -100,8 +103,10 @@ public final class ThrowawayPostgres: Sendable {
     /// - Throws: `LabUnavailable(.postgres)` when the binaries are missing (or, as root,
     ///   when there is no `postgres` user); `LabError` when the server does not start.
     ///   `environment` is where `PG_BIN` and `PATH` are read (tests pass their own).
-    public static func start(for lab: LabContext, passwordLogins: Bool = false, tcp: Bool = false, settings: [String] = [],
-                             environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> ThrowawayPostgres {
+    public static func start(
+        for lab: LabContext, passwordLogins: Bool = false, tcp: Bool = false, settings: [String] = [],
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws -> ThrowawayPostgres {
         let began = ContinuousClock.now
         guard let bin = locateBinaries(environment: environment) else {
             throw LabUnavailable(.postgres, detail: "no folder with initdb, pg_ctl and postgres in PG_BIN, /usr/lib/postgresql or PATH")
@@ -137,8 +142,9 @@ public final class ThrowawayPostgres: Sendable {
         }
         let name = String(URL(fileURLWithPath: scratch).lastPathComponent.filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-") }.prefix(60))
 
-        let server = ThrowawayPostgres(binDirectory: bin, baseDirectory: base, socketDirectory: socketDir,
-                                       port: port, clusterName: name.isEmpty ? "lab-\(tag)" : name, runAs: runAs)
+        let server = ThrowawayPostgres(
+            binDirectory: bin, baseDirectory: base, socketDirectory: socketDir,
+            port: port, clusterName: name.isEmpty ? "lab-\(tag)" : name, runAs: runAs)
         lab.onCleanup { await server.stop() }
 
         for dir in Set([base, socketDir]) {
@@ -148,9 +154,11 @@ public final class ThrowawayPostgres: Sendable {
         }
 
         let initLog = base + "/initdb.log"
-        let initdb = try await server.tool("initdb", [
-            "-D", server.dataDirectory, "-A", "trust", "-U", superuser, "-E", "UTF8", "--locale=C", "--no-sync",
-        ], output: initLog)
+        let initdb = try await server.tool(
+            "initdb",
+            [
+                "-D", server.dataDirectory, "-A", "trust", "-U", superuser, "-E", "UTF8", "--locale=C", "--no-sync",
+            ], output: initLog)
         guard initdb.succeeded else {
             throw LabError("initdb failed (\(initdb)): \(tail(of: initLog))")
         }
@@ -158,24 +166,27 @@ public final class ThrowawayPostgres: Sendable {
         if passwordLogins {
             let hba = server.dataDirectory + "/pg_hba.conf"
             let rules = """
-            # Written by LabKit: the lab's superuser is trusted on the socket, everyone else
-            # must give a password.
-            local all \(superuser) trust
-            local all all scram-sha-256
+                # Written by LabKit: the lab's superuser is trusted on the socket, everyone else
+                # must give a password.
+                local all \(superuser) trust
+                local all all scram-sha-256
 
-            """
+                """
             try rules.write(toFile: hba, atomically: false, encoding: .utf8)
             if let owner { chown(hba, owner.uid, owner.gid) }
         }
 
-        let options = [
-            "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
-            "-c listen_addresses=\(tcp ? "127.0.0.1" : "''")", "-k '\(socketDir)'", "-p \(port)", "-c cluster_name=\(server.clusterName)",
-        ].joined(separator: " ") + settings.map { " -c \($0)" }.joined()
+        let options =
+            [
+                "-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off",
+                "-c listen_addresses=\(tcp ? "127.0.0.1" : "''")", "-k '\(socketDir)'", "-p \(port)", "-c cluster_name=\(server.clusterName)",
+            ].joined(separator: " ") + settings.map { " -c \($0)" }.joined()
         let ctlLog = base + "/pg_ctl.log"
-        let started = try await server.tool("pg_ctl", [
-            "-D", server.dataDirectory, "-l", base + "/server.log", "-o", options, "-w", "-t", "60", "start",
-        ], output: ctlLog, timeout: 90)
+        let started = try await server.tool(
+            "pg_ctl",
+            [
+                "-D", server.dataDirectory, "-l", base + "/server.log", "-o", options, "-w", "-t", "60", "start",
+            ], output: ctlLog, timeout: 90)
         guard started.succeeded else {
             throw LabError("pg_ctl start failed (\(started)): \(tail(of: ctlLog)) \(tail(of: base + "/server.log"))")
         }
@@ -186,8 +197,10 @@ public final class ThrowawayPostgres: Sendable {
         server.state.withLock { $0.version = "PostgreSQL \(short)" }
         lab.engine("PostgreSQL \(short)")
         let seconds = Measure.seconds(ContinuousClock.now - began)
-        lab.step("Started a throwaway PostgreSQL \(short) cluster",
-                 "initdb + pg_ctl start took \(String(format: "%.2f", seconds)) s; cluster_name=\(server.clusterName); data in \(server.dataDirectory); socket \(server.socketPath)\(runAs.map { "; running as user \($0)" } ?? ""). It is stopped and deleted when the lab ends.")
+        lab.step(
+            "Started a throwaway PostgreSQL \(short) cluster",
+            "initdb + pg_ctl start took \(String(format: "%.2f", seconds)) s; cluster_name=\(server.clusterName); data in \(server.dataDirectory); socket \(server.socketPath)\(runAs.map { "; running as user \($0)" } ?? ""). It is stopped and deleted when the lab ends."
+        )
         return server
     }
 
@@ -199,11 +212,14 @@ public final class ThrowawayPostgres: Sendable {
 
     /// Connects a new session over the unix socket. The server closes it when it stops;
     /// a lab may close it earlier with `session.close()`.
-    public func connect(database: String = "postgres", username: String = ThrowawayPostgres.superuser,
-                        password: String? = nil) async throws -> PGSession {
+    public func connect(
+        database: String = "postgres", username: String = ThrowawayPostgres.superuser,
+        password: String? = nil
+    ) async throws -> PGSession {
         try Task.checkCancellation()
-        let config = PostgresConnection.Configuration(unixSocketPath: socketPath, username: username,
-                                                      password: password, database: database)
+        let config = PostgresConnection.Configuration(
+            unixSocketPath: socketPath, username: username,
+            password: password, database: database)
         let id = state.withLock { s in
             defer { s.nextID += 1 }
             return s.nextID
@@ -245,8 +261,9 @@ public final class ThrowawayPostgres: Sendable {
         let pidFile = dataDirectory + "/postmaster.pid"
         if FileManager.default.fileExists(atPath: pidFile) {
             let postmaster = Self.postmasterPID(pidFile)
-            _ = try? await tool("pg_ctl", ["-D", dataDirectory, "-m", "fast", "-w", "-t", "20", "stop"],
-                                output: nil, timeout: 30)
+            _ = try? await tool(
+                "pg_ctl", ["-D", dataDirectory, "-m", "fast", "-w", "-t", "20", "stop"],
+                output: nil, timeout: 30)
             if let postmaster, Self.isRunning(postmaster) {
                 kill(postmaster, SIGKILL)
                 // The children notice their postmaster is gone and leave within a moment.
@@ -265,10 +282,12 @@ public final class ThrowawayPostgres: Sendable {
         var env = ["PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C", "LC_ALL": "C", "TZ": "UTC"]
         if let runAs {
             env["HOME"] = "/tmp"
-            let runuser = ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"]
+            let runuser =
+                ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"]
                 .first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/sbin/runuser"
-            return try await Subprocess.run(runuser, ["-u", runAs, "--", path] + arguments,
-                                            environment: env, output: output, directory: "/", timeout: timeout)
+            return try await Subprocess.run(
+                runuser, ["-u", runAs, "--", path] + arguments,
+                environment: env, output: output, directory: "/", timeout: timeout)
         }
         env["HOME"] = ProcessInfo.processInfo.environment["HOME"] ?? "/tmp"
         return try await Subprocess.run(path, arguments, environment: env, output: output, directory: "/", timeout: timeout)
@@ -279,14 +298,16 @@ public final class ThrowawayPostgres: Sendable {
     public static func isRunning(_ pid: pid_t) -> Bool {
         guard kill(pid, 0) == 0 else { return false }
         guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")") else { return true }
+            let close = stat.lastIndex(of: ")")
+        else { return true }
         let state = stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first
         return state != "Z" && state != "X"
     }
 
     private static func postmasterPID(_ file: String) -> pid_t? {
         guard let text = try? String(contentsOfFile: file, encoding: .utf8),
-              let first = text.split(separator: "\n").first else { return nil }
+            let first = text.split(separator: "\n").first
+        else { return nil }
         return pid_t(first.trimmingCharacters(in: .whitespaces))
     }
 
@@ -346,8 +367,8 @@ public struct PGSession: Sendable {
     /// comments or dollar-quoted bodies), dropping empty statements.
     public static func statements(_ script: String) -> [String] {
         var out: [String] = [], current = ""
-        var quote: Character?          // ' or " while inside one
-        var dollarTag: String?         // $tag$ while inside a dollar-quoted body
+        var quote: Character?  // ' or " while inside one
+        var dollarTag: String?  // $tag$ while inside a dollar-quoted body
         let chars = Array(script)
         var i = 0
         while i < chars.count {
@@ -365,7 +386,8 @@ public struct PGSession: Sendable {
             } else if c == "'" || c == "\"" {
                 quote = c
             } else if c == "$", let end = chars[(i + 1)...].firstIndex(of: "$"),
-                      chars[(i + 1)..<end].allSatisfy({ $0.isLetter || $0 == "_" }) {
+                chars[(i + 1)..<end].allSatisfy({ $0.isLetter || $0 == "_" })
+            {
                 let tag = String(chars[i...end])
                 current += tag; i = end + 1; dollarTag = tag; continue
             } else if c == ";" {

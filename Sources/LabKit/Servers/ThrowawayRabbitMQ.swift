@@ -1,6 +1,7 @@
 import Foundation
 import LabCatalog
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -50,8 +51,10 @@ public final class ThrowawayRabbitMQ: Sendable {
     /// name their queues and exchanges per run, so runs do not see each other's.
     @TaskLocal public static var shared: ThrowawayRabbitMQ?
 
-    private init(directory: String, nodeName: String, port: Int, distributionPort: Int, epmdPort: Int, pid: pid_t,
-                 binDirectory: String, environment: [String: String]) {
+    private init(
+        directory: String, nodeName: String, port: Int, distributionPort: Int, epmdPort: Int, pid: pid_t,
+        binDirectory: String, environment: [String: String]
+    ) {
         self.directory = directory; self.nodeName = nodeName; self.port = port
         self.distributionPort = distributionPort; self.epmdPort = epmdPort; self.pid = pid
         self.binDirectory = binDirectory; self.environment = environment
@@ -70,12 +73,16 @@ public final class ThrowawayRabbitMQ: Sendable {
     /// Starts a broker for `lab` (or hands out the test's shared one) and waits until an AMQP
     /// login succeeds. Its stop is registered with `lab.onCleanup` before it is spawned.
     /// - Throws: `LabUnavailable(.rabbitmq)` when `rabbitmq-server` is not installed.
-    public static func start(for lab: LabContext,
-                             environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> ThrowawayRabbitMQ {
+    public static func start(
+        for lab: LabContext,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws -> ThrowawayRabbitMQ {
         if let shared = shared ?? attached(environment: environment) {
             lab.engine("RabbitMQ \(shared.version)")
-            lab.step("Using a throwaway RabbitMQ \(shared.version) shared by the labs of this run",
-                     "AMQP on 127.0.0.1:\(shared.port), node \(shared.nodeName); it started in \(String(format: "%.1f", shared.startupSeconds)) s, once for every queue lab of the run, and is stopped when the run ends. Queues and exchanges are named per lab run, so the labs do not see each other's.")
+            lab.step(
+                "Using a throwaway RabbitMQ \(shared.version) shared by the labs of this run",
+                "AMQP on 127.0.0.1:\(shared.port), node \(shared.nodeName); it started in \(String(format: "%.1f", shared.startupSeconds)) s, once for every queue lab of the run, and is stopped when the run ends. Queues and exchanges are named per lab run, so the labs do not see each other's."
+            )
             return shared
         }
         let scratch = lab.scratch.standardizedFileURL.path
@@ -83,8 +90,10 @@ public final class ThrowawayRabbitMQ: Sendable {
             lab.onCleanup { await stop() }
         }
         lab.engine("RabbitMQ \(broker.version)")
-        lab.step("Started a throwaway RabbitMQ \(broker.version) (node \(broker.nodeName))",
-                 "start-up took \(String(format: "%.1f", broker.startupSeconds)) s (an Erlang VM boots and opens its database); AMQP on 127.0.0.1:\(broker.port), its own epmd on 127.0.0.1:\(broker.epmdPort); data, logs and cookie in the scratch folder; stopped and deleted when the lab ends")
+        lab.step(
+            "Started a throwaway RabbitMQ \(broker.version) (node \(broker.nodeName))",
+            "start-up took \(String(format: "%.1f", broker.startupSeconds)) s (an Erlang VM boots and opens its database); AMQP on 127.0.0.1:\(broker.port), its own epmd on 127.0.0.1:\(broker.epmdPort); data, logs and cookie in the scratch folder; stopped and deleted when the lab ends"
+        )
         lab.figure("broker start-up", broker.startupSeconds, "s")
         return broker
     }
@@ -92,9 +101,11 @@ public final class ThrowawayRabbitMQ: Sendable {
     /// Starts a broker in `directory` (created; removed by `stop()`). `marker` is the folder
     /// written into every broker process's `CURRICULUM_LAB_ROOT`. For tests that share one
     /// broker between lab runs; labs use `start(for:)`.
-    public static func start(in directory: String, marker: String? = nil,
-                             environment: [String: String] = ProcessInfo.processInfo.environment,
-                             registerCleanup: @Sendable (@escaping @Sendable () async -> Void) -> Void = { _ in }) async throws -> ThrowawayRabbitMQ {
+    public static func start(
+        in directory: String, marker: String? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        registerCleanup: @Sendable (@escaping @Sendable () async -> Void) -> Void = { _ in }
+    ) async throws -> ThrowawayRabbitMQ {
         guard let bin = locate(environment: environment) else {
             throw LabUnavailable(.rabbitmq, detail: "no rabbitmq-server in /usr/lib/rabbitmq/bin or on PATH")
         }
@@ -115,14 +126,14 @@ public final class ThrowawayRabbitMQ: Sendable {
         chmod(cookie, 0o400)
         try "[].\n".write(toFile: directory + "/enabled_plugins", atomically: false, encoding: .utf8)
         let config = """
-        # Written by LabKit for one lab run.
-        listeners.tcp.1 = 127.0.0.1:\(port)
-        loopback_users.guest = true
-        disk_free_limit.absolute = 1MB
-        log.file.level = info
-        log.console = false
+            # Written by LabKit for one lab run.
+            listeners.tcp.1 = 127.0.0.1:\(port)
+            loopback_users.guest = true
+            disk_free_limit.absolute = 1MB
+            log.file.level = info
+            log.console = false
 
-        """
+            """
         try config.write(toFile: directory + "/rabbitmq.conf", atomically: false, encoding: .utf8)
 
         var env = environment
@@ -153,10 +164,12 @@ public final class ThrowawayRabbitMQ: Sendable {
         env["RABBITMQ_CTL_ERL_ARGS"] = ""
 
         let began = ContinuousClock.now
-        let pid = try Subprocess.spawn(bin + "/rabbitmq-server", [], environment: env,
-                                       output: directory + "/server.out", directory: directory)
-        let broker = ThrowawayRabbitMQ(directory: directory, nodeName: node, port: port, distributionPort: dist,
-                                       epmdPort: epmd, pid: pid, binDirectory: bin, environment: env)
+        let pid = try Subprocess.spawn(
+            bin + "/rabbitmq-server", [], environment: env,
+            output: directory + "/server.out", directory: directory)
+        let broker = ThrowawayRabbitMQ(
+            directory: directory, nodeName: node, port: port, distributionPort: dist,
+            epmdPort: epmd, pid: pid, binDirectory: bin, environment: env)
         registerCleanup { await broker.stop() }
 
         // Ready when a login succeeds; give up if the script exits or it takes too long (an
@@ -185,7 +198,8 @@ public final class ThrowawayRabbitMQ: Sendable {
         }
         let startup = Measure.seconds(ContinuousClock.now - began)
         if let log = try? String(contentsOfFile: directory + "/log/rabbit.log", encoding: .utf8),
-           let range = log.range(of: "RabbitMQ ") {
+            let range = log.range(of: "RabbitMQ ")
+        {
             // "Starting RabbitMQ 3.10.8 on Erlang 25.2.3 [jit]"
             let rest = log[range.upperBound...].prefix(20)
             version = String(rest.prefix { $0.isNumber || $0 == "." })
@@ -210,8 +224,9 @@ public final class ThrowawayRabbitMQ: Sendable {
 
     /// This broker, in one line of JSON: what a lab needs to use it without owning it.
     public var descriptor: String {
-        let d = Descriptor(directory: directory, node: nodeName, marker: marker, version: version, port: port,
-                           distributionPort: distributionPort, epmdPort: epmdPort, pid: pid, startup: startupSeconds)
+        let d = Descriptor(
+            directory: directory, node: nodeName, marker: marker, version: version, port: port,
+            distributionPort: distributionPort, epmdPort: epmdPort, pid: pid, startup: startupSeconds)
         return String(decoding: (try? JSONEncoder().encode(d)) ?? Data("{}".utf8), as: UTF8.self)
     }
 
@@ -219,9 +234,11 @@ public final class ThrowawayRabbitMQ: Sendable {
     /// process that started it does, when the run ends.
     public static func attached(environment: [String: String] = ProcessInfo.processInfo.environment) -> ThrowawayRabbitMQ? {
         guard let text = environment[sharedVariable],
-              let d = try? JSONDecoder().decode(Descriptor.self, from: Data(text.utf8)) else { return nil }
-        let broker = ThrowawayRabbitMQ(directory: d.directory, nodeName: d.node, port: d.port, distributionPort: d.distributionPort,
-                                       epmdPort: d.epmdPort, pid: d.pid, binDirectory: "", environment: ["LABKIT_RABBITMQ": d.marker])
+            let d = try? JSONDecoder().decode(Descriptor.self, from: Data(text.utf8))
+        else { return nil }
+        let broker = ThrowawayRabbitMQ(
+            directory: d.directory, nodeName: d.node, port: d.port, distributionPort: d.distributionPort,
+            epmdPort: d.epmdPort, pid: d.pid, binDirectory: "", environment: ["LABKIT_RABBITMQ": d.marker])
         broker.measured.withLock { $0 = (d.startup, d.version) }
         broker.stopped.withLock { $0 = true }
         return broker

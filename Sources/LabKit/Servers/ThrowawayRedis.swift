@@ -1,6 +1,7 @@
 import Foundation
 import LabCatalog
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -28,8 +29,10 @@ public final class ThrowawayRedis: Sendable {
 
     /// Starts a server for `lab` and waits until it answers PING.
     /// - Throws: `LabUnavailable(.redis)` when `redis-server` is not installed.
-    public static func start(for lab: LabContext,
-                             environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> ThrowawayRedis {
+    public static func start(
+        for lab: LabContext,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws -> ThrowawayRedis {
         guard let program = locate(environment: environment) else {
             throw LabUnavailable(.redis, detail: "no redis-server on PATH")
         }
@@ -38,10 +41,12 @@ public final class ThrowawayRedis: Sendable {
         var socket = directory + "/redis.sock"
         if socket.utf8.count > 100 { socket = "/tmp/labkit-redis-\(UUID().uuidString.prefix(8)).sock" }
         let log = directory + "/redis.log"
-        let pid = try Subprocess.spawn(program, [
-            "--port", "0", "--unixsocket", socket, "--unixsocketperm", "700",
-            "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", directory, "--logfile", log,
-        ], directory: directory)
+        let pid = try Subprocess.spawn(
+            program,
+            [
+                "--port", "0", "--unixsocket", socket, "--unixsocketperm", "700",
+                "--save", "", "--appendonly", "no", "--daemonize", "no", "--dir", directory, "--logfile", log,
+            ], directory: directory)
         let server = ThrowawayRedis(directory: directory, socketPath: socket, pid: pid)
         lab.onCleanup { await server.stop() }
 
@@ -62,7 +67,8 @@ public final class ThrowawayRedis: Sendable {
         }
         let client = try await server.connect()
         if case let .bulk(info?) = try await client.command("INFO", "server"),
-           let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("redis_version:") }) {
+            let line = info.split(whereSeparator: \.isNewline).first(where: { $0.hasPrefix("redis_version:") })
+        {
             lab.engine("Redis \(line.dropFirst("redis_version:".count))")
         }
         lab.step("Started a throwaway Redis", "socket \(socket); no persistence; stopped and deleted when the lab ends")

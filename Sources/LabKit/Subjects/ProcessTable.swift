@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -55,7 +56,8 @@ enum ProcessTable {
             let fdFolder = "/proc/\(pid)/fd"
             for fd in (try? FileManager.default.contentsOfDirectory(atPath: fdFolder)) ?? [] {
                 guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "\(fdFolder)/\(fd)"),
-                      target.hasPrefix("socket:["), target.hasSuffix("]") else { continue }
+                    target.hasPrefix("socket:["), target.hasSuffix("]")
+                else { continue }
                 inodes.insert(Substring(target.dropFirst(8).dropLast()))
             }
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -30,8 +31,10 @@ final class ServerProcess: Sendable {
     /// Starts `sh -c command`. Its stdout and stderr go to `outputPath`, a file: a pipe
     /// that a server never reads (and we would not read while the checks run) fills up and
     /// blocks the server's next write to the log.
-    init(command: String, port: Int, environment: [String: String], outputPath: String,
-         marker: String, directory: String?) throws(SubjectFailure) {
+    init(
+        command: String, port: Int, environment: [String: String], outputPath: String,
+        marker: String, directory: String?
+    ) throws(SubjectFailure) {
         do {
             pid = try Subprocess.spawn("/bin/sh", ["-c", command], environment: environment, output: outputPath, directory: directory)
         } catch {
@@ -76,7 +79,8 @@ final class ServerProcess: Sendable {
             // socket of the server's own on exactly 127.0.0.1:PORT (on a loaded machine a
             // probe can fail while the server is ready; the checks then speak for themselves).
             if await offThread({ Loopback.accepts(port: port) })
-                || ProcessTable.listeningAddresses(of: liveProcesses()).contains("127.0.0.1:\(port)") {
+                || ProcessTable.listeningAddresses(of: liveProcesses()).contains("127.0.0.1:\(port)")
+            {
                 state.withLock { $0.listened = true }
                 return
             }
@@ -89,7 +93,8 @@ final class ServerProcess: Sendable {
                 if !elsewhere.isEmpty {
                     let list = elsewhere.joined(separator: " and ")
                     // Right port on the wrong address (a LAN address, say), or the wrong port.
-                    sentence += elsewhere.contains { $0.hasSuffix(":\(port)") }
+                    sentence +=
+                        elsewhere.contains { $0.hasSuffix(":\(port)") }
                         ? "; it is listening on \(list) instead — listen on 127.0.0.1 as the contract says"
                         : "; it is listening on \(list) instead — read the port from $PORT"
                 }
@@ -159,7 +164,8 @@ final class ServerProcess: Sendable {
     func tailBlock(lines: Int = 20) -> String {
         let tail = outputTail(lines: lines)
         guard !tail.isEmpty else { return " It wrote no output." }
-        return " The last lines of its output:\n" + tail.split(separator: "\n", omittingEmptySubsequences: false)
+        return " The last lines of its output:\n"
+            + tail.split(separator: "\n", omittingEmptySubsequences: false)
             .map { "      " + $0 }.joined(separator: "\n")
     }
 }

@@ -69,8 +69,10 @@ extension LabContext {
     ///   scratch folder; waits until 127.0.0.1:PORT accepts (up to `startTimeout`), failing
     ///   at once if it exits first. Its clean-up checks that it kept running through the
     ///   checks and that it stops on SIGTERM (SIGKILL after 3 s).
-    public func startService(probePath: String? = "/health", databaseURL: String? = nil, startTimeout: Duration = .seconds(20),
-                             reference: @escaping @Sendable (ServiceEnvironment) async throws -> RunningReference) async throws -> ServiceUnderTest {
+    public func startService(
+        probePath: String? = "/health", databaseURL: String? = nil, startTimeout: Duration = .seconds(20),
+        reference: @escaping @Sendable (ServiceEnvironment) async throws -> RunningReference
+    ) async throws -> ServiceUnderTest {
         switch subject.kind {
         case .reference:
             return try await startReference(databaseURL: databaseURL, reference)
@@ -83,8 +85,10 @@ extension LabContext {
         }
     }
 
-    private func startReference(databaseURL: String?,
-                                _ start: @Sendable (ServiceEnvironment) async throws -> RunningReference) async throws -> ServiceUnderTest {
+    private func startReference(
+        databaseURL: String?,
+        _ start: @Sendable (ServiceEnvironment) async throws -> RunningReference
+    ) async throws -> ServiceUnderTest {
         let running = try await start(ServiceEnvironment(port: 0, databaseURL: databaseURL))
         onCleanup { await running.stop() }
         let port = running.port
@@ -106,7 +110,8 @@ extension LabContext {
         let answer: Result<Loopback.Answer?, SubjectFailure> = await offThread {
             switch Loopback.connect(host: host, port: port, timeout: 2) {
             case let .refused(reason):
-                return .failure(SubjectFailure("nothing is listening at \(target.base) (\(reason)); start your server first, or let the lab start it with --against 'CMD'"))
+                return .failure(
+                    SubjectFailure("nothing is listening at \(target.base) (\(reason)); start your server first, or let the lab start it with --against 'CMD'"))
             case .timedOut:
                 return .failure(SubjectFailure("your server at \(target.base) did not accept a connection within 2 s"))
             case let .connected(fd):
@@ -155,15 +160,17 @@ extension LabContext {
         // The labs process runs in the folder curriculum was invoked from (the learner's
         // project), so the child inherits it: `./gradlew run` means their gradlew.
         let directory = FileManager.default.currentDirectoryPath
-        let server = try ServerProcess(command: command, port: port, environment: environment,
-                                       outputPath: scratch.appendingPathComponent("your-server-\(serverID).log").path,
-                                       marker: marker, directory: directory)
+        let server = try ServerProcess(
+            command: command, port: port, environment: environment,
+            outputPath: scratch.appendingPathComponent("your-server-\(serverID).log").path,
+            marker: marker, directory: directory)
         // Registered before the wait: a server that never listens is stopped all the same.
         onCleanup { [self] in await finish(server) }
         let started = ContinuousClock.now
         try await server.waitUntilListening(timeout: timeout, timeoutText: Self.seconds(timeout))
-        step("started your server: sh -c \(command)",
-             "PORT=\(port) in \(directory); it accepted connections after \(Self.seconds(ContinuousClock.now - started)).")
+        step(
+            "started your server: sh -c \(command)",
+            "PORT=\(port) in \(directory); it accepted connections after \(Self.seconds(ContinuousClock.now - started)).")
         return ServiceUnderTest(baseURL: "http://127.0.0.1:\(port)", subject: subject, process: server)
     }
 
@@ -178,25 +185,33 @@ extension LabContext {
         }
         let expectedRunning = "it runs until the lab stops it"
         if let ended = server.exitDescription {
-            step("your server stopped while the checks ran",
-                 "It \(ended) before the lab was done, so the requests after that went unanswered and their checks failed for that reason. Its last output is in the check below.")
-            check("your server kept running through the checks", false, expected: expectedRunning,
-                  observed: "it \(ended)." + server.tailBlock())
+            step(
+                "your server stopped while the checks ran",
+                "It \(ended) before the lab was done, so the requests after that went unanswered and their checks failed for that reason. Its last output is in the check below."
+            )
+            check(
+                "your server kept running through the checks", false, expected: expectedRunning,
+                observed: "it \(ended)." + server.tailBlock())
             _ = await server.stop()
             return
         }
-        check("your server kept running through the checks", true, expected: expectedRunning,
-              observed: "it was still running when the checks were done")
+        check(
+            "your server kept running through the checks", true, expected: expectedRunning,
+            observed: "it was still running when the checks were done")
         let expectedStop = "it exits within \(Int(ServerProcess.grace)) s of SIGTERM (the contract: SIGTERM stops it cleanly)"
         switch await server.stop() {
         case let .exitedOnTerm(seconds):
-            check("your server stops on SIGTERM", true, expected: expectedStop,
-                  observed: "it exited \(Self.seconds(.milliseconds(Int(seconds * 1000)))) after SIGTERM")
+            check(
+                "your server stops on SIGTERM", true, expected: expectedStop,
+                observed: "it exited \(Self.seconds(.milliseconds(Int(seconds * 1000)))) after SIGTERM")
         case .killed:
-            step("stopped your server with SIGKILL",
-                 "It was still running \(Int(ServerProcess.grace)) s after SIGTERM. Handle SIGTERM: stop accepting, finish or drop what is in flight, close the database, exit.")
-            check("your server stops on SIGTERM", false, expected: expectedStop,
-                  observed: "it was still running \(Int(ServerProcess.grace)) s after SIGTERM and was killed with SIGKILL." + server.tailBlock(lines: 10))
+            step(
+                "stopped your server with SIGKILL",
+                "It was still running \(Int(ServerProcess.grace)) s after SIGTERM. Handle SIGTERM: stop accepting, finish or drop what is in flight, close the database, exit."
+            )
+            check(
+                "your server stops on SIGTERM", false, expected: expectedStop,
+                observed: "it was still running \(Int(ServerProcess.grace)) s after SIGTERM and was killed with SIGKILL." + server.tailBlock(lines: 10))
         case .alreadyGone:
             // It ended between the look above and the signal: the crash check is the one to record.
             check("your server stops on SIGTERM", true, expected: expectedStop, observed: "it had already exited")
@@ -226,7 +241,8 @@ struct ServiceURL: Sendable {
         var text = given.trimmingCharacters(in: .whitespaces)
         if !text.contains("://") { text = "http://" + text }
         guard let parts = URLComponents(string: text), let scheme = parts.scheme?.lowercased(),
-              var host = parts.host, !host.isEmpty else {
+            var host = parts.host, !host.isEmpty
+        else {
             throw SubjectFailure("--url \(given) is not a URL; give one like http://127.0.0.1:8080")
         }
         guard scheme == "http" else {

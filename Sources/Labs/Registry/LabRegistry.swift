@@ -15,7 +15,8 @@ public enum LabRegistry {
     /// order, which is the plan's (curriculum.yaml) across families. A lab the catalogue does
     /// not know yet comes last, and a test asks for scripts/generate-labs.sh.
     public static let all: [any Lab.Type] = {
-        let families: [any Lab.Type] = HTTPLabs.labs + DataLabs.labs + ConcurrencyLabs.labs + QueueLabs.labs + CacheLabs.labs + AuthLabs.labs + NativeLabs.labs + GRPCLabs.labs
+        let families: [any Lab.Type] =
+            HTTPLabs.labs + DataLabs.labs + ConcurrencyLabs.labs + QueueLabs.labs + CacheLabs.labs + AuthLabs.labs + NativeLabs.labs + GRPCLabs.labs
         let rank = Dictionary(LabCatalog.all.enumerated().map { ($1.id, $0) }, uniquingKeysWith: min)
         return families.enumerated()
             .sorted { (rank[$0.element.id] ?? Int.max, $0.offset) < (rank[$1.element.id] ?? Int.max, $1.offset) }

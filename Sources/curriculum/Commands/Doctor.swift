@@ -33,16 +33,28 @@ struct Doctor: ParsableCommand {
             do {
                 let store = try tracker.store()
                 let health = try store.health()
-                if health.integrity == ["ok"] { ok("database: \(path), integrity ok, \(health.events) events" + (store.readOnly ? " (read-only)" : "")) }
-                else { bad("database: \(path) fails its integrity check: \(health.integrity.prefix(3).joined(separator: "; "))") }
-                if health.driftedTasks.isEmpty { ok("the event log replays to exactly the current state") }
-                else { bad("the current state differs from the event log for: \(health.driftedTasks.joined(separator: ", "))") }
+                if health.integrity == ["ok"] {
+                    ok("database: \(path), integrity ok, \(health.events) events" + (store.readOnly ? " (read-only)" : ""))
+                } else {
+                    bad("database: \(path) fails its integrity check: \(health.integrity.prefix(3).joined(separator: "; "))")
+                }
+                if health.driftedTasks.isEmpty {
+                    ok("the event log replays to exactly the current state")
+                } else {
+                    bad("the current state differs from the event log for: \(health.driftedTasks.joined(separator: ", "))")
+                }
                 let progress = try tracker.progress()
-                if progress.orphans.isEmpty { ok("no orphaned progress") } else {
-                    bad("progress recorded for tasks no longer in the plan: \(progress.orphans.map { "\($0.task) (done \($0.doneOn))" }.joined(separator: ", ")); it is kept — add `renamed-from: [old-id]` to the task it became")
+                if progress.orphans.isEmpty {
+                    ok("no orphaned progress")
+                } else {
+                    bad(
+                        "progress recorded for tasks no longer in the plan: \(progress.orphans.map { "\($0.task) (done \($0.doneOn))" }.joined(separator: ", ")); it is kept — add `renamed-from: [old-id]` to the task it became"
+                    )
                 }
                 if !progress.onParents.isEmpty {
-                    note("tasks that now have parts had been checked off by hand: \(progress.onParents.map { tracker.plan.tasks[$0].id }.joined(separator: ", ")); they count as done only when all their parts are")
+                    note(
+                        "tasks that now have parts had been checked off by hand: \(progress.onParents.map { tracker.plan.tasks[$0].id }.joined(separator: ", ")); they count as done only when all their parts are"
+                    )
                 }
             } catch let e as CurriculumError {
                 bad(e.description)
@@ -53,7 +65,9 @@ struct Doctor: ParsableCommand {
         if let labs = LabHost.locateLabsBinary() { ok("labs: \(labs)") } else { note("labs are not built: \(LabHost.buildCommand)") }
         let swept = LabHost.sweepAbandoned()
         if !swept.isEmpty {
-            note("stopped what \(swept.count) killed lab run\(swept.count == 1 ? "" : "s") left running and removed \(swept.count == 1 ? "its scratch folder" : "their scratch folders"): \(swept.joined(separator: ", "))")
+            note(
+                "stopped what \(swept.count) killed lab run\(swept.count == 1 ? "" : "s") left running and removed \(swept.count == 1 ? "its scratch folder" : "their scratch folders"): \(swept.joined(separator: ", "))"
+            )
         }
         let missing = Set(ProgramFinder.missing(LabCatalog.all.flatMap(\.needs)))
         for m in missing.sorted(by: { $0.name < $1.name }) { note("\(m.name) is not installed, so its labs cannot run: \(m.installCommand)") }

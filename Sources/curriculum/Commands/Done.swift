@@ -50,8 +50,9 @@ struct Done: ParsableCommand {
     }
 
     var values: Values {
-        Values(tasks: tasks, from: from, note: note, on: on, force: force, verify: verify, quick: quick, timeout: timeout,
-               subject: subject.chosen)
+        Values(
+            tasks: tasks, from: from, note: note, on: on, force: force, verify: verify, quick: quick, timeout: timeout,
+            subject: subject.chosen)
     }
 
     func validate() throws {
@@ -102,8 +103,9 @@ struct Done: ParsableCommand {
                 for i in indices {
                     let t = plan.tasks[i]
                     guard !t.labs.isEmpty else { throw CurriculumError.refused("\(t.id) has no lab, so it cannot be verified; check it off without --verify.") }
-                    let outcome = try LabHost.runAndRecord(labs: t.labs.map { ($0, t.id) }, quick: options.quick, params: [:],
-                                                           subject: options.subject, timeout: options.timeout, context: &c)
+                    let outcome = try LabHost.runAndRecord(
+                        labs: t.labs.map { ($0, t.id) }, quick: options.quick, params: [:],
+                        subject: options.subject, timeout: options.timeout, context: &c)
                     guard outcome.allPassed else {
                         throw CurriculumError.refused("\(t.id) was not checked off: \(outcome.summary).")
                     }
@@ -113,9 +115,13 @@ struct Done: ParsableCommand {
             let store = try c.tracker.store()
             let written: [Event]
             do {
-                written = try store.checkOff(indices.map { Store.CheckOff(task: plan.tasks[$0].id, verified: verifiedSet.contains($0),
-                                                                          subject: options.subject) },
-                                             day: day ?? c.tracker.today, note: options.note)
+                written = try store.checkOff(
+                    indices.map {
+                        Store.CheckOff(
+                            task: plan.tasks[$0].id, verified: verifiedSet.contains($0),
+                            subject: options.subject)
+                    },
+                    day: day ?? c.tracker.today, note: options.note)
             } catch let e as StoreError { throw CurriculumError.store(e) }
             let writtenIDs = Set(written.compactMap(\.task))
             // The state after the write is the one already built for the refusals: reading
@@ -123,20 +129,26 @@ struct Done: ParsableCommand {
             let after = hypothetical
             let newly = plan.tasks.indices.filter { state.status[$0] == .blocked && after.status[$0] == .ready }
             if c.json {
-                struct Out: Encodable { var checked: [String]; var alreadyDone: [String]; var unblocked: [String]; var done: Int; var total: Int
+                struct Out: Encodable {
+                    var checked: [String]; var alreadyDone: [String]; var unblocked: [String]; var done: Int; var total: Int
                     var jsonSchema = JSONSchema.version
-                    enum CodingKeys: String, CodingKey { case checked, alreadyDone = "already_done", unblocked, done, total, jsonSchema = "json_schema" } }
-                c.emitJSON(Out(checked: indices.map { plan.tasks[$0].id }.filter { writtenIDs.contains($0) },
-                               alreadyDone: indices.map { plan.tasks[$0].id }.filter { !writtenIDs.contains($0) },
-                               unblocked: newly.map { plan.tasks[$0].id },
-                               done: after.doneCount, total: plan.tasks.count))
+                    enum CodingKeys: String, CodingKey { case checked, alreadyDone = "already_done", unblocked, done, total, jsonSchema = "json_schema" }
+                }
+                c.emitJSON(
+                    Out(
+                        checked: indices.map { plan.tasks[$0].id }.filter { writtenIDs.contains($0) },
+                        alreadyDone: indices.map { plan.tasks[$0].id }.filter { !writtenIDs.contains($0) },
+                        unblocked: newly.map { plan.tasks[$0].id },
+                        done: after.doneCount, total: plan.tasks.count))
                 return
             }
             let shown = indices.count > 20 ? Array(indices.prefix(20)) : indices
             for i in shown {
                 let t = plan.tasks[i]
                 if writtenIDs.contains(t.id) {
-                    c.line("\(c.statusMark(.done, verified: verifiedSet.contains(i), ownWork: options.subject.isOwnWork)) \(c.paint(t.id, .cyan)) done\(verifiedSet.contains(i) ? (options.subject.isOwnWork ? " (verified against your own work)" : " (verified)") : ""): \(t.title)")
+                    c.line(
+                        "\(c.statusMark(.done, verified: verifiedSet.contains(i), ownWork: options.subject.isOwnWork)) \(c.paint(t.id, .cyan)) done\(verifiedSet.contains(i) ? (options.subject.isOwnWork ? " (verified against your own work)" : " (verified)") : ""): \(t.title)"
+                    )
                 } else {
                     c.line(c.paint("  \(t.id) was already done.", .dim))
                 }

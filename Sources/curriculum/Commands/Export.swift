@@ -50,12 +50,13 @@ struct Export: ParsableCommand {
             switch global.json ? .json : options.format {
             case .markdown:
                 let progress = options.obsidianTasks ? try c.tracker.progress() : Tracker.Progress()
-                text = MarkdownExporter.export(plan: c.plan, isDone: { state.done[$0] }, obsidianTasks: options.obsidianTasks, today: c.tracker.today,
-                                               doneOn: { i in
-                                                   // A parent is done the day its last part was.
-                                                   progress.byTask[i].flatMap { Day(iso: $0.doneOn) }
-                                                       ?? state.plan.parts[i].compactMap { progress.byTask[$0].flatMap { Day(iso: $0.doneOn) } }.max()
-                                               })
+                text = MarkdownExporter.export(
+                    plan: c.plan, isDone: { state.done[$0] }, obsidianTasks: options.obsidianTasks, today: c.tracker.today,
+                    doneOn: { i in
+                        // A parent is done the day its last part was.
+                        progress.byTask[i].flatMap { Day(iso: $0.doneOn) }
+                            ?? state.plan.parts[i].compactMap { progress.byTask[$0].flatMap { Day(iso: $0.doneOn) } }.max()
+                    })
             case .json:
                 // Hand-written: the same bytes as JSONEncoder, a hundred times sooner.
                 text = PlanJSON(state: state, progress: try c.tracker.progress(), today: c.tracker.today).prettyJSON + "\n"

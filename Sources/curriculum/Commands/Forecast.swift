@@ -52,16 +52,21 @@ struct ForecastCommand: ParsableCommand {
                 return
             }
             guard let pace = f.pace else {
-                c.line("No check-offs yet: the forecast measures your pace from them. Check off what you finish (curriculum done TASK) and ask again after a few.")
+                c.line(
+                    "No check-offs yet: the forecast measures your pace from them. Check off what you finish (curriculum done TASK) and ask again after a few.")
                 c.line()
                 renderPath(f, &c)
                 return
             }
             func rate(_ x: Double) -> String { String(format: "%.1f", x) }
-            c.line(c.paint("Pace", .bold) + ": \(rate(pace.likely)) check-offs a week (range \(rate(pace.pessimistic))–\(rate(pace.optimistic))), from \(f.checkOffs) check-off\(f.checkOffs == 1 ? "" : "s") over the last \(f.weekly.count) week\(f.weekly.count == 1 ? "" : "s")")
+            c.line(
+                c.paint("Pace", .bold)
+                    + ": \(rate(pace.likely)) check-offs a week (range \(rate(pace.pessimistic))–\(rate(pace.optimistic))), from \(f.checkOffs) check-off\(f.checkOffs == 1 ? "" : "s") over the last \(f.weekly.count) week\(f.weekly.count == 1 ? "" : "s")"
+            )
             if pace.likely == 0 {
-                c.line(c.paint("At this pace nothing finishes: no check-off in the last \(f.weekly.count) weeks", .yellow)
-                       + (f.lastCheckOff.map { " (the last was on \($0))." } ?? "."))
+                c.line(
+                    c.paint("At this pace nothing finishes: no check-off in the last \(f.weekly.count) weeks", .yellow)
+                        + (f.lastCheckOff.map { " (the last was on \($0))." } ?? "."))
             }
             c.line()
             func show(_ d: Day?) -> String { d?.description ?? "never" }
@@ -71,9 +76,13 @@ struct ForecastCommand: ParsableCommand {
                 let phase = plan.phases[ph.phase]
                 let late = ph.due.flatMap { due in ph.finish.likely.map { $0 > due } ?? true } == true
                 let due = ph.due.map { late ? c.paint("due \($0)", .red) : "due \($0)" } ?? ""
-                c.line("\(String(phase.number).leftPadded(2)) \(phase.title.truncated(width).padded(width))  \(show(ph.finish.optimistic)) · \(c.paint(show(ph.finish.likely), .bold)) · \(show(ph.finish.pessimistic))  \(due)")
+                c.line(
+                    "\(String(phase.number).leftPadded(2)) \(phase.title.truncated(width).padded(width))  \(show(ph.finish.optimistic)) · \(c.paint(show(ph.finish.likely), .bold)) · \(show(ph.finish.pessimistic))  \(due)"
+                )
             }
-            c.line("   \("The whole plan".padded(width))  \(show(f.finish.optimistic)) · \(c.paint(show(f.finish.likely), .bold)) · \(show(f.finish.pessimistic))  (\(f.open) check-offs left)")
+            c.line(
+                "   \("The whole plan".padded(width))  \(show(f.finish.optimistic)) · \(c.paint(show(f.finish.likely), .bold)) · \(show(f.finish.pessimistic))  (\(f.open) check-offs left)"
+            )
             c.line()
             renderPath(f, &c)
             c.line()
@@ -170,8 +179,9 @@ struct ForecastJSON: Encodable {
         open = f.open; finish = RangeJSON(f.finish)
         phases = f.phases.map { ph in
             let late = ph.due.map { due in ph.finish.likely.map { $0 > due } ?? true } ?? false
-            return PhaseJSON(id: plan.phases[ph.phase].id, number: plan.phases[ph.phase].number, open: ph.open,
-                             due: ph.due?.description, finish: RangeJSON(ph.finish), atRisk: late)
+            return PhaseJSON(
+                id: plan.phases[ph.phase].id, number: plan.phases[ph.phase].number, open: ph.open,
+                due: ph.due?.description, finish: RangeJSON(ph.finish), atRisk: late)
         }
         criticalPath = f.criticalPath.map { plan.tasks[$0].id }
         atRisk = f.atRisk.map { RiskJSON(id: plan.tasks[$0.task].id, due: $0.due.description, expected: $0.expected?.description, daysLate: $0.daysLate) }

@@ -14,7 +14,9 @@ struct Import: ParsableCommand {
     @Option(name: .shortAndLong, help: "Write the plan here (default: standard output).")
     var output: String?
 
-    @Flag(name: .customLong("with-progress"), help: "Record each ticked box ([x]) as done in the progress database, on its Obsidian Tasks ✅ date when it has one.")
+    @Flag(
+        name: .customLong("with-progress"), help: "Record each ticked box ([x]) as done in the progress database, on its Obsidian Tasks ✅ date when it has one."
+    )
     var withProgress = false
 
     func run() throws {
@@ -54,18 +56,20 @@ struct Import: ParsableCommand {
             let path = Tracker.databasePath(for: plan.id, options: options)
             do {
                 let store = try Store(path: path)
-                let day = try options.today.map { t -> Day in
-                    guard let d = Day(iso: t) else { throw ValidationError("--today takes a date as YYYY-MM-DD") }
-                    return d
-                } ?? Day.today()
+                let day =
+                    try options.today.map { t -> Day in
+                        guard let d = Day(iso: t) else { throw ValidationError("--today takes a date as YYYY-MM-DD") }
+                        return d
+                    } ?? Day.today()
                 let leaves = imported.ticked.filter { id in plan.taskIndex[id].map { plan.parts[$0].isEmpty } ?? false }
                 // A `✅ YYYY-MM-DD` (Obsidian Tasks) is the check-off's day; else today.
                 var byDay: [Day: [String]] = [:]
                 for id in leaves { byDay[imported.doneOn[id] ?? day, default: []].append(id) }
                 var written: [Event] = []
                 for d in byDay.keys.sorted() {
-                    written += try store.checkOff(byDay[d]!.map { Store.CheckOff(task: $0) }, day: d,
-                                                  note: "imported from \((note as NSString).lastPathComponent)")
+                    written += try store.checkOff(
+                        byDay[d]!.map { Store.CheckOff(task: $0) }, day: d,
+                        note: "imported from \((note as NSString).lastPathComponent)")
                 }
                 Terminal.warn("Recorded \(written.count) ticked task\(written.count == 1 ? "" : "s") as done in \(path).")
             } catch let e as StoreError {

@@ -25,7 +25,8 @@ struct LabInitCommand: ParsableCommand {
         defer { out.flush() }
         let info = try LabShowCommand.named(lab)
         guard !info.subjects.isEmpty else {
-            Terminal.error("lab \(info.id) judges its reference implementation only, so it has no starter folder; `curriculum lab show \(info.id)` says what it does.")
+            Terminal.error(
+                "lab \(info.id) judges its reference implementation only, so it has no starter folder; `curriculum lab show \(info.id)` says what it does.")
             throw ExitCode(ExitStatus.usage)
         }
         guard let binary = LabHost.locateLabsBinary() else {

@@ -56,11 +56,15 @@ struct LabRunCommand: ParsableCommand {
                         runs.append((info.id, task))
                     } else if let i = try? c.tracker.task(named: name) {
                         let t = c.plan.tasks[i]
-                        guard !t.labs.isEmpty else { throw CurriculumError.usage("task \(t.id) has no lab yet; `curriculum lab list` shows the labs there are.") }
+                        guard !t.labs.isEmpty else {
+                            throw CurriculumError.usage("task \(t.id) has no lab yet; `curriculum lab list` shows the labs there are.")
+                        }
                         runs += t.labs.map { ($0, t.id) }
                     } else {
                         let near = Suggest.closest(to: name, in: LabCatalog.all.map(\.id) + c.plan.tasks.map(\.id), limit: 3)
-                        throw CurriculumError.usage("no lab or task is named \(name)" + (near.isEmpty ? "; `curriculum lab list` shows the labs." : "; did you mean \(near.joined(separator: ", "))?"))
+                        throw CurriculumError.usage(
+                            "no lab or task is named \(name)"
+                                + (near.isEmpty ? "; `curriculum lab list` shows the labs." : "; did you mean \(near.joined(separator: ", "))?"))
                     }
                 }
             }
@@ -68,7 +72,8 @@ struct LabRunCommand: ParsableCommand {
             var perLab: [String: [String: String]] = [:]
             for (name, _) in given where !runs.contains(where: { LabCatalog.lab($0.lab)?.parameter(name) != nil }) {
                 let known = Set(runs.flatMap { LabCatalog.lab($0.lab)?.parameters.map(\.name) ?? [] }).sorted()
-                throw CurriculumError.usage("no lab being run has a parameter \(name); " + (known.isEmpty ? "they have none." : "allowed: \(known.joined(separator: ", "))."))
+                throw CurriculumError.usage(
+                    "no lab being run has a parameter \(name); " + (known.isEmpty ? "they have none." : "allowed: \(known.joined(separator: ", "))."))
             }
             for r in runs {
                 guard let info = LabCatalog.lab(r.lab) else { continue }
@@ -76,11 +81,14 @@ struct LabRunCommand: ParsableCommand {
                 do { _ = try info.resolve(parameters: mine, quick: quick) } catch let e as LabParameterError { throw CurriculumError.usage(e.description) }
                 perLab[r.lab] = mine
             }
-            let outcome = try LabHost.runAndRecord(labs: runs, quick: quick, params: perLab.mapValues { $0 }, subject: judged,
-                                                   timeout: timeout, context: &c)
+            let outcome = try LabHost.runAndRecord(
+                labs: runs, quick: quick, params: perLab.mapValues { $0 }, subject: judged,
+                timeout: timeout, context: &c)
             if runs.count > 1 && !c.json {
                 c.line()
-                c.line(c.paint("\(outcome.passed) passed, \(outcome.failed) failed", .bold) + (outcome.unavailable > 0 ? ", \(outcome.unavailable) unavailable" : ""))
+                c.line(
+                    c.paint("\(outcome.passed) passed, \(outcome.failed) failed", .bold)
+                        + (outcome.unavailable > 0 ? ", \(outcome.unavailable) unavailable" : ""))
             }
             if outcome.interrupted { throw ExitCode(ExitStatus.interrupted) }
             if outcome.failed > 0 { throw ExitCode(ExitStatus.failure) }
@@ -95,7 +103,8 @@ extension LabRunCommand {
     static func testFixture(_ name: String) -> LabInfo? {
         let ids = ["fixture-pass", "fixture-hang", "fixture-stubborn", "fixture-crash", "fixture-listen", "fixture-postgres"]
         guard ProcessInfo.processInfo.environment["CURRICULUM_LABS_FIXTURES"] == "1", ids.contains(name) else { return nil }
-        return LabInfo(id: name, title: "Test fixture \(name)", phase: 0, tasks: [], teaches: "A misbehaving lab for the tracker's own tests.",
-                       source: "Sources/curriculum-labs/Fixtures.swift")
+        return LabInfo(
+            id: name, title: "Test fixture \(name)", phase: 0, tasks: [], teaches: "A misbehaving lab for the tracker's own tests.",
+            source: "Sources/curriculum-labs/Fixtures.swift")
     }
 }

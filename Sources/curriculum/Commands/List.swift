@@ -57,8 +57,9 @@ struct List: ParsableCommand {
             func row(_ i: Int, depth: Int) {
                 let t = plan.tasks[i]
                 let p = progress.byTask[i]
-                let mark = c.statusMark(state.status[i], verified: p?.verified ?? false, ownWork: p?.verifiedOwnWork ?? false,
-                                        regressed: p?.regressed ?? false)
+                let mark = c.statusMark(
+                    state.status[i], verified: p?.verified ?? false, ownWork: p?.verifiedOwnWork ?? false,
+                    regressed: p?.regressed ?? false)
                 let indent = String(repeating: "    ", count: depth)
                 let due = c.dueText(i, today: c.tracker.today)
                 c.line("\(indent)\(mark) \(c.number(i).padded(5)) \(c.paint(t.id, .cyan).padded(0)) \(t.title)\(due.isEmpty ? "" : c.paint("  ", .dim) + due)")

@@ -31,7 +31,10 @@ enum LogLine {
         let task = c.paint(e.task ?? "", .cyan)
         var text: String
         switch e.kind {
-        case .checked: text = "checked off \(task)" + (e.verified ? (e.subject.map { " (verified against \($0.description))" } ?? " (verified)") : "") + (e.day != String(e.at.prefix(10)) ? " for \(e.day)" : "")
+        case .checked:
+            text =
+                "checked off \(task)" + (e.verified ? (e.subject.map { " (verified against \($0.description))" } ?? " (verified)") : "")
+                + (e.day != String(e.at.prefix(10)) ? " for \(e.day)" : "")
         case .reopened: text = "reopened \(task)"
         case .labRun: text = "ran lab \(e.note ?? "") for \(task): " + (e.passed == true ? c.paint("passed", .green) : c.paint("did not pass", .red))
         case .rechecked: text = "rechecked \(task): " + (e.passed == true ? c.paint("still passes", .green) : c.paint("regressed", .red))

@@ -52,14 +52,17 @@ struct Next: ParsableCommand {
                     var reason: String?
                 }
                 let progress = try c.tracker.progress()
-                c.emitJSON(entries.map { e in
-                    Out(task: TaskJSON(e.task, state: state, progress: progress, today: c.tracker.today),
-                        unblocks: e.unblocks, reason: options.explain ? NextLine.reason(e, c) : nil)
-                })
+                c.emitJSON(
+                    entries.map { e in
+                        Out(
+                            task: TaskJSON(e.task, state: state, progress: progress, today: c.tracker.today),
+                            unblocks: e.unblocks, reason: options.explain ? NextLine.reason(e, c) : nil)
+                    })
                 return
             }
             if entries.isEmpty {
-                c.line(state.doneCount == c.plan.tasks.count ? "Everything is done." : "Nothing is ready: every open task is blocked (see `curriculum blocked`).")
+                c.line(
+                    state.doneCount == c.plan.tasks.count ? "Everything is done." : "Nothing is ready: every open task is blocked (see `curriculum blocked`).")
                 return
             }
             for (k, e) in entries.enumerated() {

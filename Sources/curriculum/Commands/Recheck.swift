@@ -28,7 +28,10 @@ struct Recheck: ParsableCommand {
             } else {
                 for name in tasks {
                     let i = try c.tracker.task(named: name)
-                    guard state.done[i] else { throw CurriculumError.usage("\(plan.tasks[i].id) is not done; recheck is for done tasks (run its labs with `curriculum lab run \(plan.tasks[i].id)`).") }
+                    guard state.done[i] else {
+                        throw CurriculumError.usage(
+                            "\(plan.tasks[i].id) is not done; recheck is for done tasks (run its labs with `curriculum lab run \(plan.tasks[i].id)`).")
+                    }
                     guard !plan.tasks[i].labs.isEmpty else { throw CurriculumError.usage("\(plan.tasks[i].id) has no lab to recheck.") }
                     chosen.append(i)
                 }
@@ -37,8 +40,10 @@ struct Recheck: ParsableCommand {
             let (regressed, interrupted) = try Recheck.rerun(chosen, quick: labRun.quick, timeout: labRun.timeout, subject: judged, context: &c)
             if !c.json {
                 c.line()
-                c.line(regressed.isEmpty ? c.paint("Every rechecked task still passes.", .green)
-                       : c.paint("Regressed: \(regressed.joined(separator: ", "))", .red, .bold) + " (still done; fix and recheck)")
+                c.line(
+                    regressed.isEmpty
+                        ? c.paint("Every rechecked task still passes.", .green)
+                        : c.paint("Regressed: \(regressed.joined(separator: ", "))", .red, .bold) + " (still done; fix and recheck)")
             }
             if interrupted { throw ExitCode(ExitStatus.interrupted) }
             if !regressed.isEmpty { throw ExitCode(ExitStatus.failure) }
@@ -47,14 +52,17 @@ struct Recheck: ParsableCommand {
 
     /// Re-runs the labs of done tasks and records each verdict (a fail flags the task
     /// regressed); `recheck` and `review --run` share it.
-    static func rerun(_ chosen: [Int], quick: Bool, timeout: Int, subject judged: LabSubject,
-                      context c: inout Context) throws -> (regressed: [String], interrupted: Bool) {
+    static func rerun(
+        _ chosen: [Int], quick: Bool, timeout: Int, subject judged: LabSubject,
+        context c: inout Context
+    ) throws -> (regressed: [String], interrupted: Bool) {
         let plan = c.plan
         var regressed: [String] = []
         for i in chosen {
             let t = plan.tasks[i]
-            let outcome = try LabHost.runAndRecord(labs: t.labs.map { ($0, t.id) }, quick: quick, params: [:], subject: judged,
-                                                   timeout: timeout, context: &c)
+            let outcome = try LabHost.runAndRecord(
+                labs: t.labs.map { ($0, t.id) }, quick: quick, params: [:], subject: judged,
+                timeout: timeout, context: &c)
             if outcome.interrupted { return (regressed, true) }
             // "Unavailable" judges nothing: the task keeps its standing.
             if outcome.unavailable > 0 && outcome.failed == 0 { continue }

@@ -19,7 +19,9 @@ struct Reopen: ParsableCommand {
             for name in tasks {
                 let i = try c.tracker.task(named: name)
                 if !plan.parts[i].isEmpty {
-                    throw CurriculumError.refused("\(plan.tasks[i].id) is done when its parts are done; reopen one of its parts instead (\(plan.parts[i].map { plan.tasks[$0].id }.joined(separator: ", "))).")
+                    throw CurriculumError.refused(
+                        "\(plan.tasks[i].id) is done when its parts are done; reopen one of its parts instead (\(plan.parts[i].map { plan.tasks[$0].id }.joined(separator: ", ")))."
+                    )
                 }
                 // Progress recorded under an old id (renamed-from) is reopened too.
                 ids.append(plan.tasks[i].id)

@@ -72,8 +72,10 @@ struct Review: ParsableCommand {
                 let (regressed, interrupted) = try Recheck.rerun(due.map(\.task), quick: quick, timeout: timeout, subject: judged, context: &c)
                 if !c.json {
                     c.line()
-                    c.line(regressed.isEmpty ? c.paint("Every reviewed task still passes.", .green)
-                           : c.paint("Regressed: \(regressed.joined(separator: ", "))", .red, .bold) + " (still done; fix and recheck)")
+                    c.line(
+                        regressed.isEmpty
+                            ? c.paint("Every reviewed task still passes.", .green)
+                            : c.paint("Regressed: \(regressed.joined(separator: ", "))", .red, .bold) + " (still done; fix and recheck)")
                 }
                 if interrupted { throw ExitCode(ExitStatus.interrupted) }
                 if !regressed.isEmpty { throw ExitCode(ExitStatus.failure) }
@@ -81,8 +83,10 @@ struct Review: ParsableCommand {
             }
             let shown = all ? items : due
             if c.json {
-                c.emitJSON(ReviewJSON(today: today.description, due: due.count, scheduled: items.count,
-                                      tasks: shown.map { ReviewJSON.Item($0, plan: plan, today: today) }))
+                c.emitJSON(
+                    ReviewJSON(
+                        today: today.description, due: due.count, scheduled: items.count,
+                        tasks: shown.map { ReviewJSON.Item($0, plan: plan, today: today) }))
                 return
             }
             if shown.isEmpty {
@@ -98,7 +102,9 @@ struct Review: ParsableCommand {
             for item in shown {
                 let t = plan.tasks[item.task]
                 let delta = today.ordinal - item.due.ordinal
-                let when = item.regressed ? c.paint("regressed", .red, .bold)
+                let when =
+                    item.regressed
+                    ? c.paint("regressed", .red, .bold)
                     : delta > 0 ? c.paint("\(delta)d late", .yellow) : delta == 0 ? "today" : "in \(-delta)d"
                 let passes = item.regressed ? "failed on \(item.last)" : "passed \(item.streak)× in a row, last \(item.last)"
                 c.line("\(item.due)  \(when.padded(10))  \(c.paint(t.id, .cyan))  \(t.labs.joined(separator: ", "))  " + c.paint("(\(passes))", .dim))

@@ -36,10 +36,12 @@ struct Show: ParsableCommand {
                     var jsonSchema = JSONSchema.version
                     enum CodingKeys: String, CodingKey { case task, unblocks, generated, notes, labRuns = "lab_runs", history, jsonSchema = "json_schema" }
                 }
-                c.emitJSON(Out(task: TaskJSON(i, state: state, progress: progress, today: c.tracker.today),
-                               unblocks: state.dependents[i].map { plan.tasks[$0].id },
-                               generated: plan.tasks.filter { $0.generatedFrom == t.id }.map(\.id),
-                               notes: t.notes, labRuns: runs, history: history))
+                c.emitJSON(
+                    Out(
+                        task: TaskJSON(i, state: state, progress: progress, today: c.tracker.today),
+                        unblocks: state.dependents[i].map { plan.tasks[$0].id },
+                        generated: plan.tasks.filter { $0.generatedFrom == t.id }.map(\.id),
+                        notes: t.notes, labRuns: runs, history: history))
                 return
             }
             let p = progress.byTask[i]
@@ -50,15 +52,28 @@ struct Show: ParsableCommand {
             switch state.status[i] {
             case .done:
                 stateText = c.paint("done", .green)
-                if let p { stateText += " on \(p.doneOn)" + (p.verified ? (p.subject.map { ", verified by its labs against your own work (\($0.description))" } ?? ", verified by its labs (on their reference)") : "") + (p.regressed ? c.paint(", REGRESSED: its labs now fail", .red) : "") }
-                else if !plan.parts[i].isEmpty { stateText += " (all its parts are done)" }
+                if let p {
+                    stateText +=
+                        " on \(p.doneOn)"
+                        + (p.verified
+                            ? (p.subject.map { ", verified by its labs against your own work (\($0.description))" }
+                                ?? ", verified by its labs (on their reference)") : "") + (p.regressed ? c.paint(", REGRESSED: its labs now fail", .red) : "")
+                } else if !plan.parts[i].isEmpty {
+                    stateText += " (all its parts are done)"
+                }
             case .ready: stateText = c.paint("ready", .cyan) + ": every requirement is done"
             case .blocked: stateText = c.paint("blocked", .yellow)
             }
             c.line("State:          \(stateText)")
             if let d = plan.due(of: i) {
                 let own: String
-                if t.due != nil { own = "" } else if let par = plan.parent[i], plan.due(of: par) == d { own = " (from its parent)" } else { own = " (from its phase)" }
+                if t.due != nil {
+                    own = ""
+                } else if let par = plan.parent[i], plan.due(of: par) == d {
+                    own = " (from its parent)"
+                } else {
+                    own = " (from its phase)"
+                }
                 c.line("Due:            \(c.dueText(i, today: c.tracker.today))\(own)")
             }
             if let note = p?.note { c.line("Note:           \(note)") }
@@ -86,9 +101,12 @@ struct Show: ParsableCommand {
                     let info = LabCatalog.lab(lab)
                     c.line("  \(c.paint(lab, .magenta))  \(info?.title ?? "")   curriculum lab run \(lab)")
                     for r in runs where r.lab == lab {
-                        let mark = r.outcome == "passed" ? c.paint("passed", .green) : r.outcome == "unavailable" ? c.paint("unavailable", .yellow) : c.paint("failed", .red)
-                        c.line("    \(r.at.prefix(16).replacingOccurrences(of: "T", with: " "))  \(mark)  \(r.checksPassed)/\(r.checksTotal) checks  \(String(format: "%.1f s", r.seconds))\(r.quick ? " (quick)" : "")"
-                               + (r.subject.map { "  " + c.paint("judged \($0.description)", .cyan) } ?? ""))
+                        let mark =
+                            r.outcome == "passed"
+                            ? c.paint("passed", .green) : r.outcome == "unavailable" ? c.paint("unavailable", .yellow) : c.paint("failed", .red)
+                        c.line(
+                            "    \(r.at.prefix(16).replacingOccurrences(of: "T", with: " "))  \(mark)  \(r.checksPassed)/\(r.checksTotal) checks  \(String(format: "%.1f s", r.seconds))\(r.quick ? " (quick)" : "")"
+                                + (r.subject.map { "  " + c.paint("judged \($0.description)", .cyan) } ?? ""))
                     }
                 }
             }

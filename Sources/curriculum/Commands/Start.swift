@@ -42,9 +42,10 @@ struct Start: ParsableCommand {
             let shift = s.ordinal - planStart.ordinal
             if c.json { c.emitJSON(StartJSON(start: s.description, planStart: planStart.description, shift: shift, recorded: changed)); return }
             let first = c.plan.tasks.indices.compactMap { c.plan.due(of: $0) }.min()
-            c.line((changed ? "Your start is now " : "You started on ") + c.paint(s.description, .bold)
-                   + " (the plan's own is \(planStart)): due dates move by \(shift) day\(abs(shift) == 1 ? "" : "s")"
-                   + (first.map { ", the first is \($0)." } ?? "."))
+            c.line(
+                (changed ? "Your start is now " : "You started on ") + c.paint(s.description, .bold)
+                    + " (the plan's own is \(planStart)): due dates move by \(shift) day\(abs(shift) == 1 ? "" : "s")"
+                    + (first.map { ", the first is \($0)." } ?? "."))
             if !changed { c.line(c.paint("`curriculum start --on DATE` moves it.", .dim)) }
         }
     }

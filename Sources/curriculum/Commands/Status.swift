@@ -38,16 +38,20 @@ struct Status: ParsableCommand {
                     }
                 }
                 let phases = PlanJSON(state: state, progress: progress, today: today).phases
-                c.emitJSON(Out(title: plan.title, today: today.description, done: state.doneCount, total: plan.tasks.count,
-                               verified: verified, verifiedOwnWork: ownWork, regressed: regressed, overdue: overdue.map { plan.tasks[$0].id },
-                               next: next.map { plan.tasks[$0.task].id }, orphaned: progress.orphans.map(\.task).sorted(),
-                               phases: phases, learnerStart: plan.learnerStart?.description, reviewsDue: reviewsDue))
+                c.emitJSON(
+                    Out(
+                        title: plan.title, today: today.description, done: state.doneCount, total: plan.tasks.count,
+                        verified: verified, verifiedOwnWork: ownWork, regressed: regressed, overdue: overdue.map { plan.tasks[$0].id },
+                        next: next.map { plan.tasks[$0.task].id }, orphaned: progress.orphans.map(\.task).sorted(),
+                        phases: phases, learnerStart: plan.learnerStart?.description, reviewsDue: reviewsDue))
                 return
             }
             let total = plan.tasks.count
             let pct = total == 0 ? 0 : state.doneCount * 100 / total
-            c.line(c.paint(plan.title, .bold) + "  \(state.doneCount)/\(total) done (\(pct)%)"
-                   + (verified > 0 ? ", \(verified) verified by their labs" + (ownWork > 0 ? " (\(ownWork) against your own work)" : "") : "") + c.paint("  · \(today)", .dim))
+            c.line(
+                c.paint(plan.title, .bold) + "  \(state.doneCount)/\(total) done (\(pct)%)"
+                    + (verified > 0 ? ", \(verified) verified by their labs" + (ownWork > 0 ? " (\(ownWork) against your own work)" : "") : "")
+                    + c.paint("  · \(today)", .dim))
             c.line()
             let titleWidth = min(48, plan.phases.map { $0.title.displayWidth }.max() ?? 20)
             for (p, phase) in plan.phases.enumerated() {
@@ -55,24 +59,31 @@ struct Status: ParsableCommand {
                 let icon = (phase.icon ?? " ").padded(2)
                 let num = String(phase.number).leftPadded(2)
                 let pc = pr.total == 0 ? 0 : pr.done * 100 / pr.total
-                c.line("\(num) \(icon) \(phase.title.truncated(titleWidth).padded(titleWidth))  \(c.out.bar(pr.done, pr.total)) \("\(pr.done)/\(pr.total)".leftPadded(5)) \("\(pc)%".leftPadded(4))")
+                c.line(
+                    "\(num) \(icon) \(phase.title.truncated(titleWidth).padded(titleWidth))  \(c.out.bar(pr.done, pr.total)) \("\(pr.done)/\(pr.total)".leftPadded(5)) \("\(pc)%".leftPadded(4))"
+                )
             }
             c.line()
             if !overdue.isEmpty {
                 c.line(c.paint("Overdue: \(overdue.count) task\(overdue.count == 1 ? "" : "s")", .red, .bold) + c.paint("  (curriculum due --overdue)", .dim))
             }
             if !regressed.isEmpty {
-                c.line(c.paint("Regressed: \(regressed.joined(separator: ", "))", .red) + c.paint("  (done, but their labs now fail; curriculum recheck)", .dim))
+                c.line(
+                    c.paint("Regressed: \(regressed.joined(separator: ", "))", .red) + c.paint("  (done, but their labs now fail; curriculum recheck)", .dim))
             }
             if reviewsDue > 0 {
-                c.line(c.paint("Reviews due: \(reviewsDue)", .yellow) + c.paint("  (labs to run again so what was learned stays learned; curriculum review)", .dim))
+                c.line(
+                    c.paint("Reviews due: \(reviewsDue)", .yellow) + c.paint("  (labs to run again so what was learned stays learned; curriculum review)", .dim)
+                )
             }
             if !progress.orphans.isEmpty {
-                c.line(c.paint("Orphaned progress: \(progress.orphans.map(\.task).sorted().joined(separator: ", "))", .yellow)
-                       + c.paint("  (recorded for tasks no longer in the plan; add renamed-from, or see curriculum doctor)", .dim))
+                c.line(
+                    c.paint("Orphaned progress: \(progress.orphans.map(\.task).sorted().joined(separator: ", "))", .yellow)
+                        + c.paint("  (recorded for tasks no longer in the plan; add renamed-from, or see curriculum doctor)", .dim))
             }
             if next.isEmpty {
-                c.line(state.doneCount == total ? c.paint("Everything is done. 🎉", .green) : "Nothing is ready: every open task is blocked (curriculum blocked).")
+                c.line(
+                    state.doneCount == total ? c.paint("Everything is done. 🎉", .green) : "Nothing is ready: every open task is blocked (curriculum blocked).")
             } else {
                 c.line(c.paint("Next:", .bold))
                 for e in next { c.line("  " + NextLine.render(e, c)) }

@@ -26,10 +26,14 @@ struct SyncCommand: ParsableCommand {
             let report: Sync.Report
             do { report = try c.tracker.store().sync(folder: folder) } catch let e as StoreError { throw CurriculumError.store(e) }
             if c.json {
-                c.emitJSON(SyncJSON(machine: report.machine, exported: report.exported, imported: report.imported, files: report.files,
-                                    problems: report.problems.map(\.description)))
+                c.emitJSON(
+                    SyncJSON(
+                        machine: report.machine, exported: report.exported, imported: report.imported, files: report.files,
+                        problems: report.problems.map(\.description)))
             } else {
-                c.line("Synced with \(folder): \(report.imported) event\(report.imported == 1 ? "" : "s") taken in, \(report.exported) written to \(report.machine).jsonl.")
+                c.line(
+                    "Synced with \(folder): \(report.imported) event\(report.imported == 1 ? "" : "s") taken in, \(report.exported) written to \(report.machine).jsonl."
+                )
             }
             if !report.problems.isEmpty {
                 c.out.flush()

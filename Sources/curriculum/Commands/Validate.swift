@@ -32,9 +32,11 @@ struct Validate: ParsableCommand {
             struct Out: Encodable { var file: String; var valid: Bool; var diagnostics: [D] }
             let enc = JSONEncoder()
             enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            let o = Out(file: name, valid: result.errors.isEmpty, diagnostics: result.diagnostics.map {
-                D(severity: $0.severity.rawValue, file: $0.location?.file, line: $0.location?.line, column: $0.location?.column, message: $0.message)
-            })
+            let o = Out(
+                file: name, valid: result.errors.isEmpty,
+                diagnostics: result.diagnostics.map {
+                    D(severity: $0.severity.rawValue, file: $0.location?.file, line: $0.location?.line, column: $0.location?.column, message: $0.message)
+                })
             out.line(String(decoding: (try? enc.encode(o)) ?? Data(), as: UTF8.self))
         } else {
             for d in result.diagnostics {
@@ -43,11 +45,13 @@ struct Validate: ParsableCommand {
             }
             if let plan = result.plan, result.errors.isEmpty {
                 let edges = plan.requires.reduce(0) { $0 + $1.count }
-                out.line(out.paint("\(name) is valid", .green) + ": \(plan.phases.count) phases, \(plan.tasks.count) tasks, \(edges) requires edges"
-                         + (result.warnings.isEmpty ? "." : ", \(result.warnings.count) warning\(result.warnings.count == 1 ? "" : "s")."))
+                out.line(
+                    out.paint("\(name) is valid", .green) + ": \(plan.phases.count) phases, \(plan.tasks.count) tasks, \(edges) requires edges"
+                        + (result.warnings.isEmpty ? "." : ", \(result.warnings.count) warning\(result.warnings.count == 1 ? "" : "s")."))
             } else {
-                out.line(out.paint("\(name): \(result.errors.count) error\(result.errors.count == 1 ? "" : "s")", .red, .bold)
-                         + (result.warnings.isEmpty ? "" : ", \(result.warnings.count) warning\(result.warnings.count == 1 ? "" : "s")"))
+                out.line(
+                    out.paint("\(name): \(result.errors.count) error\(result.errors.count == 1 ? "" : "s")", .red, .bold)
+                        + (result.warnings.isEmpty ? "" : ", \(result.warnings.count) warning\(result.warnings.count == 1 ? "" : "s")"))
             }
         }
         if !result.errors.isEmpty { throw ExitCode(ExitStatus.badPlan) }

@@ -9,7 +9,9 @@ struct LabSubjectOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Judge your own server, already running at this URL.", valueName: "url"))
     var url: String?
 
-    @Option(help: ArgumentHelp("Start your own server with `sh -c CMD` (PORT, and DATABASE_URL where the lab has a database, in its environment) and judge it.", valueName: "cmd"))
+    @Option(
+        help: ArgumentHelp(
+            "Start your own server with `sh -c CMD` (PORT, and DATABASE_URL where the lab has a database, in its environment) and judge it.", valueName: "cmd"))
     var against: String?
 
     @Option(help: ArgumentHelp("Judge your own source file or folder, compiled with the lab's harness.", valueName: "path"))

@@ -17,8 +17,10 @@ extension LabHost {
     }
 
     /// Runs labs one after another, shows their progress and reports, and records each run.
-    static func runAndRecord(labs: [(lab: String, task: String?)], quick: Bool, params: [String: [String: String]],
-                             subject: LabSubject = .reference, timeout: Int, context c: inout Context) throws -> Summary {
+    static func runAndRecord(
+        labs: [(lab: String, task: String?)], quick: Bool, params: [String: [String: String]],
+        subject: LabSubject = .reference, timeout: Int, context c: inout Context
+    ) throws -> Summary {
         try subject.check(for: labs.map(\.lab))
         // Servers and scratch folders of runs whose tracker was killed go first.
         LabHost.sweepAbandoned()
@@ -35,8 +37,10 @@ extension LabHost {
             shared = SharedBroker.start(binary: binary)
             if live { Terminal.write("\r\u{1B}[K", to: STDOUT_FILENO) }
             if let shared, let seconds = shared.startupSeconds, !c.json {
-                c.line(c.paint("One RabbitMQ broker for the \(queueLabs.count) queue labs (\(queueLabs.joined(separator: ", "))), started in "
-                                   + String(format: "%.1f s.", seconds), .dim))
+                c.line(
+                    c.paint(
+                        "One RabbitMQ broker for the \(queueLabs.count) queue labs (\(queueLabs.joined(separator: ", "))), started in "
+                            + String(format: "%.1f s.", seconds), .dim))
             }
         }
         defer { shared?.stop() }
@@ -53,8 +57,10 @@ extension LabHost {
             c.out.flush()
             status("starting…")
             var checks = 0, failedChecks = 0
-            let outcome = LabHost.run(binary: binary, lab: run.lab, quick: quick, parameters: params[run.lab] ?? [:],
-                                      subject: subject, timeLimit: TimeInterval(timeout)) { event in
+            let outcome = LabHost.run(
+                binary: binary, lab: run.lab, quick: quick, parameters: params[run.lab] ?? [:],
+                subject: subject, timeLimit: TimeInterval(timeout)
+            ) { event in
                 switch event {
                 case let .step(s): status("· " + s.title)
                 case let .check(ch):
@@ -108,7 +114,9 @@ extension LabHost {
         case .passed:
             c.line("  " + c.paint("PASSED", .green, .bold) + " \(r.checks.count)/\(r.checks.count) checks in \(secs)")
         case .failed:
-            c.line("  " + c.paint("FAILED", .red, .bold) + " \(r.checks.filter(\.passed).count)/\(r.checks.count) checks in \(secs)" + (r.error.map { " — \($0)" } ?? ""))
+            c.line(
+                "  " + c.paint("FAILED", .red, .bold) + " \(r.checks.filter(\.passed).count)/\(r.checks.count) checks in \(secs)"
+                    + (r.error.map { " — \($0)" } ?? ""))
         case .unavailable:
             c.line("  " + c.paint("UNAVAILABLE", .yellow, .bold) + " — " + (r.error ?? "something it needs is not installed"))
         }
@@ -121,4 +129,3 @@ extension LabHost {
         return String(format: "%.4g", v)
     }
 }
-

@@ -38,8 +38,10 @@ final class AuthClient: Sendable {
     var calls: [Call] { log.withLock { $0 } }
 
     @discardableResult
-    func call(_ method: String, _ path: String, json: JSONValue? = nil, raw: [UInt8]? = nil, token: String? = nil,
-              headers: [(String, String)] = []) async -> Call {
+    func call(
+        _ method: String, _ path: String, json: JSONValue? = nil, raw: [UInt8]? = nil, token: String? = nil,
+        headers: [(String, String)] = []
+    ) async -> Call {
         var call = Call(method: method, path: path)
         var headers = headers
         if let token { headers.append(("Authorization", "Bearer \(token)")) }
@@ -133,55 +135,55 @@ func authStarter(_ info: LabInfo, task: String, checks: [AuthCheck], extra: Stri
         "- **\(c.name)**\(c.referenceOnly ? " (reference only: skipped against your server)" : ""): \(c.asserts)"
     }.joined(separator: "\n")
     let readme = """
-    # \(info.title)
+        # \(info.title)
 
-    \(task)
+        \(task)
 
-    Add phase 3 of the bookshelf contract (`docs/bookshelf.md`, "Phase 3": users, login,
-    JWT access tokens, refresh tokens, roles, the login rate limit) to your phase-1 service.
-    Listen on `127.0.0.1:$PORT` (`PORT` comes from the environment). Start from an empty
-    store: the first user created is `admin`, and the checks create that user themselves.
+        Add phase 3 of the bookshelf contract (`docs/bookshelf.md`, "Phase 3": users, login,
+        JWT access tokens, refresh tokens, roles, the login rate limit) to your phase-1 service.
+        Listen on `127.0.0.1:$PORT` (`PORT` comes from the environment). Start from an empty
+        store: the first user created is `admin`, and the checks create that user themselves.
 
-    ## Run the checks
-    Let the lab start your server (it sets `PORT`, waits for `GET /health`, stops it with SIGTERM):
+        ## Run the checks
+        Let the lab start your server (it sets `PORT`, waits for `GET /health`, stops it with SIGTERM):
 
-        curriculum lab run \(info.id) --against 'java -jar build/libs/bookshelf.jar'
+            curriculum lab run \(info.id) --against 'java -jar build/libs/bookshelf.jar'
 
-    or point it at a server you already run:
+        or point it at a server you already run:
 
-        curriculum lab run \(info.id) --url http://127.0.0.1:8080
+            curriculum lab run \(info.id) --url http://127.0.0.1:8080
 
-    Without either, the lab judges its own reference (`\(info.source)` and
-    `Sources/Labs/Auth/Kit/AuthReference.swift`), which shows one way to pass.
-    \(extra)
-    ## What the checks assert
-    \(list)
+        Without either, the lab judges its own reference (`\(info.source)` and
+        `Sources/Labs/Auth/Kit/AuthReference.swift`), which shows one way to pass.
+        \(extra)
+        ## What the checks assert
+        \(list)
 
-    Every check speaks HTTP only; a request with no answer within 5 s fails the check that
-    sent it.
+        Every check speaks HTTP only; a request with no answer within 5 s fails the check that
+        sent it.
 
-    """
+        """
     return [StarterFile("README.md", readme), StarterFile("bookshelf-phase3.md", phase3Contract)]
 }
 
 let phase3Contract = """
-# Bookshelf, phase 3: users and auth (added to the phase-1 service)
+    # Bookshelf, phase 3: users and auth (added to the phase-1 service)
 
-| method and path | success | errors |
-|---|---|---|
-| `POST /users` `{email, password}` | 201 `{id, email, role, created_at}` (never the password or its hash) | 409 email taken, 422 weak password (< 12 chars) or bad email |
-| `POST /auth/login` `{email, password}` | 200 `{access_token, refresh_token, token_type: "Bearer", expires_in}` | 401 (same answer for unknown email and wrong password) |
-| `POST /auth/refresh` `{refresh_token}` | 200, a new pair; the old refresh token is spent | 401 expired/unknown; re-using a spent one revokes its whole family (later refreshes of that family are 401) |
-| `GET /me` | 200 the user | 401 |
+    | method and path | success | errors |
+    |---|---|---|
+    | `POST /users` `{email, password}` | 201 `{id, email, role, created_at}` (never the password or its hash) | 409 email taken, 422 weak password (< 12 chars) or bad email |
+    | `POST /auth/login` `{email, password}` | 200 `{access_token, refresh_token, token_type: "Bearer", expires_in}` | 401 (same answer for unknown email and wrong password) |
+    | `POST /auth/refresh` `{refresh_token}` | 200, a new pair; the old refresh token is spent | 401 expired/unknown; re-using a spent one revokes its whole family (later refreshes of that family are 401) |
+    | `GET /me` | 200 the user | 401 |
 
-- Access tokens are JWTs (HS256 by default; the lab may ask for ES256) with `sub`, `role`,
-  `iat`, `exp`, `nbf`; `alg: none`, a wrong signature, an expired or not-yet-valid token
-  are all 401 with `WWW-Authenticate: Bearer`.
-- Roles: `reader` (default), `editor`, `admin`. Writes to books and authors need
-  `editor`; `DELETE` needs `admin`; reads are public. 401 without a token, 403 with the
-  wrong role. The first user created is `admin` (so a lab can bootstrap the others);
-  `PUT /users/{id}/role` `{role}` is admin-only.
-- Rate limit on `/auth/login`: at most `LOGIN_LIMIT` (env, default 5) attempts per minute
-  per client address; the next is 429 with `Retry-After` in whole seconds.
+    - Access tokens are JWTs (HS256 by default; the lab may ask for ES256) with `sub`, `role`,
+      `iat`, `exp`, `nbf`; `alg: none`, a wrong signature, an expired or not-yet-valid token
+      are all 401 with `WWW-Authenticate: Bearer`.
+    - Roles: `reader` (default), `editor`, `admin`. Writes to books and authors need
+      `editor`; `DELETE` needs `admin`; reads are public. 401 without a token, 403 with the
+      wrong role. The first user created is `admin` (so a lab can bootstrap the others);
+      `PUT /users/{id}/role` `{role}` is admin-only.
+    - Rate limit on `/auth/login`: at most `LOGIN_LIMIT` (env, default 5) attempts per minute
+      per client address; the next is 429 with `Retry-After` in whole seconds.
 
-"""
+    """

@@ -3,9 +3,9 @@ import Foundation
 import HTTPLabs
 import HTTPTypes
 import Hummingbird
-import NIOCore
 import JWTKit
 import LabKit
+import NIOCore
 import Synchronization
 
 // The reference of the bookshelf's phase 3 (docs/bookshelf.md "Phase 3"): users, logins
@@ -79,7 +79,8 @@ enum AuthFault: String, CaseIterable, Sendable {
 
 /// A lab's breaker knob: one choice among the faults that break its checks.
 func authBreakerKnob(_ faults: [AuthFault]) -> Knob<String> {
-    let help = "Breaks the reference on purpose so one check can be seen to fail: "
+    let help =
+        "Breaks the reference on purpose so one check can be seen to fail: "
         + faults.map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ") + "."
     return Knob.choice("break", ["none"] + faults.map(\.rawValue), default: "none", help: help)
 }
@@ -231,8 +232,10 @@ struct AuthExtension: BookshelfExtension {
     }
 
     static func userJSON(_ u: AuthState.User) -> JSONValue {
-        ["id": .int(u.id), "email": .string(u.email), "role": .string(u.role.rawValue),
-         "created_at": .string(ISO8601DateFormatter().string(from: u.createdAt))]
+        [
+            "id": .int(u.id), "email": .string(u.email), "role": .string(u.role.rawValue),
+            "created_at": .string(ISO8601DateFormatter().string(from: u.createdAt)),
+        ]
     }
 
     static func hash(_ password: String, salt: [UInt8]) -> [UInt8] {
@@ -258,8 +261,9 @@ struct AuthExtension: BookshelfExtension {
         let now = clock.now()
         let user: AuthState.User? = state.store.withLock { s in
             if s.users.values.contains(where: { $0.email.lowercased() == email.lowercased() }) { return nil }
-            let u = AuthState.User(id: s.nextID, email: email, salt: salt, hash: hash,
-                                   role: s.users.isEmpty ? .admin : .reader, createdAt: now)
+            let u = AuthState.User(
+                id: s.nextID, email: email, salt: salt, hash: hash,
+                role: s.users.isEmpty ? .admin : .reader, createdAt: now)
             s.users[u.id] = u
             s.nextID += 1
             return u
@@ -320,17 +324,22 @@ struct AuthExtension: BookshelfExtension {
             state.store.withLock { $0.refresh[key] = record }
         }
         let seconds = options.accessTTL.components.seconds
-        return authJSON(.ok, ["access_token": .string(access), "refresh_token": .string(token),
-                              "token_type": "Bearer", "expires_in": .int(Int(seconds))])
+        return authJSON(
+            .ok,
+            [
+                "access_token": .string(access), "refresh_token": .string(token),
+                "token_type": "Bearer", "expires_in": .int(Int(seconds)),
+            ])
     }
 
     func sign(_ user: AuthState.User) async throws -> String {
         // NumericDate in whole seconds (RFC 7519 allows fractions; whole seconds are the norm).
         let now = Date(timeIntervalSince1970: clock.now().timeIntervalSince1970.rounded(.down))
-        let claims = AccessClaims(sub: SubjectClaim(value: String(user.id)), role: user.role.rawValue,
-                                  iat: IssuedAtClaim(value: now),
-                                  exp: ExpirationClaim(value: now.addingTimeInterval(Double(options.accessTTL.components.seconds))),
-                                  nbf: NotBeforeClaim(value: now))
+        let claims = AccessClaims(
+            sub: SubjectClaim(value: String(user.id)), role: user.role.rawValue,
+            iat: IssuedAtClaim(value: now),
+            exp: ExpirationClaim(value: now.addingTimeInterval(Double(options.accessTTL.components.seconds))),
+            nbf: NotBeforeClaim(value: now))
         let token = try await keys.signing.sign(claims, header: ["typ": "JWT"])
         if let signature = token.split(separator: ".").last {
             state.store.withLock { _ = $0.issuedSignatures.insert(String(signature)) }
@@ -391,7 +400,8 @@ struct AuthExtension: BookshelfExtension {
             claims = try? await keys.signing.unverified(token, as: AccessClaims.self)
         }
         if claims == nil, fault == .signatureCache, parts.count == 3,
-           state.store.withLock({ $0.issuedSignatures.contains(String(parts[2])) }) {
+            state.store.withLock({ $0.issuedSignatures.contains(String(parts[2])) })
+        {
             claims = try? await keys.signing.unverified(token, as: AccessClaims.self)
         }
         if claims == nil {
@@ -493,13 +503,15 @@ func unauthorized(_ detail: String) -> Response {
 
 func problemResponse(_ status: HTTPResponse.Status, _ title: String, _ detail: String) -> Response {
     let body: JSONValue = ["type": "about:blank", "title": .string(title), "status": .int(status.code), "detail": .string(detail)]
-    return Response(status: status, headers: [.contentType: "application/problem+json"],
-                    body: .init(byteBuffer: ByteBuffer(bytes: body.bytes)))
+    return Response(
+        status: status, headers: [.contentType: "application/problem+json"],
+        body: .init(byteBuffer: ByteBuffer(bytes: body.bytes)))
 }
 
 func authJSON(_ status: HTTPResponse.Status, _ value: JSONValue) -> Response {
-    Response(status: status, headers: [.contentType: "application/json; charset=utf-8"],
-             body: .init(byteBuffer: ByteBuffer(bytes: value.bytes)))
+    Response(
+        status: status, headers: [.contentType: "application/json; charset=utf-8"],
+        body: .init(byteBuffer: ByteBuffer(bytes: value.bytes)))
 }
 
 /// A JWT segment decoded as JSON (reading a token, never making one).
@@ -511,8 +523,10 @@ func base64URLJSON(_ segment: Substring) -> JSONValue? {
 }
 
 /// Starts the reference bookshelf with phase 3 added; its keys go to `lab.scratch/keys`.
-func startAuthReference(_ lab: LabContext, _ options: AuthOptions, algorithm: TokenAlgorithm, port: Int, clock: LabClock? = nil,
-                        configure: (inout BookshelfConfiguration) -> Void = { _ in }) async throws -> (RunningReference, AuthExtension) {
+func startAuthReference(
+    _ lab: LabContext, _ options: AuthOptions, algorithm: TokenAlgorithm, port: Int, clock: LabClock? = nil,
+    configure: (inout BookshelfConfiguration) -> Void = { _ in }
+) async throws -> (RunningReference, AuthExtension) {
     let keys = try await AuthKeys.generate(algorithm, in: lab.scratch.appendingPathComponent("keys"))
     let dev = JWTKeyCollection()
     await dev.add(hmac: HMACKey(from: wellKnownDevKey), digestAlgorithm: .sha256)

@@ -14,15 +14,18 @@ struct AuthSubject: Sendable {
 
 /// `clock`: the reference's clock, when a lab drives one of its own (a manual clock it
 /// advances to show expiry or refill without waiting); else the run's.
-func startAuthBookshelf(_ lab: LabContext, _ options: AuthOptions, algorithm: TokenAlgorithm = .hs256,
-                        clock: LabClock? = nil) async throws -> AuthSubject {
+func startAuthBookshelf(
+    _ lab: LabContext, _ options: AuthOptions, algorithm: TokenAlgorithm = .hs256,
+    clock: LabClock? = nil
+) async throws -> AuthSubject {
     let inside = Mutex<AuthExtension?>(nil)
     let service = try await lab.startService { env in
         let (running, auth) = try await startAuthReference(lab, options, algorithm: algorithm, port: env.port, clock: clock)
         inside.withLock { $0 = auth }
         return running
     }
-    lab.step("Started \(service.subject) at \(service.baseURL)",
-             service.isReference && options.fault != .none ? "broken on purpose: \(options.fault.effect)" : nil)
+    lab.step(
+        "Started \(service.subject) at \(service.baseURL)",
+        service.isReference && options.fault != .none ? "broken on purpose: \(options.fault.effect)" : nil)
     return AuthSubject(service: service, api: AuthClient(lab, baseURL: service.baseURL), auth: inside.withLock { $0 })
 }

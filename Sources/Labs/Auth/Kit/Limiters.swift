@@ -106,54 +106,54 @@ final class SlidingWindow: Limiter {
 /// lab's clock as integer microseconds, so the injected clock drives Redis too.
 enum RedisScripts {
     static let tokenBucket = """
-    local capacity = tonumber(ARGV[1])
-    local period = tonumber(ARGV[2])
-    local now = tonumber(ARGV[3])
-    local h = redis.call('HMGET', KEYS[1], 'tokens', 'last')
-    local tokens = tonumber(h[1]) or capacity
-    local last = tonumber(h[2]) or now
-    local added = math.floor((now - last) / period)
-    if added > 0 then
-      tokens = math.min(capacity, tokens + added)
-      last = last + added * period
-    end
-    if tokens >= capacity then last = now end
-    local ok = 0
-    if tokens > 0 then
-      tokens = tokens - 1
-      ok = 1
-    end
-    redis.call('HSET', KEYS[1], 'tokens', tokens, 'last', last)
-    local wait = 0
-    if ok == 0 then wait = period - (now - last) end
-    return {ok, wait}
-    """
+        local capacity = tonumber(ARGV[1])
+        local period = tonumber(ARGV[2])
+        local now = tonumber(ARGV[3])
+        local h = redis.call('HMGET', KEYS[1], 'tokens', 'last')
+        local tokens = tonumber(h[1]) or capacity
+        local last = tonumber(h[2]) or now
+        local added = math.floor((now - last) / period)
+        if added > 0 then
+          tokens = math.min(capacity, tokens + added)
+          last = last + added * period
+        end
+        if tokens >= capacity then last = now end
+        local ok = 0
+        if tokens > 0 then
+          tokens = tokens - 1
+          ok = 1
+        end
+        redis.call('HSET', KEYS[1], 'tokens', tokens, 'last', last)
+        local wait = 0
+        if ok == 0 then wait = period - (now - last) end
+        return {ok, wait}
+        """
 
     static let slidingWindow = """
-    local limit = tonumber(ARGV[1])
-    local window = tonumber(ARGV[2])
-    local now = tonumber(ARGV[3])
-    redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-    local n = redis.call('ZCARD', KEYS[1])
-    if n < limit then
-      redis.call('ZADD', KEYS[1], now, ARGV[4])
-      return {1, 0}
-    end
-    local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
-    return {0, tonumber(oldest[2]) + window - now}
-    """
+        local limit = tonumber(ARGV[1])
+        local window = tonumber(ARGV[2])
+        local now = tonumber(ARGV[3])
+        redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+        local n = redis.call('ZCARD', KEYS[1])
+        if n < limit then
+          redis.call('ZADD', KEYS[1], now, ARGV[4])
+          return {1, 0}
+        end
+        local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+        return {0, tonumber(oldest[2]) + window - now}
+        """
 
     /// The redis-fixed-window breaker: INCR on a key per window.
     static let fixedWindow = """
-    local limit = tonumber(ARGV[1])
-    local window = tonumber(ARGV[2])
-    local now = tonumber(ARGV[3])
-    local start = now - (now % window)
-    local key = KEYS[1] .. ':' .. start
-    local n = redis.call('INCR', key)
-    if n <= limit then return {1, 0} end
-    return {0, start + window - now}
-    """
+        local limit = tonumber(ARGV[1])
+        local window = tonumber(ARGV[2])
+        local now = tonumber(ARGV[3])
+        local start = now - (now % window)
+        local key = KEYS[1] .. ':' .. start
+        local n = redis.call('INCR', key)
+        if n <= limit then return {1, 0} end
+        return {0, start + window - now}
+        """
 }
 
 func micros(_ d: Duration) -> Int64 { d.nanos / 1000 }
@@ -188,7 +188,8 @@ struct RedisLimiter: Limiter {
             return Decision(admitted: ok, retryAfter: ok ? .zero : span)
         }
         guard case let .array(items?) = reply, items.count == 2,
-              case let .integer(ok) = items[0], case let .integer(wait) = items[1] else {
+            case let .integer(ok) = items[0], case let .integer(wait) = items[1]
+        else {
             throw LabError("the Lua script answered \(reply)")
         }
         return Decision(admitted: ok == 1, retryAfter: .microseconds(wait))

@@ -145,33 +145,45 @@ func handshake(port: Int, host: String = "127.0.0.1", hostname: String?, configu
 
 struct HTTPSTLSLab: Lab {
     static let breaker: Knob<String> = {
-        Knob.choice("break", ["none"] + TLSFault.allCases.map(\.rawValue), default: "none",
-                    help: "Breaks the reference or its clients on purpose so one check can be seen to fail: "
-                        + TLSFault.allCases.map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ") + ".")
+        Knob.choice(
+            "break", ["none"] + TLSFault.allCases.map(\.rawValue), default: "none",
+            help: "Breaks the reference or its clients on purpose so one check can be seen to fail: "
+                + TLSFault.allCases.map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ") + ".")
     }()
 
     static let info = LabInfo(
         id: "https-tls", title: "HTTPS: a CA, a certificate and a TLS 1.3 handshake on loopback", phase: 3,
-        teaches: "Generate a CA and a server certificate at run time, serve HTTPS with swift-nio-ssl, and see which clients get in: one trusting the CA does (TLS 1.3); an untrusting one, a hostname mismatch, an expired certificate and TLS 1.1 do not.",
+        teaches:
+            "Generate a CA and a server certificate at run time, serve HTTPS with swift-nio-ssl, and see which clients get in: one trusting the CA does (TLS 1.3); an untrusting one, a hostname mismatch, an expired certificate and TLS 1.1 do not.",
         parameters: [breaker.parameter], needs: [], subjects: [.url],
         source: "Sources/Labs/Auth/Phase03/HTTPSTLS.swift")
 
-    static let trusted = AuthCheck("A client trusting the CA completes the handshake (TLS 1.3 on the reference)",
-        "a client whose only trust root is the CA completes the handshake for localhost; the reference negotiates TLS 1.3, your server at least TLS 1.2; GET /health over it answers 200")
-    static let untrusted = AuthCheck("A client that does not trust the CA is refused",
+    static let trusted = AuthCheck(
+        "A client trusting the CA completes the handshake (TLS 1.3 on the reference)",
+        "a client whose only trust root is the CA completes the handshake for localhost; the reference negotiates TLS 1.3, your server at least TLS 1.2; GET /health over it answers 200"
+    )
+    static let untrusted = AuthCheck(
+        "A client that does not trust the CA is refused",
         "a client with the system's trust roots (which do not include the lab's CA) fails the handshake")
-    static let mismatch = AuthCheck("A hostname mismatch is refused",
+    static let mismatch = AuthCheck(
+        "A hostname mismatch is refused",
         "a client trusting the CA but asking for wrong-name.example fails the handshake")
-    static let expired = AuthCheck("An expired certificate is refused",
-        "a second reference listener serves a certificate from the same CA that expired an hour ago; a client trusting the CA fails the handshake", referenceOnly: true)
-    static let oldVersions = AuthCheck("TLS 1.1 and older are refused",
+    static let expired = AuthCheck(
+        "An expired certificate is refused",
+        "a second reference listener serves a certificate from the same CA that expired an hour ago; a client trusting the CA fails the handshake",
+        referenceOnly: true)
+    static let oldVersions = AuthCheck(
+        "TLS 1.1 and older are refused",
         "a client trusting the CA but capped at TLS 1.1 fails the handshake")
 
     static let checks = [trusted, untrusted, mismatch, expired, oldVersions]
 
     static func starter() -> [StarterFile] {
-        authStarter(info, task: "Serve your bookshelf over HTTPS with a certificate from your own CA.", checks: checks,
-                    extra: "\nRun it as `curriculum lab run https-tls --url https://127.0.0.1:8443` with your CA's certificate (PEM) in `./ca.pem`, or in the file named by the environment variable CURRICULUM_LAB_CA. Your certificate must name `localhost`.\n")
+        authStarter(
+            info, task: "Serve your bookshelf over HTTPS with a certificate from your own CA.", checks: checks,
+            extra:
+                "\nRun it as `curriculum lab run https-tls --url https://127.0.0.1:8443` with your CA's certificate (PEM) in `./ca.pem`, or in the file named by the environment variable CURRICULUM_LAB_CA. Your certificate must name `localhost`.\n"
+        )
     }
 
     func run(_ lab: LabContext) async throws {
@@ -185,7 +197,8 @@ struct HTTPSTLSLab: Lab {
         if isReference {
             let pki = try LabPKI(now: now)
             let (cert, key) = try pki.issue(from: now.addingTimeInterval(-60), until: now.addingTimeInterval(3600))
-            let (old, oldKey) = fault == .expiredStillValid
+            let (old, oldKey) =
+                fault == .expiredStillValid
                 ? try pki.issue(from: now.addingTimeInterval(-7200), until: now.addingTimeInterval(3600))
                 : try pki.issue(from: now.addingTimeInterval(-7200), until: now.addingTimeInterval(-3600))
             // The CA and keys live in the scratch folder, removed with it.
@@ -205,10 +218,12 @@ struct HTTPSTLSLab: Lab {
             expiredServer.minimumTLSVersion = .tlsv12
             port = try await Self.serve(lab, server)
             expiredPort = try await Self.serve(lab, expiredServer)
-            lab.step("Generated a CA and two server certificates (P-256)",
-                     "CA and key in \(folder.lastPathComponent)/ of the scratch folder; the second certificate expired an hour ago")
-            lab.step("Serving HTTPS on 127.0.0.1:\(port) (and the expired certificate on 127.0.0.1:\(expiredPort ?? 0))",
-                     fault.map { "broken on purpose: \($0.effect)" })
+            lab.step(
+                "Generated a CA and two server certificates (P-256)",
+                "CA and key in \(folder.lastPathComponent)/ of the scratch folder; the second certificate expired an hour ago")
+            lab.step(
+                "Serving HTTPS on 127.0.0.1:\(port) (and the expired certificate on 127.0.0.1:\(expiredPort ?? 0))",
+                fault.map { "broken on purpose: \($0.effect)" })
         } else {
             guard let url = URLComponents(string: lab.subject.value ?? ""), url.scheme == "https", let p = url.port else {
                 throw LabError("https-tls takes --url https://127.0.0.1:PORT")
@@ -231,8 +246,9 @@ struct HTTPSTLSLab: Lab {
         let health = await Self.get(port: port, host: host, path: "/health", configuration: trusting)
         let versionOK: Bool
         if isReference { versionOK = good.version == .tlsv13 } else { versionOK = good.version == .tlsv13 || good.version == .tlsv12 }
-        lab.record(Self.trusted, isReference: true, versionOK && health == 200,
-                   observed: "\(good.summary); GET /health over it → \(health.map(String.init) ?? "no answer")")
+        lab.record(
+            Self.trusted, isReference: true, versionOK && health == 200,
+            observed: "\(good.summary); GET /health over it → \(health.map(String.init) ?? "no answer")")
         if let cipher = Self.cipher(port: port, host: host, caPEM: lab.scratch.appendingPathComponent("pki/ca.pem").path) {
             lab.step("Negotiated: \(good.version.map { "\($0)" } ?? "nothing"), cipher \(cipher)", "as reported by openssl s_client -brief")
         } else {
@@ -253,8 +269,9 @@ struct HTTPSTLSLab: Lab {
             strict.trustRoots = .certificates([caCert])
             expiredResult = await handshake(port: expiredPort, hostname: "localhost", configuration: strict)
         }
-        lab.record(Self.expired, isReference: isReference, expiredResult.map { $0.version == nil } ?? false,
-                   observed: expiredResult?.summary ?? "not tried")
+        lab.record(
+            Self.expired, isReference: isReference, expiredResult.map { $0.version == nil } ?? false,
+            observed: expiredResult?.summary ?? "not tried")
 
         var old = trusting
         old.certificateVerification = .fullVerification
@@ -269,12 +286,17 @@ struct HTTPSTLSLab: Lab {
         let router = Router()
         router.get("/health") { _, _ in "{\"status\":\"ok\"}" }
         let (ports, continuation) = AsyncStream<Int>.makeStream()
-        let app = Application(router: router, server: try .tls(.http1(), tlsConfiguration: tls),
-                              configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "bookshelf-tls"),
-                              onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0); continuation.finish() },
-                              logger: Logger(label: "tls", factory: { _ in SwiftLogNoOpLogHandler() }))
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [],
-                                                      logger: Logger(label: "tls.group", factory: { _ in SwiftLogNoOpLogHandler() })))
+        let app = Application(
+            router: router, server: try .tls(.http1(), tlsConfiguration: tls),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "bookshelf-tls"),
+            onServerRunning: { channel in
+                continuation.yield(channel.localAddress?.port ?? 0); continuation.finish()
+            },
+            logger: Logger(label: "tls", factory: { _ in SwiftLogNoOpLogHandler() }))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [app], gracefulShutdownSignals: [],
+                logger: Logger(label: "tls.group", factory: { _ in SwiftLogNoOpLogHandler() })))
         let task = Task { try await group.run() }
         lab.onCleanup {
             await group.triggerGracefulShutdown()
@@ -302,7 +324,8 @@ struct HTTPSTLSLab: Lab {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/openssl") else { return nil }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
-        process.arguments = ["s_client", "-connect", "\(host):\(port)", "-servername", "localhost", "-brief"]
+        process.arguments =
+            ["s_client", "-connect", "\(host):\(port)", "-servername", "localhost", "-brief"]
             + (FileManager.default.fileExists(atPath: caPEM) ? ["-CAfile", caPEM] : [])
         let output = Pipe(), input = Pipe()
         process.standardOutput = output

@@ -100,7 +100,8 @@ struct PostgresSearch: SearchStore {
 
     func search(_ title: String, unsafe: Bool) async throws -> [String] {
         let concatenate = unsafe ? fault != .unsafeBinds : fault == .safeConcatenates
-        let rows = concatenate
+        let rows =
+            concatenate
             ? try await session.query(PostgresQuery(unsafeSQL: SearchData.unsafeSQL(title)))
             : try await session.query("SELECT title FROM books WHERE private = 0 AND title = \(title)")
         return try rows.map { try $0.decode(String.self) }
@@ -126,42 +127,61 @@ func escapeHTML(_ s: String) -> String {
 struct InputValidationLab: Lab {
     static let breaker: Knob<String> = {
         let mine = InjectionFault.allCases.map { "\($0.rawValue) (\($0.effect))" }
-        let shelf = ["search-concatenated (\(BookshelfFault.searchConcatenated.effect))"]
+        let shelf =
+            ["search-concatenated (\(BookshelfFault.searchConcatenated.effect))"]
             + [AuthFault.reviewsAsHTML, .clientErrorsAs500].map { "\($0.rawValue) (\($0.effect))" }
-        return Knob.choice("break", ["none"] + InjectionFault.allCases.map(\.rawValue) + ["search-concatenated", "reviews-as-html", "client-errors-as-500"],
-                           default: "none", help: "Breaks the reference on purpose so one check can be seen to fail: " + (mine + shelf).joined(separator: "; ") + ".")
+        return Knob.choice(
+            "break", ["none"] + InjectionFault.allCases.map(\.rawValue) + ["search-concatenated", "reviews-as-html", "client-errors-as-500"],
+            default: "none", help: "Breaks the reference on purpose so one check can be seen to fail: " + (mine + shelf).joined(separator: "; ") + ".")
     }()
-    static let postgres = Knob.bool("postgres", default: true, quick: false,
+    static let postgres = Knob.bool(
+        "postgres", default: true, quick: false,
         help: "Also build the search on a throwaway PostgreSQL (slower to start than SQLite).")
 
     static let info = LabInfo(
         id: "input-validation", title: "Injection and validation: bound parameters, escaping, size limits", phase: 3,
-        teaches: "A search built two ways (string-built SQL and bound parameters) on SQLite and PostgreSQL: the classic payloads leak rows only in the unsafe build; HTML output escaped; oversized bodies 413 and malformed ones 400; and the bookshelf's q search and review text probed with injection and script payloads.",
+        teaches:
+            "A search built two ways (string-built SQL and bound parameters) on SQLite and PostgreSQL: the classic payloads leak rows only in the unsafe build; HTML output escaped; oversized bodies 413 and malformed ones 400; and the bookshelf's q search and review text probed with injection and script payloads.",
         parameters: [breaker.parameter, postgres.parameter], needs: [], subjects: [.url, .against],
         source: "Sources/Labs/Auth/Phase03/InputValidation.swift")
 
-    static let leaks = AuthCheck("String-built SQL leaks rows",
-        "on the string-built search, title=' OR '1'='1 returns every book, the private drafts included, and a UNION payload returns the API key (SQLite, and PostgreSQL when enabled)", referenceOnly: true)
-    static let bound = AuthCheck("Bound parameters leak nothing",
+    static let leaks = AuthCheck(
+        "String-built SQL leaks rows",
+        "on the string-built search, title=' OR '1'='1 returns every book, the private drafts included, and a UNION payload returns the API key (SQLite, and PostgreSQL when enabled)",
+        referenceOnly: true)
+    static let bound = AuthCheck(
+        "Bound parameters leak nothing",
         "on the bound-parameter search the same payloads answer 200 with no titles, and title=Dune finds exactly Dune", referenceOnly: true)
-    static let escaped = AuthCheck("HTML output is escaped",
-        "the safe page for q=<script>alert(1)</script> contains &lt;script&gt; and no <script> tag; the unsafe page contains the raw tag (the contrast)", referenceOnly: true)
-    static let oversized = AuthCheck("An oversized body is 413",
+    static let escaped = AuthCheck(
+        "HTML output is escaped",
+        "the safe page for q=<script>alert(1)</script> contains &lt;script&gt; and no <script> tag; the unsafe page contains the raw tag (the contrast)",
+        referenceOnly: true)
+    static let oversized = AuthCheck(
+        "An oversized body is 413",
         "POST /notes with a 2 MiB body (limit 64 KiB) is 413, and a small one is 201", referenceOnly: true)
-    static let malformed = AuthCheck("A malformed body is 400",
+    static let malformed = AuthCheck(
+        "A malformed body is 400",
         "POST /notes with {\"text\": (cut short) and with a JSON array are each 400", referenceOnly: true)
-    static let shelfSearch = AuthCheck("The bookshelf's q search is not injectable",
-        "GET /books?q= with ' OR '1'='1, %' OR 1=1 --, ') OR ('1'='1 and \"; DROP TABLE books; -- each answers 200 with only titles containing the payload (none); the probe book is still there and q=its token finds it")
-    static let shelfMarkup = AuthCheck("Review text with markup is data, not HTML",
-        "a review whose text is <script>alert(1)</script> is 201; GET /books/{id}/reviews answers a JSON content type (never text/html) with the text exactly as sent")
-    static let shelfBodies = AuthCheck("The bookshelf answers bad bodies with 4xx, not 500",
+    static let shelfSearch = AuthCheck(
+        "The bookshelf's q search is not injectable",
+        "GET /books?q= with ' OR '1'='1, %' OR 1=1 --, ') OR ('1'='1 and \"; DROP TABLE books; -- each answers 200 with only titles containing the payload (none); the probe book is still there and q=its token finds it"
+    )
+    static let shelfMarkup = AuthCheck(
+        "Review text with markup is data, not HTML",
+        "a review whose text is <script>alert(1)</script> is 201; GET /books/{id}/reviews answers a JSON content type (never text/html) with the text exactly as sent"
+    )
+    static let shelfBodies = AuthCheck(
+        "The bookshelf answers bad bodies with 4xx, not 500",
         "POST /books with a 2 MiB body is 413 and with a body that is not JSON is 400; the server still answers GET /health afterwards")
 
     static let checks = [leaks, bound, escaped, oversized, malformed, shelfSearch, shelfMarkup, shelfBodies]
 
     static func starter() -> [StarterFile] {
-        authStarter(info, task: "Make the bookshelf's q search, review text and request bodies safe against hostile input.", checks: checks,
-                    extra: "\nThe first five checks judge the lab's own two-way search; against your server the last three run, as a user the lab creates (it must be the first user, so admin, to add books).\n")
+        authStarter(
+            info, task: "Make the bookshelf's q search, review text and request bodies safe against hostile input.", checks: checks,
+            extra:
+                "\nThe first five checks judge the lab's own two-way search; against your server the last three run, as a user the lab creates (it must be the first user, so admin, to add books).\n"
+        )
     }
 
     func run(_ lab: LabContext) async throws {
@@ -187,7 +207,9 @@ struct InputValidationLab: Lab {
         }
         let app = try await Self.serveTwoWays(lab, stores: stores, fault: fault)
         let http = LoopbackHTTP.open(for: lab, baseURL: "http://127.0.0.1:\(app)")
-        lab.step("Serving the two-way search on 127.0.0.1:\(app)", "engines: \(stores.map(\.name).joined(separator: ", "))\(fault.map { "; broken on purpose: \($0.effect)" } ?? "")")
+        lab.step(
+            "Serving the two-way search on 127.0.0.1:\(app)",
+            "engines: \(stores.map(\.name).joined(separator: ", "))\(fault.map { "; broken on purpose: \($0.effect)" } ?? "")")
 
         func search(_ engine: Int, _ way: String, _ title: String) async -> (status: Int?, titles: [String]) {
             let q = title.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
@@ -203,12 +225,16 @@ struct InputValidationLab: Lab {
             let union = await search(i, "unsafe", unionPayload)
             let leaked = everything.titles.count == SearchData.books.count && union.titles.contains(SearchData.secret)
             leakOK = leakOK && leaked
-            leakNotes.append("\(store.name): ' OR '1'='1 → \(everything.status.map(String.init) ?? "no answer") with \(everything.titles.count) of \(SearchData.books.count) titles (\(everything.titles.filter { $0.hasPrefix("Draft") }.count) private); UNION → \(union.titles.contains(SearchData.secret) ? "the API key" : "no key")")
+            leakNotes.append(
+                "\(store.name): ' OR '1'='1 → \(everything.status.map(String.init) ?? "no answer") with \(everything.titles.count) of \(SearchData.books.count) titles (\(everything.titles.filter { $0.hasPrefix("Draft") }.count) private); UNION → \(union.titles.contains(SearchData.secret) ? "the API key" : "no key")"
+            )
             let safeOr = await search(i, "safe", orPayload), safeUnion = await search(i, "safe", unionPayload)
             let dune = await search(i, "safe", "Dune")
             let clean = [safeOr, safeUnion].allSatisfy { $0.status == 200 && $0.titles.isEmpty } && dune.titles == ["Dune"]
             boundOK = boundOK && clean
-            boundNotes.append("\(store.name): ' OR '1'='1 → \(safeOr.status.map(String.init) ?? "no answer") \(safeOr.titles.count) titles; UNION → \(safeUnion.titles.count); Dune → \(dune.titles)")
+            boundNotes.append(
+                "\(store.name): ' OR '1'='1 → \(safeOr.status.map(String.init) ?? "no answer") \(safeOr.titles.count) titles; UNION → \(safeUnion.titles.count); Dune → \(dune.titles)"
+            )
         }
         lab.record(Self.leaks, isReference: true, leakOK, observed: leakNotes.joined(separator: "; "))
         lab.record(Self.bound, isReference: true, boundOK, observed: boundNotes.joined(separator: "; "))
@@ -216,13 +242,18 @@ struct InputValidationLab: Lab {
         let script = "<script>alert(1)</script>"
         let q = script.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
         let safePage = try? await http.get("/safe/page?q=\(q)"), unsafePage = try? await http.get("/unsafe/page?q=\(q)")
-        let escapedOK = (safePage?.text.contains("&lt;script&gt;") ?? false) && !(safePage?.text.contains("<script>") ?? true)
+        let escapedOK =
+            (safePage?.text.contains("&lt;script&gt;") ?? false) && !(safePage?.text.contains("<script>") ?? true)
             && (unsafePage?.text.contains(script) ?? false)
-        lab.record(Self.escaped, isReference: true, escapedOK,
-                   observed: "safe page: \(safePage.map { $0.summary(limit: 140) } ?? "no answer"); unsafe page contains the raw tag: \(unsafePage?.text.contains(script) ?? false)")
+        lab.record(
+            Self.escaped, isReference: true, escapedOK,
+            observed:
+                "safe page: \(safePage.map { $0.summary(limit: 140) } ?? "no answer"); unsafe page contains the raw tag: \(unsafePage?.text.contains(script) ?? false)"
+        )
 
         let big = JSONValue.object(["text": .string(String(repeating: "a", count: 2 << 20))]).bytes
-        let tooBig = await Self.status(http, "POST", "/notes", big), small = await Self.status(http, "POST", "/notes", JSONValue.object(["text": "hello"]).bytes)
+        let tooBig = await Self.status(http, "POST", "/notes", big),
+            small = await Self.status(http, "POST", "/notes", JSONValue.object(["text": "hello"]).bytes)
         lab.record(Self.oversized, isReference: true, tooBig == "413" && small == "201", observed: "2 MiB → \(tooBig); small → \(small)")
         let cut = await Self.status(http, "POST", "/notes", Array(#"{"text": "#.utf8)), array = await Self.status(http, "POST", "/notes", Array("[1, 2]".utf8))
         lab.record(Self.malformed, isReference: true, cut == "400" && array == "400", observed: "cut short → \(cut); array → \(array)")
@@ -269,9 +300,12 @@ struct InputValidationLab: Lab {
         }
         let (ports, continuation) = AsyncStream<Int>.makeStream()
         let quiet = Logger(label: "two-ways", factory: { _ in SwiftLogNoOpLogHandler() })
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "two-ways"),
-                              onServerRunning: { channel in continuation.yield(channel.localAddress?.port ?? 0); continuation.finish() },
-                              logger: quiet)
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "two-ways"),
+            onServerRunning: { channel in
+                continuation.yield(channel.localAddress?.port ?? 0); continuation.finish()
+            },
+            logger: quiet)
         let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [], logger: quiet))
         let task = Task { try await group.run() }
         lab.onCleanup {
@@ -301,8 +335,9 @@ struct InputValidationLab: Lab {
         let token = runToken()
         let (admin, setup) = await api.account("validator", run: token)
         let author = await api.call("POST", "/authors", json: ["name": .string("Probe author \(token)")], token: admin.access)
-        let probe = await api.call("POST", "/books", json: ["title": .string("Injection probe \(token)"), "author_id": .int(author.id ?? 0), "year": 1999],
-                                   token: admin.access)
+        let probe = await api.call(
+            "POST", "/books", json: ["title": .string("Injection probe \(token)"), "author_id": .int(author.id ?? 0), "year": 1999],
+            token: admin.access)
         lab.step("Signed up, logged in and created a probe book", observed(setup + [author, probe]))
 
         var searches: [Call] = []
@@ -316,19 +351,21 @@ struct InputValidationLab: Lab {
         }
         let still = await api.call("GET", "/books/\(probe.id ?? 0)")
         let found = await api.call("GET", "/books?q=\(token)")
-        lab.record(Self.shelfSearch, isReference: service.isReference,
-                   honest && still.status == 200 && (found.json?["total"]?.int ?? 0) >= 1,
-                   observed: searches.map { "\($0.path) → \(statusText($0)) \($0.json?["total"]?.int.map { "total \($0)" } ?? "")" }.joined(separator: "; ")
-                       + "; probe → \(statusText(still)); q=token → total \(found.json?["total"]?.int.map(String.init) ?? "none")")
+        lab.record(
+            Self.shelfSearch, isReference: service.isReference,
+            honest && still.status == 200 && (found.json?["total"]?.int ?? 0) >= 1,
+            observed: searches.map { "\($0.path) → \(statusText($0)) \($0.json?["total"]?.int.map { "total \($0)" } ?? "")" }.joined(separator: "; ")
+                + "; probe → \(statusText(still)); q=token → total \(found.json?["total"]?.int.map(String.init) ?? "none")")
 
         let script = "<script>alert(1)</script>"
         let review = await api.call("POST", "/books/\(probe.id ?? 0)/reviews", json: ["rating": 3, "text": .string(script)], token: admin.access)
         let reviews = await api.call("GET", "/books/\(probe.id ?? 0)/reviews")
         let type = reviews.reply?.mediaType ?? ""
         let texts = reviews.json?.array?.compactMap { $0["text"]?.string } ?? []
-        lab.record(Self.shelfMarkup, isReference: service.isReference,
-                   review.status == 201 && reviews.status == 200 && type.contains("json") && texts.contains(script),
-                   observed: "\(review.summary); GET reviews → \(statusText(reviews)) \(type.isEmpty ? "no content type" : type), texts \(texts)")
+        lab.record(
+            Self.shelfMarkup, isReference: service.isReference,
+            review.status == 201 && reviews.status == 200 && type.contains("json") && texts.contains(script),
+            observed: "\(review.summary); GET reviews → \(statusText(reviews)) \(type.isEmpty ? "no content type" : type), texts \(texts)")
 
         var big = Array(#"{"title": ""#.utf8)
         big += Array(repeating: UInt8(ascii: "a"), count: 2 << 20)
@@ -338,7 +375,8 @@ struct InputValidationLab: Lab {
         let health = await api.call("GET", "/health")
         var bodiesObserved = "2 MiB → \(statusText(tooBig)); not JSON → \(statusText(notJSON)); then /health → \(statusText(health))"
         if let exit = service.exitDescription { bodiesObserved += "; your server stopped: \(exit); its output: \(service.outputTail(lines: 8) ?? "")" }
-        lab.record(Self.shelfBodies, isReference: service.isReference, tooBig.status == 413 && notJSON.status == 400 && health.status == 200,
-                   observed: bodiesObserved)
+        lab.record(
+            Self.shelfBodies, isReference: service.isReference, tooBig.status == 413 && notJSON.status == 400 && health.status == 200,
+            observed: bodiesObserved)
     }
 }

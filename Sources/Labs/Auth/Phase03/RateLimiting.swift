@@ -32,40 +32,58 @@ struct RateLimitingLab: Lab {
     static let breaker: Knob<String> = {
         let rate = RateFault.allCases.map { "\($0.rawValue) (\($0.effect))" }
         let http = [AuthFault.noLoginLimit, .retryAfterZero].map { "\($0.rawValue) (\($0.effect))" }
-        return Knob.choice("break", ["none"] + RateFault.allCases.map(\.rawValue) + ["no-login-limit", "retry-after-zero"], default: "none",
-                           help: "Breaks the reference on purpose so one check can be seen to fail: " + (rate + http).joined(separator: "; ") + ".")
+        return Knob.choice(
+            "break", ["none"] + RateFault.allCases.map(\.rawValue) + ["no-login-limit", "retry-after-zero"], default: "none",
+            help: "Breaks the reference on purpose so one check can be seen to fail: " + (rate + http).joined(separator: "; ") + ".")
     }()
-    static let limit = Knob.int("limit", 2...500, default: 40, quick: 10,
+    static let limit = Knob.int(
+        "limit", 2...500, default: 40, quick: 10,
         help: "Requests per window (10 s of manual clock) for the in-process and Redis limiters; the bucket's capacity, refilled one token every window/limit.")
-    static let loginLimit = Knob.int("login-limit", 1...100, default: 5,
+    static let loginLimit = Knob.int(
+        "login-limit", 1...100, default: 5,
         help: "Login attempts per minute per client the server allows (the contract's LOGIN_LIMIT; the reference is built with it).")
 
     static let info = LabInfo(
         id: "rate-limiting", title: "Rate limiting: token bucket and sliding window, in process and in Redis", phase: 3,
-        teaches: "Token bucket and sliding window, in process and in Redis (an atomic Lua script), under 8 concurrent clients on an injected clock: no more than the limit admitted in any window, refill over time, and 429 with Retry-After on the bookshelf's /auth/login.",
+        teaches:
+            "Token bucket and sliding window, in process and in Redis (an atomic Lua script), under 8 concurrent clients on an injected clock: no more than the limit admitted in any window, refill over time, and 429 with Retry-After on the bookshelf's /auth/login.",
         parameters: [breaker.parameter, limit.parameter, loginLimit.parameter], needs: [.redis], subjects: [.url, .against],
         source: "Sources/Labs/Auth/Phase03/RateLimiting.swift")
 
-    static let bucket = AuthCheck("In process, the token bucket admits exactly its capacity at once",
-        "8 concurrent clients at one instant get exactly `limit` admissions, and over the rounds no window of 10 s holds more than capacity + refill (2 × limit)", referenceOnly: true)
-    static let window = AuthCheck("In process, the sliding window never exceeds the limit in any window",
-        "over rounds at 7.5 s, 10 s, 12.5 s … of 8 concurrent clients, no window of 10 s holds more than `limit` admissions, and the first round gets exactly `limit`", referenceOnly: true)
-    static let refill = AuthCheck("The bucket refills over injected time, capped at capacity",
-        "in process and in Redis: drained, then one refill period later exactly 1 more is admitted, three periods later exactly 3, and after an idle of 2 windows exactly `limit` (not more)", referenceOnly: true)
-    static let redisBucket = AuthCheck("In Redis, the Lua token bucket admits exactly its capacity across 8 connections",
+    static let bucket = AuthCheck(
+        "In process, the token bucket admits exactly its capacity at once",
+        "8 concurrent clients at one instant get exactly `limit` admissions, and over the rounds no window of 10 s holds more than capacity + refill (2 × limit)",
+        referenceOnly: true)
+    static let window = AuthCheck(
+        "In process, the sliding window never exceeds the limit in any window",
+        "over rounds at 7.5 s, 10 s, 12.5 s … of 8 concurrent clients, no window of 10 s holds more than `limit` admissions, and the first round gets exactly `limit`",
+        referenceOnly: true)
+    static let refill = AuthCheck(
+        "The bucket refills over injected time, capped at capacity",
+        "in process and in Redis: drained, then one refill period later exactly 1 more is admitted, three periods later exactly 3, and after an idle of 2 windows exactly `limit` (not more)",
+        referenceOnly: true)
+    static let redisBucket = AuthCheck(
+        "In Redis, the Lua token bucket admits exactly its capacity across 8 connections",
         "8 clients on 8 connections at one instant get exactly `limit` admissions, and no window holds more than 2 × limit", referenceOnly: true)
-    static let redisWindow = AuthCheck("In Redis, the Lua sliding window never exceeds the limit in any window",
+    static let redisWindow = AuthCheck(
+        "In Redis, the Lua sliding window never exceeds the limit in any window",
         "the same rounds as in process, over 8 connections: no window of 10 s holds more than `limit` admissions", referenceOnly: true)
-    static let login = AuthCheck("POST /auth/login admits login-limit attempts a minute, then 429",
+    static let login = AuthCheck(
+        "POST /auth/login admits login-limit attempts a minute, then 429",
         "8 concurrent clients send 2 login attempts each (wrong password): exactly login-limit answers are not 429 and every other one is 429")
-    static let retryAfter = AuthCheck("429 carries a correct Retry-After",
-        "every 429 has Retry-After in whole seconds from 1 to 60; on the reference's manual clock a login one second before it is still 429 and one at it is admitted")
+    static let retryAfter = AuthCheck(
+        "429 carries a correct Retry-After",
+        "every 429 has Retry-After in whole seconds from 1 to 60; on the reference's manual clock a login one second before it is still 429 and one at it is admitted"
+    )
 
     static let checks = [bucket, window, refill, redisBucket, redisWindow, login, retryAfter]
 
     static func starter() -> [StarterFile] {
-        authStarter(info, task: "Limit POST /auth/login to LOGIN_LIMIT attempts per minute per client address, answering 429 with Retry-After.", checks: checks,
-                    extra: "\nAgainst your server only the two HTTP checks run (the limiter checks judge the lab's own limiters); run it on a fresh server, since earlier logins count against the minute. Tell the lab your limit with `--param login-limit=N`.\n")
+        authStarter(
+            info, task: "Limit POST /auth/login to LOGIN_LIMIT attempts per minute per client address, answering 429 with Retry-After.", checks: checks,
+            extra:
+                "\nAgainst your server only the two HTTP checks run (the limiter checks judge the lab's own limiters); run it on a fresh server, since earlier logins count against the minute. Tell the lab your limit with `--param login-limit=N`.\n"
+        )
     }
 
     func run(_ lab: LabContext) async throws {
@@ -85,8 +103,9 @@ struct RateLimitingLab: Lab {
 
         // Over HTTP: the login limit.
         let loginLimit = lab[Self.loginLimit]
-        let subject = try await startAuthBookshelf(lab, AuthOptions(fault: authFault, loginLimit: loginLimit),
-                                                   clock: clock)
+        let subject = try await startAuthBookshelf(
+            lab, AuthOptions(fault: authFault, loginLimit: loginLimit),
+            clock: clock)
         let api = subject.api, isReference = subject.isReference
         let token = runToken()
         let made = await api.signUp("limited-\(token)@example.test", "correct horse \(token) battery")
@@ -103,8 +122,11 @@ struct RateLimitingLab: Lab {
         }
         let refused = calls.filter { $0.status == 429 }, answered = calls.filter { $0.status != nil && $0.status != 429 }
         let lost = calls.filter { $0.status == nil }
-        lab.record(Self.login, isReference: isReference, answered.count == loginLimit && refused.count == calls.count - loginLimit && lost.isEmpty,
-                   observed: "\(calls.count) attempts: \(answered.count) not 429 (want \(loginLimit)), \(refused.count) answered 429\(lost.isEmpty ? "" : ", \(lost.count) unanswered: \(observed(lost, limit: 1))")")
+        lab.record(
+            Self.login, isReference: isReference, answered.count == loginLimit && refused.count == calls.count - loginLimit && lost.isEmpty,
+            observed:
+                "\(calls.count) attempts: \(answered.count) not 429 (want \(loginLimit)), \(refused.count) answered 429\(lost.isEmpty ? "" : ", \(lost.count) unanswered: \(observed(lost, limit: 1))")"
+        )
 
         let values = refused.map { $0.reply?.header("Retry-After") ?? "none" }
         let seconds = values.compactMap { Int($0) }
@@ -145,12 +167,14 @@ struct RateLimitingLab: Lab {
         // In process.
         let bucket = TokenBucket(capacity: limit, period: period, racy: fault == .racyBucket)
         let b = try await rounds(Array(repeating: bucket, count: 8), key: "bucket")
-        lab.record(Self.bucket, isReference: true, b.first?.admitted == limit && worstWindow(b, window: window) <= 2 * limit,
-                   observed: "admitted per round (time:count) \(describe(b)); worst 10 s window \(worstWindow(b, window: window)) (bound \(2 * limit))")
+        lab.record(
+            Self.bucket, isReference: true, b.first?.admitted == limit && worstWindow(b, window: window) <= 2 * limit,
+            observed: "admitted per round (time:count) \(describe(b)); worst 10 s window \(worstWindow(b, window: window)) (bound \(2 * limit))")
         let sliding = SlidingWindow(limit: limit, window: window, fixed: fault == .fixedWindow)
         let w = try await rounds(Array(repeating: sliding, count: 8), key: "window")
-        lab.record(Self.window, isReference: true, w.first?.admitted == limit && worstWindow(w, window: window) <= limit,
-                   observed: "admitted per round \(describe(w)); worst 10 s window \(worstWindow(w, window: window)) (limit \(limit))")
+        lab.record(
+            Self.window, isReference: true, w.first?.admitted == limit && worstWindow(w, window: window) <= limit,
+            observed: "admitted per round \(describe(w)); worst 10 s window \(worstWindow(w, window: window)) (limit \(limit))")
 
         // Redis.
         let redis = try await ThrowawayRedis.start(for: lab)
@@ -158,12 +182,16 @@ struct RateLimitingLab: Lab {
         for _ in 0..<8 { connections.append(try await redis.connect()) }
         let redisBucket = connections.map { RedisLimiter(kind: fault == .redisGetSet ? .getThenSet : .tokenBucket, client: $0, limit: limit, span: period) }
         let rb = try await rounds(redisBucket, key: "bucket")
-        lab.record(Self.redisBucket, isReference: true, rb.first?.admitted == limit && worstWindow(rb, window: window) <= 2 * limit,
-                   observed: "admitted per round \(describe(rb)); worst 10 s window \(worstWindow(rb, window: window)) (bound \(2 * limit))")
-        let redisWindow = connections.map { RedisLimiter(kind: fault == .redisFixedWindow ? .fixedWindow : .slidingWindow, client: $0, limit: limit, span: window) }
+        lab.record(
+            Self.redisBucket, isReference: true, rb.first?.admitted == limit && worstWindow(rb, window: window) <= 2 * limit,
+            observed: "admitted per round \(describe(rb)); worst 10 s window \(worstWindow(rb, window: window)) (bound \(2 * limit))")
+        let redisWindow = connections.map {
+            RedisLimiter(kind: fault == .redisFixedWindow ? .fixedWindow : .slidingWindow, client: $0, limit: limit, span: window)
+        }
         let rw = try await rounds(redisWindow, key: "window")
-        lab.record(Self.redisWindow, isReference: true, rw.first?.admitted == limit && worstWindow(rw, window: window) <= limit,
-                   observed: "admitted per round \(describe(rw)); worst 10 s window \(worstWindow(rw, window: window)) (limit \(limit))")
+        lab.record(
+            Self.redisWindow, isReference: true, rw.first?.admitted == limit && worstWindow(rw, window: window) <= limit,
+            observed: "admitted per round \(describe(rw)); worst 10 s window \(worstWindow(rw, window: window)) (limit \(limit))")
 
         // Refill, on a fresh key: drain, then step the clock.
         func refillSteps(_ limiters: [any Limiter]) async throws -> [Int] {
@@ -178,7 +206,8 @@ struct RateLimitingLab: Lab {
         let want = [limit, 1, 3, limit]
         let local = try await refillSteps(Array(repeating: TokenBucket(capacity: limit, period: period, uncapped: fault == .uncappedRefill), count: 8))
         let remote = try await refillSteps(connections.map { RedisLimiter(kind: .tokenBucket, client: $0, limit: limit, span: period) })
-        lab.record(Self.refill, isReference: true, local == want && remote == want,
-                   observed: "admitted when drained, +1 period, +3 periods, +2 windows idle: in process \(local), in Redis \(remote) (want \(want))")
+        lab.record(
+            Self.refill, isReference: true, local == want && remote == want,
+            observed: "admitted when drained, +1 period, +3 periods, +2 windows idle: in process \(local), in Redis \(remote) (want \(want))")
     }
 }

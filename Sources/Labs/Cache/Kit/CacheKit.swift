@@ -91,19 +91,21 @@ struct ListedBook: Codable, Equatable, Sendable {
 enum Shelf {
     /// `books` books by `authors` authors; every `orphanEvery`-th book has no author (0: none).
     static func create(_ db: Database, books: Int, authors: Int, orphanEvery: Int = 0) throws {
-        try db.execute(sql: """
-            CREATE TABLE author (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
-            CREATE TABLE book (id INTEGER PRIMARY KEY, title TEXT NOT NULL, year INTEGER NOT NULL,
-                               author_id INTEGER REFERENCES author(id));
-            CREATE INDEX book_author ON book(author_id);
-            """)
+        try db.execute(
+            sql: """
+                CREATE TABLE author (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+                CREATE TABLE book (id INTEGER PRIMARY KEY, title TEXT NOT NULL, year INTEGER NOT NULL,
+                                   author_id INTEGER REFERENCES author(id));
+                CREATE INDEX book_author ON book(author_id);
+                """)
         for a in 1...max(1, authors) {
             try db.execute(sql: "INSERT INTO author (id, name) VALUES (?, ?)", arguments: [a, "Author \(a)"])
         }
         for b in 1...max(1, books) {
             let author: Int? = orphanEvery > 0 && b % orphanEvery == 0 ? nil : 1 + (b * 7) % max(1, authors)
-            try db.execute(sql: "INSERT INTO book (id, title, year, author_id) VALUES (?, ?, ?, ?)",
-                           arguments: [b, "Book \(b)", 1900 + b % 120, author])
+            try db.execute(
+                sql: "INSERT INTO book (id, title, year, author_id) VALUES (?, ?, ?, ?)",
+                arguments: [b, "Book \(b)", 1900 + b % 120, author])
         }
     }
 
@@ -122,8 +124,11 @@ enum Gzip {
     /// gzip-wrapped deflate (windowBits 15 + 16), default level.
     static func compress(_ input: [UInt8], level: Int32 = Z_DEFAULT_COMPRESSION) throws -> [UInt8] {
         var stream = z_stream()
-        guard deflateInit2_(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
-                            Int32(MemoryLayout<z_stream>.size)) == Z_OK else { throw Failure(description: "deflateInit2 failed") }
+        guard
+            deflateInit2_(
+                &stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
+                Int32(MemoryLayout<z_stream>.size)) == Z_OK
+        else { throw Failure(description: "deflateInit2 failed") }
         defer { deflateEnd(&stream) }
         var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(input.count))) + 32)
         var input = input
@@ -206,8 +211,12 @@ func seedBookshelf(_ lab: LabContext, _ http: LoopbackHTTP, authors: Int, books:
     var seeded: [SeededBook] = []
     for k in 0..<books {
         let topic = ["caching", "latency", "queues", "indexes"][k % 4]
-        let id = try await create("/books", ["title": .string("Notes on \(topic), volume \(k + 1)"),
-                                             "author_id": .int(authorIDs[k % authors]), "year": .int(1950 + k % 70)])
+        let id = try await create(
+            "/books",
+            [
+                "title": .string("Notes on \(topic), volume \(k + 1)"),
+                "author_id": .int(authorIDs[k % authors]), "year": .int(1950 + k % 70),
+            ])
         seeded.append(SeededBook(id: id, authorID: authorIDs[k % authors], authorName: names[k % authors]))
     }
     lab.step("Added \(authors) authors and \(books) books to your bookshelf through POST /authors and POST /books")

@@ -11,8 +11,8 @@
 // The C++ twin does the same in-process with Google Benchmark (libbenchmark): repetitions,
 // medians, and the same scan-against-index contrast, compiled by the kit's CppBuild.
 import Foundation
-import Histogram
 import HTTPTypes
+import Histogram
 import Hummingbird
 import LabCatalog
 import LabKit
@@ -34,15 +34,19 @@ struct BenchmarkResult: Sendable {
 /// The harness: `warmup` requests thrown away, then `runs` × `requests`, each request's
 /// latency (ns) recorded in an HdrHistogram.
 enum Bench {
-    static func run(_ name: String, warmup: Int, runs: Int, requests: Int, keepWarmup: Bool = false,
-                    _ body: () async throws -> Void) async throws -> BenchmarkResult {
+    static func run(
+        _ name: String, warmup: Int, runs: Int, requests: Int, keepWarmup: Bool = false,
+        _ body: () async throws -> Void
+    ) async throws -> BenchmarkResult {
         try await interleaved([name], warmup: warmup, runs: runs, requests: requests, keepWarmup: keepWarmup) { _ in try await body() }[0]
     }
 
     /// Several variants measured request by request in turn (A, B, C, A, B, C, …), so a
     /// change in the machine's load falls on all of them alike. `body(i)` runs variant i once.
-    static func interleaved(_ names: [String], warmup: Int, runs: Int, requests: Int, keepWarmup: Bool = false,
-                            _ body: (Int) async throws -> Void) async throws -> [BenchmarkResult] {
+    static func interleaved(
+        _ names: [String], warmup: Int, runs: Int, requests: Int, keepWarmup: Bool = false,
+        _ body: (Int) async throws -> Void
+    ) async throws -> [BenchmarkResult] {
         var histograms = names.map { _ in Histogram<UInt64>(highestTrackableValue: 60_000_000_000, numberOfSignificantValueDigits: .three) }
         var busy = names.map { _ in 0.0 }
         for _ in 0..<warmup {
@@ -94,21 +98,29 @@ struct EndpointBenchmarksLab: Lab {
     static let warmup = Knob.int("warmup", 0...10000, default: 50, quick: 20, help: "Warm-up requests thrown away before each benchmark.")
     static let runs = Knob.int("runs", 1...100, default: 5, quick: 3, help: "Timed runs per benchmark.")
     static let requests = Knob.int("requests", 5...100_000, default: 100, quick: 40, help: "Requests per run.")
-    static let slowdown = Knob.double("slowdown-ms", 0...1000, default: 5, help: "Milliseconds the slowed variant waits per request (0: not slowed, and the harness must then not flag it).")
+    static let slowdown = Knob.double(
+        "slowdown-ms", 0...1000, default: 5, help: "Milliseconds the slowed variant waits per request (0: not slowed, and the harness must then not flag it).")
     static let threshold = Knob.double("threshold-ms", 0.1...1000, default: 2, help: "A p50 this much above the baseline's is flagged as a regression.")
-    static let cppTwin = Knob.bool("cpp-twin", default: true,
-                                   help: "Also run the C++ twin under Google Benchmark (needs g++ and libbenchmark-dev; false skips it).")
-    static let fault = Knob<Fault>.choice("break", default: .none,
-                                          help: "Breaks the experiment so a check fails: " + Fault.allCases.dropFirst().map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ") + ".")
+    static let cppTwin = Knob.bool(
+        "cpp-twin", default: true,
+        help: "Also run the C++ twin under Google Benchmark (needs g++ and libbenchmark-dev; false skips it).")
+    static let fault = Knob<Fault>.choice(
+        "break", default: .none,
+        help: "Breaks the experiment so a check fails: " + Fault.allCases.dropFirst().map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ") + ".")
 
     static let info = LabInfo(
         id: "endpoint-benchmarks", title: "A benchmark harness with histogram percentiles", phase: 7,
-        teaches: "A harness that warms up, repeats runs and reads p50/p99 and throughput from an HdrHistogram compares two implementations of one endpoint and flags a deliberately slowed variant, but not an unchanged rerun.",
-        parameters: [titles.parameter, warmup.parameter, runs.parameter, requests.parameter, slowdown.parameter, threshold.parameter, cppTwin.parameter, fault.parameter],
+        teaches:
+            "A harness that warms up, repeats runs and reads p50/p99 and throughput from an HdrHistogram compares two implementations of one endpoint and flags a deliberately slowed variant, but not an unchanged rerun.",
+        parameters: [
+            titles.parameter, warmup.parameter, runs.parameter, requests.parameter, slowdown.parameter, threshold.parameter, cppTwin.parameter, fault.parameter,
+        ],
         source: "Sources/Labs/Cache/Phase07/EndpointBenchmarks.swift")
 
-    static let words = ["swift", "river", "garden", "night", "stone", "winter", "paper", "light", "ocean", "iron",
-                        "silent", "golden", "north", "glass", "shadow", "summer", "empire", "forest", "letter", "machine"]
+    static let words = [
+        "swift", "river", "garden", "night", "stone", "winter", "paper", "light", "ocean", "iron",
+        "silent", "golden", "north", "glass", "shadow", "summer", "empire", "forest", "letter", "machine",
+    ]
     static let queries = ["swift", "garden", "machine", "shadow", "ocean"]
 
     /// Title i: three words, capitalised, from a fixed pattern.
@@ -170,8 +182,9 @@ struct EndpointBenchmarksLab: Lab {
         let service = try await LabService.start(
             lab, router: Self.router(search: search, slowdown: .microseconds(Int64(slowdownMS * 1000)), fault: fault), name: "search")
         let http = LoopbackHTTP.open(for: lab, baseURL: service.baseURL, timeout: .seconds(60))
-        lab.step("Started a search service at \(service.baseURL) over \(titles.count) titles: /search/scan and /search/index",
-                 fault == .none ? "/search/index-slowed is the index plus \(slowdownMS) ms per request" : "broken on purpose: \(fault.effect)")
+        lab.step(
+            "Started a search service at \(service.baseURL) over \(titles.count) titles: /search/scan and /search/index",
+            fault == .none ? "/search/index-slowed is the index plus \(slowdownMS) ms per request" : "broken on purpose: \(fault.effect)")
 
         // 1. The two implementations agree.
         var disagreements: [String] = []
@@ -179,9 +192,10 @@ struct EndpointBenchmarksLab: Lab {
             let a = try await http.get("/search/scan?q=\(q)").body, b = try await http.get("/search/index?q=\(q)").body
             if a != b { disagreements.append(q) }
         }
-        lab.check("the scan and the index answer every query identically", disagreements.isEmpty,
-                  expected: "the same ids for \(Self.queries.joined(separator: ", "))",
-                  observed: disagreements.isEmpty ? "identical" : "different for \(disagreements.joined(separator: ", "))")
+        lab.check(
+            "the scan and the index answer every query identically", disagreements.isEmpty,
+            expected: "the same ids for \(Self.queries.joined(separator: ", "))",
+            observed: disagreements.isEmpty ? "identical" : "different for \(disagreements.joined(separator: ", "))")
 
         // 2. Benchmark each variant.
         let warmup = lab[Self.warmup], runs = lab[Self.runs], requests = lab[Self.requests]
@@ -198,33 +212,40 @@ struct EndpointBenchmarksLab: Lab {
             lab.figure("p50, \(result.name)", result.ms(50), "ms")
             lab.figure("p99, \(result.name)", result.ms(99), "ms")
             lab.figure("throughput, \(result.name)", result.throughput, "requests/s")
-            lab.step("/search/\(result.name)",
-                     String(format: "p50 %.3f ms, p99 %.3f ms, max %.3f ms, %.0f requests/s; %d samples in the histogram, %d requests served",
-                            result.ms(50), result.ms(99), Double(result.histogram.max) / 1e6, result.throughput, result.count, served))
+            lab.step(
+                "/search/\(result.name)",
+                String(
+                    format: "p50 %.3f ms, p99 %.3f ms, max %.3f ms, %.0f requests/s; %d samples in the histogram, %d requests served",
+                    result.ms(50), result.ms(99), Double(result.histogram.max) / 1e6, result.throughput, result.count, served))
         }
         let (scan, index, slowed, rerun) = (results[0], results[1], results[2], results[3])
         let indexServed = servedCounts[1]
         lab.step("Benchmarked the four variants in turn, request by request: \(warmup) warm-up rounds, then \(runs) runs of \(requests)")
 
-        lab.check("the histogram holds exactly the measured requests (the server also answered the warm-up)",
-                  index.count == runs * requests && indexServed == warmup + runs * requests,
-                  expected: "\(runs * requests) samples of \(warmup + runs * requests) requests served",
-                  observed: "\(index.count) samples of \(indexServed) requests served")
+        lab.check(
+            "the histogram holds exactly the measured requests (the server also answered the warm-up)",
+            index.count == runs * requests && indexServed == warmup + runs * requests,
+            expected: "\(runs * requests) samples of \(warmup + runs * requests) requests served",
+            observed: "\(index.count) samples of \(indexServed) requests served")
         let speedup = scan.ms(50) / max(index.ms(50), 1e-9)
         lab.figure("p50 speed-up, index over scan", speedup, "×")
-        lab.check("the index is at least 1.5× faster than the scan at p50", speedup >= 1.5,
-                  expected: "scan p50 / index p50 ≥ 1.5 (conservative: a loaded CI run measured 1.9× over HTTP)", observed: String(format: "%.3f ms / %.3f ms = %.1f×", scan.ms(50), index.ms(50), speedup))
+        lab.check(
+            "the index is at least 1.5× faster than the scan at p50", speedup >= 1.5,
+            expected: "scan p50 / index p50 ≥ 1.5 (conservative: a loaded CI run measured 1.9× over HTTP)",
+            observed: String(format: "%.3f ms / %.3f ms = %.1f×", scan.ms(50), index.ms(50), speedup))
 
         // 3. Regression detection: the slowed variant is flagged, an unchanged rerun is not.
         let slowedDelta = slowed.ms(50) - index.ms(50), rerunDelta = rerun.ms(50) - index.ms(50)
         let flagsSlowed = slowedDelta >= thresholdMS, flagsRerun = rerunDelta >= thresholdMS
         let describe = { (delta: Double, flagged: Bool) in String(format: "%+.3f ms", delta) + (flagged ? " (flagged)" : " (not flagged)") }
-        lab.step("Compared against the index's p50 with a \(thresholdMS) ms threshold",
-                 "slowed: \(describe(slowedDelta, flagsSlowed)); unchanged rerun: \(describe(rerunDelta, flagsRerun))")
-        lab.check("the harness flags the deliberately slowed variant, and not an unchanged rerun",
-                  flagsSlowed && !flagsRerun,
-                  expected: "slowed by \(slowdownMS) ms: flagged (p50 up ≥ \(thresholdMS) ms); rerun: not flagged",
-                  observed: "slowed \(describe(slowedDelta, flagsSlowed)), rerun \(describe(rerunDelta, flagsRerun))")
+        lab.step(
+            "Compared against the index's p50 with a \(thresholdMS) ms threshold",
+            "slowed: \(describe(slowedDelta, flagsSlowed)); unchanged rerun: \(describe(rerunDelta, flagsRerun))")
+        lab.check(
+            "the harness flags the deliberately slowed variant, and not an unchanged rerun",
+            flagsSlowed && !flagsRerun,
+            expected: "slowed by \(slowdownMS) ms: flagged (p50 up ≥ \(thresholdMS) ms); rerun: not flagged",
+            observed: "slowed \(describe(slowedDelta, flagsSlowed)), rerun \(describe(rerunDelta, flagsRerun))")
 
         // 4. The C++ twin: the same contrast, measured in-process by Google Benchmark.
         if lab[Self.cppTwin] { try await Self.cppTwin(lab, titles: titles.count, fault: fault) }
@@ -280,8 +301,9 @@ struct EndpointBenchmarksLab: Lab {
         """
 
     static func cppTwin(_ lab: LabContext, titles: Int, fault: Fault) async throws {
-        let build = CppBuild(name: "search-bench", sources: [.init("search_bench.cpp", cppSource)],
-                             flags: fault == .cppIndexScans ? ["-DINDEX_SCANS"] : [], pkgConfig: ["benchmark"])
+        let build = CppBuild(
+            name: "search-bench", sources: [.init("search_bench.cpp", cppSource)],
+            flags: fault == .cppIndexScans ? ["-DINDEX_SCANS"] : [], pkgConfig: ["benchmark"])
         let name = "Google Benchmark (C++): the index is at least 2× faster than the scan (medians of 3 repetitions)"
         switch try await build.build() {
         case let .failed(failure):
@@ -293,26 +315,30 @@ struct EndpointBenchmarksLab: Lab {
                 program.url.path, ["--benchmark_repetitions=3", "--benchmark_min_time=0.02", "--benchmark_out=\(out.path)", "--benchmark_out_format=json"],
                 environment: ProcessInfo.processInfo.environment.merging(["TITLES": String(titles)]) { $1 }, timeout: 300)
             guard termination.succeeded, let data = FileManager.default.contents(atPath: out.path),
-                  let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
-                  let rows = json["benchmarks"] as? [[String: Any]] else {
+                let json = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                let rows = json["benchmarks"] as? [[String: Any]]
+            else {
                 lab.check(name, false, expected: "the twin runs and writes its JSON", observed: "\(termination): \(output.suffix(600))")
                 return
             }
             // The median aggregate of each benchmark, in nanoseconds per call.
             func median(_ benchmark: String) -> Double? {
                 guard let row = rows.first(where: { ($0["name"] as? String) == benchmark + "_median" }),
-                      let t = row["real_time"] as? Double else { return nil }
+                    let t = row["real_time"] as? Double
+                else { return nil }
                 let unit = row["time_unit"] as? String ?? "ns"
                 return t * (unit == "us" ? 1e3 : unit == "ms" ? 1e6 : unit == "s" ? 1e9 : 1)
             }
             let scan = median("BM_Scan") ?? .nan, index = median("BM_Index") ?? .nan
             lab.figure("C++ scan, median per call", scan, "ns")
             lab.figure("C++ index, median per call", index, "ns")
-            lab.step("Ran the twin under Google Benchmark over \(titles) titles",
-                     String(format: "scan %.0f ns, index %.0f ns per call (medians of 3 repetitions; the library chose the iterations)", scan, index))
-            lab.check(name, scan >= 2 * index,
-                      expected: "scan median ≥ 2 × index median",
-                      observed: String(format: "%.0f ns / %.0f ns = %.1f×", scan, index, scan / max(index, 1e-9)))
+            lab.step(
+                "Ran the twin under Google Benchmark over \(titles) titles",
+                String(format: "scan %.0f ns, index %.0f ns per call (medians of 3 repetitions; the library chose the iterations)", scan, index))
+            lab.check(
+                name, scan >= 2 * index,
+                expected: "scan median ≥ 2 × index median",
+                observed: String(format: "%.0f ns / %.0f ns = %.1f×", scan, index, scan / max(index, 1e-9)))
         }
     }
 }

@@ -42,16 +42,19 @@ struct HTTPTuningLab: Lab {
         }
     }
 
-    static let books = Knob.int("books", 10...100_000, default: 2000, quick: 1000, help: "Books in the reference's JSON listing that is compressed (your server is sent 100).")
+    static let books = Knob.int(
+        "books", 10...100_000, default: 2000, quick: 1000, help: "Books in the reference's JSON listing that is compressed (your server is sent 100).")
     static let requests = Knob.int("requests", 5...10_000, default: 200, quick: 60, help: "Sequential requests with and without keep-alive.")
     static let poolSize = Knob.int("pool-size", 1...64, default: 4, help: "Connections the pooled client may open.")
     static let concurrency = Knob.int("concurrency", 1...256, default: 16, help: "Requests in flight at once in the pool experiment.")
-    static let fault = Knob<Fault>.choice("break", default: .none,
-                                          help: "Breaks the experiment so a check fails: " + Fault.allCases.dropFirst().map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ") + ".")
+    static let fault = Knob<Fault>.choice(
+        "break", default: .none,
+        help: "Breaks the experiment so a check fails: " + Fault.allCases.dropFirst().map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ") + ".")
 
     static let info = LabInfo(
         id: "http-tuning", title: "gzip, keep-alive and a connection pool, on and off", phase: 7,
-        teaches: "gzip shrinks JSON by a printed ratio and inflates to the same bytes; keep-alive serves many requests on one connection (counted by the server) and faster; a pool bounds the connections concurrent requests open.",
+        teaches:
+            "gzip shrinks JSON by a printed ratio and inflates to the same bytes; keep-alive serves many requests on one connection (counted by the server) and faster; a pool bounds the connections concurrent requests open.",
         parameters: [books.parameter, requests.parameter, poolSize.parameter, concurrency.parameter, fault.parameter],
         needs: [], subjects: [.url, .against],
         source: "Sources/Labs/Cache/Phase07/HTTPTuning.swift")
@@ -90,45 +93,48 @@ struct HTTPTuningLab: Lab {
     /// The starter folder: the task, how to run, and what each check asserts.
     static func starter() -> [StarterFile] {
         let readme = """
-        # \(info.title)
+            # \(info.title)
 
-        Make your bookshelf (docs/bookshelf.md) cheap to talk to:
-        - answer `GET /books` gzip-encoded (`Content-Encoding: gzip`, `Vary: Accept-Encoding`)
-          when the request says `Accept-Encoding: gzip`, and plain otherwise;
-        - keep HTTP/1.1 connections open between requests (no `Connection: close`);
-        - serve many concurrent requests on a few kept-alive connections.
+            Make your bookshelf (docs/bookshelf.md) cheap to talk to:
+            - answer `GET /books` gzip-encoded (`Content-Encoding: gzip`, `Vary: Accept-Encoding`)
+              when the request says `Accept-Encoding: gzip`, and plain otherwise;
+            - keep HTTP/1.1 connections open between requests (no `Connection: close`);
+            - serve many concurrent requests on a few kept-alive connections.
 
-        ## Run the checks
-            curriculum lab run \(info.id) --against './run.sh'
-            curriculum lab run \(info.id) --url http://127.0.0.1:8080
+            ## Run the checks
+                curriculum lab run \(info.id) --against './run.sh'
+                curriculum lab run \(info.id) --url http://127.0.0.1:8080
 
-        The lab adds 100 books through `POST /authors` and `POST /books`, then sends its
-        requests through a relay on 127.0.0.1 that counts the TCP connections your server
-        is given. Without `--url`/`--against` it judges its own service (\(info.source)).
+            The lab adds 100 books through `POST /authors` and `POST /books`, then sends its
+            requests through a relay on 127.0.0.1 that counts the TCP connections your server
+            is given. Without `--url`/`--against` it judges its own service (\(info.source)).
 
-        ## What the checks assert
-        - GET /books?limit=100 with `Accept-Encoding: gzip` comes back `Content-Encoding: gzip` and at least 3× smaller;
-        - it inflates to exactly the bytes of the plain answer;
-        - `requests` sequential GET /health on a kept-alive client use one connection, and one each with `Connection: close`;
-        - `requests` GET /health, `concurrency` at a time, through a client pooling `pool-size` connections, are all answered on at most `pool-size` connections.
+            ## What the checks assert
+            - GET /books?limit=100 with `Accept-Encoding: gzip` comes back `Content-Encoding: gzip` and at least 3× smaller;
+            - it inflates to exactly the bytes of the plain answer;
+            - `requests` sequential GET /health on a kept-alive client use one connection, and one each with `Connection: close`;
+            - `requests` GET /health, `concurrency` at a time, through a client pooling `pool-size` connections, are all answered on at most `pool-size` connections.
 
-        """
+            """
         return [StarterFile("README.md", readme)]
     }
 
     func run(_ lab: LabContext) async throws {
         let fault = lab[Self.fault], n = lab[Self.requests], poolSize = lab[Self.poolSize], concurrency = lab[Self.concurrency]
-        let listing = try encodeJSON((1...lab[Self.books]).map {
-            ListedBook(id: $0, title: "Book \($0): a study of \(["caching", "latency", "queues", "indexes"][$0 % 4])", year: 1900 + $0 % 120,
-                       author: "Author \($0 % 97)")
-        })
+        let listing = try encodeJSON(
+            (1...lab[Self.books]).map {
+                ListedBook(
+                    id: $0, title: "Book \($0): a study of \(["caching", "latency", "queues", "indexes"][$0 % 4])", year: 1900 + $0 % 120,
+                    author: "Author \($0 % 97)")
+            })
         let subject = try await lab.startService(probePath: "/health") { _ in
             let service = try await LabService.start(lab, router: Self.router(listing: listing, fault: fault), name: "tuning")
             return RunningReference(port: service.port, stop: {})
         }
         if subject.isReference {
-            lab.step("Started a service at \(subject.baseURL): GET /books (\(listing.count) bytes of JSON), GET /health",
-                     fault == .none ? nil : "broken on purpose: \(fault.effect)")
+            lab.step(
+                "Started a service at \(subject.baseURL): GET /books (\(listing.count) bytes of JSON), GET /health",
+                fault == .none ? nil : "broken on purpose: \(fault.effect)")
         } else {
             // The learner's bookshelf gets 100 books, so its listing has something to compress.
             let http = LoopbackHTTP.open(for: lab, baseURL: subject.baseURL, timeout: .seconds(10))
@@ -157,13 +163,15 @@ struct HTTPTuningLab: Lab {
         let (_, gzHeaders, gz) = try await withClient { try await Self.get($0, url + "/books?limit=100", headers: [("Accept-Encoding", "gzip")]) }
         let encoding = gzHeaders.first(name: "Content-Encoding") ?? "identity"
         let ratio = Double(plain.count) / Double(max(gz.count, 1))
-        lab.step("GET /books?limit=100 without and with Accept-Encoding: gzip",
-                 "\(plain.count) bytes (\(plainHeaders.first(name: "Content-Encoding") ?? "identity")) and \(gz.count) bytes (Content-Encoding: \(encoding)): "
-                    + String(format: "%.1f× smaller", ratio))
+        lab.step(
+            "GET /books?limit=100 without and with Accept-Encoding: gzip",
+            "\(plain.count) bytes (\(plainHeaders.first(name: "Content-Encoding") ?? "identity")) and \(gz.count) bytes (Content-Encoding: \(encoding)): "
+                + String(format: "%.1f× smaller", ratio))
         lab.figure("gzip ratio", ratio, "×")
-        lab.check("with Accept-Encoding: gzip the JSON comes gzip-encoded and at least 3× smaller",
-                  encoding == "gzip" && ratio >= 3, expected: "Content-Encoding: gzip, ratio ≥ 3",
-                  observed: "Content-Encoding: \(encoding), " + String(format: "ratio %.2f", ratio))
+        lab.check(
+            "with Accept-Encoding: gzip the JSON comes gzip-encoded and at least 3× smaller",
+            encoding == "gzip" && ratio >= 3, expected: "Content-Encoding: gzip, ratio ≥ 3",
+            observed: "Content-Encoding: \(encoding), " + String(format: "ratio %.2f", ratio))
         let decoded: [UInt8]
         var decodeNote = ""
         if encoding == "gzip" {
@@ -171,9 +179,10 @@ struct HTTPTuningLab: Lab {
         } else {
             decoded = gz
         }
-        lab.check("what the client decodes is byte for byte the uncompressed JSON", decoded == plain,
-                  expected: "\(plain.count) identical bytes",
-                  observed: decoded == plain ? "\(decoded.count) identical bytes" : "\(decoded.count) bytes, different\(decodeNote)")
+        lab.check(
+            "what the client decodes is byte for byte the uncompressed JSON", decoded == plain,
+            expected: "\(plain.count) identical bytes",
+            observed: decoded == plain ? "\(decoded.count) identical bytes" : "\(decoded.count) bytes, different\(decodeNote)")
 
         // 3 and 4. Keep-alive: sequential requests, connections counted by the server.
         func sequential(close: Bool) async throws -> (connections: Int, latencies: [Double]) {
@@ -209,22 +218,26 @@ struct HTTPTuningLab: Lab {
             }
         }
         let keepAlive = median(keepTimes), closed = median(closeTimes)
-        lab.step("\(n) sequential GET /health with keep-alive, and \(n) with Connection: close (twice each, alternating)",
-                 "The server accepted \(k1.connections) and \(k2.connections) connections with keep-alive, \(c1.connections) and \(c2.connections) without.")
+        lab.step(
+            "\(n) sequential GET /health with keep-alive, and \(n) with Connection: close (twice each, alternating)",
+            "The server accepted \(k1.connections) and \(k2.connections) connections with keep-alive, \(c1.connections) and \(c2.connections) without.")
         lab.figure("median request, keep-alive", keepAlive * 1e3, "ms")
         lab.figure("median request, new connection each", closed * 1e3, "ms")
-        lab.check("keep-alive serves every request on one connection; without it, one connection per request (counted on the wire)",
-                  [k1.connections, k2.connections] == [1, 1] && [c1.connections, c2.connections] == [n, n],
-                  expected: "1 connection with keep-alive, \(n) without",
-                  observed: "\(k1.connections) and \(k2.connections) with keep-alive, \(c1.connections) and \(c2.connections) without")
+        lab.check(
+            "keep-alive serves every request on one connection; without it, one connection per request (counted on the wire)",
+            [k1.connections, k2.connections] == [1, 1] && [c1.connections, c2.connections] == [n, n],
+            expected: "1 connection with keep-alive, \(n) without",
+            observed: "\(k1.connections) and \(k2.connections) with keep-alive, \(c1.connections) and \(c2.connections) without")
         let speedup = closed / max(keepAlive, 1e-9)
         // A figure, not a check: on loopback a handshake costs a fraction of a millisecond,
         // and on a loaded machine (a CI run measured 1.17×) scheduling noise can hide it;
         // the connection count above is what keep-alive provably changes.
         lab.figure("keep-alive speed-up (median, new connection each ÷ keep-alive)", speedup, "×")
         if keepAlive >= 0.030 && speedup < 1 {
-            lab.step("Kept-alive requests are the slow ones here (median \(String(format: "%.0f", keepAlive * 1e3)) ms)",
-                     "About 40 ms a request is the signature of Nagle's algorithm meeting delayed ACKs: a server that writes the headers and the body in two small writes on a kept-alive connection waits for the client's ACK before sending the second. Write the response in one go, or set TCP_NODELAY on accepted sockets.")
+            lab.step(
+                "Kept-alive requests are the slow ones here (median \(String(format: "%.0f", keepAlive * 1e3)) ms)",
+                "About 40 ms a request is the signature of Nagle's algorithm meeting delayed ACKs: a server that writes the headers and the body in two small writes on a kept-alive connection waits for the client's ACK before sending the second. Write the response in one go, or set TCP_NODELAY on accepted sockets."
+            )
         }
 
         // 5. A pool: concurrent requests share a bounded set of connections.
@@ -232,37 +245,42 @@ struct HTTPTuningLab: Lab {
             try await Task.sleep(for: .milliseconds(50))
             relay.reset()
             let total = max(n, concurrency * 4)
-            let (ok, seconds) = try await withClient { pooled in try await Measure.time {
-                try await withThrowingTaskGroup(of: Int.self) { group in
-                    let headers: [(String, String)] = close ? [("Connection", "close")] : []
-                    var sent = 0, ok = 0
-                    while sent < min(concurrency, total) {
-                        group.addTask { try await Self.get(pooled, url + statusPath, headers: headers).0 }
-                        sent += 1
-                    }
-                    while let status = try await group.next() {
-                        if status == 200 { ok += 1 }
-                        if sent < total {
+            let (ok, seconds) = try await withClient { pooled in
+                try await Measure.time {
+                    try await withThrowingTaskGroup(of: Int.self) { group in
+                        let headers: [(String, String)] = close ? [("Connection", "close")] : []
+                        var sent = 0, ok = 0
+                        while sent < min(concurrency, total) {
                             group.addTask { try await Self.get(pooled, url + statusPath, headers: headers).0 }
                             sent += 1
                         }
+                        while let status = try await group.next() {
+                            if status == 200 { ok += 1 }
+                            if sent < total {
+                                group.addTask { try await Self.get(pooled, url + statusPath, headers: headers).0 }
+                                sent += 1
+                            }
+                        }
+                        return ok
                     }
-                    return ok
                 }
-            } }
+            }
             return (relay.connections, ok, seconds)
         }
         let total = max(n, concurrency * 4)
         let pool = try await concurrent(close: fault == .noPool)
         let noPool = try await concurrent(close: true)
-        lab.step("\(total) GET \(statusPath), \(concurrency) at a time, through a client pooling at most \(poolSize) connections, then opening one per request",
-                 String(format: "pooled: %d connections, %d answered, %.0f requests/s; one per request: %d connections, %.0f requests/s",
-                        pool.connections, pool.ok, Double(total) / pool.seconds, noPool.connections, Double(total) / noPool.seconds))
+        lab.step(
+            "\(total) GET \(statusPath), \(concurrency) at a time, through a client pooling at most \(poolSize) connections, then opening one per request",
+            String(
+                format: "pooled: %d connections, %d answered, %.0f requests/s; one per request: %d connections, %.0f requests/s",
+                pool.connections, pool.ok, Double(total) / pool.seconds, noPool.connections, Double(total) / noPool.seconds))
         lab.figure("throughput, pooled", Double(total) / pool.seconds, "requests/s")
         lab.figure("throughput, a connection per request", Double(total) / noPool.seconds, "requests/s")
-        lab.check("the pool answers every request on at most \(poolSize) connections; without it, one per request",
-                  pool.ok == total && pool.connections >= 1 && pool.connections <= poolSize && noPool.connections == total,
-                  expected: "\(total) answered on 1…\(poolSize) connections; \(total) connections without",
-                  observed: "\(pool.ok) answered on \(pool.connections) connections; \(noPool.connections) without")
+        lab.check(
+            "the pool answers every request on at most \(poolSize) connections; without it, one per request",
+            pool.ok == total && pool.connections >= 1 && pool.connections <= poolSize && noPool.connections == total,
+            expected: "\(total) answered on 1…\(poolSize) connections; \(total) connections without",
+            observed: "\(pool.ok) answered on \(pool.connections) connections; \(noPool.connections) without")
     }
 }

@@ -39,15 +39,18 @@ struct NPlusOneLab: Lab {
     }
 
     static let books = Knob.int("books", 10...5000, default: 200, quick: 60, help: "Books on the first page; the second page is twice as long.")
-    static let roundTrip = Knob.int("round-trip-us", 0...100_000, default: 300, quick: 300,
-                                    help: "Microseconds each statement waits, standing in for a database server's network round trip.")
+    static let roundTrip = Knob.int(
+        "round-trip-us", 0...100_000, default: 300, quick: 300,
+        help: "Microseconds each statement waits, standing in for a database server's network round trip.")
     static let runs = Knob.int("runs", 3...200, default: 15, quick: 5, help: "Timed requests of each listing (medians compared).")
-    static let fault = Knob<Fault>.choice("break", default: .none,
-                                          help: "Breaks a listing so a check fails: " + Fault.allCases.dropFirst().map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ") + ".")
+    static let fault = Knob<Fault>.choice(
+        "break", default: .none,
+        help: "Breaks a listing so a check fails: " + Fault.allCases.dropFirst().map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ") + ".")
 
     static let info = LabInfo(
         id: "n-plus-one", title: "The N+1 listing, naive and batched", phase: 7,
-        teaches: "A listing that loads each book's author on its own runs N+1 statements (counted by SQLite's trace) where a LEFT JOIN runs one at any size, answers the same, and is several times faster once each statement costs a round trip.",
+        teaches:
+            "A listing that loads each book's author on its own runs N+1 statements (counted by SQLite's trace) where a LEFT JOIN runs one at any size, answers the same, and is several times faster once each statement costs a round trip.",
         parameters: [books.parameter, roundTrip.parameter, runs.parameter, fault.parameter],
         needs: [], subjects: [.against],
         source: "Sources/Labs/Cache/Phase07/NPlusOne.swift")
@@ -59,28 +62,28 @@ struct NPlusOneLab: Lab {
 
     static func starter() -> [StarterFile] {
         let readme = """
-        # \(info.title)
+            # \(info.title)
 
-        Give your bookshelf's listing its authors without the N+1: `GET /books?limit=N&embed=author`
-        answers like `GET /books`, each item with `author: {id, name}` (docs/bookshelf.md
-        "Phase 7"), and keep your data in the PostgreSQL named by `DATABASE_URL`.
+            Give your bookshelf's listing its authors without the N+1: `GET /books?limit=N&embed=author`
+            answers like `GET /books`, each item with `author: {id, name}` (docs/bookshelf.md
+            "Phase 7"), and keep your data in the PostgreSQL named by `DATABASE_URL`.
 
-        ## Run the checks
-            curriculum lab run \(info.id) --against './run.sh'
+            ## Run the checks
+                curriculum lab run \(info.id) --against './run.sh'
 
-        The lab starts a throwaway PostgreSQL 15 on 127.0.0.1 with `pg_stat_statements`, gives
-        your server `DATABASE_URL=postgresql://app@127.0.0.1:PORT/bookshelf` (no password) and
-        `PORT`, adds authors and books through `POST /authors` and `POST /books`, and counts
-        the SQL statements the role `app` runs for each listing (transaction control and
-        other utility statements are not counted). Create your tables when you start.
-        Without `--against` it judges its own listing service (\(info.source)).
+            The lab starts a throwaway PostgreSQL 15 on 127.0.0.1 with `pg_stat_statements`, gives
+            your server `DATABASE_URL=postgresql://app@127.0.0.1:PORT/bookshelf` (no password) and
+            `PORT`, adds authors and books through `POST /authors` and `POST /books`, and counts
+            the SQL statements the role `app` runs for each listing (transaction control and
+            other utility statements are not counted). Create your tables when you start.
+            Without `--against` it judges its own listing service (\(info.source)).
 
-        ## What the checks assert
-        - \(embedsAuthors);
-        - \(constantStatements): N and 2N books (N = `books`, at most 50) cost the same count;
-        - \(fewStatements).
+            ## What the checks assert
+            - \(embedsAuthors);
+            - \(constantStatements): N and 2N books (N = `books`, at most 50) cost the same count;
+            - \(fewStatements).
 
-        """
+            """
         return [StarterFile("README.md", readme)]
     }
 
@@ -104,10 +107,13 @@ struct NPlusOneLab: Lab {
 
     /// One statement: the books LEFT JOINed to their authors (a book without one keeps a nil).
     static func joined(_ db: Database, limit: Int, roundTrip: Int, inner: Bool = false) throws -> [ListedBook] {
-        try fetch(db, """
+        try fetch(
+            db,
+            """
             SELECT b.id, b.title, b.year, a.name FROM book b \(inner ? "JOIN" : "LEFT JOIN") author a ON a.id = b.author_id
             ORDER BY b.id LIMIT ?
-            """, [limit], roundTrip: roundTrip).map { ListedBook(id: $0[0], title: $0[1], year: $0[2], author: $0[3]) }
+            """, [limit], roundTrip: roundTrip
+        ).map { ListedBook(id: $0[0], title: $0[1], year: $0[2], author: $0[3]) }
     }
 
     static func router(dbQueue: DatabaseQueue, roundTrip: Int, fault: Fault) -> Router<BasicRequestContext> {
@@ -128,7 +134,8 @@ struct NPlusOneLab: Lab {
     /// Exercise mode: the learner's bookshelf on the lab's PostgreSQL, its statements counted there.
     func exercise(_ lab: LabContext) async throws {
         let n = min(lab[Self.books], 50), runs = lab[Self.runs]
-        let server = try await ThrowawayPostgres.start(for: lab, tcp: true,
+        let server = try await ThrowawayPostgres.start(
+            for: lab, tcp: true,
             settings: ["shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track_utility=off"])
         let admin = try await server.connect()
         try await admin.execute("CREATE ROLE app LOGIN")
@@ -143,7 +150,8 @@ struct NPlusOneLab: Lab {
 
         /// Statements app has run so far (every database, every statement but utility ones).
         func executed() async throws -> Int {
-            try await stats.scalar("SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = 'app'", as: Int.self)
+            try await stats.scalar(
+                "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = 'app'", as: Int.self)
         }
         struct Embedded: Decodable, Equatable { var id: Int; var name: String }
         struct Item: Decodable { var id: Int; var author: Embedded? }
@@ -166,8 +174,9 @@ struct NPlusOneLab: Lab {
             return (counts.min() ?? 0, items, median(times))
         }
         let page = try await listing(n), double = try await listing(2 * n)
-        lab.step("Listed \(n) and \(2 * n) books with embed=author, counting your server's statements in pg_stat_statements",
-                 "\(page.statements) statements for \(n) books, \(double.statements) for \(2 * n)")
+        lab.step(
+            "Listed \(n) and \(2 * n) books with embed=author, counting your server's statements in pg_stat_statements",
+            "\(page.statements) statements for \(n) books, \(double.statements) for \(2 * n)")
         lab.figure("statements, \(n) books", Double(page.statements), "statements")
         lab.figure("statements, \(2 * n) books", Double(double.statements), "statements")
         lab.figure("median listing, \(n) books", page.seconds * 1e3, "ms")
@@ -176,17 +185,23 @@ struct NPlusOneLab: Lab {
         let wanted = seeded.map { Embedded(id: $0.authorID, name: $0.authorName) }
         let got = double.items.map(\.author)
         let wrong = zip(seeded, double.items).first { book, item in item.id != book.id || item.author != Embedded(id: book.authorID, name: book.authorName) }
-        lab.check(Self.embedsAuthors, double.items.map(\.id) == seeded.map(\.id) && got == wanted.map { Optional($0) },
-                  expected: "\(2 * n) items, the books added, each with author {id, name} of its own author",
-                  observed: double.items.count != seeded.count ? "\(double.items.count) items"
-                      : wrong.map { book, item in "book \(item.id): author \(item.author.map { "{id: \($0.id), name: \($0.name)}" } ?? "missing") (want {id: \(book.authorID), name: \(book.authorName)})" }
-                      ?? "\(double.items.count) items, each with its author")
-        lab.check(Self.constantStatements, page.statements == double.statements && page.statements > 0,
-                  expected: "the same count for \(n) and \(2 * n) books (and more than 0: the data is in DATABASE_URL)",
-                  observed: "\(page.statements) and \(double.statements)"
-                      + (double.statements > page.statements ? ": about one more per book, the N+1" : ""))
-        lab.check(Self.fewStatements, (1...3).contains(double.statements),
-                  expected: "1 to 3 statements", observed: "\(double.statements)")
+        lab.check(
+            Self.embedsAuthors, double.items.map(\.id) == seeded.map(\.id) && got == wanted.map { Optional($0) },
+            expected: "\(2 * n) items, the books added, each with author {id, name} of its own author",
+            observed: double.items.count != seeded.count
+                ? "\(double.items.count) items"
+                : wrong.map { book, item in
+                    "book \(item.id): author \(item.author.map { "{id: \($0.id), name: \($0.name)}" } ?? "missing") (want {id: \(book.authorID), name: \(book.authorName)})"
+                }
+                    ?? "\(double.items.count) items, each with its author")
+        lab.check(
+            Self.constantStatements, page.statements == double.statements && page.statements > 0,
+            expected: "the same count for \(n) and \(2 * n) books (and more than 0: the data is in DATABASE_URL)",
+            observed: "\(page.statements) and \(double.statements)"
+                + (double.statements > page.statements ? ": about one more per book, the N+1" : ""))
+        lab.check(
+            Self.fewStatements, (1...3).contains(double.statements),
+            expected: "1 to 3 statements", observed: "\(double.statements)")
     }
 
     func run(_ lab: LabContext) async throws {
@@ -198,8 +213,9 @@ struct NPlusOneLab: Lab {
         try await dbQueue.write { try Shelf.create($0, books: 2 * n, authors: max(3, n / 4), orphanEvery: 10) }
         let service = try await LabService.start(lab, router: Self.router(dbQueue: dbQueue, roundTrip: roundTrip, fault: fault), name: "listing")
         let http = LoopbackHTTP.open(for: lab, baseURL: service.baseURL, timeout: .seconds(60))
-        lab.step("Started a listing service at \(service.baseURL) over \(2 * n) books (every tenth without an author); each statement waits \(roundTrip) µs",
-                 fault == .none ? "GET /books?limit=N (naive) and GET /books?limit=N&mode=batched (one LEFT JOIN)" : "broken on purpose: \(fault.effect)")
+        lab.step(
+            "Started a listing service at \(service.baseURL) over \(2 * n) books (every tenth without an author); each statement waits \(roundTrip) µs",
+            fault == .none ? "GET /books?limit=N (naive) and GET /books?limit=N&mode=batched (one LEFT JOIN)" : "broken on purpose: \(fault.effect)")
 
         // 1 and 2. Statements per request, at two page sizes.
         func statements(_ mode: String, _ limit: Int) async throws -> (Int, HTTPReply) {
@@ -213,22 +229,28 @@ struct NPlusOneLab: Lab {
         let (batchedN, batchedReply) = try await statements("batched", n)
         let (batched2N, _) = try await statements("batched", 2 * n)
         let withAuthor = { (limit: Int) in (1...limit).filter { $0 % 10 != 0 }.count }
-        lab.step("Listed \(n) and \(2 * n) books each way, counting statements with SQLite's trace",
-                 "naive: \(naiveN) and \(naive2N) statements; batched: \(batchedN) and \(batched2N).")
+        lab.step(
+            "Listed \(n) and \(2 * n) books each way, counting statements with SQLite's trace",
+            "naive: \(naiveN) and \(naive2N) statements; batched: \(batchedN) and \(batched2N).")
         lab.figure("statements, naive, \(n) books", Double(naiveN), "statements")
         lab.figure("statements, batched, \(n) books", Double(batchedN), "statements")
         // A book without an author needs no author query.
-        lab.check("the naive listing runs 1 + one statement per book with an author (grows with the page)",
-                  naiveN == 1 + withAuthor(n) && naive2N == 1 + withAuthor(2 * n),
-                  expected: "\(1 + withAuthor(n)) and \(1 + withAuthor(2 * n))", observed: "\(naiveN) and \(naive2N)")
-        lab.check("the batched listing runs one statement at both page sizes",
-                  batchedN == 1 && batched2N == 1, expected: "1 and 1", observed: "\(batchedN) and \(batched2N)")
+        lab.check(
+            "the naive listing runs 1 + one statement per book with an author (grows with the page)",
+            naiveN == 1 + withAuthor(n) && naive2N == 1 + withAuthor(2 * n),
+            expected: "\(1 + withAuthor(n)) and \(1 + withAuthor(2 * n))", observed: "\(naiveN) and \(naive2N)")
+        lab.check(
+            "the batched listing runs one statement at both page sizes",
+            batchedN == 1 && batched2N == 1, expected: "1 and 1", observed: "\(batchedN) and \(batched2N)")
         let naiveBooks = try naiveReply.json([ListedBook].self), batchedBooks = try batchedReply.json([ListedBook].self)
-        lab.check("both listings answer the same books in the same order, authorless books included",
-                  naiveBooks == batchedBooks && naiveBooks.count == n,
-                  expected: "\(n) identical entries",
-                  observed: naiveBooks == batchedBooks ? "\(batchedBooks.count) identical entries"
-                      : "naive \(naiveBooks.count) entries, batched \(batchedBooks.count) (\(naiveBooks.filter { $0.author == nil }.count - batchedBooks.filter { $0.author == nil }.count) authorless books missing)")
+        lab.check(
+            "both listings answer the same books in the same order, authorless books included",
+            naiveBooks == batchedBooks && naiveBooks.count == n,
+            expected: "\(n) identical entries",
+            observed: naiveBooks == batchedBooks
+                ? "\(batchedBooks.count) identical entries"
+                : "naive \(naiveBooks.count) entries, batched \(batchedBooks.count) (\(naiveBooks.filter { $0.author == nil }.count - batchedBooks.filter { $0.author == nil }.count) authorless books missing)"
+        )
 
         // 3. Latency: medians of alternating runs.
         var naiveTimes: [Double] = [], batchedTimes: [Double] = []
@@ -240,9 +262,11 @@ struct NPlusOneLab: Lab {
         lab.figure("median latency, naive", median(naiveTimes) * 1e3, "ms")
         lab.figure("median latency, batched", median(batchedTimes) * 1e3, "ms")
         lab.figure("latency ratio naive / batched", ratio, "×")
-        lab.step("Timed \(runs) requests of each listing (\(n) books), alternating",
-                 String(format: "median naive %.2f ms, batched %.2f ms: %.1f×", median(naiveTimes) * 1e3, median(batchedTimes) * 1e3, ratio))
-        lab.check("the batched listing is at least 2× faster (medians)", ratio >= 2,
-                  expected: "naive / batched ≥ 2", observed: String(format: "%.2f×", ratio))
+        lab.step(
+            "Timed \(runs) requests of each listing (\(n) books), alternating",
+            String(format: "median naive %.2f ms, batched %.2f ms: %.1f×", median(naiveTimes) * 1e3, median(batchedTimes) * 1e3, ratio))
+        lab.check(
+            "the batched listing is at least 2× faster (medians)", ratio >= 2,
+            expected: "naive / batched ≥ 2", observed: String(format: "%.2f×", ratio))
     }
 }

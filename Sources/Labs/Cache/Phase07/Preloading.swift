@@ -34,16 +34,19 @@ struct PreloadingLab: Lab {
         }
     }
 
-    static let loadMS = Knob.int("load-ms", 50...60_000, default: 500, quick: 300,
-                                 help: "Milliseconds building the catalogue takes after reading the rows (the expensive part of a load).")
+    static let loadMS = Knob.int(
+        "load-ms", 50...60_000, default: 500, quick: 300,
+        help: "Milliseconds building the catalogue takes after reading the rows (the expensive part of a load).")
     static let books = Knob.int("books", 10...100_000, default: 2000, quick: 300, help: "Books in the catalogue.")
     static let concurrent = Knob.int("concurrent", 2...64, default: 8, help: "First requests sent together to a lazy service.")
-    static let fault = Knob<Fault>.choice("break", default: .none,
-                                          help: "Breaks the service so a check fails: " + Fault.allCases.dropFirst().map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ") + ".")
+    static let fault = Knob<Fault>.choice(
+        "break", default: .none,
+        help: "Breaks the service so a check fails: " + Fault.allCases.dropFirst().map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ") + ".")
 
     static let info = LabInfo(
         id: "preloading", title: "Preloading frequently read data", phase: 7,
-        teaches: "Preloading at start-up spares the first request the load that a lazy service makes it wait for; a lazy load must be shared by concurrent first requests; a reload swaps in a complete new copy, consistent with the database and never half-built.",
+        teaches:
+            "Preloading at start-up spares the first request the load that a lazy service makes it wait for; a lazy load must be shared by concurrent first requests; a reload swaps in a complete new copy, consistent with the database and never half-built.",
         parameters: [loadMS.parameter, books.parameter, concurrent.parameter, fault.parameter],
         source: "Sources/Labs/Cache/Phase07/Preloading.swift")
 
@@ -100,7 +103,9 @@ struct PreloadingLab: Lab {
                 return t
             }
             let books = try await task.value
-            state.withLock { $0.books = books; $0.loading = nil }
+            state.withLock {
+                $0.books = books; $0.loading = nil
+            }
             return books
         }
 
@@ -150,8 +155,9 @@ struct PreloadingLab: Lab {
         let buildTime = Duration.milliseconds(loadMS)
         let dbQueue = try SQLiteLab.open(in: lab.scratch, name: "catalogue.sqlite")
         try await dbQueue.write { try Shelf.create($0, books: lab[Self.books], authors: 20) }
-        lab.step("A catalogue of \(lab[Self.books]) books in SQLite; building it in memory takes \(loadMS) ms after reading the rows",
-                 fault == .none ? nil : "broken on purpose: \(fault.effect)")
+        lab.step(
+            "A catalogue of \(lab[Self.books]) books in SQLite; building it in memory takes \(loadMS) ms after reading the rows",
+            fault == .none ? nil : "broken on purpose: \(fault.effect)")
 
         func start(preload: Bool) async throws -> (Catalogue, LoopbackHTTP, Double) {
             let catalogue = Catalogue(dbQueue: dbQueue, buildTime: buildTime, fault: fault)
@@ -174,18 +180,20 @@ struct PreloadingLab: Lab {
         var preLater: [Double] = []
         for id in 2...11 { preLater.append(try await Measure.time { try await preHTTP.get("/books/\(id)") }.1) }
         let ms = { (s: Double) in String(format: "%.1f ms", s * 1e3) }
-        lab.step("Started a lazy service and a preloading one; timed each one's first request and the ten after it",
-                 "lazy: started in \(ms(lazyStart)), first request \(ms(lazyFirstSeconds)) (\(lazyFirst.status)), then median \(ms(median(lazyLater))); "
-                    + "preloaded: started in \(ms(preStart)), first request \(ms(preFirstSeconds)) (\(preFirst.status)), then median \(ms(median(preLater))).")
+        lab.step(
+            "Started a lazy service and a preloading one; timed each one's first request and the ten after it",
+            "lazy: started in \(ms(lazyStart)), first request \(ms(lazyFirstSeconds)) (\(lazyFirst.status)), then median \(ms(median(lazyLater))); "
+                + "preloaded: started in \(ms(preStart)), first request \(ms(preFirstSeconds)) (\(preFirst.status)), then median \(ms(median(preLater))).")
         lab.figure("first request, lazy", lazyFirstSeconds * 1e3, "ms")
         lab.figure("first request, preloaded", preFirstSeconds * 1e3, "ms")
         lab.figure("start-up, lazy", lazyStart * 1e3, "ms")
         lab.figure("start-up, preloaded", preStart * 1e3, "ms")
         let loadSeconds = Double(loadMS) / 1000
-        lab.check("without preloading the first request waits for the load; with preloading it does not (under half the load time)",
-                  lazyFirst.status == 200 && preFirst.status == 200 && lazyFirstSeconds >= loadSeconds && preFirstSeconds < loadSeconds / 2,
-                  expected: "lazy ≥ \(loadMS) ms, preloaded < \(loadMS / 2) ms",
-                  observed: "lazy \(ms(lazyFirstSeconds)), preloaded \(ms(preFirstSeconds))")
+        lab.check(
+            "without preloading the first request waits for the load; with preloading it does not (under half the load time)",
+            lazyFirst.status == 200 && preFirst.status == 200 && lazyFirstSeconds >= loadSeconds && preFirstSeconds < loadSeconds / 2,
+            expected: "lazy ≥ \(loadMS) ms, preloaded < \(loadMS / 2) ms",
+            observed: "lazy \(ms(lazyFirstSeconds)), preloaded \(ms(preFirstSeconds))")
 
         // 2. Concurrent first requests share one lazy load.
         let (herd, herdHTTP, _) = try await start(preload: false)
@@ -193,11 +201,14 @@ struct PreloadingLab: Lab {
             for id in 1...concurrent { group.addTask { try await herdHTTP.get("/books/\(id)").status } }
             return try await group.reduce(into: [Int]()) { $0.append($1) }
         }
-        lab.step("Sent \(concurrent) first requests together to a fresh lazy service",
-                 "\(statuses.filter { $0 == 200 }.count) answered 200; the service loaded the catalogue \(herd.loads) time(s) (the lazy service above: \(lazy.loads)).")
-        lab.check("concurrent first requests share one lazy load (loads counted by the service)",
-                  herd.loads == 1 && statuses.allSatisfy { $0 == 200 },
-                  expected: "1 load, \(concurrent) answers", observed: "\(herd.loads) loads, \(statuses.filter { $0 == 200 }.count) answers")
+        lab.step(
+            "Sent \(concurrent) first requests together to a fresh lazy service",
+            "\(statuses.filter { $0 == 200 }.count) answered 200; the service loaded the catalogue \(herd.loads) time(s) (the lazy service above: \(lazy.loads))."
+        )
+        lab.check(
+            "concurrent first requests share one lazy load (loads counted by the service)",
+            herd.loads == 1 && statuses.allSatisfy { $0 == 200 },
+            expected: "1 load, \(concurrent) answers", observed: "\(herd.loads) loads, \(statuses.filter { $0 == 200 }.count) answers")
 
         // 3. Consistency after a reload.
         try await dbQueue.write { db in
@@ -214,11 +225,13 @@ struct PreloadingLab: Lab {
         }
         let extra = Set(served.map(\.id)).subtracting(truth.map(\.id)).sorted()
         let missing = Set(truth.map(\.id)).subtracting(served.map(\.id)).sorted()
-        lab.step("Deleted book 2, retitled book 3 and added book 1000001 in the database, then POST /admin/reload (\(reloadReply.status))",
-                 "The service now serves \(served.count) books, the database holds \(truth.count); extra: \(extra.prefix(5)), missing: \(missing.prefix(5)).")
-        lab.check("after a reload the preloaded data equals the database (deleted gone, changed and new present)",
-                  served == truth, expected: "\(truth.count) books, identical",
-                  observed: served == truth ? "\(served.count) books, identical" : "\(served.count) books; extra \(extra.prefix(5)), missing \(missing.prefix(5))")
+        lab.step(
+            "Deleted book 2, retitled book 3 and added book 1000001 in the database, then POST /admin/reload (\(reloadReply.status))",
+            "The service now serves \(served.count) books, the database holds \(truth.count); extra: \(extra.prefix(5)), missing: \(missing.prefix(5)).")
+        lab.check(
+            "after a reload the preloaded data equals the database (deleted gone, changed and new present)",
+            served == truth, expected: "\(truth.count) books, identical",
+            observed: served == truth ? "\(served.count) books, identical" : "\(served.count) books; extra \(extra.prefix(5)), missing \(missing.prefix(5))")
 
         // 4. Readers during a reload.
         let reload = Task { try await preHTTP.request("POST", "/admin/reload").status }
@@ -231,11 +244,15 @@ struct PreloadingLab: Lab {
         for id in [1, 3, 4, 5, 6, 7, 8, 9, 10, 1000001] { duringStatuses.append(try await preHTTP.get("/books/\(id)").status) }
         let stillReloading = preloaded.isReloading
         let reloadStatus = try await reload.value
-        lab.step("Read ten books while another reload ran (\(sawReloading && stillReloading ? "all during the reload" : "the reload ended early")); it answered \(reloadStatus)",
-                 "Statuses: \(duringStatuses)")
-        lab.check("readers during a reload get every book (old copy or new, never a half-built table)",
-                  sawReloading && duringStatuses.allSatisfy { $0 == 200 },
-                  expected: "10 × 200 during the reload",
-                  observed: sawReloading ? "\(duringStatuses.filter { $0 == 200 }.count) × 200, \(duringStatuses.filter { $0 == 404 }.count) × 404" : "the reload was never seen running")
+        lab.step(
+            "Read ten books while another reload ran (\(sawReloading && stillReloading ? "all during the reload" : "the reload ended early")); it answered \(reloadStatus)",
+            "Statuses: \(duringStatuses)")
+        lab.check(
+            "readers during a reload get every book (old copy or new, never a half-built table)",
+            sawReloading && duringStatuses.allSatisfy { $0 == 200 },
+            expected: "10 × 200 during the reload",
+            observed: sawReloading
+                ? "\(duringStatuses.filter { $0 == 200 }.count) × 200, \(duringStatuses.filter { $0 == 404 }.count) × 404" : "the reload was never seen running"
+        )
     }
 }

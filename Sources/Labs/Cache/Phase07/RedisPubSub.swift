@@ -41,12 +41,14 @@ struct RedisPubSubLab: Lab {
     static let books = Knob.int("books", 1...1000, default: 20, quick: 5, help: "Distinct books read.")
     static let ttlMS = Knob.int("ttl-ms", 50...60000, default: 1000, quick: 500, help: "Milliseconds a cached book lives in Redis.")
     static let messages = Knob.int("messages", 2...1_000_000, default: 5000, quick: 500, help: "Messages published to the two subscribers.")
-    static let fault = Knob<Fault>.choice("break", default: .none,
-                                          help: "Breaks the experiment so one check fails: " + Fault.allCases.dropFirst().map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ") + ".")
+    static let fault = Knob<Fault>.choice(
+        "break", default: .none,
+        help: "Breaks the experiment so one check fails: " + Fault.allCases.dropFirst().map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ") + ".")
 
     static let info = LabInfo(
         id: "redis-pubsub", title: "Cache-aside in Redis, and pub/sub to two subscribers", phase: 7,
-        teaches: "Cache-aside on bookshelf reads with hits and misses counted by Redis itself (INFO), a TTL that really expires, and pub/sub: every subscriber present gets every message, in one publisher's order.",
+        teaches:
+            "Cache-aside on bookshelf reads with hits and misses counted by Redis itself (INFO), a TTL that really expires, and pub/sub: every subscriber present gets every message, in one publisher's order.",
         parameters: [reads.parameter, books.parameter, ttlMS.parameter, messages.parameter, fault.parameter],
         needs: [.redis],
         source: "Sources/Labs/Cache/Phase07/RedisPubSub.swift")
@@ -86,11 +88,13 @@ struct RedisPubSubLab: Lab {
         let dbQueue = try SQLiteLab.open(in: lab.scratch, name: "shelf.sqlite", log: log)
         try await dbQueue.write { try Shelf.create($0, books: max(books, 10), authors: 5) }
         let ttlSetting = TTLSetting(Self.countingTTL)
-        let service = try await LabService.start(lab, router: Self.router(dbQueue: dbQueue, redis: try await redis.connect(), ttl: ttlSetting, fault: fault),
-                                                 name: "cached-shelf")
+        let service = try await LabService.start(
+            lab, router: Self.router(dbQueue: dbQueue, redis: try await redis.connect(), ttl: ttlSetting, fault: fault),
+            name: "cached-shelf")
         let http = LoopbackHTTP.open(for: lab, baseURL: service.baseURL)
-        lab.step("Started a bookshelf service at \(service.baseURL): GET /books/:id reads Redis first, SQLite on a miss",
-                 fault == .none ? nil : "broken on purpose: \(fault.effect)")
+        lab.step(
+            "Started a bookshelf service at \(service.baseURL): GET /books/:id reads Redis first, SQLite on a miss",
+            fault == .none ? nil : "broken on purpose: \(fault.effect)")
 
         // 1. Cache-aside, judged by Redis's own counters.
         try await client.resetStats()
@@ -106,17 +110,19 @@ struct RedisPubSubLab: Lab {
         }
         let info = try await client.info("stats")
         let databaseReads = log.queries.count
-        lab.step("Read each of \(books) books \(reads) times through the service",
-                 "Redis counted \(info.keyspaceHits) hits and \(info.keyspaceMisses) misses (INFO stats); SQLite ran \(databaseReads) queries.")
+        lab.step(
+            "Read each of \(books) books \(reads) times through the service",
+            "Redis counted \(info.keyspaceHits) hits and \(info.keyspaceMisses) misses (INFO stats); SQLite ran \(databaseReads) queries.")
         lab.figure("keyspace hits (INFO)", Double(info.keyspaceHits), "lookups")
         lab.figure("keyspace misses (INFO)", Double(info.keyspaceMisses), "lookups")
         lab.figure("median read, hit", median(hitSeconds) * 1e3, "ms")
         lab.figure("median read, miss", median(missSeconds) * 1e3, "ms")
         let expectedHits = books * (reads - 1)
-        lab.check("Redis counted one miss per book and a hit for every other read (INFO); SQLite read each book once",
-                  info.keyspaceMisses == books && info.keyspaceHits == expectedHits && databaseReads == books,
-                  expected: "\(books) misses, \(expectedHits) hits, \(books) database reads",
-                  observed: "\(info.keyspaceMisses) misses, \(info.keyspaceHits) hits, \(databaseReads) database reads")
+        lab.check(
+            "Redis counted one miss per book and a hit for every other read (INFO); SQLite read each book once",
+            info.keyspaceMisses == books && info.keyspaceHits == expectedHits && databaseReads == books,
+            expected: "\(books) misses, \(expectedHits) hits, \(books) database reads",
+            observed: "\(info.keyspaceMisses) misses, \(info.keyspaceHits) hits, \(databaseReads) database reads")
 
         // 2. The TTL: the entry expires and the next read reloads it. The book is cached
         // afresh with the TTL under study (`ttl-ms`).
@@ -130,12 +136,17 @@ struct RedisPubSubLab: Lab {
         log.reset()
         let reread = try await http.get("/books/\(books)")
         let reloaded = log.queries.count
-        lab.step("Looked at \(key)'s TTL, waited \(ttlMS + 150) ms and read it again",
-                 "PTTL was \(pttl) ms; afterwards the key \(existsAfter ? "still existed" : "was gone"); the read was a \(reread.header("X-Cache") ?? "?") and ran \(reloaded) database queries.")
-        lab.check("the cached entry expires after its TTL and the next read reloads it from the database",
-                  pttl > 0 && pttl <= ttlMS && !existsAfter && reloaded == 1,
-                  expected: "0 < PTTL ≤ \(ttlMS) ms, the key gone after the TTL, 1 database read on the next request",
-                  observed: "PTTL \(pttl) ms (\(pttl == -1 ? "no expiry" : pttl == -2 ? "no key" : "set")), key \(existsAfter ? "still there" : "gone"), \(reloaded) database reads")
+        lab.step(
+            "Looked at \(key)'s TTL, waited \(ttlMS + 150) ms and read it again",
+            "PTTL was \(pttl) ms; afterwards the key \(existsAfter ? "still existed" : "was gone"); the read was a \(reread.header("X-Cache") ?? "?") and ran \(reloaded) database queries."
+        )
+        lab.check(
+            "the cached entry expires after its TTL and the next read reloads it from the database",
+            pttl > 0 && pttl <= ttlMS && !existsAfter && reloaded == 1,
+            expected: "0 < PTTL ≤ \(ttlMS) ms, the key gone after the TTL, 1 database read on the next request",
+            observed:
+                "PTTL \(pttl) ms (\(pttl == -1 ? "no expiry" : pttl == -2 ? "no key" : "set")), key \(existsAfter ? "still there" : "gone"), \(reloaded) database reads"
+        )
 
         // 3 and 4. Pub/sub: two subscribers, every message, in order.
         let channel = "shelf:events"
@@ -183,20 +194,24 @@ struct RedisPubSubLab: Lab {
         try await publisher.publish(channel, "end")
         let gotFirst = try await firstTask.value
         let gotSecond = try await secondTask?.value ?? []
-        lab.step("Published \(count) numbered messages on \(channel), pipelined \(batch) to a round trip, to two subscribers",
-                 "PUBLISH reported \(receivers.min() ?? 0)–\(receivers.max() ?? 0) receivers; the subscribers received \(gotFirst.count) and \(gotSecond.count) messages.")
+        lab.step(
+            "Published \(count) numbered messages on \(channel), pipelined \(batch) to a round trip, to two subscribers",
+            "PUBLISH reported \(receivers.min() ?? 0)–\(receivers.max() ?? 0) receivers; the subscribers received \(gotFirst.count) and \(gotSecond.count) messages."
+        )
         lab.figure("publish rate", Double(count) / max(publishSeconds, 1e-9), "messages/s")
         let complete = [gotFirst, gotSecond].map { Set($0) == Set(all) && $0.count == count }
-        lab.check("each of the two subscribers received every message exactly once",
-                  complete == [true, true],
-                  expected: "\(count) distinct messages each",
-                  observed: "first \(gotFirst.count) (\(Set(gotFirst).count) distinct), second \(gotSecond.count) (\(Set(gotSecond).count) distinct)")
+        lab.check(
+            "each of the two subscribers received every message exactly once",
+            complete == [true, true],
+            expected: "\(count) distinct messages each",
+            observed: "first \(gotFirst.count) (\(Set(gotFirst).count) distinct), second \(gotSecond.count) (\(Set(gotSecond).count) distinct)")
         let ordered = [gotFirst, gotSecond].map { $0 == $0.sorted() && !$0.isEmpty }
         let firstDisorder = { (xs: [Int]) in zip(xs, xs.dropFirst()).first { $0 > $1 }.map { "\($0.0) before \($0.1)" } ?? "in order" }
-        lab.check("each subscriber received the messages in the order they were published",
-                  ordered == [true, true],
-                  expected: "sequence numbers ascending at both subscribers",
-                  observed: "first: \(firstDisorder(gotFirst)); second: \(firstDisorder(gotSecond))")
+        lab.check(
+            "each subscriber received the messages in the order they were published",
+            ordered == [true, true],
+            expected: "sequence numbers ascending at both subscribers",
+            observed: "first: \(firstDisorder(gotFirst)); second: \(firstDisorder(gotSecond))")
     }
 }
 

@@ -39,15 +39,18 @@ struct RedisSessionsLab: Lab {
         }
     }
 
-    static let sessionTTL = Knob.int("session-ttl-ms", 100...600_000, default: 1500, quick: 400,
-                                     help: "Milliseconds a session lives in Redis.")
+    static let sessionTTL = Knob.int(
+        "session-ttl-ms", 100...600_000, default: 1500, quick: 400,
+        help: "Milliseconds a session lives in Redis.")
     static let queryTTL = Knob.int("query-ttl-s", 1...86400, default: 300, help: "Seconds a cached query result lives.")
-    static let fault = Knob<Fault>.choice("break", default: .none,
-                                          help: "Breaks the service so one check fails: " + Fault.allCases.dropFirst().map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ") + ".")
+    static let fault = Knob<Fault>.choice(
+        "break", default: .none,
+        help: "Breaks the service so one check fails: " + Fault.allCases.dropFirst().map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ") + ".")
 
     static let info = LabInfo(
         id: "redis-sessions", title: "Sessions and cached queries in Redis", phase: 7,
-        teaches: "Sessions as Redis keys with a TTL (expiry enforced by the server, logout deletes), and query results cached in Redis and invalidated by writes in one atomic Lua script.",
+        teaches:
+            "Sessions as Redis keys with a TTL (expiry enforced by the server, logout deletes), and query results cached in Redis and invalidated by writes in one atomic Lua script.",
         parameters: [sessionTTL.parameter, queryTTL.parameter, fault.parameter],
         needs: [.redis],
         source: "Sources/Labs/Cache/Phase07/RedisSessions.swift")
@@ -73,8 +76,10 @@ struct RedisSessionsLab: Lab {
         return String(h.dropFirst("Bearer ".count))
     }
 
-    static func router(dbQueue: DatabaseQueue, redis: RedisClient, sessionTTL: TTLSetting, queryTTL: Duration,
-                       fault: Fault) -> Router<BasicRequestContext> {
+    static func router(
+        dbQueue: DatabaseQueue, redis: RedisClient, sessionTTL: TTLSetting, queryTTL: Duration,
+        fault: Fault
+    ) -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
         let lastUser = LastUser()
         router.post("/login") { request, context in
@@ -138,11 +143,14 @@ struct RedisSessionsLab: Lab {
         let dbQueue = try SQLiteLab.open(in: lab.scratch, name: "shelf.sqlite", log: log)
         try await dbQueue.write { try Shelf.create($0, books: 60, authors: 6) }
         let service = try await LabService.start(
-            lab, router: Self.router(dbQueue: dbQueue, redis: try await redis.connect(), sessionTTL: ttlSetting,
-                                     queryTTL: .seconds(lab[Self.queryTTL]), fault: fault), name: "sessions")
+            lab,
+            router: Self.router(
+                dbQueue: dbQueue, redis: try await redis.connect(), sessionTTL: ttlSetting,
+                queryTTL: .seconds(lab[Self.queryTTL]), fault: fault), name: "sessions")
         let http = LoopbackHTTP.open(for: lab, baseURL: service.baseURL)
-        lab.step("Started a service at \(service.baseURL): POST /login, GET /me, POST /logout; GET /books?author= cached in Redis, POST /books",
-                 fault == .none ? nil : "broken on purpose: \(fault.effect)")
+        lab.step(
+            "Started a service at \(service.baseURL): POST /login, GET /me, POST /logout; GET /books?author= cached in Redis, POST /books",
+            fault == .none ? nil : "broken on purpose: \(fault.effect)")
 
         func login(_ user: String) async throws -> String {
             let reply = try await http.send("POST", "/login", json: .object(["user": .string(user)]))
@@ -158,12 +166,14 @@ struct RedisSessionsLab: Lab {
         let alice = try await login("alice")
         let bob = try await login("bob")
         let asAlice = try await me(alice), asBob = try await me(bob), forged = try await me(String(repeating: "0", count: 32))
-        lab.step("Logged in alice and bob, then asked GET /me with each token and with a made-up one",
-                 "alice's token: \(asAlice.0) \(asAlice.1 ?? "-"); bob's: \(asBob.0) \(asBob.1 ?? "-"); made-up: \(forged.0)")
-        lab.check("each session token identifies its own user; a made-up token gets 401",
-                  asAlice == (200, "alice") && asBob == (200, "bob") && forged.0 == 401,
-                  expected: "200 alice, 200 bob, 401",
-                  observed: "\(asAlice.0) \(asAlice.1 ?? "-"), \(asBob.0) \(asBob.1 ?? "-"), \(forged.0)")
+        lab.step(
+            "Logged in alice and bob, then asked GET /me with each token and with a made-up one",
+            "alice's token: \(asAlice.0) \(asAlice.1 ?? "-"); bob's: \(asBob.0) \(asBob.1 ?? "-"); made-up: \(forged.0)")
+        lab.check(
+            "each session token identifies its own user; a made-up token gets 401",
+            asAlice == (200, "alice") && asBob == (200, "bob") && forged.0 == 401,
+            expected: "200 alice, 200 bob, 401",
+            observed: "\(asAlice.0) \(asAlice.1 ?? "-"), \(asBob.0) \(asBob.1 ?? "-"), \(forged.0)")
 
         // 2. Expiry, enforced by Redis.
         ttlSetting.set(sessionTTL)
@@ -175,11 +185,14 @@ struct RedisSessionsLab: Lab {
         try await Task.sleep(for: sessionTTL + .milliseconds(150))
         let late = try await me(carol).0
         let keyLeft = try await client.exists("session:\(carol)")
-        lab.step("Logged in carol (session TTL \(lab[Self.sessionTTL]) ms) and asked GET /me at once and after the TTL",
-                 "PTTL \(pttl) ms; at once \(early); after \(lab[Self.sessionTTL] + 150) ms \(late), and the key \(keyLeft ? "was still in Redis" : "was gone from Redis").")
-        lab.check("a session expires after its TTL: 200 before, 401 after, the key gone from Redis",
-                  early == 200 && late == 401 && !keyLeft,
-                  expected: "200, then 401, no key", observed: "\(early), then \(late), key \(keyLeft ? "present (PTTL \(pttl))" : "gone")")
+        lab.step(
+            "Logged in carol (session TTL \(lab[Self.sessionTTL]) ms) and asked GET /me at once and after the TTL",
+            "PTTL \(pttl) ms; at once \(early); after \(lab[Self.sessionTTL] + 150) ms \(late), and the key \(keyLeft ? "was still in Redis" : "was gone from Redis")."
+        )
+        lab.check(
+            "a session expires after its TTL: 200 before, 401 after, the key gone from Redis",
+            early == 200 && late == 401 && !keyLeft,
+            expected: "200, then 401, no key", observed: "\(early), then \(late), key \(keyLeft ? "present (PTTL \(pttl))" : "gone")")
 
         // 3. Logout (a fresh session: the earlier ones may have expired by now).
         let dave = try await login("dave")
@@ -187,8 +200,9 @@ struct RedisSessionsLab: Lab {
         _ = try await http.request("POST", "/logout", headers: [("Authorization", "Bearer \(dave)")])
         let after = try await me(dave).0
         lab.step("dave logged in and out", "GET /me with his token: \(before) before, \(after) after.")
-        lab.check("logout ends the session at once (401 with the old token)", before == 200 && after == 401,
-                  expected: "200 before, 401 after", observed: "\(before) before, \(after) after")
+        lab.check(
+            "logout ends the session at once (401 with the old token)", before == 200 && after == 401,
+            expected: "200 before, 401 after", observed: "\(before) before, \(after) after")
 
         // 4. A repeated query comes from Redis.
         try await client.resetStats()
@@ -201,12 +215,16 @@ struct RedisSessionsLab: Lab {
         lab.figure("query, from Redis (hit)", hitSeconds * 1e3, "ms")
         let secondQueries = log.queries.count
         let stats = try await client.info("stats")
-        lab.step("GET /books?author=3 twice",
-                 "First: \(firstRead.header("X-Cache") ?? "?"), \(firstQueries) SQLite queries; second: \(secondRead.header("X-Cache") ?? "?"), \(secondQueries) queries. Redis: \(stats.keyspaceHits) hits, \(stats.keyspaceMisses) misses.")
-        lab.check("the repeated query is answered from Redis: no database query the second time, one keyspace hit",
-                  firstQueries == 1 && secondQueries == 0 && stats.keyspaceHits == 1 && firstRead.body == secondRead.body,
-                  expected: "1 query then 0, 1 hit, the same body",
-                  observed: "\(firstQueries) then \(secondQueries), \(stats.keyspaceHits) hit(s), \(firstRead.body == secondRead.body ? "same body" : "different bodies")")
+        lab.step(
+            "GET /books?author=3 twice",
+            "First: \(firstRead.header("X-Cache") ?? "?"), \(firstQueries) SQLite queries; second: \(secondRead.header("X-Cache") ?? "?"), \(secondQueries) queries. Redis: \(stats.keyspaceHits) hits, \(stats.keyspaceMisses) misses."
+        )
+        lab.check(
+            "the repeated query is answered from Redis: no database query the second time, one keyspace hit",
+            firstQueries == 1 && secondQueries == 0 && stats.keyspaceHits == 1 && firstRead.body == secondRead.body,
+            expected: "1 query then 0, 1 hit, the same body",
+            observed:
+                "\(firstQueries) then \(secondQueries), \(stats.keyspaceHits) hit(s), \(firstRead.body == secondRead.body ? "same body" : "different bodies")")
 
         // 5. A write invalidates it.
         let countBefore = firstRead.json?.array?.count ?? -1
@@ -216,11 +234,14 @@ struct RedisSessionsLab: Lab {
         let cachedKeys: [String] = {
             if case let .array(items?) = $0 { return items.compactMap(\.string) } else { return [] }
         }(try await client.command("KEYS", "query:*"))
-        lab.step("POST /books added a book by author 3 (\(created.status)); GET /books?author=3 again",
-                 "\(countBefore) books before, \(countAfter) after (\(afterWrite.header("X-Cache") ?? "?")); cached queries left after the write's EVAL: \(cachedKeys)")
-        lab.check("a write invalidates the cached query: the next read includes the new book",
-                  created.status == 201 && countAfter == countBefore + 1 && afterWrite.text.contains("Fresh Book"),
-                  expected: "\(countBefore + 1) books, the new one among them",
-                  observed: "\(countAfter) books, \(afterWrite.text.contains("Fresh Book") ? "the new one among them" : "the new one missing (stale cache)")")
+        lab.step(
+            "POST /books added a book by author 3 (\(created.status)); GET /books?author=3 again",
+            "\(countBefore) books before, \(countAfter) after (\(afterWrite.header("X-Cache") ?? "?")); cached queries left after the write's EVAL: \(cachedKeys)"
+        )
+        lab.check(
+            "a write invalidates the cached query: the next read includes the new book",
+            created.status == 201 && countAfter == countBefore + 1 && afterWrite.text.contains("Fresh Book"),
+            expected: "\(countBefore + 1) books, the new one among them",
+            observed: "\(countAfter) books, \(afterWrite.text.contains("Fresh Book") ? "the new one among them" : "the new one missing (stale cache)")")
     }
 }

@@ -20,17 +20,20 @@ public struct ConcurrentServicesLab: Lab {
     static let accounts = Knob.int("accounts", 2...1000, default: 10, quick: 5, help: "Accounts in the bank, each opening with 1000.")
     static let transfers = Knob.int("transfers", 1...200_000, default: 20_000, quick: 2000, help: "Random transfers sent in total.")
     static let clients = Knob.int("clients", 1...256, default: 32, quick: 8, help: "Concurrent client tasks sending the transfers.")
-    static let racers = Knob.int("racers", 2...64, default: 2, quick: 3,
-                                 help: "Concurrent withdrawals of 60 from a balance of 100 in the reentrancy experiment.")
+    static let racers = Knob.int(
+        "racers", 2...64, default: 2, quick: 3,
+        help: "Concurrent withdrawals of 60 from a balance of 100 in the reentrancy experiment.")
     static let seed = Knob.int("seed", 0...1_000_000, default: 42, help: "Seed of the random transfers, so a run can be repeated.")
-    static let style = Knob<Bank.Style>.choice("style", default: .atomic,
-                                               help: "How the bank transfers: check and debit in one go, or with an await in between (try it: the checks catch the overdrafts).")
+    static let style = Knob<Bank.Style>.choice(
+        "style", default: .atomic,
+        help: "How the bank transfers: check and debit in one go, or with an await in between (try it: the checks catch the overdrafts).")
 
     public static let info = LabInfo(
         id: "concurrent-services",
         title: "A concurrency-safe service: a bank actor and actor reentrancy",
         phase: 4,
-        teaches: "An actor serialises check-and-act, so concurrent transfers keep the total balance and never overdraw; but an await between the check and the act lets other calls in (reentrancy), and two withdrawals can both pass the check. The lab reproduces the overdraft and fixes it two ways.",
+        teaches:
+            "An actor serialises check-and-act, so concurrent transfers keep the total balance and never overdraw; but an await between the check and the act lets other calls in (reentrancy), and two withdrawals can both pass the check. The lab reproduces the overdraft and fixes it two ways.",
         parameters: [accounts.parameter, transfers.parameter, clients.parameter, racers.parameter, seed.parameter, style.parameter],
         source: "Sources/Labs/Concurrency/Phase04/ConcurrentServices.swift"
     )
@@ -47,8 +50,10 @@ public struct ConcurrentServicesLab: Lab {
         let style = lab[Self.style]
 
         // 1. Hammer the bank.
-        lab.step("\(clients) clients send \(transfers) random transfers between \(accounts) accounts at once",
-                 "Every account opens with \(Self.openingBalance). Transfer style: \(style.rawValue)\(style == .checkAwaitAct ? " (an await between the balance check and the debit: expect the checks to catch it)" : " (check and debit with no await in between)").")
+        lab.step(
+            "\(clients) clients send \(transfers) random transfers between \(accounts) accounts at once",
+            "Every account opens with \(Self.openingBalance). Transfer style: \(style.rawValue)\(style == .checkAwaitAct ? " (an await between the balance check and the debit: expect the checks to catch it)" : " (check and debit with no await in between)")."
+        )
         let hammer = await Self.hammer(accounts: accounts, transfers: transfers, clients: clients, seed: UInt64(seed), style: style)
         lab.figure("transfers accepted", Double(hammer.accepted), "transfers")
         lab.figure("transfers refused (insufficient funds)", Double(hammer.refused), "transfers")
@@ -56,8 +61,9 @@ public struct ConcurrentServicesLab: Lab {
         Self.judgeHammer(hammer, accounts: accounts, transfers: transfers, lab)
 
         // 2. The reentrancy pitfall.
-        lab.step("Reproduce the pitfall: \(racers) withdrawals of 60 from a balance of 100, check → await → debit",
-                 "Each withdrawal passes the balance check, then waits at an approval gate; the gate opens only once all \(racers) are suspended there.")
+        lab.step(
+            "Reproduce the pitfall: \(racers) withdrawals of 60 from a balance of 100, check → await → debit",
+            "Each withdrawal passes the balance check, then waits at an approval gate; the gate opens only once all \(racers) are suspended there.")
         let naive = await Self.reentrancy(.naive, racers: racers)
         lab.figure("check → await → debit: withdrawals accepted", Double(naive.accepted), "withdrawals")
         lab.figure("check → await → debit: final balance", Double(naive.finalBalance), "")
@@ -148,22 +154,25 @@ public struct ConcurrentServicesLab: Lab {
         }
         let seconds = Measure.seconds(ContinuousClock.now - start)
         let state = await bank.state()
-        return HammerOutcome(opening: opening, final: state.balances, ledger: state.ledger,
-                             accepted: accepted, refused: refused, seconds: seconds)
+        return HammerOutcome(
+            opening: opening, final: state.balances, ledger: state.ledger,
+            accepted: accepted, refused: refused, seconds: seconds)
     }
 
     public static func judgeHammer(_ h: HammerOutcome, accounts: Int, transfers: Int, _ lab: LabContext) {
         lab.expect("the total balance is unchanged (money neither created nor lost)", h.final.reduce(0, +), equals: accounts * openingBalance)
         let lowest = h.final.min() ?? 0
         lab.expect("no account is negative", lowest >= 0, expected: "lowest balance ≥ 0", observed: "lowest balance \(lowest)")
-        lab.expect("every transfer was answered, and the ledger holds each accepted one",
-                   [h.accepted + h.refused, h.ledger.count], equals: [transfers, h.accepted])
+        lab.expect(
+            "every transfer was answered, and the ledger holds each accepted one",
+            [h.accepted + h.refused, h.ledger.count], equals: [transfers, h.accepted])
         let replay = replayLedger(h.ledger, from: h.opening)
-        lab.check("replaying the ledger one by one never overdraws and ends at the final balances",
-                  replay.firstOverdraft == nil && replay.balances == h.final,
-                  expected: "no overdraft; replay = final balances",
-                  observed: replay.firstOverdraft.map { "overdraft at ledger entry \($0)" }
-                      ?? (replay.balances == h.final ? "no overdraft; replay = final balances" : "replay differs from the final balances"))
+        lab.check(
+            "replaying the ledger one by one never overdraws and ends at the final balances",
+            replay.firstOverdraft == nil && replay.balances == h.final,
+            expected: "no overdraft; replay = final balances",
+            observed: replay.firstOverdraft.map { "overdraft at ledger entry \($0)" }
+                ?? (replay.balances == h.final ? "no overdraft; replay = final balances" : "replay differs from the final balances"))
     }
 
     /// The bank's history applied sequentially, as a serial bank would: where (if anywhere)
@@ -235,7 +244,7 @@ public struct ConcurrentServicesLab: Lab {
             case .recheckAfterAwait:
                 guard balance >= amount else { return false }
                 await approval()
-                guard balance >= amount else { return false } // the world may have changed while suspended
+                guard balance >= amount else { return false }  // the world may have changed while suspended
                 balance -= amount
                 return true
             case .noSuspensionBetweenCheckAndAct:
@@ -277,8 +286,9 @@ public struct ConcurrentServicesLab: Lab {
         let together = account.waitingForApproval.value
         account.approvals.open()
         let accepted = await withdrawals.value
-        return ReentrancyOutcome(racers: racers, suspendedTogether: together, accepted: accepted,
-                                 finalBalance: await account.balance)
+        return ReentrancyOutcome(
+            racers: racers, suspendedTogether: together, accepted: accepted,
+            finalBalance: await account.balance)
     }
 
     public static func judgePitfall(_ o: ReentrancyOutcome, racers: Int, _ lab: LabContext) {
@@ -292,4 +302,3 @@ public struct ConcurrentServicesLab: Lab {
         lab.expect("\(fix): no overdraft (100 − 60 = 40 left)", o.finalBalance, equals: 40)
     }
 }
-

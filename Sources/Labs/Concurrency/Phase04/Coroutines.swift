@@ -16,20 +16,25 @@ import LabKit
 import Synchronization
 
 public struct CoroutinesLab: Lab {
-    static let children = Knob.int("children", 1...5000, default: 1000, quick: 100,
-                                   help: "Child tasks started under the parent that gets cancelled (and that compute squares).")
-    static let items = Knob.int("items", 1...100_000, default: 2000, quick: 300,
-                                help: "Numbers sent through the channel and streamed through the flow.")
-    static let buffer = Knob.int("buffer", 0...256, default: 4, quick: 4,
-                                 help: "Bounded buffer after the channel (0: a bare rendezvous channel); the producer's lead stays ≤ buffer + 1.")
-    static let consumerDelay = Knob.int("consumer-delay-us", 0...100_000, default: 200, quick: 100,
-                                        help: "How long the slow consumer sleeps per item, in microseconds.")
+    static let children = Knob.int(
+        "children", 1...5000, default: 1000, quick: 100,
+        help: "Child tasks started under the parent that gets cancelled (and that compute squares).")
+    static let items = Knob.int(
+        "items", 1...100_000, default: 2000, quick: 300,
+        help: "Numbers sent through the channel and streamed through the flow.")
+    static let buffer = Knob.int(
+        "buffer", 0...256, default: 4, quick: 4,
+        help: "Bounded buffer after the channel (0: a bare rendezvous channel); the producer's lead stays ≤ buffer + 1.")
+    static let consumerDelay = Knob.int(
+        "consumer-delay-us", 0...100_000, default: 200, quick: 100,
+        help: "How long the slow consumer sleeps per item, in microseconds.")
 
     public static let info = LabInfo(
         id: "coroutines",
         title: "Coroutines: async/await, task groups, flows and channels",
         phase: 4,
-        teaches: "Cancelling a parent task cancels every child (and not an unstructured Task {}); a bounded AsyncChannel suspends a fast producer so it never gets more than the buffer ahead; an AsyncStream map/filter flow gives the same result as the eager pipeline.",
+        teaches:
+            "Cancelling a parent task cancels every child (and not an unstructured Task {}); a bounded AsyncChannel suspends a fast producer so it never gets more than the buffer ahead; an AsyncStream map/filter flow gives the same result as the eager pipeline.",
         parameters: [children.parameter, items.parameter, buffer.parameter, consumerDelay.parameter],
         source: "Sources/Labs/Concurrency/Phase04/Coroutines.swift"
     )
@@ -42,53 +47,64 @@ public struct CoroutinesLab: Lab {
         let delay = lab[Self.consumerDelay]
 
         // 1. Cancellation goes down the tree.
-        lab.step("Cancel a parent task",
-                 "A parent starts \(children) children in a task group, each sleeping 30 s, plus one unstructured Task {}; once all children are running the parent is cancelled.")
+        lab.step(
+            "Cancel a parent task",
+            "A parent starts \(children) children in a task group, each sleeping 30 s, plus one unstructured Task {}; once all children are running the parent is cancelled."
+        )
         let c = await Self.cancelParent(children: children)
         lab.figure("children started before the cancel", Double(c.started), "tasks")
         lab.figure("time from cancel to the parent returning", c.secondsToFinish * 1000, "ms")
         Self.judgeCancellation(c, children: children, lab)
 
         // 2. Every child's result arrives.
-        lab.step("Collect results from a task group",
-                 "\(children) children each compute i*i concurrently; the group gathers them in completion order.")
+        lab.step(
+            "Collect results from a task group",
+            "\(children) children each compute i*i concurrently; the group gathers them in completion order.")
         let squares = await Self.squaresInGroup(n: children)
         lab.expect("every child's result arrived", squares.count, equals: children)
         lab.expect("the results sum to n(n+1)(2n+1)/6", squares.sum, equals: children * (children + 1) * (2 * children + 1) / 6)
 
         // 3. Backpressure.
-        lab.step("A fast producer and a slow consumer over a bounded AsyncChannel",
-                 "The producer sends \(items) numbers as fast as it can; the consumer sleeps \(delay) µs per item. The channel is a rendezvous; buffer=\(buffer) adds a bounded buffer stage. Watch the producer's lead.")
+        lab.step(
+            "A fast producer and a slow consumer over a bounded AsyncChannel",
+            "The producer sends \(items) numbers as fast as it can; the consumer sleeps \(delay) µs per item. The channel is a rendezvous; buffer=\(buffer) adds a bounded buffer stage. Watch the producer's lead."
+        )
         let bounded = await Self.measureLead(.channel(buffer: buffer), items: items, consumerDelayMicros: delay)
         lab.figure("bounded channel: producer's max lead", Double(bounded.maxLead), "items")
         lab.figure("bounded channel: run time", bounded.seconds * 1000, "ms")
         Self.judgeBackpressure(bounded, bound: buffer + 1, items: items, lab)
 
-        lab.step("The same through an unbounded AsyncStream",
-                 "yield() never suspends, so nothing slows the producer down: its lead is limited only by how fast it runs.")
+        lab.step(
+            "The same through an unbounded AsyncStream",
+            "yield() never suspends, so nothing slows the producer down: its lead is limited only by how fast it runs.")
         let unbounded = await Self.measureLead(.unboundedStream, items: items, consumerDelayMicros: delay)
         lab.figure("unbounded stream: producer's max lead", Double(unbounded.maxLead), "items")
         lab.expect("every item yielded to the unbounded stream arrived too", unbounded.received, equals: items)
         // The contrast's other side: without backpressure the producer does run ahead. It
         // can only be seen when the consumer is slower and there are more items than the bound.
         if delay > 0 && items > buffer + 1 {
-            lab.expect("the unbounded stream let the producer run further ahead than the bound", unbounded.maxLead > buffer + 1,
-                       expected: "max lead > \(buffer + 1)", observed: "max lead \(unbounded.maxLead)")
+            lab.expect(
+                "the unbounded stream let the producer run further ahead than the bound", unbounded.maxLead > buffer + 1,
+                expected: "max lead > \(buffer + 1)", observed: "max lead \(unbounded.maxLead)")
         } else {
-            lab.step("Unbounded lead: not observable with these knobs",
-                     delay == 0 ? "consumer-delay-us=0: the consumer keeps up, so neither side builds a lead." : "items ≤ buffer+1: no lead can exceed the bound.")
+            lab.step(
+                "Unbounded lead: not observable with these knobs",
+                delay == 0 ? "consumer-delay-us=0: the consumer keeps up, so neither side builds a lead." : "items ≤ buffer+1: no lead can exceed the bound.")
         }
 
         // 4. A flow pipeline.
-        lab.step("A flow: AsyncStream → map → filter → chunks",
-                 "Squares of 1…\(items) that are 1 mod 3, computed lazily as they stream, then summed in chunks of 10 with AsyncAlgorithms' chunks(ofCount:).")
+        lab.step(
+            "A flow: AsyncStream → map → filter → chunks",
+            "Squares of 1…\(items) that are 1 mod 3, computed lazily as they stream, then summed in chunks of 10 with AsyncAlgorithms' chunks(ofCount:).")
         let flow = await Self.flowPipeline(n: items)
         let eager = Self.eagerPipeline(n: items)
         lab.figure("flow elements", Double(flow.values.count), "items")
-        lab.check("the streamed map/filter equals the eager Array pipeline", flow.values == eager.values,
-                  expected: Self.describe(eager.values), observed: Self.describe(flow.values))
-        lab.check("chunked sums equal the eager chunked sums", flow.chunkSums == eager.chunkSums,
-                  expected: Self.describe(eager.chunkSums), observed: Self.describe(flow.chunkSums))
+        lab.check(
+            "the streamed map/filter equals the eager Array pipeline", flow.values == eager.values,
+            expected: Self.describe(eager.values), observed: Self.describe(flow.values))
+        lab.check(
+            "chunked sums equal the eager chunked sums", flow.chunkSums == eager.chunkSums,
+            expected: Self.describe(eager.chunkSums), observed: Self.describe(flow.chunkSums))
     }
 
     // MARK: Cancellation
@@ -211,13 +227,15 @@ public struct CoroutinesLab: Lab {
             for await v in stream { await take(v, &sum) }
             await producer.value
         }
-        return LeadOutcome(maxLead: maxLead.value, received: consumed.value, sum: sum,
-                           seconds: Measure.seconds(ContinuousClock.now - start))
+        return LeadOutcome(
+            maxLead: maxLead.value, received: consumed.value, sum: sum,
+            seconds: Measure.seconds(ContinuousClock.now - start))
     }
 
     public static func judgeBackpressure(_ o: LeadOutcome, bound: Int, items: Int, _ lab: LabContext) {
-        lab.expect("the producer was never more than buffer+1 items ahead (it was suspended)", o.maxLead <= bound,
-                   expected: "max lead ≤ \(bound)", observed: "max lead \(o.maxLead)")
+        lab.expect(
+            "the producer was never more than buffer+1 items ahead (it was suspended)", o.maxLead <= bound,
+            expected: "max lead ≤ \(bound)", observed: "max lead \(o.maxLead)")
         lab.expect("every item sent through the channel arrived", o.received, equals: items)
         lab.expect("the received items sum to n(n+1)/2", o.sum, equals: items * (items + 1) / 2)
     }

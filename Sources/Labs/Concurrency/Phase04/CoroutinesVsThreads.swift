@@ -22,20 +22,25 @@ import LabKit
 import Synchronization
 
 public struct CoroutinesVsThreadsLab: Lab {
-    static let sleepers = Knob.int("sleepers", 1...100_000, default: 10_000, quick: 1000,
-                                   help: "Concurrent sleepers run as Swift tasks (and as threads, up to max-threads).")
-    static let maxThreads = Knob.int("max-threads", 1...5000, default: 2000, quick: 200,
-                                     help: "Cap on the OS-thread side, which gets min(sleepers, max-threads) threads.")
-    static let sleepMillis = Knob.int("sleep-ms", 1...10_000, default: 500, quick: 50,
-                                      help: "How long each sleeper sleeps once all are alive, in milliseconds.")
-    static let rounds = Knob.int("rounds", 1...9, default: 3, quick: 3,
-                                 help: "Times each side is measured; the figures are medians.")
+    static let sleepers = Knob.int(
+        "sleepers", 1...100_000, default: 10_000, quick: 1000,
+        help: "Concurrent sleepers run as Swift tasks (and as threads, up to max-threads).")
+    static let maxThreads = Knob.int(
+        "max-threads", 1...5000, default: 2000, quick: 200,
+        help: "Cap on the OS-thread side, which gets min(sleepers, max-threads) threads.")
+    static let sleepMillis = Knob.int(
+        "sleep-ms", 1...10_000, default: 500, quick: 50,
+        help: "How long each sleeper sleeps once all are alive, in milliseconds.")
+    static let rounds = Knob.int(
+        "rounds", 1...9, default: 3, quick: 3,
+        help: "Times each side is measured; the figures are medians.")
 
     public static let info = LabInfo(
         id: "coroutines-vs-threads",
         title: "Coroutines against threads: N concurrent sleepers",
         phase: 4,
-        teaches: "Thousands of sleeping tasks share a few OS threads and cost a small heap object each; the same number of sleeping threads cost a kernel thread and stack pages each. The lab measures wall time and resident memory per sleeper on both sides.",
+        teaches:
+            "Thousands of sleeping tasks share a few OS threads and cost a small heap object each; the same number of sleeping threads cost a kernel thread and stack pages each. The lab measures wall time and resident memory per sleeper on both sides.",
         parameters: [sleepers.parameter, maxThreads.parameter, sleepMillis.parameter, rounds.parameter],
         source: "Sources/Labs/Concurrency/Phase04/CoroutinesVsThreads.swift"
     )
@@ -61,8 +66,10 @@ public struct CoroutinesVsThreadsLab: Lab {
         let sleepMs = lab[Self.sleepMillis]
         let rounds = lab[Self.rounds]
 
-        lab.step("\(n) tasks and \(threadCount) OS threads each sleep \(sleepMs) ms",
-                 "Each side runs alone, \(rounds) time(s). Resident memory is sampled when every sleeper is alive; memory figures are the highest round, wall times the median.")
+        lab.step(
+            "\(n) tasks and \(threadCount) OS threads each sleep \(sleepMs) ms",
+            "Each side runs alone, \(rounds) time(s). Resident memory is sampled when every sleeper is alive; memory figures are the highest round, wall times the median."
+        )
         var taskRuns: [SideOutcome] = [], threadRuns: [SideOutcome] = []
         for _ in 0..<rounds {
             taskRuns.append(await Self.taskSleepers(n, sleepMs: sleepMs))
@@ -80,8 +87,9 @@ public struct CoroutinesVsThreadsLab: Lab {
         if task.bytesPerSleeper > 0 {
             lab.figure("memory per sleeper, thread ÷ task", thread.bytesPerSleeper / task.bytesPerSleeper, "×")
         }
-        lab.figure("wall time per sleeper, thread ÷ task",
-                   (threadTime / Double(max(threadCount, 1))) / (taskTime / Double(max(n, 1))), "×")
+        lab.figure(
+            "wall time per sleeper, thread ÷ task",
+            (threadTime / Double(max(threadCount, 1))) / (taskTime / Double(max(n, 1))), "×")
         lab.figure("tasks: OS threads added at the peak", Double(task.osThreadsAdded), "threads")
         lab.figure("threads: OS threads added at the peak", Double(thread.osThreadsAdded), "threads")
 
@@ -94,18 +102,21 @@ public struct CoroutinesVsThreadsLab: Lab {
         lab.expect("every thread sleeper completed, every round", threads.map(\.completed).reduce(0, +), equals: threadSleepers)
         let minimum = Double(sleepMs) / 1000
         let shortest = (tasks + threads).map(\.seconds).min() ?? 0
-        lab.expect("the sleepers really slept (each side took at least the sleep time)", shortest >= minimum,
-                   expected: "≥ \(sleepMs) ms", observed: String(format: "shortest side %.1f ms", shortest * 1000))
+        lab.expect(
+            "the sleepers really slept (each side took at least the sleep time)", shortest >= minimum,
+            expected: "≥ \(sleepMs) ms", observed: String(format: "shortest side %.1f ms", shortest * 1000))
         let task = median(tasks), thread = median(threads)
-        lab.expect("a sleeping task costs less memory than a sleeping thread", task.bytesPerSleeper < thread.bytesPerSleeper,
-                   expected: "task < thread (bytes per sleeper, median)",
-                   observed: String(format: "task %.0f B, thread %.0f B", task.bytesPerSleeper, thread.bytesPerSleeper))
+        lab.expect(
+            "a sleeping task costs less memory than a sleeping thread", task.bytesPerSleeper < thread.bytesPerSleeper,
+            expected: "task < thread (bytes per sleeper, median)",
+            observed: String(format: "task %.0f B, thread %.0f B", task.bytesPerSleeper, thread.bytesPerSleeper))
     }
 
     /// The run with the median memory per sleeper (its other figures come with it).
     static func median(_ runs: [SideOutcome]) -> SideOutcome {
         let sorted = runs.sorted { $0.bytesPerSleeper < $1.bytesPerSleeper }
-        return sorted.isEmpty ? SideOutcome(sleepers: 0, completed: 0, seconds: 0, residentIncrease: 0, osThreadsAdded: 0)
+        return sorted.isEmpty
+            ? SideOutcome(sleepers: 0, completed: 0, seconds: 0, residentIncrease: 0, osThreadsAdded: 0)
             : sorted[(sorted.count - 1) / 2]
     }
 
@@ -152,8 +163,9 @@ public struct CoroutinesVsThreadsLab: Lab {
         }
         let seconds = Measure.seconds(ContinuousClock.now - start)
         let s = peak.sample.withLock { $0 }
-        return SideOutcome(sleepers: n, completed: peak.completed.value, seconds: seconds,
-                           residentIncrease: max(0, s.resident - baseline.0), osThreadsAdded: s.threads - baseline.1)
+        return SideOutcome(
+            sleepers: n, completed: peak.completed.value, seconds: seconds,
+            residentIncrease: max(0, s.resident - baseline.0), osThreadsAdded: s.threads - baseline.1)
     }
 
     public static func threadSleepers(_ n: Int, sleepMs: Int) async -> SideOutcome {
@@ -173,8 +185,9 @@ public struct CoroutinesVsThreadsLab: Lab {
         }
         let seconds = Measure.seconds(ContinuousClock.now - start)
         let s = peak.sample.withLock { $0 }
-        return SideOutcome(sleepers: n, completed: peak.completed.value, seconds: seconds,
-                           residentIncrease: max(0, s.resident - baseline.0), osThreadsAdded: s.threads - baseline.1)
+        return SideOutcome(
+            sleepers: n, completed: peak.completed.value, seconds: seconds,
+            residentIncrease: max(0, s.resident - baseline.0), osThreadsAdded: s.threads - baseline.1)
     }
 
     /// Before a baseline: lets threads of the previous side finish exiting (the thread count

@@ -18,12 +18,19 @@ import LabKit
 import Synchronization
 
 public struct SharedResourcesLab: Lab {
-    static let threads = Knob.int("threads", 1...64, default: 4, quick: 2,
-                                  help: "Threads incrementing the counter at once. Try more threads than cores: every contended Mutex lock on Linux is a futex call, so it slows down sharply.")
-    static let increments = Knob.int("increments", 1...5_000_000, default: 250_000, quick: 50_000,
-                                     help: "Increments per thread, for each of the three counters.")
-    static let breaker = Knob<Breaker>.choice("break", default: .none,
-        help: "Break one counter on purpose: mutex-split (read and write in two separate critical sections), atomic-split (a load, then a store), racy-serialised (the 'racy' threads run one after another, so nothing is lost).")
+    static let threads = Knob.int(
+        "threads", 1...64, default: 4, quick: 2,
+        help:
+            "Threads incrementing the counter at once. Try more threads than cores: every contended Mutex lock on Linux is a futex call, so it slows down sharply."
+    )
+    static let increments = Knob.int(
+        "increments", 1...5_000_000, default: 250_000, quick: 50_000,
+        help: "Increments per thread, for each of the three counters.")
+    static let breaker = Knob<Breaker>.choice(
+        "break", default: .none,
+        help:
+            "Break one counter on purpose: mutex-split (read and write in two separate critical sections), atomic-split (a load, then a store), racy-serialised (the 'racy' threads run one after another, so nothing is lost)."
+    )
 
     /// Ways to break the experiment, each caught by exactly one check.
     public enum Breaker: String, CaseIterable, Sendable {
@@ -39,7 +46,8 @@ public struct SharedResourcesLab: Lab {
         id: "shared-resources",
         title: "Shared resources: a counter, a Mutex and an Atomic",
         phase: 4,
-        teaches: "Many threads incrementing one counter lose updates when the read-add-write is not protected; a Mutex or an Atomic makes the total exact. The lab reports how many updates the unsynchronised counter lost.",
+        teaches:
+            "Many threads incrementing one counter lose updates when the read-add-write is not protected; a Mutex or an Atomic makes the total exact. The lab reports how many updates the unsynchronised counter lost.",
         parameters: [threads.parameter, increments.parameter, breaker.parameter],
         source: "Sources/Labs/Concurrency/Phase04/SharedResources.swift"
     )
@@ -65,8 +73,9 @@ public struct SharedResourcesLab: Lab {
         let cores = ProcessInfo.processInfo.activeProcessorCount
         lab.figure("cores", Double(cores), "cores")
 
-        lab.step("Unsynchronised: \(threads) threads × \(increments) increments of one Int through a pointer",
-                 "Each increment is a separate load and store; the threads start together behind a barrier so they overlap.")
+        lab.step(
+            "Unsynchronised: \(threads) threads × \(increments) increments of one Int through a pointer",
+            "Each increment is a separate load and store; the threads start together behind a barrier so they overlap.")
         // A lost update needs two threads on two cores at the same moment; a loaded machine
         // can run the whole burst of one thread before the other starts, so try again.
         let canOverlap = threads > 1 && cores > 1
@@ -84,21 +93,30 @@ public struct SharedResourcesLab: Lab {
         lab.figure("unsynchronised: lost share", racy.tallies > 0 ? Double(racy.tallies - racy.total) / Double(racy.tallies) * 100 : 0, "%")
         lab.figure("unsynchronised: time per increment", racy.seconds / Double(max(expected, 1)) * 1e9, "ns")
 
-        lab.step("With a Mutex", breaker == .mutexSplit ? "Broken on purpose: each increment reads under the lock, releases it, then writes under it again."
-                                                         : "Each increment takes the lock, adds one, releases it.")
+        lab.step(
+            "With a Mutex",
+            breaker == .mutexSplit
+                ? "Broken on purpose: each increment reads under the lock, releases it, then writes under it again."
+                : "Each increment takes the lock, adds one, releases it.")
         let mutex = await Self.mutexCount(threads: threads, increments: increments, split: breaker == .mutexSplit)
         lab.figure("mutex: time per increment", mutex.seconds / Double(max(expected, 1)) * 1e9, "ns")
 
-        lab.step("With an Atomic", breaker == .atomicSplit ? "Broken on purpose: an atomic load, then an atomic store: two indivisible steps are not one."
-                                                            : "Each increment is one wrappingAdd: an indivisible read-add-write.")
+        lab.step(
+            "With an Atomic",
+            breaker == .atomicSplit
+                ? "Broken on purpose: an atomic load, then an atomic store: two indivisible steps are not one."
+                : "Each increment is one wrappingAdd: an indivisible read-add-write.")
         let atomic = await Self.atomicCount(threads: threads, increments: increments, split: breaker == .atomicSplit)
         lab.figure("atomic: time per increment", atomic.seconds / Double(max(expected, 1)) * 1e9, "ns")
 
-        Self.judge(Counts(racyTallies: racy.tallies, racyTotal: racy.total, mutexTotal: mutex.total, atomicTotal: atomic.total),
-                   expected: expected, canOverlap: canOverlap, tries: tries, lab)
+        Self.judge(
+            Counts(racyTallies: racy.tallies, racyTotal: racy.total, mutexTotal: mutex.total, atomicTotal: atomic.total),
+            expected: expected, canOverlap: canOverlap, tries: tries, lab)
         if !canOverlap {
-            lab.step("Lost updates: not observed, and not expected",
-                     threads > 1 ? "This machine has one core: the threads take turns, so no two increments overlap." : "One thread has no one to race with; try threads=4.")
+            lab.step(
+                "Lost updates: not observed, and not expected",
+                threads > 1
+                    ? "This machine has one core: the threads take turns, so no two increments overlap." : "One thread has no one to race with; try threads=4.")
         }
     }
 
@@ -108,10 +126,12 @@ public struct SharedResourcesLab: Lab {
         lab.expect("the Atomic counter is exact", c.atomicTotal, equals: expected)
         if canOverlap {
             let lost = c.racyTallies - c.racyTotal
-            lab.check("the unsynchronised counter lost updates (the race is real)", lost > 0,
-                      expected: "a final count below the \(c.racyTallies) increments the threads performed",
-                      observed: lost > 0 ? "\(c.racyTotal): \(lost) updates lost (run \(tries))"
-                                         : "\(c.racyTotal) in each of \(tries) runs: no update lost")
+            lab.check(
+                "the unsynchronised counter lost updates (the race is real)", lost > 0,
+                expected: "a final count below the \(c.racyTallies) increments the threads performed",
+                observed: lost > 0
+                    ? "\(c.racyTotal): \(lost) updates lost (run \(tries))"
+                    : "\(c.racyTotal) in each of \(tries) runs: no update lost")
         }
     }
 

@@ -16,18 +16,21 @@ import LabKit
 import Synchronization
 
 public struct ThreadPoolsLab: Lab {
-    static let poolSize = Knob.int("pool-size", 1...64, default: 4, quick: 3,
-                                   help: "Worker threads in the hand-made pool (and the OperationQueue's limit).")
+    static let poolSize = Knob.int(
+        "pool-size", 1...64, default: 4, quick: 3,
+        help: "Worker threads in the hand-made pool (and the OperationQueue's limit).")
     static let jobs = Knob.int("jobs", 1...10_000, default: 200, quick: 24, help: "Jobs submitted to each pool.")
     static let jobMillis = Knob.int("job-ms", 0...1000, default: 5, quick: 2, help: "Blocking work per job, in milliseconds.")
-    static let iterations = Knob.int("iterations", 1...1_000_000, default: 100_000, quick: 10_000,
-                                     help: "Indices DispatchQueue.concurrentPerform runs over.")
+    static let iterations = Knob.int(
+        "iterations", 1...1_000_000, default: 100_000, quick: 10_000,
+        help: "Indices DispatchQueue.concurrentPerform runs over.")
 
     public static let info = LabInfo(
         id: "thread-pools",
         title: "Thread pools and context propagation",
         phase: 4,
-        teaches: "A fixed pool of worker threads never runs more jobs at once than it has workers, however many are queued; a @TaskLocal value reaches async let, task-group children and Task {} but not Task.detached or a Dispatch block.",
+        teaches:
+            "A fixed pool of worker threads never runs more jobs at once than it has workers, however many are queued; a @TaskLocal value reaches async let, task-group children and Task {} but not Task.detached or a Dispatch block.",
         parameters: [poolSize.parameter, jobs.parameter, jobMillis.parameter, iterations.parameter],
         source: "Sources/Labs/Concurrency/Phase04/ThreadPools.swift"
     )
@@ -45,8 +48,10 @@ public struct ThreadPoolsLab: Lab {
         let iterations = lab[Self.iterations]
 
         // 1. A fixed worker pool.
-        lab.step("A fixed pool of \(size) worker threads runs \(jobs) jobs",
-                 "Each job counts itself in while it runs (\(jobMillis) ms of blocking work). A job holds its slot until the pool has been seen full once, so 'reaches its size' does not depend on luck.")
+        lab.step(
+            "A fixed pool of \(size) worker threads runs \(jobs) jobs",
+            "Each job counts itself in while it runs (\(jobMillis) ms of blocking work). A job holds its slot until the pool has been seen full once, so 'reaches its size' does not depend on luck."
+        )
         let pool = await Self.runWorkerPool(size: size, jobs: jobs, jobMillis: jobMillis)
         lab.figure("worker pool: max jobs at once", Double(pool.maxConcurrent), "jobs")
         lab.figure("worker pool: distinct threads that ran jobs", Double(pool.distinctThreads), "threads")
@@ -54,24 +59,29 @@ public struct ThreadPoolsLab: Lab {
         Self.judgePool(pool, size: size, jobs: jobs, lab)
 
         // 2. OperationQueue with a limit.
-        lab.step("OperationQueue with maxConcurrentOperationCount = \(size)",
-                 "The same jobs, without holding slots. Dispatch decides how many threads back the queue and the limit only caps them: on a machine with few cores it may run fewer at once than the limit.")
+        lab.step(
+            "OperationQueue with maxConcurrentOperationCount = \(size)",
+            "The same jobs, without holding slots. Dispatch decides how many threads back the queue and the limit only caps them: on a machine with few cores it may run fewer at once than the limit."
+        )
         let queue = await Self.runOperationQueue(limit: size, jobs: jobs, jobMillis: jobMillis)
         lab.figure("operation queue: max jobs at once", Double(queue.maxConcurrent), "jobs")
         lab.figure("operation queue: wall time", queue.seconds * 1000, "ms")
-        lab.expect("the operation queue never ran more than its limit at once", queue.maxConcurrent <= size,
-                   expected: "≤ \(size)", observed: "\(queue.maxConcurrent)")
+        lab.expect(
+            "the operation queue never ran more than its limit at once", queue.maxConcurrent <= size,
+            expected: "≤ \(size)", observed: "\(queue.maxConcurrent)")
         lab.expect("the operation queue ran every job", queue.completed, equals: jobs)
 
         // 3. Task-local propagation.
-        lab.step("Bind a @TaskLocal request id and look for it everywhere",
-                 "Inside withValue(\"req-42\"): an async let, 4 task-group children, a Task {}, a Task.detached and a Dispatch block each read it.")
+        lab.step(
+            "Bind a @TaskLocal request id and look for it everywhere",
+            "Inside withValue(\"req-42\"): an async let, 4 task-group children, a Task {}, a Task.detached and a Dispatch block each read it.")
         let seen = await Self.propagation(id: "req-42")
         Self.judgePropagation(seen, id: "req-42", lab)
 
         // 4. concurrentPerform.
-        lab.step("DispatchQueue.concurrentPerform over \(iterations) indices",
-                 "A parallel for-loop: Dispatch splits the range over its threads; each index records that it ran.")
+        lab.step(
+            "DispatchQueue.concurrentPerform over \(iterations) indices",
+            "A parallel for-loop: Dispatch splits the range over its threads; each index records that it ran.")
         let perform = Self.concurrentPerform(iterations: iterations)
         lab.figure("concurrentPerform: distinct threads", Double(perform.distinctThreads), "threads")
         lab.expect("every index ran exactly once", perform.indicesRunOnce, equals: iterations)
@@ -158,8 +168,9 @@ public struct ThreadPoolsLab: Lab {
         }
 
         func outcome(seconds: Double) -> PoolOutcome {
-            PoolOutcome(maxConcurrent: maxInFlight.value, completed: completed.value,
-                        distinctThreads: threads.withLock { $0.count }, seconds: seconds)
+            PoolOutcome(
+                maxConcurrent: maxInFlight.value, completed: completed.value,
+                distinctThreads: threads.withLock { $0.count }, seconds: seconds)
         }
     }
 
@@ -175,12 +186,14 @@ public struct ThreadPoolsLab: Lab {
     }
 
     public static func judgePool(_ o: PoolOutcome, size: Int, jobs: Int, _ lab: LabContext) {
-        lab.expect("the pool never ran more jobs at once than it has workers", o.maxConcurrent <= size,
-                   expected: "≤ \(size)", observed: "\(o.maxConcurrent)")
+        lab.expect(
+            "the pool never ran more jobs at once than it has workers", o.maxConcurrent <= size,
+            expected: "≤ \(size)", observed: "\(o.maxConcurrent)")
         lab.expect("under load the pool ran as many jobs at once as it has workers", o.maxConcurrent, equals: min(size, jobs))
         lab.expect("every submitted job ran", o.completed, equals: jobs)
-        lab.expect("no more threads than workers ran jobs", o.distinctThreads <= size,
-                   expected: "≤ \(size)", observed: "\(o.distinctThreads)")
+        lab.expect(
+            "no more threads than workers ran jobs", o.distinctThreads <= size,
+            expected: "≤ \(size)", observed: "\(o.distinctThreads)")
     }
 
     public static func runOperationQueue(limit: Int, jobs: Int, jobMillis: Int) async -> PoolOutcome {
@@ -219,8 +232,9 @@ public struct ThreadPoolsLab: Lab {
             let dispatched = await withCheckedContinuation { (c: CheckedContinuation<String?, Never>) in
                 DispatchQueue.global().async { c.resume(returning: RequestContext.requestID) }
             }
-            return Propagation(asyncLet: await fromAsyncLet, groupChildren: children, unstructured: unstructured,
-                               detached: detached, dispatchBlock: dispatched, outsideAfterwards: nil)
+            return Propagation(
+                asyncLet: await fromAsyncLet, groupChildren: children, unstructured: unstructured,
+                detached: detached, dispatchBlock: dispatched, outsideAfterwards: nil)
         }
         p.outsideAfterwards = RequestContext.requestID
         return p
@@ -229,8 +243,9 @@ public struct ThreadPoolsLab: Lab {
     public static func judgePropagation(_ p: Propagation, id: String, _ lab: LabContext) {
         func show(_ v: String?) -> String { v.map { "\"\($0)\"" } ?? "nil" }
         lab.check("async let sees the request id", p.asyncLet == id, expected: show(id), observed: show(p.asyncLet))
-        lab.check("every task-group child sees the request id", p.groupChildren.count == 4 && p.groupChildren.allSatisfy { $0 == id },
-                  expected: "4 × \(show(id))", observed: p.groupChildren.map(show).joined(separator: ", "))
+        lab.check(
+            "every task-group child sees the request id", p.groupChildren.count == 4 && p.groupChildren.allSatisfy { $0 == id },
+            expected: "4 × \(show(id))", observed: p.groupChildren.map(show).joined(separator: ", "))
         lab.check("Task {} copies the task-locals too", p.unstructured == id, expected: show(id), observed: show(p.unstructured))
         lab.check("Task.detached does not see it", p.detached == nil, expected: "nil", observed: show(p.detached))
         lab.check("a Dispatch block (no task at all) does not see it", p.dispatchBlock == nil, expected: "nil", observed: show(p.dispatchBlock))
@@ -254,8 +269,9 @@ public struct ThreadPoolsLab: Lab {
             threads.withLock { _ = $0.insert(name) }
         }
         let counts = hits.withLock { $0 }
-        return PerformOutcome(indicesRunOnce: counts.filter { $0 == 1 }.count, totalRuns: counts.reduce(0, +),
-                              distinctThreads: threads.withLock { $0.count })
+        return PerformOutcome(
+            indicesRunOnce: counts.filter { $0 == 1 }.count, totalRuns: counts.reduce(0, +),
+            distinctThreads: threads.withLock { $0.count })
     }
 }
 

@@ -66,15 +66,17 @@ struct ORMLab: Lab {
     static let authors = Knob.int("authors", 1...1000, default: 60, quick: 20, help: "How many authors the bookshelf holds.")
     static let booksPerAuthor = Knob.int("books-per-author", 0...10, default: 4, quick: 3, help: "Average books per author (each has 0 to twice this).")
     static let reviewsPerBook = Knob.int("reviews-per-book", 0...10, default: 3, quick: 2, help: "Average reviews per book (each has 0 to twice this).")
-    static let breaker = Knob<Breaker>.choice("break", default: .none, help: """
-        Plant a mistake: lazy-refetch-author (an extra query per author: the lazy count check), \
-        eager-n-plus-one (reviews fetched per book: the eager statement checks), eager-inner-join (authors \
-        without books vanish: the same-shelves check), both-skip-one-star (both loaders drop 1-star reviews: \
-        the every-review check), no-check-constraint (the rating is not constrained: the raised-error check), \
-        swallow-error (the failed INSERT is caught inside the transaction, which commits: the unchanged-counts \
-        check), commit-on-app-error (the rule is checked after commit: the Swift-error check), \
-        autocommit-in-transaction (the "autocommit" part runs in a transaction: the half-done-work check).
-        """)
+    static let breaker = Knob<Breaker>.choice(
+        "break", default: .none,
+        help: """
+            Plant a mistake: lazy-refetch-author (an extra query per author: the lazy count check), \
+            eager-n-plus-one (reviews fetched per book: the eager statement checks), eager-inner-join (authors \
+            without books vanish: the same-shelves check), both-skip-one-star (both loaders drop 1-star reviews: \
+            the every-review check), no-check-constraint (the rating is not constrained: the raised-error check), \
+            swallow-error (the failed INSERT is caught inside the transaction, which commits: the unchanged-counts \
+            check), commit-on-app-error (the rule is checked after commit: the Swift-error check), \
+            autocommit-in-transaction (the "autocommit" part runs in a transaction: the half-done-work check).
+            """)
 
     enum Breaker: String, CaseIterable, Sendable {
         case none
@@ -90,7 +92,8 @@ struct ORMLab: Lab {
 
     static let info = LabInfo(
         id: "orm", title: "ORM records, eager loading and transactions", phase: 2,
-        teaches: "Following associations one record at a time issues N+1 queries while eager loading issues one per level, counted by SQLite's statement tracer; a failed unit of work rolls back whole inside a transaction.",
+        teaches:
+            "Following associations one record at a time issues N+1 queries while eager loading issues one per level, counted by SQLite's statement tracer; a failed unit of work rolls back whole inside a transaction.",
         parameters: [authors.parameter, booksPerAuthor.parameter, reviewsPerBook.parameter, breaker.parameter],
         source: "Sources/Labs/Data/Phase02/ORM.swift")
 
@@ -144,11 +147,13 @@ struct ORMLab: Lab {
         return try authors.map { author in
             if breaker == .lazyRefetchAuthor { _ = try Author.fetchOne(db, key: author.id) }
             let books = try author.request(for: Author.books).order(Column("id")).fetchAll(db)
-            return ShelfEntry(author: author, books: try books.map { book in
-                var reviews = book.request(for: Book.reviews).order(Column("id"))
-                if breaker == .bothSkipOneStar { reviews = reviews.filter(Column("rating") > 1) }
-                return ShelfEntry.ShelfBook(book: book, reviews: try reviews.fetchAll(db))
-            })
+            return ShelfEntry(
+                author: author,
+                books: try books.map { book in
+                    var reviews = book.request(for: Book.reviews).order(Column("id"))
+                    if breaker == .bothSkipOneStar { reviews = reviews.filter(Column("rating") > 1) }
+                    return ShelfEntry.ShelfBook(book: book, reviews: try reviews.fetchAll(db))
+                })
         }
     }
 
@@ -161,14 +166,17 @@ struct ORMLab: Lab {
             // Books eagerly, then each book's reviews on its own: N+1 again, one level down.
             struct AuthorBooks: Decodable, FetchableRecord { var author: Author; var books: [Book] }
             return try authors.including(all: Author.books.order(Column("id"))).asRequest(of: AuthorBooks.self).fetchAll(db).map { a in
-                ShelfEntry(author: a.author, books: try a.books.map { book in
-                    ShelfEntry.ShelfBook(book: book, reviews: try book.request(for: Book.reviews).order(Column("id")).fetchAll(db))
-                })
+                ShelfEntry(
+                    author: a.author,
+                    books: try a.books.map { book in
+                        ShelfEntry.ShelfBook(book: book, reviews: try book.request(for: Book.reviews).order(Column("id")).fetchAll(db))
+                    })
             }
         }
         var reviews = Book.reviews.order(Column("id"))
         if breaker == .bothSkipOneStar { reviews = reviews.filter(Column("rating") > 1) }
-        return try authors
+        return
+            try authors
             .including(all: Author.books.order(Column("id")).including(all: reviews))
             .asRequest(of: ShelfEntry.self)
             .fetchAll(db)
@@ -204,7 +212,7 @@ struct ORMLab: Lab {
 
     static func compare(_ dbQueue: DatabaseQueue, log: StatementLog, authors: Int, breaker: Breaker = .none) throws -> Outcome {
         try dbQueue.read { db in
-            _ = try loadEagerly(db, limit: 1) // warm GRDB's schema cache so only data queries remain
+            _ = try loadEagerly(db, limit: 1)  // warm GRDB's schema cache so only data queries remain
             let half = max(1, authors / 2)
             let start1 = ContinuousClock.now
             let (lazy, lazyQ) = try log.capture { try loadLazily(db, breaker: breaker) }
@@ -213,9 +221,10 @@ struct ORMLab: Lab {
             let (eager, eagerQ) = try log.capture { try loadEagerly(db, breaker: breaker) }
             let eagerTime = Measure.seconds(ContinuousClock.now - start2)
             let (_, halfQ) = try log.capture { try loadEagerly(db, limit: half, breaker: breaker) }
-            return Outcome(lazyQueries: lazyQ, eagerQueries: eagerQ, eagerHalfQueries: halfQ,
-                           lazySeconds: lazyTime, eagerSeconds: eagerTime, lazy: lazy, eager: eager,
-                           counts: try counts(db), halfLimit: half)
+            return Outcome(
+                lazyQueries: lazyQ, eagerQueries: eagerQ, eagerHalfQueries: halfQ,
+                lazySeconds: lazyTime, eagerSeconds: eagerTime, lazy: lazy, eager: eager,
+                counts: try counts(db), halfLimit: half)
         }
     }
 
@@ -234,8 +243,12 @@ struct ORMLab: Lab {
         }
         let o = try Self.compare(dbQueue, log: log, authors: authors, breaker: breaker)
         lab.step("Seeded the bookshelf", "\(o.counts); each author has 0…\(2 * booksPerAuthor) books, each book 0…\(2 * reviewsPerBook) reviews.")
-        lab.step("Loaded every shelf lazily", "One query for the authors, then author.request(for: Author.books) per author and book.request(for: Book.reviews) per book: \(o.lazyQueries.count) SELECTs traced.")
-        lab.step("Loaded every shelf eagerly", "Author.including(all: Author.books.including(all: Book.reviews)) ran:\n" + o.eagerQueries.joined(separator: "\n"))
+        lab.step(
+            "Loaded every shelf lazily",
+            "One query for the authors, then author.request(for: Author.books) per author and book.request(for: Book.reviews) per book: \(o.lazyQueries.count) SELECTs traced."
+        )
+        lab.step(
+            "Loaded every shelf eagerly", "Author.including(all: Author.books.including(all: Book.reviews)) ran:\n" + o.eagerQueries.joined(separator: "\n"))
         lab.figure("statements, lazy (N+1)", Double(o.lazyQueries.count), "statements")
         lab.figure("statements, eager", Double(o.eagerQueries.count), "statements")
         lab.figure("time, lazy", o.lazySeconds * 1000, "ms")
@@ -246,15 +259,18 @@ struct ORMLab: Lab {
         // One query per level; GRDB skips a level's query when the level above is empty.
         let levels = 1 + (o.counts.authors > 0 ? 1 : 0) + (o.counts.books > 0 ? 1 : 0)
         lab.expect("eager loading issues one statement per level (\(levels))", o.eagerQueries.count, equals: levels)
-        lab.expect("eager loading does not grow with the data (\(o.halfLimit) authors vs \(o.counts.authors))",
-                   o.eagerHalfQueries.count <= 3 && o.eagerQueries.count <= 3,
-                   expected: "at most 3 statements both times", observed: "\(o.eagerHalfQueries.count) and \(o.eagerQueries.count)")
-        lab.expect("both ways load the same shelves", o.eager == o.lazy,
-                   expected: "identical (\(o.lazy.count) authors)", observed: o.eager == o.lazy ? "identical" : "different")
+        lab.expect(
+            "eager loading does not grow with the data (\(o.halfLimit) authors vs \(o.counts.authors))",
+            o.eagerHalfQueries.count <= 3 && o.eagerQueries.count <= 3,
+            expected: "at most 3 statements both times", observed: "\(o.eagerHalfQueries.count) and \(o.eagerQueries.count)")
+        lab.expect(
+            "both ways load the same shelves", o.eager == o.lazy,
+            expected: "identical (\(o.lazy.count) authors)", observed: o.eager == o.lazy ? "identical" : "different")
         let loadedBooks = o.eager.reduce(0) { $0 + $1.books.count }
         let loadedReviews = o.eager.reduce(0) { $0 + $1.books.reduce(0) { $0 + $1.reviews.count } }
-        lab.expect("eager result holds every book and review", "\(loadedBooks) books, \(loadedReviews) reviews",
-                   equals: "\(o.counts.books) books, \(o.counts.reviews) reviews")
+        lab.expect(
+            "eager result holds every book and review", "\(loadedBooks) books, \(loadedReviews) reviews",
+            equals: "\(o.counts.books) books, \(o.counts.reviews) reviews")
 
         // A unit of work that fails at its last statement.
         let before = try await dbQueue.read(Self.counts)
@@ -273,9 +289,11 @@ struct ORMLab: Lab {
             failure = error.message ?? "\(error.resultCode)"
         }
         let afterTransaction = try await dbQueue.read(Self.counts)
-        lab.step("Added an author, a book and a review (rating 9) in one transaction",
-                 failure == "none" ? "No statement failed; the counts are now \(afterTransaction)."
-                     : "The INSERT of the review failed (\(failure)); afterwards the counts are \(afterTransaction) (before: \(before)).")
+        lab.step(
+            "Added an author, a book and a review (rating 9) in one transaction",
+            failure == "none"
+                ? "No statement failed; the counts are now \(afterTransaction)."
+                : "The INSERT of the review failed (\(failure)); afterwards the counts are \(afterTransaction) (before: \(before)).")
         lab.expect("the failing statement raised an error", failure != "none", expected: "a CHECK constraint error", observed: failure)
         lab.expect("a failed transaction leaves every count unchanged", afterTransaction, equals: before)
 
@@ -304,8 +322,9 @@ struct ORMLab: Lab {
             appError = error.rule
         }
         let afterAppError = try await dbQueue.read(Self.counts)
-        lab.step("Added an author, a book and a valid review, then threw a Swift error in the same transaction",
-                 "Thrown: \(appError); afterwards the counts are \(afterAppError) (before: \(beforeAppError)).")
+        lab.step(
+            "Added an author, a book and a valid review, then threw a Swift error in the same transaction",
+            "Thrown: \(appError); afterwards the counts are \(afterAppError) (before: \(beforeAppError)).")
         lab.expect("a Swift error thrown inside the transaction rolls it back too", afterAppError, equals: beforeAppError)
 
         // The same unit of work without a transaction: each statement commits on its own.
@@ -319,7 +338,8 @@ struct ORMLab: Lab {
         } catch is DatabaseError {}
         let afterAutocommit = try await dbQueue.read(Self.counts)
         lab.step("Did the same without a transaction (autocommit)", "Afterwards the counts are \(afterAutocommit) (before: \(beforeAutocommit)).")
-        lab.expect("without a transaction the half-done work stays",
-                   afterAutocommit, equals: Counts(authors: beforeAutocommit.authors + 1, books: beforeAutocommit.books + 1, reviews: beforeAutocommit.reviews))
+        lab.expect(
+            "without a transaction the half-done work stays",
+            afterAutocommit, equals: Counts(authors: beforeAutocommit.authors + 1, books: beforeAutocommit.books + 1, reviews: beforeAutocommit.reviews))
     }
 }

@@ -13,7 +13,8 @@ struct PostgresSetupLab: Lab {
 
     static let info = LabInfo(
         id: "postgres-setup", title: "A PostgreSQL cluster of your own", phase: 2,
-        teaches: "initdb makes a cluster, pg_ctl starts it on a socket; inside it you create a database, a login role with a password and a table, and values come back with their types intact.",
+        teaches:
+            "initdb makes a cluster, pg_ctl starts it on a socket; inside it you create a database, a login role with a password and a table, and values come back with their types intact.",
         parameters: [rows.parameter],
         needs: [.postgres], source: "Sources/Labs/Data/Phase02/PostgresSetup.swift"
     )
@@ -28,7 +29,10 @@ struct PostgresSetupLab: Lab {
         // What the server itself says about how it listens, rather than what we asked for.
         let listen = try await admin.scalar("SHOW listen_addresses", as: String.self)
         let sockets = try await admin.scalar("SHOW unix_socket_directories", as: String.self)
-        lab.step("How it was made", "initdb -D \(server.dataDirectory) -A trust -U lab, then pg_ctl start. The server reports listen_addresses='\(listen)' and unix_socket_directories='\(sockets)'.")
+        lab.step(
+            "How it was made",
+            "initdb -D \(server.dataDirectory) -A trust -U lab, then pg_ctl start. The server reports listen_addresses='\(listen)' and unix_socket_directories='\(sockets)'."
+        )
         lab.expect("the server listens on no TCP address, only on the lab's socket", [listen, sockets], equals: ["", server.socketDirectory])
         let reported = try await admin.scalar("SHOW server_version", as: String.self)
         let versionNum = try await admin.scalar("SELECT current_setting('server_version_num')::int", as: Int.self)
@@ -37,15 +41,20 @@ struct PostgresSetupLab: Lab {
         // "postgres (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)": the word after "(PostgreSQL)".
         let words = binary.output.split(whereSeparator: \.isWhitespace).map(String.init)
         let binaryVersion = words.firstIndex(of: "(PostgreSQL)").flatMap { words.indices.contains($0 + 1) ? words[$0 + 1] : nil } ?? binary.output
-        lab.step("Read the server version", "SHOW server_version says \(reported); `postgres --version` says \(binary.output.trimmingCharacters(in: .whitespacesAndNewlines)).")
-        lab.expect("the server reports the version of the binary that runs it",
-                   reported.split(separator: " ").first.map(String.init) ?? reported, equals: binaryVersion)
-        lab.expect("server_version_num is a modern release (≥ 12)", versionNum >= 120_000,
-                   expected: "≥ 120000", observed: "\(versionNum)")
+        lab.step(
+            "Read the server version",
+            "SHOW server_version says \(reported); `postgres --version` says \(binary.output.trimmingCharacters(in: .whitespacesAndNewlines)).")
+        lab.expect(
+            "the server reports the version of the binary that runs it",
+            reported.split(separator: " ").first.map(String.init) ?? reported, equals: binaryVersion)
+        lab.expect(
+            "server_version_num is a modern release (≥ 12)", versionNum >= 120_000,
+            expected: "≥ 120000", observed: "\(versionNum)")
 
         // A database, and a role that owns it and logs in with a password.
         let password = "s3cret-\(UUID().uuidString.prefix(6))"
-        try await admin.execute("""
+        try await admin.execute(
+            """
             CREATE ROLE app LOGIN PASSWORD \(PGLabSQL.literal(password));
             CREATE DATABASE shop OWNER app;
             """)
@@ -66,7 +75,8 @@ struct PostgresSetupLab: Lab {
         lab.expect("a wrong password is refused (28P01 invalid_password)", refused ?? "let in", equals: "28P01")
 
         // A table with several types; insert, read back, compare.
-        try await app.execute("""
+        try await app.execute(
+            """
             CREATE TABLE readings (
                 id         integer PRIMARY KEY,
                 sensor     text NOT NULL,
@@ -78,21 +88,24 @@ struct PostgresSetupLab: Lab {
             """)
         let base = Date(timeIntervalSince1970: 1_750_000_000)
         let sent: [Reading] = (1...rows).map { i in
-            Reading(id: i, sensor: "sensor-\(i % 17) ü'\"", value: Double(i) / 8, ok: i % 3 == 0,
-                    takenAt: base.addingTimeInterval(Double(i) * 60), tag: UUID())
+            Reading(
+                id: i, sensor: "sensor-\(i % 17) ü'\"", value: Double(i) / 8, ok: i % 3 == 0,
+                takenAt: base.addingTimeInterval(Double(i) * 60), tag: UUID())
         }
         let (_, insertSeconds) = try await Measure.time {
             try await app.execute("BEGIN")
             for r in sent {
-                try await app.query("""
+                try await app.query(
+                    """
                     INSERT INTO readings (id, sensor, value, ok, taken_at, tag)
                     VALUES (\(r.id), \(r.sensor), \(r.value), \(r.ok), \(r.takenAt), \(r.tag))
                     """)
             }
             try await app.execute("COMMIT")
         }
-        lab.step("Inserted \(rows) rows with bound parameters in one transaction",
-                 "int, text (with quotes and non-ASCII), double precision, boolean, timestamptz and uuid columns")
+        lab.step(
+            "Inserted \(rows) rows with bound parameters in one transaction",
+            "int, text (with quotes and non-ASCII), double precision, boolean, timestamptz and uuid columns")
         lab.figure("inserts", Double(rows) / max(insertSeconds, 1e-9), "rows/s")
 
         var back: [Reading] = []
@@ -103,14 +116,18 @@ struct PostgresSetupLab: Lab {
         lab.expect("every row came back", back.count, equals: rows)
         let mismatches = zip(sent, back).filter { $0 != $1 }.count
         lab.expect("every value round-trips with its type (rows differing)", mismatches, equals: 0)
-        let types = try await app.query("""
+        let types = try await app.query(
+            """
             SELECT column_name, data_type FROM information_schema.columns
             WHERE table_name = 'readings' ORDER BY ordinal_position
-            """).map { try $0.decode((String, String).self) }.map { "\($0.0):\($0.1)" }
-        lab.expect("the table's columns have the declared types", types, equals: [
-            "id:integer", "sensor:text", "value:double precision", "ok:boolean",
-            "taken_at:timestamp with time zone", "tag:uuid",
-        ])
+            """
+        ).map { try $0.decode((String, String).self) }.map { "\($0.0):\($0.1)" }
+        lab.expect(
+            "the table's columns have the declared types", types,
+            equals: [
+                "id:integer", "sensor:text", "value:double precision", "ok:boolean",
+                "taken_at:timestamp with time zone", "tag:uuid",
+            ])
         let owner = try await app.scalar("SELECT tableowner::text FROM pg_tables WHERE tablename = 'readings'", as: String.self)
         lab.expect("the table belongs to the role that created it", owner, equals: "app")
     }

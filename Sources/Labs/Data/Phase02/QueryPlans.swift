@@ -11,15 +11,18 @@ import PostgresNIO
 
 struct QueryPlansLab: Lab {
     static let rows = Knob.int("rows", 1_000...5_000_000, default: 200_000, quick: 20_000, help: "rows in the events table")
-    static let users = Knob.int("users", 1...1_000_000, default: 2000,
-                                help: "distinct user ids (fewer makes each user's rows a bigger share, and the index less useful)")
-    static let index = Knob.choice("index", ["btree", "none"], default: "btree",
-                                   help: "the index built before the second run (none: watch the plan stay a sequential scan)")
+    static let users = Knob.int(
+        "users", 1...1_000_000, default: 2000,
+        help: "distinct user ids (fewer makes each user's rows a bigger share, and the index less useful)")
+    static let index = Knob.choice(
+        "index", ["btree", "none"], default: "btree",
+        help: "the index built before the second run (none: watch the plan stay a sequential scan)")
     static let repeats = Knob.int("repeat", 1...1_000, default: 20, quick: 5, help: "timed runs of the query before and after")
 
     static let info = LabInfo(
         id: "query-plans", title: "Reading query plans", phase: 2,
-        teaches: "EXPLAIN ANALYZE shows how PostgreSQL runs a query: a sequential scan reads every row, and after CREATE INDEX the same query becomes an index (or bitmap) scan that touches only the matching rows.",
+        teaches:
+            "EXPLAIN ANALYZE shows how PostgreSQL runs a query: a sequential scan reads every row, and after CREATE INDEX the same query becomes an index (or bitmap) scan that touches only the matching rows.",
         parameters: [rows.parameter, users.parameter, index.parameter, repeats.parameter],
         needs: [.postgres], source: "Sources/Labs/Data/Phase02/QueryPlans.swift"
     )
@@ -48,7 +51,8 @@ struct QueryPlansLab: Lab {
         let server = try await ThrowawayPostgres.start(for: lab)
         let db = try await server.createDatabase("plans")
         let (_, loadSeconds) = try await Measure.time {
-            try await db.execute("""
+            try await db.execute(
+                """
                 CREATE TABLE events (id int PRIMARY KEY, user_id int NOT NULL, kind int NOT NULL, payload text NOT NULL);
                 INSERT INTO events SELECT i, (i::bigint * 7919) % \(users), i % 7, md5(i::text) FROM generate_series(1, \(rows)) AS i;
                 SET max_parallel_workers_per_gather = 0;
@@ -56,8 +60,10 @@ struct QueryPlansLab: Lab {
             // VACUUM may not run inside a transaction, which a multi-statement script is.
             try await db.execute("VACUUM ANALYZE events")
         }
-        lab.step("Loaded \(rows) events for \(users) users",
-                 "user_id = (id × 7919) mod \(users); VACUUM ANALYZE gave the planner fresh statistics. Parallel workers are off (max_parallel_workers_per_gather = 0) so each plan node's row counts are whole-table numbers.")
+        lab.step(
+            "Loaded \(rows) events for \(users) users",
+            "user_id = (id × 7919) mod \(users); VACUUM ANALYZE gave the planner fresh statistics. Parallel workers are off (max_parallel_workers_per_gather = 0) so each plan node's row counts are whole-table numbers."
+        )
         lab.figure("load", loadSeconds, "s")
 
         let target = Self.user(ofRow: rows / 2, users: users)
@@ -68,12 +74,16 @@ struct QueryPlansLab: Lab {
         let beforeResult = try await result(db, sql)
         let beforeTime = try await timed(db, sql, repeats)
         let scanBefore = before.allNodes.first { $0.relation == "events" }
-        lab.step("Before the index: EXPLAIN (ANALYZE) \(sql)",
-                 "\(before.summary); rows removed by filter: \(Int(scanBefore?.rowsRemovedByFilter ?? 0)); executor \(String(format: "%.2f", before.executionTime ?? 0)) ms")
-        lab.expect("without an index the plan is a sequential scan", before.nodeTypes.contains("Seq Scan"),
-                   expected: "a Seq Scan node", observed: before.summary)
-        lab.expect("the sequential scan read every row and threw away all but the matches",
-                   Int(scanBefore?.rowsRemovedByFilter ?? -1), equals: rows - answer.count)
+        lab.step(
+            "Before the index: EXPLAIN (ANALYZE) \(sql)",
+            "\(before.summary); rows removed by filter: \(Int(scanBefore?.rowsRemovedByFilter ?? 0)); executor \(String(format: "%.2f", before.executionTime ?? 0)) ms"
+        )
+        lab.expect(
+            "without an index the plan is a sequential scan", before.nodeTypes.contains("Seq Scan"),
+            expected: "a Seq Scan node", observed: before.summary)
+        lab.expect(
+            "the sequential scan read every row and threw away all but the matches",
+            Int(scanBefore?.rowsRemovedByFilter ?? -1), equals: rows - answer.count)
 
         if index == "btree" {
             try await db.execute("CREATE INDEX events_user_idx ON events (user_id); ANALYZE events")
@@ -85,32 +95,41 @@ struct QueryPlansLab: Lab {
         let after = try await db.explain(sql)
         let afterResult = try await result(db, sql)
         let afterTime = try await timed(db, sql, repeats)
-        lab.step("After: the same EXPLAIN (ANALYZE)",
-                 "\(after.summary); indexes used: \(after.indexesUsed.sorted().joined(separator: ", ")); executor \(String(format: "%.2f", after.executionTime ?? 0)) ms")
+        lab.step(
+            "After: the same EXPLAIN (ANALYZE)",
+            "\(after.summary); indexes used: \(after.indexesUsed.sorted().joined(separator: ", ")); executor \(String(format: "%.2f", after.executionTime ?? 0)) ms"
+        )
         // An index pays off only when the query is selective. With few users each one owns a
         // large share of the table, and a sequential scan is the planner's right answer; the
         // checks on the index then would judge the planner wrong for being right.
         let selective = users >= Self.selectiveUsers
         if selective {
-            lab.expect("after the index the plan uses it (Index or Bitmap scan on events_user_idx)",
-                       after.nodeTypes.contains(where: Self.isIndexScan) && after.indexesUsed.contains("events_user_idx")
-                        && !after.nodeTypes.contains("Seq Scan"),
-                       expected: "an index scan on events_user_idx, no Seq Scan", observed: after.summary)
+            lab.expect(
+                "after the index the plan uses it (Index or Bitmap scan on events_user_idx)",
+                after.nodeTypes.contains(where: Self.isIndexScan) && after.indexesUsed.contains("events_user_idx")
+                    && !after.nodeTypes.contains("Seq Scan"),
+                expected: "an index scan on events_user_idx, no Seq Scan", observed: after.summary)
             let indexNode = after.allNodes.first { $0.indexName == "events_user_idx" }
-            lab.expect("the index led straight to the matching rows (rows from the index node)",
-                       Int(indexNode?.actualRows ?? -1), equals: answer.count)
+            lab.expect(
+                "the index led straight to the matching rows (rows from the index node)",
+                Int(indexNode?.actualRows ?? -1), equals: answer.count)
             // Executor time from EXPLAIN ANALYZE: the round trip to the server, the same on
             // both sides, would hide the difference on small tables.
             let beforeMs = before.executionTime ?? 0, afterMs = after.executionTime ?? .infinity
-            lab.expect("with the index the executor is at least 2× faster (EXPLAIN ANALYZE)", beforeMs >= 2 * afterMs,
-                       expected: "before ≥ 2 × after", observed: String(format: "%.3f ms before, %.3f ms after (%.1f×)", beforeMs, afterMs, beforeMs / max(afterMs, 1e-9)))
+            lab.expect(
+                "with the index the executor is at least 2× faster (EXPLAIN ANALYZE)", beforeMs >= 2 * afterMs,
+                expected: "before ≥ 2 × after",
+                observed: String(format: "%.3f ms before, %.3f ms after (%.1f×)", beforeMs, afterMs, beforeMs / max(afterMs, 1e-9)))
         } else {
-            lab.step("Not selective enough to judge the index",
-                     "With users=\(users) each user owns about 1/\(users) of the rows; the planner may rightly keep a sequential scan, so the index checks are skipped (they run from users=\(Self.selectiveUsers)).")
+            lab.step(
+                "Not selective enough to judge the index",
+                "With users=\(users) each user owns about 1/\(users) of the rows; the planner may rightly keep a sequential scan, so the index checks are skipped (they run from users=\(Self.selectiveUsers))."
+            )
         }
-        lab.expect("both runs return the answer computed in Swift (count, sum of ids)",
-                   [beforeResult.0, beforeResult.1, afterResult.0, afterResult.1],
-                   equals: [answer.count, answer.sum, answer.count, answer.sum])
+        lab.expect(
+            "both runs return the answer computed in Swift (count, sum of ids)",
+            [beforeResult.0, beforeResult.1, afterResult.0, afterResult.1],
+            equals: [answer.count, answer.sum, answer.count, answer.sum])
 
         lab.figure("query before (median)", beforeTime * 1000, "ms")
         lab.figure("query after (median)", afterTime * 1000, "ms")

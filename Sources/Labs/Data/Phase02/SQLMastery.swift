@@ -14,13 +14,15 @@ import LabKit
 import PostgresNIO
 
 struct SQLMasteryLab: Lab {
-    static let customerCount = Knob.int("customers", 10...50_000, default: 2000, quick: 80,
-                                        help: "customers in the seeded shop (orders and items grow with it)")
+    static let customerCount = Knob.int(
+        "customers", 10...50_000, default: 2000, quick: 80,
+        help: "customers in the seeded shop (orders and items grow with it)")
     static let seed = Knob.int("seed", 0...1_000_000, default: 7, help: "seed of the shop dataset")
 
     static let info = LabInfo(
         id: "sql-mastery", title: "Ten graded SQL queries", phase: 2,
-        teaches: "Joins, outer joins, GROUP BY … HAVING, correlated and EXISTS subqueries, window functions and CTEs, each graded against the same answer computed in plain Swift.",
+        teaches:
+            "Joins, outer joins, GROUP BY … HAVING, correlated and EXISTS subqueries, window functions and CTEs, each graded against the same answer computed in plain Swift.",
         parameters: [customerCount.parameter, seed.parameter],
         needs: [.postgres], subjects: [.answers],
         source: "Sources/Labs/Data/Phase02/SQLMastery.swift"
@@ -52,7 +54,7 @@ struct SQLMasteryLab: Lab {
         """
 
     struct Shop {
-        var customers: [Int] = []                       // ids
+        var customers: [Int] = []  // ids
         var products: [(id: Int, category: Int, price: Int)] = []
         var orders: [(id: Int, customer: Int, day: Int)] = []
         var items: [(order: Int, product: Int, qty: Int)] = []
@@ -95,82 +97,112 @@ struct SQLMasteryLab: Lab {
     }
 
     static let questions: [Question] = [
-        Question(marker: "q1", ask: """
-            For every customer who placed at least one order: customer_id, how many orders they placed, and their revenue in cents (the sum of qty × price_cents over all their order items). One row per customer, ordered by customer_id.
-            """, name: "Q1 inner join: orders and revenue per customer", sql: """
-            SELECT o.customer_id, count(DISTINCT o.id), sum(i.qty * p.price_cents)
-            FROM orders o JOIN order_items i ON i.order_id = o.id JOIN products p ON p.id = i.product_id
-            GROUP BY o.customer_id ORDER BY o.customer_id
-            """, answer: { shop in
+        Question(
+            marker: "q1",
+            ask: """
+                For every customer who placed at least one order: customer_id, how many orders they placed, and their revenue in cents (the sum of qty × price_cents over all their order items). One row per customer, ordered by customer_id.
+                """, name: "Q1 inner join: orders and revenue per customer",
+            sql: """
+                SELECT o.customer_id, count(DISTINCT o.id), sum(i.qty * p.price_cents)
+                FROM orders o JOIN order_items i ON i.order_id = o.id JOIN products p ON p.id = i.product_id
+                GROUP BY o.customer_id ORDER BY o.customer_id
+                """,
+            answer: { shop in
                 let totals = shop.orderTotal
                 var perCustomer: [Int: (Int, Int)] = [:]
-                for o in shop.orders { let t = totals[o.id] ?? 0; perCustomer[o.customer, default: (0, 0)].0 += 1; perCustomer[o.customer, default: (0, 0)].1 += t }
+                for o in shop.orders {
+                    let t = totals[o.id] ?? 0; perCustomer[o.customer, default: (0, 0)].0 += 1; perCustomer[o.customer, default: (0, 0)].1 += t
+                }
                 return perCustomer.keys.sorted().map { [$0, perCustomer[$0]?.0 ?? 0, perCustomer[$0]?.1 ?? 0] }
             }),
-        Question(marker: "q2", ask: """
-            The id of every customer who never placed an order, ascending.
-            """, name: "Q2 left outer join: customers who never ordered", sql: """
-            SELECT c.id FROM customers c LEFT JOIN orders o ON o.customer_id = c.id
-            WHERE o.id IS NULL ORDER BY c.id
-            """, answer: { shop in
+        Question(
+            marker: "q2",
+            ask: """
+                The id of every customer who never placed an order, ascending.
+                """, name: "Q2 left outer join: customers who never ordered",
+            sql: """
+                SELECT c.id FROM customers c LEFT JOIN orders o ON o.customer_id = c.id
+                WHERE o.id IS NULL ORDER BY c.id
+                """,
+            answer: { shop in
                 let ordered = Set(shop.orders.map(\.customer))
                 return shop.customers.filter { !ordered.contains($0) }.map { [$0] }
             }),
-        Question(marker: "q3", ask: """
-            The categories that sold more than an even share of all units: every category whose units sold (the sum of order_items.qty) times 6 is more than the units sold in all categories together. Columns: category_id, its units sold; ordered by category_id.
-            """, name: "Q3 GROUP BY … HAVING: categories selling more than an even share", sql: """
-            SELECT p.category_id, sum(i.qty) FROM order_items i JOIN products p ON p.id = i.product_id
-            GROUP BY p.category_id HAVING sum(i.qty) * 6 > (SELECT sum(qty) FROM order_items)
-            ORDER BY p.category_id
-            """, answer: { shop in
+        Question(
+            marker: "q3",
+            ask: """
+                The categories that sold more than an even share of all units: every category whose units sold (the sum of order_items.qty) times 6 is more than the units sold in all categories together. Columns: category_id, its units sold; ordered by category_id.
+                """, name: "Q3 GROUP BY … HAVING: categories selling more than an even share",
+            sql: """
+                SELECT p.category_id, sum(i.qty) FROM order_items i JOIN products p ON p.id = i.product_id
+                GROUP BY p.category_id HAVING sum(i.qty) * 6 > (SELECT sum(qty) FROM order_items)
+                ORDER BY p.category_id
+                """,
+            answer: { shop in
                 let category = shop.category
                 let total = shop.items.reduce(0) { $0 + $1.qty }
                 let per = shop.items.reduce(into: [Int: Int]()) { $0[category[$1.product] ?? 0, default: 0] += $1.qty }
                 return per.keys.sorted().filter { (per[$0] ?? 0) * Shop.categories > total }.map { [$0, per[$0] ?? 0] }
             }),
-        Question(marker: "q4", ask: """
-            The id of every product priced above the average price of its own category, ascending.
-            """, name: "Q4 correlated subquery: products dearer than their category's average", sql: """
-            SELECT p.id FROM products p
-            WHERE p.price_cents > (SELECT avg(q.price_cents) FROM products q WHERE q.category_id = p.category_id)
-            ORDER BY p.id
-            """, answer: { shop in
+        Question(
+            marker: "q4",
+            ask: """
+                The id of every product priced above the average price of its own category, ascending.
+                """, name: "Q4 correlated subquery: products dearer than their category's average",
+            sql: """
+                SELECT p.id FROM products p
+                WHERE p.price_cents > (SELECT avg(q.price_cents) FROM products q WHERE q.category_id = p.category_id)
+                ORDER BY p.id
+                """,
+            answer: { shop in
                 var sum: [Int: Int] = [:], n: [Int: Int] = [:]
                 for p in shop.products { sum[p.category, default: 0] += p.price; n[p.category, default: 0] += 1 }
                 // price > sum / n, in whole numbers: price * n > sum
                 return shop.products.filter { $0.price * (n[$0.category] ?? 1) > (sum[$0.category] ?? 0) }.map { [$0.id] }
             }),
-        Question(marker: "q5", ask: """
-            The id of every customer who bought at least one product of category 1, each id once, ascending.
-            """, name: "Q5 IN subquery: customers who bought from category 1", sql: """
-            SELECT c.id FROM customers c WHERE c.id IN (
-                SELECT o.customer_id FROM orders o JOIN order_items i ON i.order_id = o.id
-                JOIN products p ON p.id = i.product_id WHERE p.category_id = 1)
-            ORDER BY c.id
-            """, answer: { shop in
+        Question(
+            marker: "q5",
+            ask: """
+                The id of every customer who bought at least one product of category 1, each id once, ascending.
+                """, name: "Q5 IN subquery: customers who bought from category 1",
+            sql: """
+                SELECT c.id FROM customers c WHERE c.id IN (
+                    SELECT o.customer_id FROM orders o JOIN order_items i ON i.order_id = o.id
+                    JOIN products p ON p.id = i.product_id WHERE p.category_id = 1)
+                ORDER BY c.id
+                """,
+            answer: { shop in
                 let category = shop.category, customerOf = shop.customerOf
                 let buyers = Set(shop.items.filter { category[$0.product] == 1 }.compactMap { customerOf[$0.order] })
                 return buyers.sorted().map { [$0] }
             }),
-        Question(marker: "q6", ask: """
-            The id of every product that appears in no order item, ascending.
-            """, name: "Q6 NOT EXISTS: products never sold", sql: """
-            SELECT p.id FROM products p WHERE NOT EXISTS (SELECT 1 FROM order_items i WHERE i.product_id = p.id)
-            ORDER BY p.id
-            """, answer: { shop in
+        Question(
+            marker: "q6",
+            ask: """
+                The id of every product that appears in no order item, ascending.
+                """, name: "Q6 NOT EXISTS: products never sold",
+            sql: """
+                SELECT p.id FROM products p WHERE NOT EXISTS (SELECT 1 FROM order_items i WHERE i.product_id = p.id)
+                ORDER BY p.id
+                """,
+            answer: { shop in
                 let sold = Set(shop.items.map(\.product))
                 return shop.products.map(\.id).filter { !sold.contains($0) }.map { [$0] }
             }),
-        Question(marker: "q7", ask: """
-            Each customer's biggest order: for every customer who placed an order, customer_id, the order's id and its total in cents (the sum of qty × price_cents); on a tie, the lower order id wins. Ordered by customer_id.
-            """, name: "Q7 window ROW_NUMBER: each customer's biggest order", sql: """
-            SELECT customer_id, order_id, total FROM (
-                SELECT o.customer_id, o.id AS order_id, sum(i.qty * p.price_cents) AS total,
-                       row_number() OVER (PARTITION BY o.customer_id ORDER BY sum(i.qty * p.price_cents) DESC, o.id) AS rn
-                FROM orders o JOIN order_items i ON i.order_id = o.id JOIN products p ON p.id = i.product_id
-                GROUP BY o.customer_id, o.id
-            ) ranked WHERE rn = 1 ORDER BY customer_id
-            """, answer: { shop in
+        Question(
+            marker: "q7",
+            ask: """
+                Each customer's biggest order: for every customer who placed an order, customer_id, the order's id and its total in cents (the sum of qty × price_cents); on a tie, the lower order id wins. Ordered by customer_id.
+                """, name: "Q7 window ROW_NUMBER: each customer's biggest order",
+            sql: """
+                SELECT customer_id, order_id, total FROM (
+                    SELECT o.customer_id, o.id AS order_id, sum(i.qty * p.price_cents) AS total,
+                           row_number() OVER (PARTITION BY o.customer_id ORDER BY sum(i.qty * p.price_cents) DESC, o.id) AS rn
+                    FROM orders o JOIN order_items i ON i.order_id = o.id JOIN products p ON p.id = i.product_id
+                    GROUP BY o.customer_id, o.id
+                ) ranked WHERE rn = 1 ORDER BY customer_id
+                """,
+            answer: { shop in
                 let totals = shop.orderTotal
                 var best: [Int: (order: Int, total: Int)] = [:]
                 for o in shop.orders {
@@ -180,44 +212,58 @@ struct SQLMasteryLab: Lab {
                 }
                 return best.keys.sorted().compactMap { c in best[c].map { [c, $0.order, $0.total] } }
             }),
-        Question(marker: "q8", ask: """
-            The id of every customer whose total spend (as in q1) is above the average total spend of the customers who ordered, ascending.
-            """, name: "Q8 CTE: customers spending more than the average customer", sql: """
-            WITH spend AS (
-                SELECT o.customer_id, sum(i.qty * p.price_cents) AS total
-                FROM orders o JOIN order_items i ON i.order_id = o.id JOIN products p ON p.id = i.product_id
-                GROUP BY o.customer_id)
-            SELECT customer_id FROM spend WHERE total > (SELECT avg(total) FROM spend) ORDER BY customer_id
-            """, answer: { shop in
+        Question(
+            marker: "q8",
+            ask: """
+                The id of every customer whose total spend (as in q1) is above the average total spend of the customers who ordered, ascending.
+                """, name: "Q8 CTE: customers spending more than the average customer",
+            sql: """
+                WITH spend AS (
+                    SELECT o.customer_id, sum(i.qty * p.price_cents) AS total
+                    FROM orders o JOIN order_items i ON i.order_id = o.id JOIN products p ON p.id = i.product_id
+                    GROUP BY o.customer_id)
+                SELECT customer_id FROM spend WHERE total > (SELECT avg(total) FROM spend) ORDER BY customer_id
+                """,
+            answer: { shop in
                 let totals = shop.orderTotal
                 let spend = shop.orders.reduce(into: [Int: Int]()) { $0[$1.customer, default: 0] += totals[$1.id] ?? 0 }
                 let sum = spend.values.reduce(0, +), n = spend.count
                 return spend.keys.sorted().filter { (spend[$0] ?? 0) * n > sum }.map { [$0] }
             }),
-        Question(marker: "q9", ask: """
-            For every day that has orders: day, that day's revenue in cents, and the running total of revenue up to and including that day. Ordered by day.
-            """, name: "Q9 window SUM: daily revenue and its running total", sql: """
-            SELECT day, revenue, (sum(revenue) OVER (ORDER BY day))::bigint FROM (
-                SELECT o.day, sum(i.qty * p.price_cents) AS revenue
-                FROM orders o JOIN order_items i ON i.order_id = o.id JOIN products p ON p.id = i.product_id
-                GROUP BY o.day) daily
-            ORDER BY day
-            """, answer: { shop in
+        Question(
+            marker: "q9",
+            ask: """
+                For every day that has orders: day, that day's revenue in cents, and the running total of revenue up to and including that day. Ordered by day.
+                """, name: "Q9 window SUM: daily revenue and its running total",
+            sql: """
+                SELECT day, revenue, (sum(revenue) OVER (ORDER BY day))::bigint FROM (
+                    SELECT o.day, sum(i.qty * p.price_cents) AS revenue
+                    FROM orders o JOIN order_items i ON i.order_id = o.id JOIN products p ON p.id = i.product_id
+                    GROUP BY o.day) daily
+                ORDER BY day
+                """,
+            answer: { shop in
                 let totals = shop.orderTotal
                 let perDay = shop.orders.reduce(into: [Int: Int]()) { $0[$1.day, default: 0] += totals[$1.id] ?? 0 }
                 var running = 0
-                return perDay.keys.sorted().map { d in running += perDay[d] ?? 0; return [d, perDay[d] ?? 0, running] }
+                return perDay.keys.sorted().map { d in
+                    running += perDay[d] ?? 0; return [d, perDay[d] ?? 0, running]
+                }
             }),
-        Question(marker: "q10", ask: """
-            For each category, its three best-selling products by units sold (the sum of qty; products never sold do not count), a tie going to the lower product id. Columns: category_id, product_id, units sold; ordered by category_id, then units sold descending, then product_id.
-            """, name: "Q10 top-N per group: three best-selling products of each category", sql: """
-            SELECT category_id, product_id, sold FROM (
-                SELECT p.category_id, p.id AS product_id, sum(i.qty) AS sold,
-                       row_number() OVER (PARTITION BY p.category_id ORDER BY sum(i.qty) DESC, p.id) AS rn
-                FROM products p JOIN order_items i ON i.product_id = p.id
-                GROUP BY p.category_id, p.id
-            ) ranked WHERE rn <= 3 ORDER BY category_id, sold DESC, product_id
-            """, answer: { shop in
+        Question(
+            marker: "q10",
+            ask: """
+                For each category, its three best-selling products by units sold (the sum of qty; products never sold do not count), a tie going to the lower product id. Columns: category_id, product_id, units sold; ordered by category_id, then units sold descending, then product_id.
+                """, name: "Q10 top-N per group: three best-selling products of each category",
+            sql: """
+                SELECT category_id, product_id, sold FROM (
+                    SELECT p.category_id, p.id AS product_id, sum(i.qty) AS sold,
+                           row_number() OVER (PARTITION BY p.category_id ORDER BY sum(i.qty) DESC, p.id) AS rn
+                    FROM products p JOIN order_items i ON i.product_id = p.id
+                    GROUP BY p.category_id, p.id
+                ) ranked WHERE rn <= 3 ORDER BY category_id, sold DESC, product_id
+                """,
+            answer: { shop in
                 let sold = shop.items.reduce(into: [Int: Int]()) { $0[$1.product, default: 0] += $1.qty }
                 let category = shop.category
                 let byCategory = Dictionary(grouping: sold.keys) { category[$0] ?? 0 }
@@ -334,23 +380,32 @@ struct SQLMasteryLab: Lab {
         let db = try await server.createDatabase("shop")
         try await db.execute(Self.schema)
         try await PGLabSQL.insert(db, into: "customers", columns: ["id", "name"], rows: shop.customers.map { ["\($0)", "'customer \($0)'"] })
-        try await PGLabSQL.insert(db, into: "products", columns: ["id", "category_id", "price_cents"],
-                                  rows: shop.products.map { ["\($0.id)", "\($0.category)", "\($0.price)"] })
-        try await PGLabSQL.insert(db, into: "orders", columns: ["id", "customer_id", "day"],
-                                  rows: shop.orders.map { ["\($0.id)", "\($0.customer)", "\($0.day)"] })
-        try await PGLabSQL.insert(db, into: "order_items", columns: ["order_id", "product_id", "qty"],
-                                  rows: shop.items.map { ["\($0.order)", "\($0.product)", "\($0.qty)"] })
+        try await PGLabSQL.insert(
+            db, into: "products", columns: ["id", "category_id", "price_cents"],
+            rows: shop.products.map { ["\($0.id)", "\($0.category)", "\($0.price)"] })
+        try await PGLabSQL.insert(
+            db, into: "orders", columns: ["id", "customer_id", "day"],
+            rows: shop.orders.map { ["\($0.id)", "\($0.customer)", "\($0.day)"] })
+        try await PGLabSQL.insert(
+            db, into: "order_items", columns: ["order_id", "product_id", "qty"],
+            rows: shop.items.map { ["\($0.order)", "\($0.product)", "\($0.qty)"] })
         try await db.execute("ANALYZE")
-        lab.step("Seeded the shop", "\(shop.customers.count) customers, \(shop.products.count) products in \(Shop.categories) categories, \(shop.orders.count) orders, \(shop.items.count) order items")
+        lab.step(
+            "Seeded the shop",
+            "\(shop.customers.count) customers, \(shop.products.count) products in \(Shop.categories) categories, \(shop.orders.count) orders, \(shop.items.count) order items"
+        )
 
         // Every query, the reference's too, runs the way a learner's must: as a role that may
         // only read the four tables, in a read-only transaction that is rolled back.
         let limit = Self.timeLimit(quick: lab.quick)
-        let grader = try await ReadOnlyGrader.start(server: server, database: "shop",
-                                                    tables: ["customers", "products", "orders", "order_items"], seconds: limit)
+        let grader = try await ReadOnlyGrader.start(
+            server: server, database: "shop",
+            tables: ["customers", "products", "orders", "order_items"], seconds: limit)
         if let sheet {
-            lab.step("Read your answers from \(sheet.path)", sheet.summary(markers: Self.questions.map(\.marker)) +
-                     " Each runs as the read-only role \(ReadOnlyGrader.role) in a transaction that is rolled back, stopped after \(limit) s.")
+            lab.step(
+                "Read your answers from \(sheet.path)",
+                sheet.summary(markers: Self.questions.map(\.marker))
+                    + " Each runs as the read-only role \(ReadOnlyGrader.role) in a transaction that is rolled back, stopped after \(limit) s.")
         }
 
         var total = 0.0
@@ -435,8 +490,9 @@ struct SQLMasteryLab: Lab {
     /// Records one graded check: the SQL rows must equal the Swift rows, in order.
     @discardableResult
     static func grade(_ lab: LabContext, _ name: String, sql: [[Int]], swift: [[Int]]) -> Bool {
-        lab.check(name, sql == swift, expected: expectation(swift),
-                  observed: sql == swift ? "\(sql.count) rows, identical" : difference(sql, swift))
+        lab.check(
+            name, sql == swift, expected: expectation(swift),
+            observed: sql == swift ? "\(sql.count) rows, identical" : difference(sql, swift))
     }
 
     static func expectation(_ answer: [[Int]]) -> String {
@@ -555,7 +611,9 @@ struct AnswerSheet: Sendable {
         let occurrences = found[marker] ?? []
         guard let first = occurrences.first else { return .problem("no `-- name: \(marker)` query in \(path)") }
         guard occurrences.count == 1 else {
-            return .problem("`-- name: \(marker)` appears \(occurrences.count) times in \(path) (lines \(occurrences.map { String($0.markerLine) }.joined(separator: ", "))); keep one")
+            return .problem(
+                "`-- name: \(marker)` appears \(occurrences.count) times in \(path) (lines \(occurrences.map { String($0.markerLine) }.joined(separator: ", "))); keep one"
+            )
         }
         guard !Self.withoutComments(first.text).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
             return .problem("`-- name: \(marker)` (\(path) line \(first.markerLine)) has no query under it, only comments")
@@ -570,8 +628,9 @@ struct AnswerSheet: Sendable {
         let missing = markers.filter { found[$0] == nil }
         if !missing.isEmpty { parts.append("no marker for " + missing.joined(separator: ", ")) }
         if !unknown.isEmpty {
-            parts.append("ignored " + unknown.map { "`-- name: \($0.name)` (line \($0.line))" }.joined(separator: ", ")
-                         + "; the markers are " + markers.joined(separator: ", "))
+            parts.append(
+                "ignored " + unknown.map { "`-- name: \($0.name)` (line \($0.line))" }.joined(separator: ", ")
+                    + "; the markers are " + markers.joined(separator: ", "))
         }
         return parts.joined(separator: "; ") + "."
     }

@@ -15,13 +15,15 @@ import PostgresNIO
 
 struct SchemaNormalizationLab: Lab {
     static let orderCount = Knob.int("orders", 10...200_000, default: 5000, quick: 300, help: "orders in the flat sheet")
-    static let customerCount = Knob.int("customers", 2...10_000, default: 200, quick: 30,
-                                        help: "distinct customers the orders belong to")
+    static let customerCount = Knob.int(
+        "customers", 2...10_000, default: 200, quick: 30,
+        help: "distinct customers the orders belong to")
     static let seed = Knob.int("seed", 0...1_000_000, default: 42, help: "seed of the generated sheet")
 
     static let info = LabInfo(
         id: "schema-normalization", title: "From a flat sheet to third normal form", phase: 2,
-        teaches: "A flat orders table repeats customer facts on every row, so one careless update leaves them disagreeing; in 3NF each fact lives once, keys and foreign keys refuse orphans, and reports still agree.",
+        teaches:
+            "A flat orders table repeats customer facts on every row, so one careless update leaves them disagreeing; in 3NF each fact lives once, keys and foreign keys refuse orphans, and reports still agree.",
         parameters: [orderCount.parameter, customerCount.parameter, seed.parameter],
         needs: [.postgres], subjects: [.answers],
         source: "Sources/Labs/Data/Phase02/SchemaNormalization.swift"
@@ -207,39 +209,54 @@ struct SchemaNormalizationLab: Lab {
         let lines = Self.sheet(orders: orders, customers: min(customers, orders - 1), seed: seed)
 
         try await db.execute(Self.flatTable)
-        try await PGLabSQL.insert(db, into: "orders_flat", columns: [
-            "order_id", "order_day", "customer_email", "customer_name", "customer_city",
-            "product_sku", "product_name", "unit_price_cents", "quantity",
-        ], rows: lines.map { l in
-            ["\(l.orderID)", "\(l.day)", PGLabSQL.literal(l.customer.email), PGLabSQL.literal(l.customer.name),
-             PGLabSQL.literal(l.customer.city), PGLabSQL.literal(l.product.sku), PGLabSQL.literal(l.product.name),
-             "\(l.product.priceCents)", "\(l.quantity)"]
-        })
+        try await PGLabSQL.insert(
+            db, into: "orders_flat",
+            columns: [
+                "order_id", "order_day", "customer_email", "customer_name", "customer_city",
+                "product_sku", "product_name", "unit_price_cents", "quantity",
+            ],
+            rows: lines.map { l in
+                [
+                    "\(l.orderID)", "\(l.day)", PGLabSQL.literal(l.customer.email), PGLabSQL.literal(l.customer.name),
+                    PGLabSQL.literal(l.customer.city), PGLabSQL.literal(l.product.sku), PGLabSQL.literal(l.product.name),
+                    "\(l.product.priceCents)", "\(l.quantity)",
+                ]
+            })
         lab.step("Imported the flat sheet as-is", "\(lines.count) order lines of \(orders) orders; no keys, customer and product facts repeated on every line")
 
         // Normalise: each fact once, keys and foreign keys — the reference's script or the
         // learner's, run the same way.
         let script = theirs?.text ?? Self.referenceSchema
         let file = theirs?.path ?? "the reference schema"
-        let ran = try await Self.runScript(server: server, database: "shop", script: script, file: file,
-                                           seconds: Self.timeLimit(quick: lab.quick))
-        lab.step(theirs == nil ? "Normalised to 3NF with the reference schema" : "Ran your schema file \(file)",
-                 "\(ran.statements) statements, \(ran.errors.count) failed" + (ran.errors.isEmpty ? "" : ": " + ran.errors.joined(separator: " | ")))
-        lab.check("the normalising script runs without an error", ran.statements > 0 && ran.errors.isEmpty,
-                  expected: "every statement succeeds",
-                  observed: ran.statements == 0 ? "no SQL statement in \(file)"
-                      : ran.errors.first.map { $0 + (ran.errors.count > 1 ? " (and \(ran.errors.count - 1) more)" : "") }
-                      ?? "\(ran.statements) statements, all succeeded")
+        let ran = try await Self.runScript(
+            server: server, database: "shop", script: script, file: file,
+            seconds: Self.timeLimit(quick: lab.quick))
+        lab.step(
+            theirs == nil ? "Normalised to 3NF with the reference schema" : "Ran your schema file \(file)",
+            "\(ran.statements) statements, \(ran.errors.count) failed" + (ran.errors.isEmpty ? "" : ": " + ran.errors.joined(separator: " | ")))
+        lab.check(
+            "the normalising script runs without an error", ran.statements > 0 && ran.errors.isEmpty,
+            expected: "every statement succeeds",
+            observed: ran.statements == 0
+                ? "no SQL statement in \(file)"
+                : ran.errors.first.map { $0 + (ran.errors.count > 1 ? " (and \(ran.errors.count - 1) more)" : "") }
+                    ?? "\(ran.statements) statements, all succeeded")
 
         // The contract: the tables and columns every later check reads.
         let contractText = Self.contract.map { "\($0.table)(\($0.columns.joined(separator: ", ")))" }.joined(separator: ", ")
         try await checking(lab, "the 3NF tables have the columns the checks use", expected: contractText) {
-            let present = Set(try await db.query("""
-                SELECT table_name::text, column_name::text FROM information_schema.columns WHERE table_schema = 'public'
-                """).map { row -> String in let (t, c) = try row.decode((String, String).self); return "\(t).\(c)" })
+            let present = Set(
+                try await db.query(
+                    """
+                    SELECT table_name::text, column_name::text FROM information_schema.columns WHERE table_schema = 'public'
+                    """
+                ).map { row -> String in
+                    let (t, c) = try row.decode((String, String).self); return "\(t).\(c)"
+                })
             let missing = Self.contract.flatMap { t in t.columns.map { "\(t.table).\($0)" } }.filter { !present.contains($0) }
-            lab.check("the 3NF tables have the columns the checks use", missing.isEmpty, expected: contractText,
-                      observed: missing.isEmpty ? "all present" : "missing: " + missing.joined(separator: ", "))
+            lab.check(
+                "the 3NF tables have the columns the checks use", missing.isEmpty, expected: contractText,
+                observed: missing.isEmpty ? "all present" : "missing: " + missing.joined(separator: ", "))
 
             // Third normal form, seen from the schema: an order or a line names its customer
             // and product by key and repeats none of their facts.
@@ -247,10 +264,12 @@ struct SchemaNormalizationLab: Lab {
             let linking = present.filter { $0.hasPrefix("orders.") || $0.hasPrefix("order_lines.") }.sorted()
             let copied = linking.filter { column in factWords.contains { column.split(separator: ".").last?.contains($0) == true } }
             let bothExist = linking.contains { $0.hasPrefix("orders.") } && linking.contains { $0.hasPrefix("order_lines.") }
-            lab.check("each fact has one home: orders and order_lines copy no customer or product fact", bothExist && copied.isEmpty,
-                      expected: "orders and order_lines exist, with no email, name, city or price column",
-                      observed: !bothExist ? "orders or order_lines does not exist"
-                          : copied.isEmpty ? "columns: " + linking.joined(separator: ", ") : "copied facts: " + copied.joined(separator: ", "))
+            lab.check(
+                "each fact has one home: orders and order_lines copy no customer or product fact", bothExist && copied.isEmpty,
+                expected: "orders and order_lines exist, with no email, name, city or price column",
+                observed: !bothExist
+                    ? "orders or order_lines does not exist"
+                    : copied.isEmpty ? "columns: " + linking.joined(separator: ", ") : "copied facts: " + copied.joined(separator: ", "))
         }
 
         let countsName = "3NF holds each customer and product once, every order and line"
@@ -258,7 +277,8 @@ struct SchemaNormalizationLab: Lab {
         let distinctProducts = Set(lines.map(\.product)).count
         let expectedCounts = [distinctCustomers, distinctProducts, orders, lines.count]
         try await checking(lab, countsName, expected: "\(expectedCounts)") {
-            let counts = try await db.query("""
+            let counts = try await db.query(
+                """
                 SELECT (SELECT count(*) FROM customers)::int, (SELECT count(*) FROM products)::int,
                        (SELECT count(*) FROM orders)::int, (SELECT count(*) FROM order_lines)::int
                 """)[0].decode((Int, Int, Int, Int).self)
@@ -270,36 +290,45 @@ struct SchemaNormalizationLab: Lab {
         let expected = Self.revenuePerCity(lines)
         let reportName = "revenue per city agrees: flat sheet = 3NF = Swift"
         try await checking(lab, reportName, expected: describe(expected)) {
-            let flatReport = try await report(db, """
+            let flatReport = try await report(
+                db,
+                """
                 SELECT customer_city, sum(unit_price_cents * quantity)::bigint FROM orders_flat GROUP BY 1
                 """)
-            let normalReport = try await report(db, """
+            let normalReport = try await report(
+                db,
+                """
                 SELECT c.city, sum(p.unit_price_cents * l.quantity)::bigint
                 FROM order_lines l JOIN orders o ON o.id = l.order_id JOIN customers c ON c.id = o.customer_id
                 JOIN products p ON p.sku = l.sku GROUP BY 1
                 """)
-            lab.expect(reportName, flatReport == normalReport && normalReport == expected,
-                       expected: describe(expected), observed: "flat \(describe(flatReport)); 3NF \(describe(normalReport))")
+            lab.expect(
+                reportName, flatReport == normalReport && normalReport == expected,
+                expected: describe(expected), observed: "flat \(describe(flatReport)); 3NF \(describe(normalReport))")
         }
 
         // The update anomaly: a customer moves; a careless update touches one row only.
-        let movers = try await db.query("""
+        let movers = try await db.query(
+            """
             SELECT customer_email FROM orders_flat GROUP BY 1 HAVING count(DISTINCT order_id) >= 2 ORDER BY 1 LIMIT 1
             """)
         if let mover = try movers.first?.decode(String.self) {
-            try await db.query("""
+            try await db.query(
+                """
                 UPDATE orders_flat SET customer_city = 'Reykjavik'
                 WHERE order_id = (SELECT min(order_id) FROM orders_flat WHERE customer_email = \(mover))
                 """)
             let flatCities = try await db.scalar("SELECT count(DISTINCT customer_city)::int FROM orders_flat WHERE customer_email = \(mover)", as: Int.self)
-            lab.step("Moved \(mover) to Reykjavik on one order only",
-                     "the flat sheet now holds \(flatCities) different cities for one customer")
+            lab.step(
+                "Moved \(mover) to Reykjavik on one order only",
+                "the flat sheet now holds \(flatCities) different cities for one customer")
             lab.expect("update anomaly: the flat sheet disagrees with itself", flatCities, equals: 2)
 
             let oneFact = "in 3NF the city is one fact: every order of the customer sees it"
             try await checking(lab, oneFact, expected: "1") {
                 try await db.query("UPDATE customers SET city = 'Reykjavik' WHERE email = \(mover)")
-                let normalCities = try await db.scalar("""
+                let normalCities = try await db.scalar(
+                    """
                     SELECT count(DISTINCT c.city)::int FROM orders o JOIN customers c ON c.id = o.customer_id WHERE c.email = \(mover)
                     """, as: Int.self)
                 lab.expect(oneFact, normalCities, equals: 1)
@@ -310,26 +339,34 @@ struct SchemaNormalizationLab: Lab {
 
         // Foreign keys refuse orphans: a line of an order that does not exist (for a product
         // that does, so only the order's key can refuse it), and an order of nobody.
-        let orphanLine = try await refusal(db, """
+        let orphanLine = try await refusal(
+            db,
+            """
             INSERT INTO order_lines (order_id, sku, quantity) SELECT \(orders + 1_000), min(product_sku), 1 FROM orders_flat
             """)
         lab.step("Inserted a line for an order that does not exist", orphanLine.text)
-        lab.check("the foreign key rejects an orphan line (23503)", orphanLine.sqlState == "23503",
-                  expected: "refused with SQLSTATE 23503 (foreign_key_violation)", observed: orphanLine.text)
-        let orphanOrder = try await refusal(db, """
+        lab.check(
+            "the foreign key rejects an orphan line (23503)", orphanLine.sqlState == "23503",
+            expected: "refused with SQLSTATE 23503 (foreign_key_violation)", observed: orphanLine.text)
+        let orphanOrder = try await refusal(
+            db,
+            """
             INSERT INTO orders (id, customer_id, order_day) VALUES (\(orders + 1_000), -1, 1)
             """)
         lab.step("Inserted an order for a customer who does not exist", orphanOrder.text)
-        lab.check("the foreign key rejects an order of an unknown customer (23503)", orphanOrder.sqlState == "23503",
-                  expected: "refused with SQLSTATE 23503 (foreign_key_violation)", observed: orphanOrder.text)
+        lab.check(
+            "the foreign key rejects an order of an unknown customer (23503)", orphanOrder.sqlState == "23503",
+            expected: "refused with SQLSTATE 23503 (foreign_key_violation)", observed: orphanOrder.text)
 
         let flatSize = try await db.scalar("SELECT pg_total_relation_size('orders_flat')::bigint", as: Int.self)
         lab.figure("flat sheet size", Double(flatSize) / 1024, "KiB")
         // Only when all four tables exist; a learner's schema may lack one (already failed above).
-        if let normalSize = try? await db.scalar("""
+        if let normalSize = try? await db.scalar(
+            """
             SELECT (pg_total_relation_size('customers') + pg_total_relation_size('products')
                     + pg_total_relation_size('orders') + pg_total_relation_size('order_lines'))::bigint
-            """, as: Int.self) {
+            """, as: Int.self)
+        {
             lab.figure("3NF tables size (with their indexes)", Double(normalSize) / 1024, "KiB")
         }
     }
@@ -358,8 +395,10 @@ struct SchemaNormalizationLab: Lab {
     /// Runs a schema script statement by statement on a session of its own (whatever it
     /// SETs stays there), as `psql -f` does without ON_ERROR_STOP: a failing statement is
     /// recorded with PostgreSQL's message and its line in `file`, and the next one runs.
-    static func runScript(server: ThrowawayPostgres, database: String, script: String, file: String,
-                          seconds: Int) async throws -> (statements: Int, errors: [String]) {
+    static func runScript(
+        server: ThrowawayPostgres, database: String, script: String, file: String,
+        seconds: Int
+    ) async throws -> (statements: Int, errors: [String]) {
         let session = try await server.connect(database: database)
         try await session.execute("SET statement_timeout = '\(seconds)s'")
         let statements = AnswerSheet.statements(script)

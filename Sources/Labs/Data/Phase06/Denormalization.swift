@@ -18,12 +18,15 @@ struct DenormalizationLab: Lab {
     static let booksPerAuthor = Knob.int("books-per-author", 1...50, default: 10, quick: 5, help: "Books per author.")
     static let reviewsPerBook = Knob.int("reviews-per-book", 0...100, default: 20, quick: 5, help: "Average reviews per book (each has 0 to twice this).")
     static let reads = Knob.int("reads", 1...100000, default: 3000, quick: 300, help: "Author pages read by the read workload.")
-    static let updates = Knob.int("updates", 1...10000, default: 400, quick: 60, help: "Logical updates (author renames and new reviews) applied to both schemas.")
-    static let triggers = Knob.bool("triggers", default: true, help: "Keep the copy in step with triggers; false shows the copy drifting (the sync checks then fail).")
+    static let updates = Knob.int(
+        "updates", 1...10000, default: 400, quick: 60, help: "Logical updates (author renames and new reviews) applied to both schemas.")
+    static let triggers = Knob.bool(
+        "triggers", default: true, help: "Keep the copy in step with triggers; false shows the copy drifting (the sync checks then fail).")
 
     static let info = LabInfo(
         id: "denormalization", title: "Normalised vs denormalised reads and writes", phase: 6,
-        teaches: "A denormalised copy turns a join and an aggregate into one indexed lookup, but each logical update then touches every copy, and a write path that forgets the copy leaves it stale; triggers keep it in step.",
+        teaches:
+            "A denormalised copy turns a join and an aggregate into one indexed lookup, but each logical update then touches every copy, and a write path that forgets the copy leaves it stale; triggers keep it in step.",
         parameters: [authors.parameter, booksPerAuthor.parameter, reviewsPerBook.parameter, reads.parameter, updates.parameter, triggers.parameter],
         source: "Sources/Labs/Data/Phase06/Denormalization.swift")
 
@@ -46,13 +49,14 @@ struct DenormalizationLab: Lab {
         """
 
     static func createNormalised(_ db: Database) throws {
-        try db.execute(sql: """
-            CREATE TABLE author (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
-            CREATE TABLE book (id INTEGER PRIMARY KEY, author_id INTEGER NOT NULL REFERENCES author(id), title TEXT NOT NULL);
-            CREATE INDEX book_author ON book(author_id);
-            CREATE TABLE review (id INTEGER PRIMARY KEY, book_id INTEGER NOT NULL REFERENCES book(id), rating INTEGER NOT NULL);
-            CREATE INDEX review_book ON review(book_id);
-            """)
+        try db.execute(
+            sql: """
+                CREATE TABLE author (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+                CREATE TABLE book (id INTEGER PRIMARY KEY, author_id INTEGER NOT NULL REFERENCES author(id), title TEXT NOT NULL);
+                CREATE INDEX book_author ON book(author_id);
+                CREATE TABLE review (id INTEGER PRIMARY KEY, book_id INTEGER NOT NULL REFERENCES book(id), rating INTEGER NOT NULL);
+                CREATE INDEX review_book ON review(book_id);
+                """)
     }
 
     static func seed(_ db: Database, authors: Int, booksPerAuthor: Int, reviewsPerBook: Int) throws {
@@ -75,49 +79,54 @@ struct DenormalizationLab: Lab {
 
     /// The copy, built from the normalised tables.
     static func createListing(_ db: Database) throws {
-        try db.execute(sql: """
-            CREATE TABLE book_listing (
-                book_id INTEGER PRIMARY KEY, author_id INTEGER NOT NULL, author_name TEXT NOT NULL,
-                title TEXT NOT NULL, review_count INTEGER NOT NULL, rating_sum INTEGER NOT NULL);
-            CREATE INDEX book_listing_author ON book_listing(author_id);
-            """)
+        try db.execute(
+            sql: """
+                CREATE TABLE book_listing (
+                    book_id INTEGER PRIMARY KEY, author_id INTEGER NOT NULL, author_name TEXT NOT NULL,
+                    title TEXT NOT NULL, review_count INTEGER NOT NULL, rating_sum INTEGER NOT NULL);
+                CREATE INDEX book_listing_author ON book_listing(author_id);
+                """)
         try rebuildListing(db)
     }
 
     static func rebuildListing(_ db: Database) throws {
-        try db.execute(sql: """
-            DELETE FROM book_listing;
-            INSERT INTO book_listing
-            SELECT b.id, b.author_id, a.name, b.title, count(r.id), coalesce(sum(r.rating), 0)
-            FROM book b JOIN author a ON a.id = b.author_id LEFT JOIN review r ON r.book_id = b.id
-            GROUP BY b.id;
-            """)
+        try db.execute(
+            sql: """
+                DELETE FROM book_listing;
+                INSERT INTO book_listing
+                SELECT b.id, b.author_id, a.name, b.title, count(r.id), coalesce(sum(r.rating), 0)
+                FROM book b JOIN author a ON a.id = b.author_id LEFT JOIN review r ON r.book_id = b.id
+                GROUP BY b.id;
+                """)
     }
 
     /// The database keeps the copy in step, whatever code path writes.
     static func installTriggers(_ db: Database) throws {
-        try db.execute(sql: """
-            CREATE TRIGGER listing_author_name AFTER UPDATE OF name ON author BEGIN
-                UPDATE book_listing SET author_name = NEW.name WHERE author_id = NEW.id;
-            END;
-            CREATE TRIGGER listing_review_added AFTER INSERT ON review BEGIN
-                UPDATE book_listing SET review_count = review_count + 1, rating_sum = rating_sum + NEW.rating
-                WHERE book_id = NEW.book_id;
-            END;
-            CREATE TRIGGER listing_review_removed AFTER DELETE ON review BEGIN
-                UPDATE book_listing SET review_count = review_count - 1, rating_sum = rating_sum - OLD.rating
-                WHERE book_id = OLD.book_id;
-            END;
-            """)
+        try db.execute(
+            sql: """
+                CREATE TRIGGER listing_author_name AFTER UPDATE OF name ON author BEGIN
+                    UPDATE book_listing SET author_name = NEW.name WHERE author_id = NEW.id;
+                END;
+                CREATE TRIGGER listing_review_added AFTER INSERT ON review BEGIN
+                    UPDATE book_listing SET review_count = review_count + 1, rating_sum = rating_sum + NEW.rating
+                    WHERE book_id = NEW.book_id;
+                END;
+                CREATE TRIGGER listing_review_removed AFTER DELETE ON review BEGIN
+                    UPDATE book_listing SET review_count = review_count - 1, rating_sum = rating_sum - OLD.rating
+                    WHERE book_id = OLD.book_id;
+                END;
+                """)
     }
 
     /// Listing rows whose copied author name no longer matches the author's.
     static func staleRows(_ db: Database) throws -> Int {
-        try Int.fetchOne(db, sql: """
-            SELECT count(*) FROM book_listing l JOIN author a ON a.id = l.author_id
-            WHERE l.author_name <> a.name
-               OR l.review_count <> (SELECT count(*) FROM review WHERE book_id = l.book_id)
-            """) ?? 0
+        try Int.fetchOne(
+            db,
+            sql: """
+                SELECT count(*) FROM book_listing l JOIN author a ON a.id = l.author_id
+                WHERE l.author_name <> a.name
+                   OR l.review_count <> (SELECT count(*) FROM review WHERE book_id = l.book_id)
+                """) ?? 0
     }
 
     /// The read workload: `authorIDs` author pages, answered one way or the other.
@@ -174,7 +183,9 @@ struct DenormalizationLab: Lab {
         }
         try await denormalised.write(Self.createListing)
         let reviews = try await normalised.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM review") } ?? 0
-        lab.step("Built both schemas with the same data", "\(authors) authors, \(authors * booksPerAuthor) books, \(reviews) reviews; the denormalised database adds book_listing.")
+        lab.step(
+            "Built both schemas with the same data",
+            "\(authors) authors, \(authors * booksPerAuthor) books, \(reviews) reviews; the denormalised database adds book_listing.")
 
         var rng = SQLiteLab.Random(seed: 99)
         let pages = (0..<reads).map { _ in Int.random(in: 1...authors, using: &rng) }
@@ -187,28 +198,37 @@ struct DenormalizationLab: Lab {
         let stale = try await denormalised.read(Self.staleRows)
         let staleAnswer = try await denormalised.read { try Self.read($0, sql: Self.denormalisedQuery, authorIDs: [victim]) }
         let truth = try await normalised.read { try Self.read($0, sql: Self.normalisedQuery, authorIDs: [victim]) }
-        lab.step("Renamed author \(victim) with a plain UPDATE author (no triggers yet)",
-                 "book_listing still says \"\(staleAnswer.first?.first?.authorName ?? "-")\" where author says \"\(truth.first?.first?.authorName ?? "-")\": \(stale) stale rows.")
+        lab.step(
+            "Renamed author \(victim) with a plain UPDATE author (no triggers yet)",
+            "book_listing still says \"\(staleAnswer.first?.first?.authorName ?? "-")\" where author says \"\(truth.first?.first?.authorName ?? "-")\": \(stale) stale rows."
+        )
         lab.expect("the forgotten copy is stale (one stale row per book of the author)", stale, equals: booksPerAuthor)
-        lab.expect("the stale copy answers differently from the normalised schema", staleAnswer != truth,
-                   expected: "different answers", observed: staleAnswer != truth ? "different" : "identical")
+        lab.expect(
+            "the stale copy answers differently from the normalised schema", staleAnswer != truth,
+            expected: "different answers", observed: staleAnswer != truth ? "different" : "identical")
 
         // 2. Repair the copy and let the database maintain it.
         try await denormalised.write { db in
             try Self.rebuildListing(db)
             if triggers { try Self.installTriggers(db) }
         }
-        lab.step(triggers ? "Rebuilt book_listing and installed triggers" : "Rebuilt book_listing, WITHOUT triggers (triggers=false)",
-                 "AFTER UPDATE OF name ON author and AFTER INSERT/DELETE ON review now update the copy in the same transaction.")
+        lab.step(
+            triggers ? "Rebuilt book_listing and installed triggers" : "Rebuilt book_listing, WITHOUT triggers (triggers=false)",
+            "AFTER UPDATE OF name ON author and AFTER INSERT/DELETE ON review now update the copy in the same transaction.")
 
         // 3. The read workload, both ways.
-        let (normalAnswers, normalSeconds) = try await Measure.time { try await normalised.read { try Self.read($0, sql: Self.normalisedQuery, authorIDs: pages) } }
-        let (denormAnswers, denormSeconds) = try await Measure.time { try await denormalised.read { try Self.read($0, sql: Self.denormalisedQuery, authorIDs: pages) } }
+        let (normalAnswers, normalSeconds) = try await Measure.time {
+            try await normalised.read { try Self.read($0, sql: Self.normalisedQuery, authorIDs: pages) }
+        }
+        let (denormAnswers, denormSeconds) = try await Measure.time {
+            try await denormalised.read { try Self.read($0, sql: Self.denormalisedQuery, authorIDs: pages) }
+        }
         lab.figure("read time, normalised (join + group by)", normalSeconds * 1000, "ms")
         lab.figure("read time, denormalised (one indexed table)", denormSeconds * 1000, "ms")
         lab.figure("read speed-up", normalSeconds / max(denormSeconds, 1e-9), "×")
-        lab.expect("both schemas give identical answers to \(reads) author pages", denormAnswers == normalAnswers,
-                   expected: "identical", observed: denormAnswers == normalAnswers ? "identical" : "different")
+        lab.expect(
+            "both schemas give identical answers to \(reads) author pages", denormAnswers == normalAnswers,
+            expected: "identical", observed: denormAnswers == normalAnswers ? "identical" : "different")
 
         // 4. A batch of logical updates on both.
         let batch: [Update] = (0..<updates).map { i in
@@ -229,8 +249,9 @@ struct DenormalizationLab: Lab {
         let (_, denormWrite) = try await Measure.time {
             for u in batch { touchedDenorm += try await denormalised.write { try Self.apply(u, $0) } }
         }
-        lab.step("Applied \(updates) logical updates to both (1 in 4 renames an author, the rest add a review)",
-                 "Rows touched, counted by SQLite's total_changes(): \(touchedNormal) normalised, \(touchedDenorm) denormalised.")
+        lab.step(
+            "Applied \(updates) logical updates to both (1 in 4 renames an author, the rest add a review)",
+            "Rows touched, counted by SQLite's total_changes(): \(touchedNormal) normalised, \(touchedDenorm) denormalised.")
         lab.figure("rows touched per logical update, normalised", Double(touchedNormal) / Double(max(updates, 1)), "rows")
         lab.figure("rows touched per logical update, denormalised", Double(touchedDenorm) / Double(max(updates, 1)), "rows")
         lab.figure("write amplification", Double(touchedDenorm) / Double(max(touchedNormal, 1)), "×")
@@ -243,7 +264,8 @@ struct DenormalizationLab: Lab {
         let normalAfter = try await normalised.read { try Self.read($0, sql: Self.normalisedQuery, authorIDs: Array(1...authors)) }
         let denormAfter = try await denormalised.read { try Self.read($0, sql: Self.denormalisedQuery, authorIDs: Array(1...authors)) }
         lab.expect("after the updates the copy is in sync (no stale rows)", staleAfter, equals: 0)
-        lab.expect("after the updates every author page is identical both ways", denormAfter == normalAfter,
-                   expected: "identical", observed: denormAfter == normalAfter ? "identical" : "different")
+        lab.expect(
+            "after the updates every author page is identical both ways", denormAfter == normalAfter,
+            expected: "identical", observed: denormAfter == normalAfter ? "identical" : "different")
     }
 }

@@ -12,13 +12,15 @@ import PostgresNIO
 
 struct JSONBLab: Lab {
     static let products = Knob.int("products", 100...2_000_000, default: 50_000, quick: 3000, help: "products with generated JSONB attributes")
-    static let opclass = Knob.choice("opclass", ["jsonb_ops", "jsonb_path_ops"], default: "jsonb_path_ops",
-                                     help: "the GIN operator class (jsonb_path_ops is smaller but has no key-existence support)")
+    static let opclass = Knob.choice(
+        "opclass", ["jsonb_ops", "jsonb_path_ops"], default: "jsonb_path_ops",
+        help: "the GIN operator class (jsonb_path_ops is smaller but has no key-existence support)")
     static let seed = Knob.int("seed", 0...1_000_000, default: 11, help: "seed of the generated attributes")
 
     static let info = LabInfo(
         id: "jsonb", title: "JSONB documents and a GIN index", phase: 6,
-        teaches: "Semi-structured attributes stored as JSONB are queried with containment (@>), key existence (?) and JSON path (@?); a GIN index answers these without reading every row.",
+        teaches:
+            "Semi-structured attributes stored as JSONB are queried with containment (@>), key existence (?) and JSON path (@?); a GIN index answers these without reading every row.",
         parameters: [products.parameter, opclass.parameter, seed.parameter],
         needs: [.postgres], source: "Sources/Labs/Data/Phase06/JSONB.swift"
     )
@@ -40,10 +42,11 @@ struct JSONBLab: Lab {
     static func catalogue(count: Int, seed: Int) -> [Attributes] {
         var rng = SeededRandom(seed: seed)
         return (0..<count).map { _ in
-            Attributes(color: rng.pick(colors), size: rng.pick(sizes),
-                       tags: allTags.filter { _ in rng.int(0...3) == 0 },
-                       width: rng.int(1...100), height: rng.int(1...100),
-                       warranty: rng.int(0...2) == 0 ? rng.int(1...5) : nil)
+            Attributes(
+                color: rng.pick(colors), size: rng.pick(sizes),
+                tags: allTags.filter { _ in rng.int(0...3) == 0 },
+                width: rng.int(1...100), height: rng.int(1...100),
+                warranty: rng.int(0...2) == 0 ? rng.int(1...5) : nil)
         }
     }
 
@@ -64,8 +67,10 @@ struct JSONBLab: Lab {
         },
         Probe(name: "key existence ? warranty", condition: "attrs ? 'warranty'") { $0.warranty != nil },
         Probe(name: "JSON path @? $.dims ? (@.w > 90)", condition: "attrs @? '$.dims ? (@.w > 90)'") { $0.width > 90 },
-        Probe(name: "extraction (attrs->'dims'->>'h')::int BETWEEN 10 AND 12",
-              condition: "(attrs->'dims'->>'h')::int BETWEEN 10 AND 12") { (10...12).contains($0.height) },
+        Probe(
+            name: "extraction (attrs->'dims'->>'h')::int BETWEEN 10 AND 12",
+            condition: "(attrs->'dims'->>'h')::int BETWEEN 10 AND 12"
+        ) { (10...12).contains($0.height) },
     ]
 
     func run(_ lab: LabContext) async throws {
@@ -74,18 +79,22 @@ struct JSONBLab: Lab {
         let server = try await ThrowawayPostgres.start(for: lab)
         let db = try await server.createDatabase("catalogue")
         try await db.execute("CREATE TABLE products (id int PRIMARY KEY, name text NOT NULL, attrs jsonb NOT NULL)")
-        try await PGLabSQL.insert(db, into: "products", columns: ["id", "name", "attrs"], rows: products.enumerated().map { i, a in
-            ["\(i + 1)", "'product \(i + 1)'", PGLabSQL.literal(a.json) + "::jsonb"]
-        })
+        try await PGLabSQL.insert(
+            db, into: "products", columns: ["id", "name", "attrs"],
+            rows: products.enumerated().map { i, a in
+                ["\(i + 1)", "'product \(i + 1)'", PGLabSQL.literal(a.json) + "::jsonb"]
+            })
         let (_, indexSeconds) = try await Measure.time {
             try await db.execute("CREATE INDEX products_attrs_gin ON products USING gin (attrs \(opclass))")
             try await db.execute("VACUUM ANALYZE products")
         }
-        let sizes = try await db.query("""
+        let sizes = try await db.query(
+            """
             SELECT pg_relation_size('products')::bigint, pg_relation_size('products_attrs_gin')::bigint
             """)[0].decode((Int, Int).self)
-        lab.step("Stored \(count) products with JSONB attributes and a GIN index (\(opclass))",
-                 "e.g. \(products.first?.json ?? "{}")")
+        lab.step(
+            "Stored \(count) products with JSONB attributes and a GIN index (\(opclass))",
+            "e.g. \(products.first?.json ?? "{}")")
         lab.figure("GIN index build", indexSeconds, "s")
         lab.figure("table size", Double(sizes.0) / 1024, "KiB")
         lab.figure("GIN index size", Double(sizes.1) / 1024, "KiB")
@@ -95,8 +104,9 @@ struct JSONBLab: Lab {
                 .map { try $0.decode(Int.self) }
             let want = products.enumerated().filter { probe.matches($0.element) }.map { $0.offset + 1 }
             lab.step(probe.name, "WHERE \(probe.condition): \(got.count) rows")
-            lab.check(probe.name + " returns exactly the matching products", got == want,
-                      expected: "\(want.count) rows (Swift filter)", observed: got == want ? "the same \(got.count) rows" : "\(got.count) rows, differing")
+            lab.check(
+                probe.name + " returns exactly the matching products", got == want,
+                expected: "\(want.count) rows (Swift filter)", observed: got == want ? "the same \(got.count) rows" : "\(got.count) rows, differing")
         }
 
         // The plan: does the GIN index answer the containment and the path queries?
@@ -110,13 +120,15 @@ struct JSONBLab: Lab {
                 try await db.execute("SET enable_seqscan = off")
                 plan = try await db.explain(sql)
                 try await db.execute("RESET enable_seqscan")
-                lab.step("Plan for \(probe.name), with SET enable_seqscan = off",
-                         "at this size the planner first chose \(chosen); with sequential scans discouraged: \(plan.summary)")
+                lab.step(
+                    "Plan for \(probe.name), with SET enable_seqscan = off",
+                    "at this size the planner first chose \(chosen); with sequential scans discouraged: \(plan.summary)")
             } else {
                 lab.step("Plan for \(probe.name)", plan.summary)
             }
-            lab.expect("the GIN index answers \(probe.name)", plan.indexesUsed.contains("products_attrs_gin"),
-                       expected: "a Bitmap Index Scan on products_attrs_gin", observed: plan.summary)
+            lab.expect(
+                "the GIN index answers \(probe.name)", plan.indexesUsed.contains("products_attrs_gin"),
+                expected: "a Bitmap Index Scan on products_attrs_gin", observed: plan.summary)
         }
     }
 }

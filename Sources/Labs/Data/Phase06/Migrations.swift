@@ -75,13 +75,14 @@ enum MigrationRunner {
     static func migrate(_ dbQueue: DatabaseQueue, _ migrations: [Migration], log: StatementLog? = nil) throws -> Result {
         var result = Result()
         try dbQueue.write { db in
-            try db.execute(sql: """
-                CREATE TABLE IF NOT EXISTS schema_history (
-                    installed_rank INTEGER PRIMARY KEY,
-                    version INTEGER NOT NULL UNIQUE,
-                    description TEXT NOT NULL,
-                    checksum TEXT NOT NULL)
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE IF NOT EXISTS schema_history (
+                        installed_rank INTEGER PRIMARY KEY,
+                        version INTEGER NOT NULL UNIQUE,
+                        description TEXT NOT NULL,
+                        checksum TEXT NOT NULL)
+                    """)
         }
         let applied = try dbQueue.read(history)
         if let failure = validate(applied, against: migrations) {
@@ -95,11 +96,12 @@ enum MigrationRunner {
                 try dbQueue.write { db in
                     try db.execute(sql: m.sql)
                     try db.execute(
-                        sql: "INSERT INTO schema_history (installed_rank, version, description, checksum) VALUES ((SELECT count(*) + 1 FROM schema_history), ?, ?, ?)",
+                        sql:
+                            "INSERT INTO schema_history (installed_rank, version, description, checksum) VALUES ((SELECT count(*) + 1 FROM schema_history), ?, ?, ?)",
                         arguments: [m.version, m.description, m.checksum])
                 }
                 result.applied.append(m.version)
-                result.statements[m.version] = (log?.all.filter(isMigrationStatement).count ?? 1) - 1 // minus the history INSERT
+                result.statements[m.version] = (log?.all.filter(isMigrationStatement).count ?? 1) - 1  // minus the history INSERT
             } catch let error as DatabaseError {
                 result.statements[m.version] = log?.all.filter(isMigrationStatement).count
                 result.failure = .failed(version: m.version, message: error.message ?? "\(error.resultCode)")
@@ -122,7 +124,8 @@ struct MigrationsLab: Lab {
 
     static let info = LabInfo(
         id: "migrations", title: "Versioned, checksummed migrations", phase: 6,
-        teaches: "A Flyway-style runner applies migrations in version order, each in its own transaction with its history row: a failing one rolls back whole, and an applied one edited afterwards is caught by its SHA-256 checksum.",
+        teaches:
+            "A Flyway-style runner applies migrations in version order, each in its own transaction with its history row: a failing one rolls back whole, and an applied one edited afterwards is caught by its SHA-256 checksum.",
         parameters: [authors.parameter, failAt.parameter, edit.parameter],
         source: "Sources/Labs/Data/Phase06/Migrations.swift")
 
@@ -136,31 +139,43 @@ struct MigrationsLab: Lab {
         let authorRows = (1...authors).map { "(\($0), '\($0 <= 2 || $0 % 7 == 0 ? "Anonymous" : "Author \($0)")')" }
         let bookRows = (1...authors).flatMap { a in (1...3).map { "(\(a * 10 + $0), \(a), 'Book \(a)-\($0)')" } }
         return [
-            Migration(version: 1, description: "create author and book", sql: """
-                CREATE TABLE author (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
-                CREATE TABLE book (id INTEGER PRIMARY KEY, author_id INTEGER NOT NULL REFERENCES author(id), title TEXT NOT NULL);
-                """),
-            Migration(version: 2, description: "seed authors and books", sql: """
-                INSERT INTO author (id, name) VALUES \(authorRows.joined(separator: ", "));
-                INSERT INTO book (id, author_id, title) VALUES \(bookRows.joined(separator: ", "));
-                """),
-            Migration(version: 3, description: "add review", sql: """
-                CREATE TABLE review (id INTEGER PRIMARY KEY, book_id INTEGER NOT NULL REFERENCES book(id), rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5));
-                CREATE INDEX review_book ON review(book_id);
-                """),
-            Migration(version: 4, description: "add isbn and tags", sql: """
-                ALTER TABLE book ADD COLUMN isbn TEXT;
-                UPDATE book SET isbn = 'isbn-' || id;
-                CREATE TABLE tag (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-                INSERT INTO tag (name) VALUES ('fiction'), ('poetry'), ('essay');
-                """),
-            Migration(version: 5, description: "count books per author", sql: """
-                ALTER TABLE author ADD COLUMN book_count INTEGER NOT NULL DEFAULT 0;
-                UPDATE author SET book_count = (SELECT count(*) FROM book WHERE author_id = author.id);
-                """),
-            Migration(version: 6, description: "first reviews", sql: """
-                INSERT INTO review (book_id, rating) SELECT id, 1 + id % 5 FROM book;
-                """),
+            Migration(
+                version: 1, description: "create author and book",
+                sql: """
+                    CREATE TABLE author (id INTEGER PRIMARY KEY, name TEXT NOT NULL);
+                    CREATE TABLE book (id INTEGER PRIMARY KEY, author_id INTEGER NOT NULL REFERENCES author(id), title TEXT NOT NULL);
+                    """),
+            Migration(
+                version: 2, description: "seed authors and books",
+                sql: """
+                    INSERT INTO author (id, name) VALUES \(authorRows.joined(separator: ", "));
+                    INSERT INTO book (id, author_id, title) VALUES \(bookRows.joined(separator: ", "));
+                    """),
+            Migration(
+                version: 3, description: "add review",
+                sql: """
+                    CREATE TABLE review (id INTEGER PRIMARY KEY, book_id INTEGER NOT NULL REFERENCES book(id), rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5));
+                    CREATE INDEX review_book ON review(book_id);
+                    """),
+            Migration(
+                version: 4, description: "add isbn and tags",
+                sql: """
+                    ALTER TABLE book ADD COLUMN isbn TEXT;
+                    UPDATE book SET isbn = 'isbn-' || id;
+                    CREATE TABLE tag (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+                    INSERT INTO tag (name) VALUES ('fiction'), ('poetry'), ('essay');
+                    """),
+            Migration(
+                version: 5, description: "count books per author",
+                sql: """
+                    ALTER TABLE author ADD COLUMN book_count INTEGER NOT NULL DEFAULT 0;
+                    UPDATE author SET book_count = (SELECT count(*) FROM book WHERE author_id = author.id);
+                    """),
+            Migration(
+                version: 6, description: "first reviews",
+                sql: """
+                    INSERT INTO review (book_id, rating) SELECT id, 1 + id % 5 FROM book;
+                    """),
         ]
     }
 
@@ -205,7 +220,9 @@ struct MigrationsLab: Lab {
         let (first, firstSeconds) = try await Measure.time { try MigrationRunner.migrate(dbQueue, broken, log: log) }
         let afterFirst = try await dbQueue.read(MigrationRunner.history)
         let ranInFailed = first.statements[failAt] ?? 0
-        lab.step("Ran migrations (V\(failAt) broken)", "\(first.failure.map(\.description) ?? "no failure"). Applied: \(first.applied.map { "V\($0)" }.joined(separator: ", ")).")
+        lab.step(
+            "Ran migrations (V\(failAt) broken)",
+            "\(first.failure.map(\.description) ?? "no failure"). Applied: \(first.applied.map { "V\($0)" }.joined(separator: ", ")).")
         lab.figure("migrations applied on first deploy", Double(first.applied.count), "migrations")
         lab.figure("statements the failed migration ran before failing", Double(ranInFailed), "statements")
         lab.figure("first deploy time", firstSeconds * 1000, "ms")
@@ -213,27 +230,34 @@ struct MigrationsLab: Lab {
         let expectedApplied = Array(1..<failAt)
         lab.expect("the failing migration is reported", first.failure.map { if case let .failed(v, _) = $0 { v } else { 0 } } ?? 0, equals: failAt)
         lab.expect("applied set recorded in version order", afterFirst.map(\.version), equals: expectedApplied)
-        lab.expect("recorded checksums are the SHA-256 of the applied SQL", afterFirst.map(\.checksum),
-                   equals: clean.filter { $0.version < failAt }.map(\.checksum))
-        let statementsInFailing = Self.withUniqueNames(clean, at: failAt, fixed: false)
-            .first { $0.version == failAt }.map { $0.sql.split(separator: ";").filter { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }.count } ?? 0
-        lab.expect("the failing migration really ran: all \(statementsInFailing) of its statements started, the last one failed",
-                   ranInFailed, equals: statementsInFailing)
+        lab.expect(
+            "recorded checksums are the SHA-256 of the applied SQL", afterFirst.map(\.checksum),
+            equals: clean.filter { $0.version < failAt }.map(\.checksum))
+        let statementsInFailing =
+            Self.withUniqueNames(clean, at: failAt, fixed: false)
+            .first { $0.version == failAt }.map { $0.sql.split(separator: ";").filter { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }.count }
+            ?? 0
+        lab.expect(
+            "the failing migration really ran: all \(statementsInFailing) of its statements started, the last one failed",
+            ranInFailed, equals: statementsInFailing)
         let migrated = try await dbQueue.read { try SQLiteLab.dump($0, excluding: ["schema_history"]) }
         let expected = try Self.reference(clean.filter { $0.version < failAt })
-        lab.expect("the failed migration rolled back whole (schema and rows equal V1…V\(failAt - 1) applied alone)",
-                   migrated == expected, expected: "\(expected.count) identical schema and row lines",
-                   observed: migrated == expected ? "identical" : "differs: \(Set(migrated).symmetricDifference(expected).sorted().prefix(3))")
+        lab.expect(
+            "the failed migration rolled back whole (schema and rows equal V1…V\(failAt - 1) applied alone)",
+            migrated == expected, expected: "\(expected.count) identical schema and row lines",
+            observed: migrated == expected ? "identical" : "differs: \(Set(migrated).symmetricDifference(expected).sorted().prefix(3))")
 
         // 2. The fix: the broken migration never got applied, so it may still change.
         let second = try MigrationRunner.migrate(dbQueue, fixed, log: log)
         let third = try MigrationRunner.migrate(dbQueue, fixed, log: log)
         let afterFix = try await dbQueue.read(MigrationRunner.history)
-        lab.step("Fixed V\(failAt) (de-duplicate names first) and deployed again",
-                 "Applied \(second.applied.map { "V\($0)" }.joined(separator: ", ")); a further run applied \(third.applied.count).")
+        lab.step(
+            "Fixed V\(failAt) (de-duplicate names first) and deployed again",
+            "Applied \(second.applied.map { "V\($0)" }.joined(separator: ", ")); a further run applied \(third.applied.count).")
         lab.expect("the fixed deploy applies the rest, in order", afterFix.map(\.version), equals: Array(1...clean.count))
-        lab.expect("a repeated deploy applies nothing", third.applied.count == 0 && third.failure == nil,
-                   expected: "0 applied, no failure", observed: "\(third.applied.count) applied, \(third.failure.map(\.description) ?? "no failure")")
+        lab.expect(
+            "a repeated deploy applies nothing", third.applied.count == 0 && third.failure == nil,
+            expected: "0 applied, no failure", observed: "\(third.applied.count) applied, \(third.failure.map(\.description) ?? "no failure")")
 
         // 3. Someone edits an applied migration and adds a new one.
         var edited = fixed
@@ -245,8 +269,9 @@ struct MigrationsLab: Lab {
         lab.step("Edited applied V\(edit) (one comment line) and added V\(clean.count + 1)", fourth.failure.map(\.description) ?? "no failure")
         let mismatch = if case let .checksumMismatch(v, _, _) = fourth.failure { v } else { 0 }
         lab.expect("the edit is detected by checksum", mismatch, equals: edit)
-        lab.expect("validation failed before anything ran (V\(clean.count + 1) not applied, database unchanged)",
-                   fourth.applied.isEmpty && afterEdit == beforeEdit, expected: "nothing applied, same dump",
-                   observed: "\(fourth.applied.count) applied, dump \(afterEdit == beforeEdit ? "same" : "changed")")
+        lab.expect(
+            "validation failed before anything ran (V\(clean.count + 1) not applied, database unchanged)",
+            fourth.applied.isEmpty && afterEdit == beforeEdit, expected: "nothing applied, same dump",
+            observed: "\(fourth.applied.count) applied, dump \(afterEdit == beforeEdit ? "same" : "changed")")
     }
 }

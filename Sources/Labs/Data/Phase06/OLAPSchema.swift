@@ -18,7 +18,8 @@ struct OLAPSchemaLab: Lab {
 
     static let info = LabInfo(
         id: "olap-schema", title: "A star schema, ROLLUP and CUBE", phase: 6,
-        teaches: "A sales fact table with date, product and store dimensions answers analytical questions with GROUP BY ROLLUP and CUBE; a pre-aggregated summary answers the dashboard much faster.",
+        teaches:
+            "A sales fact table with date, product and store dimensions answers analytical questions with GROUP BY ROLLUP and CUBE; a pre-aggregated summary answers the dashboard much faster.",
         parameters: [facts.parameter, products.parameter, stores.parameter, repeats.parameter],
         needs: [.postgres], source: "Sources/Labs/Data/Phase06/OLAPSchema.swift"
     )
@@ -80,7 +81,8 @@ struct OLAPSchemaLab: Lab {
         let db = try await server.createDatabase("warehouse")
 
         let (_, loadSeconds) = try await Measure.time {
-            try await db.execute("""
+            try await db.execute(
+                """
                 CREATE TABLE dim_date (date_id int PRIMARY KEY, day date NOT NULL, month int NOT NULL, quarter text NOT NULL);
                 CREATE TABLE dim_product (product_id int PRIMARY KEY, category text NOT NULL, price_cents int NOT NULL);
                 CREATE TABLE dim_store (store_id int PRIMARY KEY, region text NOT NULL);
@@ -105,13 +107,16 @@ struct OLAPSchemaLab: Lab {
                 """)
             try await db.execute("VACUUM ANALYZE")
         }
-        lab.step("Built the star", "fact_sales: \(w.facts) rows; dimensions: 365 dates, \(w.products) products in 8 categories, \(w.stores) stores in 4 regions")
+        lab.step(
+            "Built the star", "fact_sales: \(w.facts) rows; dimensions: 365 dates, \(w.products) products in 8 categories, \(w.stores) stores in 4 regions")
         lab.figure("load", loadSeconds, "s")
 
         let (swift, swiftSeconds) = await Measure.time { Self.aggregate(w) }
         lab.figure("Swift aggregation over all facts", swiftSeconds, "s")
 
-        let rollup = try await keyed(db, """
+        let rollup = try await keyed(
+            db,
+            """
             SELECT CASE WHEN GROUPING(s.region) = 1 THEN '(all)' ELSE s.region END,
                    CASE WHEN GROUPING(p.category) = 1 THEN '(all)' ELSE p.category END,
                    sum(f.amount_cents)::bigint
@@ -121,7 +126,9 @@ struct OLAPSchemaLab: Lab {
         lab.step("GROUP BY ROLLUP (region, category)", "\(rollup.count) rows: every (region, category), a subtotal per region, one grand total")
         lab.expect("ROLLUP equals the Swift aggregation (rows with a mismatch)", mismatches(rollup, swift.rollup), equals: 0)
 
-        let cube = try await keyed(db, """
+        let cube = try await keyed(
+            db,
+            """
             SELECT CASE WHEN GROUPING(d.quarter) = 1 THEN '(all)' ELSE d.quarter END,
                    CASE WHEN GROUPING(s.region) = 1 THEN '(all)' ELSE s.region END,
                    sum(f.amount_cents)::bigint
@@ -139,7 +146,8 @@ struct OLAPSchemaLab: Lab {
             GROUP BY s.region, d.month
             """
         let (_, refreshSeconds) = try await Measure.time {
-            try await db.execute("""
+            try await db.execute(
+                """
                 CREATE MATERIALIZED VIEW sales_month_store AS
                     SELECT d.month, f.store_id, sum(f.amount_cents)::bigint AS amount_cents, sum(f.quantity)::bigint AS quantity
                     FROM fact_sales f JOIN dim_date d USING (date_id) GROUP BY d.month, f.store_id;
@@ -151,8 +159,9 @@ struct OLAPSchemaLab: Lab {
             FROM sales_month_store m JOIN dim_store s USING (store_id) GROUP BY s.region, m.month
             """
         let summaryRows = try await db.scalar("SELECT count(*)::int FROM sales_month_store", as: Int.self)
-        lab.step("Built the summary: a materialized view of sales per (month, store)",
-                 "\(summaryRows) rows instead of \(w.facts); REFRESH MATERIALIZED VIEW rebuilds it when facts change")
+        lab.step(
+            "Built the summary: a materialized view of sales per (month, store)",
+            "\(summaryRows) rows instead of \(w.facts); REFRESH MATERIALIZED VIEW rebuilds it when facts change")
         lab.figure("summary build", refreshSeconds, "s")
 
         var factAnswer: [String: Int] = [:], summaryAnswer: [String: Int] = [:]
@@ -163,10 +172,12 @@ struct OLAPSchemaLab: Lab {
             factAnswer = a; summaryAnswer = b
             factTimes.append(t1); summaryTimes.append(t2)
         }
-        lab.expect("the dashboard from the facts equals the Swift aggregation (rows with a mismatch)",
-                   mismatches(factAnswer, swift.dashboard), equals: 0)
-        lab.expect("the summary gives the same dashboard as the facts (rows with a mismatch)",
-                   mismatches(summaryAnswer, factAnswer), equals: 0)
+        lab.expect(
+            "the dashboard from the facts equals the Swift aggregation (rows with a mismatch)",
+            mismatches(factAnswer, swift.dashboard), equals: 0)
+        lab.expect(
+            "the summary gives the same dashboard as the facts (rows with a mismatch)",
+            mismatches(summaryAnswer, factAnswer), equals: 0)
         let (tf, ts) = (Measure.percentile(factTimes, 50), Measure.percentile(summaryTimes, 50))
         lab.step("Timed the dashboard \(repeats)× each way", String(format: "facts %.1f ms, summary %.1f ms (medians)", tf * 1000, ts * 1000))
         lab.figure("dashboard from facts", tf * 1000, "ms")
@@ -185,9 +196,10 @@ struct OLAPSchemaLab: Lab {
             let (ef, es) = (Measure.percentile(factExec, 50), Measure.percentile(summaryExec, 50))
             lab.figure("dashboard executor time, facts (EXPLAIN ANALYZE)", ef, "ms")
             lab.figure("dashboard executor time, summary (EXPLAIN ANALYZE)", es, "ms")
-            lab.expect("the summary answers the dashboard at least 2× faster than the facts (executor medians)", ef >= 2 * es,
-                       expected: "facts ≥ 2 × summary",
-                       observed: String(format: "%.2f ms vs %.2f ms (%.1f×)", ef, es, ef / max(es, 1e-9)))
+            lab.expect(
+                "the summary answers the dashboard at least 2× faster than the facts (executor medians)", ef >= 2 * es,
+                expected: "facts ≥ 2 × summary",
+                observed: String(format: "%.2f ms vs %.2f ms (%.1f×)", ef, es, ef / max(es, 1e-9)))
         } else {
             lab.step("Speed not judged", "The summary (\(summaryRows) rows) is not ten times smaller than the \(w.facts) facts; raise facts to see it pay off.")
         }

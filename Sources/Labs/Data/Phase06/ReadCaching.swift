@@ -99,11 +99,13 @@ struct ReadCachingLab: Lab {
     static let skew = Knob.double("skew", 0...3, default: 1.0, help: "Zipf exponent of popularity: 0 is uniform, higher concentrates reads on fewer books.")
     static let requests = Knob.int("requests", 10...1000000, default: 5000, quick: 1500, help: "Reads in the hit-ratio workload.")
     static let cost = Knob.int("cost", 1...10000000, default: 1000, quick: 500, help: "Rows of artificial work the slow query does per miss.")
-    static let invalidate = Knob.bool("invalidate", default: true, help: "Invalidate a key when it is written; false shows stale reads (the last check then fails).")
+    static let invalidate = Knob.bool(
+        "invalidate", default: true, help: "Invalidate a key when it is written; false shows stale reads (the last check then fails).")
 
     static let info = LabInfo(
         id: "read-caching", title: "A read-through LRU cache with TTL", phase: 6,
-        teaches: "A small LRU cache absorbs most of a skewed read workload (its hit count checked against a simulation), TTL expiry forces reloads, and invalidating on write is what keeps readers from seeing stale data.",
+        teaches:
+            "A small LRU cache absorbs most of a skewed read workload (its hit count checked against a simulation), TTL expiry forces reloads, and invalidating on write is what keeps readers from seeing stale data.",
         parameters: [keys.parameter, capacity.parameter, ttl.parameter, skew.parameter, requests.parameter, cost.parameter, invalidate.parameter],
         source: "Sources/Labs/Data/Phase06/ReadCaching.swift")
 
@@ -117,7 +119,7 @@ struct ReadCachingLab: Lab {
     /// `ReadThroughCache` (an array in recency order, linear scans): what the cache's
     /// counts must agree with.
     static func simulate(requests: [(key: Int, at: Duration)], capacity: Int, ttl: Duration) -> (hits: Int, evicted: [Int]) {
-        var order: [Int] = [] // least recently used first
+        var order: [Int] = []  // least recently used first
         var loadedAt: [Int: Duration] = [:]
         var hits = 0
         var evicted: [Int] = []
@@ -159,11 +161,12 @@ struct ReadCachingLab: Lab {
     }
 
     static func createSchema(_ db: Database, keys: Int) throws {
-        try db.execute(sql: """
-            CREATE TABLE book (id INTEGER PRIMARY KEY, title TEXT NOT NULL, price INTEGER NOT NULL);
-            CREATE TABLE review (id INTEGER PRIMARY KEY, book_id INTEGER NOT NULL REFERENCES book(id), rating INTEGER NOT NULL);
-            CREATE INDEX review_book ON review(book_id);
-            """)
+        try db.execute(
+            sql: """
+                CREATE TABLE book (id INTEGER PRIMARY KEY, title TEXT NOT NULL, price INTEGER NOT NULL);
+                CREATE TABLE review (id INTEGER PRIMARY KEY, book_id INTEGER NOT NULL REFERENCES book(id), rating INTEGER NOT NULL);
+                CREATE INDEX review_book ON review(book_id);
+                """)
         let insertBook = try db.cachedStatement(sql: "INSERT INTO book (id, title, price) VALUES (?, ?, ?)")
         let insertReview = try db.cachedStatement(sql: "INSERT INTO review (book_id, rating) VALUES (?, ?)")
         for id in 1...keys {
@@ -196,8 +199,10 @@ struct ReadCachingLab: Lab {
 
     /// Reads keys through a cache, ticking the clock by `tick` before each read. Returns
     /// the (key, time) sequence for the simulation, and how long hits and misses took.
-    static func replay(_ keys: [Int], cache: ReadThroughCache<Int, BookSummary?>, clock: LabClock, tick: Duration,
-                       dbQueue: DatabaseQueue, cost: Int) throws -> Replay {
+    static func replay(
+        _ keys: [Int], cache: ReadThroughCache<Int, BookSummary?>, clock: LabClock, tick: Duration,
+        dbQueue: DatabaseQueue, cost: Int
+    ) throws -> Replay {
         let start = clock.elapsed
         var replay = Replay()
         try dbQueue.read { db in
@@ -218,8 +223,10 @@ struct ReadCachingLab: Lab {
 
     /// Reads and writes mixed: every tenth operation changes a book's price through the
     /// write path; every read's answer is compared with the database's current value.
-    static func mixed(_ keys: [Int], invalidate: Bool, cache: ReadThroughCache<Int, BookSummary?>, clock: LabClock,
-                      dbQueue: DatabaseQueue, cost: Int) throws -> StaleRun {
+    static func mixed(
+        _ keys: [Int], invalidate: Bool, cache: ReadThroughCache<Int, BookSummary?>, clock: LabClock,
+        dbQueue: DatabaseQueue, cost: Int
+    ) throws -> StaleRun {
         var run = StaleRun()
         for (i, key) in keys.enumerated() {
             clock.advance(by: .milliseconds(100))
@@ -249,7 +256,7 @@ struct ReadCachingLab: Lab {
         let invalidate = lab[Self.invalidate]
         // Expiry is only reproducible on a manual clock; use the lab's when it is one.
         let clock = lab.clock.isManual ? lab.clock : LabClock.manual()
-        let tick = Duration.milliseconds(100) // between requests: 10 reads a second
+        let tick = Duration.milliseconds(100)  // between requests: 10 reads a second
 
         let log = StatementLog()
         let dbQueue = try SQLiteLab.open(in: lab.scratch, name: "cache.sqlite", log: log)
@@ -266,8 +273,10 @@ struct ReadCachingLab: Lab {
         let slowQueries = log.all.filter(Self.isSlowQuery).count
         let model = Self.simulate(requests: replay.timeline, capacity: capacity, ttl: ttl)
         let distinct = Set(workload).count
-        lab.step("Replayed \(requests) reads of \(keys) books (Zipf skew \(skew), \(distinct) distinct) through a \(capacity)-entry cache, TTL \(lab[Self.ttl]) s",
-                 "\(cache.hits) hits, \(cache.misses) misses (\(cache.expirations) of them expired entries), \(cache.evicted.count) evictions; the database ran the slow query \(slowQueries) times.")
+        lab.step(
+            "Replayed \(requests) reads of \(keys) books (Zipf skew \(skew), \(distinct) distinct) through a \(capacity)-entry cache, TTL \(lab[Self.ttl]) s",
+            "\(cache.hits) hits, \(cache.misses) misses (\(cache.expirations) of them expired entries), \(cache.evicted.count) evictions; the database ran the slow query \(slowQueries) times."
+        )
         lab.figure("hit ratio", Double(cache.hits) / Double(max(requests, 1)), "ratio")
         lab.figure("hit ratio, simulated", Double(model.hits) / Double(max(requests, 1)), "ratio")
         lab.figure("slow queries run", Double(slowQueries), "queries")
@@ -278,15 +287,19 @@ struct ReadCachingLab: Lab {
         lab.expect("hits agree with an independent simulation", cache.hits, equals: model.hits)
         lab.expect("every miss (and only a miss) ran the slow query", slowQueries, equals: cache.misses)
         let firstDifference = zip(cache.evicted, model.evicted).enumerated().first { $0.element.0 != $0.element.1 }?.offset
-        lab.check("evictions happen in the simulated LRU order", cache.evicted == model.evicted,
-                  expected: "\(model.evicted.count) evictions, first \(model.evicted.prefix(5))",
-                  observed: cache.evicted == model.evicted ? "the same \(cache.evicted.count) in the same order"
-                      : "\(cache.evicted.count) evictions, first difference at #\(firstDifference ?? min(cache.evicted.count, model.evicted.count))")
+        lab.check(
+            "evictions happen in the simulated LRU order", cache.evicted == model.evicted,
+            expected: "\(model.evicted.count) evictions, first \(model.evicted.prefix(5))",
+            observed: cache.evicted == model.evicted
+                ? "the same \(cache.evicted.count) in the same order"
+                : "\(cache.evicted.count) evictions, first difference at #\(firstDifference ?? min(cache.evicted.count, model.evicted.count))")
 
         // 2. Eviction order, step by step.
         let small = ReadThroughCache<Int, BookSummary?>(capacity: 3, ttl: ttl, clock: clock)
         _ = try Self.replay([1, 2, 3, 1, 4, 3, 5], cache: small, clock: clock, tick: .zero, dbQueue: dbQueue, cost: 1)
-        lab.step("A 3-entry cache reads 1, 2, 3, 1, 4, 3, 5", "Evicted \(small.evicted); left, newest first: \(small.keysByRecency). FIFO would have evicted 1 then 2.")
+        lab.step(
+            "A 3-entry cache reads 1, 2, 3, 1, 4, 3, 5",
+            "Evicted \(small.evicted); left, newest first: \(small.keysByRecency). FIFO would have evicted 1 then 2.")
         lab.expect("the least recently used entry is evicted (2, then 1)", small.evicted, equals: [2, 1])
 
         // 3. TTL expiry forces a reload.
@@ -302,8 +315,9 @@ struct ReadCachingLab: Lab {
         clock.advance(by: ttl / 2)
         let afterExpiry = try loads(1)
         lab.step("Read book 1, then again after ttl/2 and after ttl", "Slow queries: \(first), \(beforeExpiry), \(afterExpiry).")
-        lab.expect("within the TTL a read is served from memory, after it the entry reloads",
-                   [first, beforeExpiry, afterExpiry], equals: [1, 0, 1])
+        lab.expect(
+            "within the TTL a read is served from memory, after it the entry reloads",
+            [first, beforeExpiry, afterExpiry], equals: [1, 0, 1])
 
         // 4. Writes: invalidate, or read stale data.
         let mixedKeys = (0..<min(max(requests / 2, 20), 2000)).map { _ in zipf.draw(using: &rng) }
@@ -311,8 +325,10 @@ struct ReadCachingLab: Lab {
         let without = try Self.mixed(mixedKeys, invalidate: false, cache: unsafeCache, clock: clock, dbQueue: dbQueue, cost: 1)
         let safeCache = ReadThroughCache<Int, BookSummary?>(capacity: capacity, ttl: ttl, clock: clock)
         let with = try Self.mixed(mixedKeys, invalidate: invalidate, cache: safeCache, clock: clock, dbQueue: dbQueue, cost: 1)
-        lab.step("Mixed \(with.reads) reads with \(with.writes) price updates, each read compared with the database",
-                 "Without invalidation \(without.stale) reads were stale (served until their TTL ran out); with invalidation\(invalidate ? "" : " (switched off by invalidate=false)") \(with.stale).")
+        lab.step(
+            "Mixed \(with.reads) reads with \(with.writes) price updates, each read compared with the database",
+            "Without invalidation \(without.stale) reads were stale (served until their TTL ran out); with invalidation\(invalidate ? "" : " (switched off by invalidate=false)") \(with.stale)."
+        )
         lab.figure("stale reads without invalidation", Double(without.stale), "reads")
         // The contrast's bad side, asserted on its own: a cached book, its price changed
         // underneath without invalidation, read again at once (no time passes, so no TTL
@@ -322,13 +338,16 @@ struct ReadCachingLab: Lab {
         try await dbQueue.write { try $0.execute(sql: "UPDATE book SET price = price + 1 WHERE id = 1") }
         let cachedAfter = try probe.get(1) { id in try dbQueue.read { try Self.slowLoad($0, id: id, cost: 1) } }
         let inDatabase = try await dbQueue.read { try Self.slowLoad($0, id: 1, cost: 1) }
-        lab.check("without invalidation, a write leaves the cached value stale", cachedAfter == cachedBefore && cachedAfter != inDatabase,
-                  expected: "the cache still answers price \(cachedBefore?.price ?? 0) after the database moved to \(inDatabase?.price ?? 0)",
-                  observed: cachedAfter == cachedBefore ? "the cache answered \(cachedAfter?.price ?? 0): stale, as expected"
-                      : "the cache answered \(cachedAfter?.price ?? 0), fresh (something reloaded it)")
+        lab.check(
+            "without invalidation, a write leaves the cached value stale", cachedAfter == cachedBefore && cachedAfter != inDatabase,
+            expected: "the cache still answers price \(cachedBefore?.price ?? 0) after the database moved to \(inDatabase?.price ?? 0)",
+            observed: cachedAfter == cachedBefore
+                ? "the cache answered \(cachedAfter?.price ?? 0): stale, as expected"
+                : "the cache answered \(cachedAfter?.price ?? 0), fresh (something reloaded it)")
         if without.stale == 0 {
-            lab.step("Not observed in the mixed workload: no stale read without invalidation",
-                     "With TTL \(lab[Self.ttl]) s and reads 0.1 s apart, every written book had expired or been evicted before it was read again.")
+            lab.step(
+                "Not observed in the mixed workload: no stale read without invalidation",
+                "With TTL \(lab[Self.ttl]) s and reads 0.1 s apart, every written book had expired or been evicted before it was read again.")
         }
         lab.figure("stale reads with invalidation on write", Double(with.stale), "reads")
         lab.expect("invalidation on write leaves no stale read", with.stale, equals: 0)

@@ -17,12 +17,14 @@ struct BackgroundJobsLab: Lab {
     static let delayMs = Knob.int("delay-ms", 0...60_000, default: 1500, quick: 300, help: "how far in the future the delayed jobs are due")
     static let workers = Knob.int("workers", 1...32, default: 4, help: "concurrent workers, one connection each")
     static let jobMs = Knob.int("job-ms", 0...10_000, default: 10, quick: 3, help: "time each job takes")
-    static let locking = Knob.choice("locking", ["skip-locked", "for-update", "none"], default: "skip-locked",
-                                     help: "how a worker claims a job (none: watch jobs run twice)")
+    static let locking = Knob.choice(
+        "locking", ["skip-locked", "for-update", "none"], default: "skip-locked",
+        help: "how a worker claims a job (none: watch jobs run twice)")
 
     static let info = LabInfo(
         id: "background-jobs", title: "A job queue on PostgreSQL", phase: 8,
-        teaches: "Workers claim jobs with SELECT … FOR UPDATE SKIP LOCKED so no job runs twice, delayed jobs wait for their time, and a graceful shutdown lets in-flight jobs finish before the workers stop.",
+        teaches:
+            "Workers claim jobs with SELECT … FOR UPDATE SKIP LOCKED so no job runs twice, delayed jobs wait for their time, and a graceful shutdown lets in-flight jobs finish before the workers stop.",
         parameters: [jobs.parameter, delayed.parameter, delayMs.parameter, workers.parameter, jobMs.parameter, locking.parameter],
         needs: [.postgres], source: "Sources/Labs/Data/Phase08/BackgroundJobs.swift"
     )
@@ -54,7 +56,8 @@ struct BackgroundJobsLab: Lab {
         let lock = ["skip-locked": " FOR UPDATE SKIP LOCKED", "for-update": " FOR UPDATE"][locking] ?? ""
         let server = try await ThrowawayPostgres.start(for: lab)
         let db = try await server.createDatabase("queue")
-        try await db.execute("""
+        try await db.execute(
+            """
             CREATE TABLE jobs (
                 id serial PRIMARY KEY, payload int NOT NULL, run_at timestamptz NOT NULL DEFAULT now(),
                 status text NOT NULL DEFAULT 'queued', finished_at timestamptz);
@@ -66,8 +69,9 @@ struct BackgroundJobsLab: Lab {
                 SELECT \(jobs) + i, now() + \(delayMs) * interval '1 millisecond' FROM generate_series(1, \(delayed)) AS i;
             """)
         let total = jobs + delayed
-        lab.step("Enqueued \(jobs) jobs ready now and \(delayed) due in \(delayMs) ms",
-                 "a job's work squares its payload; its run is logged in job_runs together with the 'done' mark")
+        lab.step(
+            "Enqueued \(jobs) jobs ready now and \(delayed) due in \(delayMs) ms",
+            "a job's work squares its payload; its run is logged in job_runs together with the 'done' mark")
 
         let claim = """
             SELECT id, payload, clock_timestamp() FROM jobs
@@ -83,25 +87,34 @@ struct BackgroundJobsLab: Lab {
         try await Self.work(sessions, first, settings)
         let shutdown = first.state.withLock { $0 }
         let inFlight = shutdown.atShutdown ?? []
-        let afterShutdown = try await db.query("""
+        let afterShutdown = try await db.query(
+            """
             SELECT (SELECT count(*) FROM jobs WHERE status = 'done')::int,
                    (SELECT count(*) FROM jobs WHERE status = 'queued')::int,
                    (SELECT count(*) FROM job_runs)::int
             """)[0].decode((Int, Int, Int).self)
-        let inFlightDone = inFlight.isEmpty ? 0 : try await db.scalar(
-            "SELECT count(*)::int FROM jobs WHERE status = 'done' AND id = ANY(\(Array(inFlight)))", as: Int.self)
-        lab.step("Shut down gracefully after \(shutdown.claims) claims",
-                 "\(inFlight.count) job(s) were in flight when shutdown began; workers stopped claiming, finished them and exited. Done \(afterShutdown.0), still queued \(afterShutdown.1).")
-        lab.expect("shutdown found jobs in flight and let every one of them finish", inFlight.count >= 1 && inFlightDone == inFlight.count,
-                   expected: "≥ 1 in flight, all done", observed: "\(inFlight.count) in flight, \(inFlightDone) done")
-        lab.expect("after shutdown every claimed job is done and the rest are untouched (done + queued, runs)",
-                   [afterShutdown.0 + afterShutdown.1, afterShutdown.2], equals: [total, afterShutdown.0])
+        let inFlightDone =
+            inFlight.isEmpty
+            ? 0
+            : try await db.scalar(
+                "SELECT count(*)::int FROM jobs WHERE status = 'done' AND id = ANY(\(Array(inFlight)))", as: Int.self)
+        lab.step(
+            "Shut down gracefully after \(shutdown.claims) claims",
+            "\(inFlight.count) job(s) were in flight when shutdown began; workers stopped claiming, finished them and exited. Done \(afterShutdown.0), still queued \(afterShutdown.1)."
+        )
+        lab.expect(
+            "shutdown found jobs in flight and let every one of them finish", inFlight.count >= 1 && inFlightDone == inFlight.count,
+            expected: "≥ 1 in flight, all done", observed: "\(inFlight.count) in flight, \(inFlightDone) done")
+        lab.expect(
+            "after shutdown every claimed job is done and the rest are untouched (done + queued, runs)",
+            [afterShutdown.0 + afterShutdown.1, afterShutdown.2], equals: [total, afterShutdown.0])
 
         // Phase 2: start again and drain everything, delayed jobs included.
         let (_, seconds) = try await Measure.time { try await Self.work(sessions, Control(shutdownAfter: nil), settings) }
         lab.step("Restarted the workers and drained the queue", "\(workers) workers, claiming with\(lock.isEmpty ? " no lock" : lock)")
 
-        let runs = try await db.query("""
+        let runs = try await db.query(
+            """
             SELECT count(*)::int, count(DISTINCT job_id)::int, coalesce(sum(result), 0)::bigint FROM job_runs
             """)[0].decode((Int, Int, Int).self)
         let twice = try await db.scalar("SELECT count(*)::int FROM (SELECT job_id FROM job_runs GROUP BY job_id HAVING count(*) > 1) t", as: Int.self)
@@ -109,15 +122,19 @@ struct BackgroundJobsLab: Lab {
         lab.expect("every job ran exactly once (runs, distinct jobs, jobs run twice)", [runs.0, runs.1, twice], equals: [total, total, 0])
         lab.expect("the results add up to Σ payload² computed in Swift", runs.2, equals: expectedSum)
 
-        let early = try await db.scalar("""
+        let early = try await db.scalar(
+            """
             SELECT count(*)::int FROM job_runs r JOIN jobs j ON j.id = r.job_id WHERE r.started_at < j.run_at
             """, as: Int.self)
-        let delayedRuns = try await db.query("""
+        let delayedRuns = try await db.query(
+            """
             SELECT count(*)::int, coalesce(min(extract(epoch FROM r.started_at - j.run_at) * 1000), 0)::float8,
                    coalesce(avg(extract(epoch FROM r.started_at - j.run_at) * 1000), 0)::float8
             FROM job_runs r JOIN jobs j ON j.id = r.job_id WHERE j.payload > \(jobs)
             """)[0].decode((Int, Double, Double).self)
-        lab.step("Delayed jobs", String(format: "%d ran; the earliest started %.1f ms after its due time, on average %.1f ms after", delayedRuns.0, delayedRuns.1, delayedRuns.2))
+        lab.step(
+            "Delayed jobs",
+            String(format: "%d ran; the earliest started %.1f ms after its due time, on average %.1f ms after", delayedRuns.0, delayedRuns.1, delayedRuns.2))
         lab.expect("no job started before its run_at, and every delayed job ran", [early, delayedRuns.0], equals: [0, delayed])
         lab.figure("throughput while draining", Double(total - afterShutdown.0) / max(seconds, 1e-9), "jobs/s")
         lab.figure("delayed job lateness (average)", delayedRuns.2, "ms")
@@ -161,7 +178,8 @@ struct BackgroundJobsLab: Lab {
             // The work itself; a graceful shutdown lets it finish.
             if settings.jobMillis > 0 { try await Task.sleep(for: .milliseconds(settings.jobMillis)) }
             let result = payload * payload
-            try await db.query("""
+            try await db.query(
+                """
                 INSERT INTO job_runs VALUES (\(id), \(n), \(started), clock_timestamp(), \(result))
                 """)
             try await db.query("UPDATE jobs SET status = 'done', finished_at = clock_timestamp() WHERE id = \(id)")

@@ -24,10 +24,18 @@ enum AccountEvent: Equatable, Sendable {
     case withdrawn(Int)
 
     var type: String {
-        switch self { case .opened: "opened"; case .deposited: "deposited"; case .withdrawn: "withdrawn" }
+        switch self {
+        case .opened: "opened";
+        case .deposited: "deposited";
+        case .withdrawn: "withdrawn"
+        }
     }
     var amount: Int {
-        switch self { case .opened: 0; case let .deposited(a): a; case let .withdrawn(a): a }
+        switch self {
+        case .opened: 0;
+        case let .deposited(a): a;
+        case let .withdrawn(a): a
+        }
     }
     init?(type: String, amount: Int) {
         switch type {
@@ -102,17 +110,18 @@ final class EventStore: Sendable {
     }
 
     static func createSchema(_ db: Database) throws {
-        try db.execute(sql: """
-            CREATE TABLE event (
-                seq INTEGER PRIMARY KEY AUTOINCREMENT,
-                stream TEXT NOT NULL, version INTEGER NOT NULL,
-                type TEXT NOT NULL, amount INTEGER NOT NULL,
-                UNIQUE (stream, version));
-            CREATE TABLE account_view (
-                stream TEXT PRIMARY KEY, balance INTEGER NOT NULL, version INTEGER NOT NULL,
-                deposits INTEGER NOT NULL, withdrawals INTEGER NOT NULL);
-            CREATE TABLE projection_checkpoint (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);
-            """)
+        try db.execute(
+            sql: """
+                CREATE TABLE event (
+                    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                    stream TEXT NOT NULL, version INTEGER NOT NULL,
+                    type TEXT NOT NULL, amount INTEGER NOT NULL,
+                    UNIQUE (stream, version));
+                CREATE TABLE account_view (
+                    stream TEXT PRIMARY KEY, balance INTEGER NOT NULL, version INTEGER NOT NULL,
+                    deposits INTEGER NOT NULL, withdrawals INTEGER NOT NULL);
+                CREATE TABLE projection_checkpoint (name TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+                """)
     }
 
     static func events(_ db: Database, stream: String) throws -> [AccountEvent] {
@@ -135,8 +144,9 @@ final class EventStore: Sendable {
                 }
                 let base = checksVersion ? expectedVersion : actual
                 for (i, e) in events.enumerated() {
-                    try db.execute(sql: "INSERT INTO event (stream, version, type, amount) VALUES (?, ?, ?, ?)",
-                                   arguments: [stream, base + i + 1, e.type, e.amount])
+                    try db.execute(
+                        sql: "INSERT INTO event (stream, version, type, amount) VALUES (?, ?, ?, ?)",
+                        arguments: [stream, base + i + 1, e.type, e.amount])
                 }
                 return .commit
             }
@@ -172,11 +182,13 @@ final class EventStore: Sendable {
             case "opened":
                 try db.execute(sql: "INSERT INTO account_view VALUES (?, 0, ?, 0, 0)", arguments: [stream, version])
             case "deposited":
-                try db.execute(sql: "UPDATE account_view SET balance = balance + ?, version = ?, deposits = deposits + 1 WHERE stream = ?",
-                               arguments: [amount, version, stream])
+                try db.execute(
+                    sql: "UPDATE account_view SET balance = balance + ?, version = ?, deposits = deposits + 1 WHERE stream = ?",
+                    arguments: [amount, version, stream])
             case "withdrawn":
-                try db.execute(sql: "UPDATE account_view SET balance = balance - ?, version = ?, withdrawals = withdrawals + 1 WHERE stream = ?",
-                               arguments: [amount, version, stream])
+                try db.execute(
+                    sql: "UPDATE account_view SET balance = balance - ?, version = ?, withdrawals = withdrawals + 1 WHERE stream = ?",
+                    arguments: [amount, version, stream])
             default:
                 throw LabError("unknown event type \(type)")
             }
@@ -191,7 +203,8 @@ final class EventStore: Sendable {
     static func readModel(_ db: Database) throws -> [String: AccountState] {
         var result: [String: AccountState] = [:]
         for r in try Row.fetchAll(db, sql: "SELECT * FROM account_view") {
-            result[r["stream"]] = AccountState(isOpen: true, balance: r["balance"], version: r["version"], deposits: r["deposits"], withdrawals: r["withdrawals"])
+            result[r["stream"]] = AccountState(
+                isOpen: true, balance: r["balance"], version: r["version"], deposits: r["deposits"], withdrawals: r["withdrawals"])
         }
         return result
     }
@@ -210,11 +223,13 @@ struct EventSourcingLab: Lab {
     static let accounts = Knob.int("accounts", 1...1000, default: 5, quick: 3, help: "Accounts (event streams); fewer accounts, more conflicts.")
     static let commands = Knob.int("commands", 1...100000, default: 800, quick: 120, help: "Deposit and withdraw commands, shared among the writers.")
     static let writers = Knob.int("writers", 1...16, default: 4, quick: 3, help: "Concurrent writers, each with its own connection.")
-    static let optimisticConcurrency = Knob.bool("optimistic-concurrency", default: true, help: "Compare the expected version on append; false lets stale appends through (the checks then fail).")
+    static let optimisticConcurrency = Knob.bool(
+        "optimistic-concurrency", default: true, help: "Compare the expected version on append; false lets stale appends through (the checks then fail).")
 
     static let info = LabInfo(
         id: "event-sourcing", title: "An event-sourced account with a CQRS read model", phase: 10,
-        teaches: "State is a fold over an append-only stream; appends carry the version they were decided on, so a concurrent append with a stale version is refused and retried, and a projected read model always equals a replay from scratch.",
+        teaches:
+            "State is a fold over an append-only stream; appends carry the version they were decided on, so a concurrent append with a stale version is refused and retried, and a projected read model always equals a replay from scratch.",
         parameters: [accounts.parameter, commands.parameter, writers.parameter, optimisticConcurrency.parameter],
         source: "Sources/Labs/Data/Phase10/EventSourcing.swift")
 
@@ -229,7 +244,8 @@ struct EventSourcingLab: Lab {
         var tally = Tally()
         for _ in 0..<commands {
             let stream = accounts[Int.random(in: 0..<accounts.count, using: &rng)]
-            let command: AccountCommand = Bool.random(using: &rng)
+            let command: AccountCommand =
+                Bool.random(using: &rng)
                 ? .deposit(Int.random(in: 1...100, using: &rng)) : .withdraw(Int.random(in: 1...150, using: &rng))
             switch try await store.handle(command, on: stream, conflicts: &tally.conflicts) {
             case .accepted(.deposited(let a)): tally.accepted += 1; tally.net[stream, default: 0] += a
@@ -274,8 +290,10 @@ struct EventSourcingLab: Lab {
         var net: [String: Int] = [:]
         for t in tallies { for (k, v) in t.net { net[k, default: 0] += v } }
         let eventCount = try await main.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM event") } ?? 0
-        lab.step("\(stores.count) writers sent \(perWriter * stores.count) deposit/withdraw commands to \(accountCount) accounts",
-                 "\(accepted) accepted, \(refused) refused for insufficient funds; \(conflicts) appends hit a stale version and were retried. \(eventCount) events stored.")
+        lab.step(
+            "\(stores.count) writers sent \(perWriter * stores.count) deposit/withdraw commands to \(accountCount) accounts",
+            "\(accepted) accepted, \(refused) refused for insufficient funds; \(conflicts) appends hit a stale version and were retried. \(eventCount) events stored."
+        )
         lab.figure("commands accepted", Double(accepted), "commands")
         lab.figure("optimistic-concurrency conflicts retried", Double(conflicts), "conflicts")
         lab.figure("command throughput", Double(perWriter * stores.count) / max(seconds, 1e-9), "commands/s")
@@ -284,13 +302,18 @@ struct EventSourcingLab: Lab {
         let (projected, projectSeconds) = try await Measure.time { try await main.write(EventStore.project) }
         let again = try await main.write(EventStore.project)
         let (view, rebuilt) = try await main.read { db in (try EventStore.readModel(db), try EventStore.rebuilt(db)) }
-        lab.step("Projected the event log into account_view", "\(projected) events applied in \(String(format: "%.1f", projectSeconds * 1000)) ms; a second run applied \(again).")
-        lab.expect("state rebuilt from events equals the read model, for every account", rebuilt == view && view.count == accountCount,
-                   expected: "\(accountCount) identical accounts", observed: rebuilt == view ? "\(view.count) identical accounts" : "differs: \(rebuilt.filter { view[$0.key] != $0.value }.keys.sorted().prefix(3))")
+        lab.step(
+            "Projected the event log into account_view",
+            "\(projected) events applied in \(String(format: "%.1f", projectSeconds * 1000)) ms; a second run applied \(again).")
+        lab.expect(
+            "state rebuilt from events equals the read model, for every account", rebuilt == view && view.count == accountCount,
+            expected: "\(accountCount) identical accounts",
+            observed: rebuilt == view ? "\(view.count) identical accounts" : "differs: \(rebuilt.filter { view[$0.key] != $0.value }.keys.sorted().prefix(3))")
         let balances = accounts.map { rebuilt[$0]?.balance ?? -1 }
         lab.expect("no lost update: every balance equals what the writers saw accepted", balances, equals: accounts.map { net[$0] ?? 0 })
         let versionsOK = try await main.read { db in
-            try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT stream FROM event GROUP BY stream HAVING count(*) <> max(version) OR min(version) <> 1)") ?? -1
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT stream FROM event GROUP BY stream HAVING count(*) <> max(version) OR min(version) <> 1)")
+                ?? -1
         }
         lab.expect("each stream's versions run 1, 2, 3… without gaps or duplicates", versionsOK, equals: 0)
         // Fold each stream step by step and look at every intermediate balance.
@@ -317,7 +340,9 @@ struct EventSourcingLab: Lab {
             staleOutcome = "refused: \(c)"
         }
         let afterStale = try await stores[0].load(target)
-        lab.step("Sessions A and B both loaded \(target) at version \(sessionA.version); A appended a deposit, then B a withdrawal", "B's append was \(staleOutcome).")
+        lab.step(
+            "Sessions A and B both loaded \(target) at version \(sessionA.version); A appended a deposit, then B a withdrawal",
+            "B's append was \(staleOutcome).")
         lab.expect("an append with a stale expected version is refused", staleOutcome.hasPrefix("refused"), expected: "refused", observed: staleOutcome)
         lab.expect("only the fresh append landed", afterStale.version, equals: sessionA.version + 1)
         var duplicateVersion = "inserted"
@@ -342,7 +367,8 @@ struct EventSourcingLab: Lab {
         let after = try await main.read(EventStore.readModel)
         lab.step("Dropped the read model and replayed all \(replayed) events", "Took \(String(format: "%.1f", replaySeconds * 1000)) ms.")
         lab.figure("replay time", replaySeconds * 1000, "ms")
-        lab.expect("replay from scratch gives the same read model", after == before && !after.isEmpty,
-                   expected: "\(before.count) identical accounts", observed: after == before ? "\(after.count) identical accounts" : "different")
+        lab.expect(
+            "replay from scratch gives the same read model", after == before && !after.isEmpty,
+            expected: "\(before.count) identical accounts", observed: after == before ? "\(after.count) identical accounts" : "different")
     }
 }

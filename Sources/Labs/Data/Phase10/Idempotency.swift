@@ -13,10 +13,10 @@
 // The lab also runs the naive version — look-up and act in separate transactions — with
 // every duplicate checking before any acts, and counts the double charges.
 import Foundation
-import Synchronization
 import GRDB
 import LabCatalog
 import LabKit
+import Synchronization
 
 struct ChargeRequest: Codable, Equatable, Sendable {
     var account: String
@@ -55,14 +55,15 @@ final class ChargeService: Sendable {
     }
 
     static func createSchema(_ db: Database) throws {
-        try db.execute(sql: """
-            CREATE TABLE charge (
-                id INTEGER PRIMARY KEY, idempotency_key TEXT, account TEXT NOT NULL,
-                amount_cents INTEGER NOT NULL, receipt TEXT NOT NULL);
-            CREATE TABLE idempotency_key (
-                key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, status INTEGER NOT NULL, body TEXT NOT NULL);
-            CREATE TABLE naive_key (key TEXT, status INTEGER NOT NULL, body TEXT NOT NULL);
-            """)
+        try db.execute(
+            sql: """
+                CREATE TABLE charge (
+                    id INTEGER PRIMARY KEY, idempotency_key TEXT, account TEXT NOT NULL,
+                    amount_cents INTEGER NOT NULL, receipt TEXT NOT NULL);
+                CREATE TABLE idempotency_key (
+                    key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, status INTEGER NOT NULL, body TEXT NOT NULL);
+                CREATE TABLE naive_key (key TEXT, status INTEGER NOT NULL, body TEXT NOT NULL);
+                """)
     }
 
     /// `POST /charges` with an `Idempotency-Key`.
@@ -73,15 +74,17 @@ final class ChargeService: Sendable {
             try db.inTransaction(.immediate) {
                 if honoursKeys, let row = try Row.fetchOne(db, sql: "SELECT fingerprint, status, body FROM idempotency_key WHERE key = ?", arguments: [key]) {
                     let fingerprint: String = row["fingerprint"]
-                    reply = fingerprint == request.fingerprint
+                    reply =
+                        fingerprint == request.fingerprint
                         ? Reply(status: row["status"], body: row["body"], replayed: true)
                         : Reply(status: 422, body: #"{"error":"this Idempotency-Key was used with a different request"}"#, replayed: false)
                     return .commit
                 }
                 let body = try Self.charge(db, key: key, request)
                 if honoursKeys {
-                    try db.execute(sql: "INSERT INTO idempotency_key (key, fingerprint, status, body) VALUES (?, ?, 201, ?)",
-                                   arguments: [key, request.fingerprint, body])
+                    try db.execute(
+                        sql: "INSERT INTO idempotency_key (key, fingerprint, status, body) VALUES (?, ?, 201, ?)",
+                        arguments: [key, request.fingerprint, body])
                 }
                 reply = Reply(status: 201, body: body, replayed: false)
                 return .commit
@@ -94,8 +97,9 @@ final class ChargeService: Sendable {
     /// The side effect: a charge row, and the response describing it.
     static func charge(_ db: Database, key: String, _ request: ChargeRequest) throws -> String {
         let receipt = UUID().uuidString
-        try db.execute(sql: "INSERT INTO charge (idempotency_key, account, amount_cents, receipt) VALUES (?, ?, ?, ?)",
-                       arguments: [key, request.account, request.amountCents, receipt])
+        try db.execute(
+            sql: "INSERT INTO charge (idempotency_key, account, amount_cents, receipt) VALUES (?, ?, ?, ?)",
+            arguments: [key, request.account, request.amountCents, receipt])
         let response = ChargeResponse(chargeID: db.lastInsertedRowID, account: request.account, amountCents: request.amountCents, receipt: receipt)
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
@@ -138,7 +142,8 @@ struct IdempotencyLab: Lab {
 
     static let info = LabInfo(
         id: "idempotency", title: "Idempotency keys under retries and races", phase: 10,
-        teaches: "Storing the key, a request fingerprint and the response in the same transaction as the side effect gives exactly one charge per key under retries and concurrent duplicates, replays the same response, and refuses a reused key with a different payload; check-then-act in separate transactions double-charges.",
+        teaches:
+            "Storing the key, a request fingerprint and the response in the same transaction as the side effect gives exactly one charge per key under retries and concurrent duplicates, replays the same response, and refuses a reused key with a different payload; check-then-act in separate transactions double-charges.",
         parameters: [keys.parameter, duplicates.parameter, retries.parameter, instances.parameter, honourKeys.parameter],
         source: "Sources/Labs/Data/Phase10/Idempotency.swift")
 
@@ -169,9 +174,10 @@ struct IdempotencyLab: Lab {
             if bodies.count == 1 { a.keysWithOneDistinctBody += 1 }
             // The replayed body describes the row really written.
             if let body = bodies.first, bodies.count == 1,
-               let response = try? JSONDecoder().decode(ChargeResponse.self, from: Data(body.utf8)),
-               let receipt = try String.fetchOne(db, sql: "SELECT receipt FROM charge WHERE id = ?", arguments: [response.chargeID]),
-               receipt == response.receipt {
+                let response = try? JSONDecoder().decode(ChargeResponse.self, from: Data(body.utf8)),
+                let receipt = try String.fetchOne(db, sql: "SELECT receipt FROM charge WHERE id = ?", arguments: [response.chargeID]),
+                receipt == response.receipt
+            {
                 a.bodiesMatchingTheirCharge += 1
             }
         }
@@ -191,7 +197,8 @@ struct IdempotencyLab: Lab {
         try await first.write(ChargeService.createSchema)
         var instances = [ChargeService(dbQueue: first, honoursKeys: honoursKeys)]
         for _ in 1..<instanceCount {
-            instances.append(ChargeService(dbQueue: try SQLiteLab.open(in: lab.scratch, name: "payments.sqlite", wal: true, busyTimeout: 30), honoursKeys: honoursKeys))
+            instances.append(
+                ChargeService(dbQueue: try SQLiteLab.open(in: lab.scratch, name: "payments.sqlite", wal: true, busyTimeout: 30), honoursKeys: honoursKeys))
         }
         let services = instances
         func request(_ k: Int) -> ChargeRequest { ChargeRequest(account: "acct-\(k % 5)", amountCents: 100 * (k + 1)) }
@@ -222,17 +229,20 @@ struct IdempotencyLab: Lab {
         }
         sent += raced
         let a = try await first.read { [sent] db in try Self.audit(sent, db) }
-        lab.step("Sent \(retryKeys) keys with \(retries) retries each, and \(raceKeys) keys as \(duplicates) concurrent duplicates over \(services.count) instances",
-                 "\(sent.count) requests: \(a.created) created a charge, \(a.replayed) were replayed; the charge table has \(a.charges) rows for \(a.keys) keys.")
+        lab.step(
+            "Sent \(retryKeys) keys with \(retries) retries each, and \(raceKeys) keys as \(duplicates) concurrent duplicates over \(services.count) instances",
+            "\(sent.count) requests: \(a.created) created a charge, \(a.replayed) were replayed; the charge table has \(a.charges) rows for \(a.keys) keys.")
         lab.figure("requests sent", Double(sent.count), "requests")
         lab.figure("side effects (charge rows)", Double(a.charges), "rows")
         lab.figure("responses replayed", Double(a.replayed), "responses")
         lab.figure("race phase time", raceSeconds * 1000, "ms")
-        lab.expect("exactly one charge per key, under retries and races", "\(a.keysWithOneCharge) of \(a.keys) keys, \(a.charges) charges",
-                   equals: "\(a.keys) of \(a.keys) keys, \(a.keys) charges")
+        lab.expect(
+            "exactly one charge per key, under retries and races", "\(a.keysWithOneCharge) of \(a.keys) keys, \(a.charges) charges",
+            equals: "\(a.keys) of \(a.keys) keys, \(a.keys) charges")
         lab.expect("every duplicate got the same response, byte for byte", a.keysWithOneDistinctBody, equals: a.keys)
-        lab.expect("one request per key created, every other one replayed", "\(a.created) created, \(a.replayed) replayed",
-                   equals: "\(a.keys) created, \(sent.count - a.keys) replayed")
+        lab.expect(
+            "one request per key created, every other one replayed", "\(a.created) created, \(a.replayed) replayed",
+            equals: "\(a.keys) created, \(sent.count - a.keys) replayed")
         lab.expect("each replayed response describes the charge row really written", a.bodiesMatchingTheirCharge, equals: a.keys)
 
         // 3. The same key with a different payload.
@@ -242,8 +252,9 @@ struct IdempotencyLab: Lab {
         let misuse = try await services[0].post(key: "race-0", changed)
         let chargesAfter = try await first.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM charge") } ?? 0
         lab.step("Reused key race-0 with amount \(changed.amountCents)", "Status \(misuse.status): \(misuse.body)")
-        lab.expect("a different payload under a used key is refused (422) and charges nothing",
-                   "\(misuse.status), \(chargesAfter - chargesBefore) new charges", equals: "422, 0 new charges")
+        lab.expect(
+            "a different payload under a used key is refused (422) and charges nothing",
+            "\(misuse.status), \(chargesAfter - chargesBefore) new charges", equals: "422, 0 new charges")
 
         // 4. The naive check-then-act. Each duplicate runs the whole naive handler; its gap
         // between look-up and charge lasts until every duplicate has done its look-up (or
@@ -270,9 +281,11 @@ struct IdempotencyLab: Lab {
         }
         let looked = missed.value
         lab.figure("naive duplicates answered 201 (created)", Double(replies.filter { !$0.replayed }.count), "responses")
-        let naiveCharges = try await first.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM charge WHERE idempotency_key = ?", arguments: ["naive:" + naiveKey]) } ?? 0
-        lab.step("Naive version: \(duplicates) duplicates each looked the key up (separate transaction), then acted",
-                 "\(looked) of \(duplicates) saw no key before any had charged, and the customer was charged \(naiveCharges) times.")
+        let naiveCharges =
+            try await first.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM charge WHERE idempotency_key = ?", arguments: ["naive:" + naiveKey]) } ?? 0
+        lab.step(
+            "Naive version: \(duplicates) duplicates each looked the key up (separate transaction), then acted",
+            "\(looked) of \(duplicates) saw no key before any had charged, and the customer was charged \(naiveCharges) times.")
         lab.figure("charges from the naive check-then-act", Double(naiveCharges), "rows")
         lab.expect("check-then-act in separate transactions charges once per duplicate", naiveCharges, equals: duplicates)
     }

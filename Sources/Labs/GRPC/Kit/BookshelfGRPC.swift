@@ -72,7 +72,9 @@ final class BookshelfGRPCService: BookshelfRPC.SimpleServiceProtocol {
     func addAuthor(request: Bookshelf_V1_AddAuthorRequest, context: ServerContext) async throws -> Bookshelf_V1_Author {
         count("AddAuthor")
         return state.withLock { s in
-            let author = Bookshelf_V1_Author.with { $0.id = s.nextAuthor; $0.name = request.name }
+            let author = Bookshelf_V1_Author.with {
+                $0.id = s.nextAuthor; $0.name = request.name
+            }
             s.nextAuthor += 1
             s.authors[author.id] = author
             return author
@@ -168,8 +170,10 @@ final class BookshelfGRPCService: BookshelfRPC.SimpleServiceProtocol {
         }
     }
 
-    func chat(request: RPCAsyncSequence<Bookshelf_V1_ChatMessage, any Error>, response: RPCWriter<Bookshelf_V1_ChatMessage>,
-              context: ServerContext) async throws {
+    func chat(
+        request: RPCAsyncSequence<Bookshelf_V1_ChatMessage, any Error>, response: RPCWriter<Bookshelf_V1_ChatMessage>,
+        context: ServerContext
+    ) async throws {
         count("Chat")
         var sequence: Int64 = 0
         var held: [Bookshelf_V1_ChatMessage] = []
@@ -190,8 +194,10 @@ struct GRPCReference: Sendable {
     let port: Int
     let service: BookshelfGRPCService
 
-    static func start(_ lab: LabContext, service: BookshelfGRPCService,
-                      security: HTTP2ServerTransport.Posix.TransportSecurity = .plaintext) async throws -> GRPCReference {
+    static func start(
+        _ lab: LabContext, service: BookshelfGRPCService,
+        security: HTTP2ServerTransport.Posix.TransportSecurity = .plaintext
+    ) async throws -> GRPCReference {
         let server = GRPCServer(
             transport: .http2NIOPosix(address: .ipv4(host: "127.0.0.1", port: 0), transportSecurity: security),
             services: [service])

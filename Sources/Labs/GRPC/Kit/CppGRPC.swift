@@ -7,8 +7,9 @@ import LabKit
 import NativeLabs
 
 enum CppGRPC {
-    static let need = LabNeed("gRPC for C++", programs: ["protoc", "grpc_cpp_plugin", "pkg-config"],
-                              packages: ["g++", "libgrpc++-dev", "protobuf-compiler-grpc", "protobuf-compiler", "pkg-config"])
+    static let need = LabNeed(
+        "gRPC for C++", programs: ["protoc", "grpc_cpp_plugin", "pkg-config"],
+        packages: ["g++", "libgrpc++-dev", "protobuf-compiler-grpc", "protobuf-compiler", "pkg-config"])
 
     /// Generates the C++ from the .proto and compiles the program (or finds it in the cache);
     /// records the "compiles" check, and returns nil when the compiler refused it.
@@ -19,8 +20,10 @@ enum CppGRPC {
         let folder = lab.scratch.appendingPathComponent("cpp-generated", isDirectory: true)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         try Data(BookshelfProto.text.utf8).write(to: folder.appendingPathComponent(BookshelfProto.fileName))
-        let arguments = ["-I", folder.path, "--cpp_out=\(folder.path)", "--grpc_out=\(folder.path)",
-                         "--plugin=protoc-gen-grpc=\(plugin)", folder.appendingPathComponent(BookshelfProto.fileName).path]
+        let arguments = [
+            "-I", folder.path, "--cpp_out=\(folder.path)", "--grpc_out=\(folder.path)",
+            "--plugin=protoc-gen-grpc=\(plugin)", folder.appendingPathComponent(BookshelfProto.fileName).path,
+        ]
         let generated = try await Subprocess.capture(protoc, arguments, timeout: 60)
         guard generated.termination.succeeded else {
             throw LabError("protoc failed on bookshelf.proto (\(generated.termination)): \(generated.output)")
@@ -31,12 +34,15 @@ enum CppGRPC {
         guard let main = CppSources.files["bookshelf-grpc/main.cpp"] else {
             preconditionFailure("no embedded bookshelf-grpc/main.cpp; run scripts/embed-cpp.sh")
         }
-        lab.step("Generated the C++ from bookshelf.proto",
-                 "protoc --cpp_out --grpc_out (grpc_cpp_plugin): bookshelf.pb.h/.cc (messages) and bookshelf.grpc.pb.h/.cc (the Bookshelf::Service base class and the Bookshelf::Stub client)")
-        let build = CppBuild(name: "bookshelf_grpc",
-                             sources: [CppBuild.File("main.cpp", main), try file("bookshelf.pb.cc"), try file("bookshelf.grpc.pb.cc")],
-                             headers: [try file("bookshelf.pb.h"), try file("bookshelf.grpc.pb.h")],
-                             pkgConfig: ["grpc++", "protobuf"])
+        lab.step(
+            "Generated the C++ from bookshelf.proto",
+            "protoc --cpp_out --grpc_out (grpc_cpp_plugin): bookshelf.pb.h/.cc (messages) and bookshelf.grpc.pb.h/.cc (the Bookshelf::Service base class and the Bookshelf::Stub client)"
+        )
+        let build = CppBuild(
+            name: "bookshelf_grpc",
+            sources: [CppBuild.File("main.cpp", main), try file("bookshelf.pb.cc"), try file("bookshelf.grpc.pb.cc")],
+            headers: [try file("bookshelf.pb.h"), try file("bookshelf.grpc.pb.h")],
+            pkgConfig: ["grpc++", "protobuf"])
         return try await lab.compile(build, check: "the C++ server and client compile from the generated code")
     }
 

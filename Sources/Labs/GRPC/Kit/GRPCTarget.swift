@@ -19,8 +19,10 @@ struct GRPCTarget: Sendable {
     var who: String { isReference ? "the Swift server" : "your server" }
 
     /// The reference (with `faults`, over `security`), or the learner's server.
-    static func resolve(_ lab: LabContext, faults: GRPCFaults = GRPCFaults(),
-                        security: HTTP2ServerTransport.Posix.TransportSecurity = .plaintext) async throws -> GRPCTarget {
+    static func resolve(
+        _ lab: LabContext, faults: GRPCFaults = GRPCFaults(),
+        security: HTTP2ServerTransport.Posix.TransportSecurity = .plaintext
+    ) async throws -> GRPCTarget {
         switch lab.subject.kind {
         case .url, .against:
             let service = try await lab.startService(probePath: nil) { _ in throw LabError("the reference is started in-process") }
@@ -30,8 +32,9 @@ struct GRPCTarget: Sendable {
             return GRPCTarget(host: host, port: port, reference: nil)
         default:
             let reference = try await GRPCReference.start(lab, service: BookshelfGRPCService(faults: faults), security: security)
-            lab.step("Started the Swift gRPC bookshelf on 127.0.0.1:\(reference.port)",
-                     "grpc-swift-2's GRPCServer on HTTP2ServerTransport.Posix, serving the generated Bookshelf service")
+            lab.step(
+                "Started the Swift gRPC bookshelf on 127.0.0.1:\(reference.port)",
+                "grpc-swift-2's GRPCServer on HTTP2ServerTransport.Posix, serving the generated Bookshelf service")
             return GRPCTarget(host: "127.0.0.1", port: reference.port, reference: reference)
         }
     }
@@ -47,10 +50,13 @@ func callOptions(timeout: Duration = .seconds(5)) -> CallOptions {
 
 /// Runs `body` with a generated client connected to host:port (plaintext unless told),
 /// and closes the connection after it.
-func withBookshelfClient<T: Sendable>(host: String, port: Int,
-                                      security: HTTP2ClientTransport.Posix.TransportSecurity = .plaintext,
-                                      _ body: (BookshelfClient) async throws -> T) async throws -> T {
-    let target: any ResolvableTarget = host.contains(where: \.isLetter)
+func withBookshelfClient<T: Sendable>(
+    host: String, port: Int,
+    security: HTTP2ClientTransport.Posix.TransportSecurity = .plaintext,
+    _ body: (BookshelfClient) async throws -> T
+) async throws -> T {
+    let target: any ResolvableTarget =
+        host.contains(where: \.isLetter)
         ? ResolvableTargets.DNS(host: host, port: port) : ResolvableTargets.IPv4(addresses: [.init(host: host, port: port)])
     var config = HTTP2ClientTransport.Posix.Config.defaults
     // Fail fast when nothing (or nothing acceptable) answers: the refusal checks wait for this.

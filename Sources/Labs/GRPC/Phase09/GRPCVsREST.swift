@@ -15,14 +15,19 @@ import SwiftProtobuf
 import Synchronization
 
 struct GRPCVsRESTLab: Lab {
-    static let breaker = Knob.choice("break", ["none", "stale-title", "missing-internal", "proto-padding", "grpc-fail-late"], default: "none",
-        help: "Breaks the gRPC side on purpose: stale-title (every other book's title differs from REST's), missing-internal (an unknown book is INTERNAL, not NOT_FOUND), proto-padding (every answer carries 1 KiB of an unknown field, bigger than the JSON), grpc-fail-late (every 10th call of the timed run fails).")
+    static let breaker = Knob.choice(
+        "break", ["none", "stale-title", "missing-internal", "proto-padding", "grpc-fail-late"], default: "none",
+        help:
+            "Breaks the gRPC side on purpose: stale-title (every other book's title differs from REST's), missing-internal (an unknown book is INTERNAL, not NOT_FOUND), proto-padding (every answer carries 1 KiB of an unknown field, bigger than the JSON), grpc-fail-late (every 10th call of the timed run fails)."
+    )
     static let books = Knob.int("books", 1...1_000, default: 100, quick: 10, help: "Books put in both services and compared one by one.")
-    static let calls = Knob.int("calls", 10...100_000, default: 3_000, quick: 200, help: "Timed calls of each protocol (one at a time, round-robin over the books).")
+    static let calls = Knob.int(
+        "calls", 10...100_000, default: 3_000, quick: 200, help: "Timed calls of each protocol (one at a time, round-robin over the books).")
 
     static let info = LabInfo(
         id: "grpc-vs-rest", title: "One operation over REST/JSON and over gRPC", phase: 9,
-        teaches: "GET /books/{id} (JSON over HTTP/1.1) and GetBook (protobuf over HTTP/2) answer the same, with the same \"not found\"; protobuf's payload is smaller; p50/p99 latency and throughput of each, measured with HdrHistogram, show what each stack costs per call.",
+        teaches:
+            "GET /books/{id} (JSON over HTTP/1.1) and GetBook (protobuf over HTTP/2) answer the same, with the same \"not found\"; protobuf's payload is smaller; p50/p99 latency and throughput of each, measured with HdrHistogram, show what each stack costs per call.",
         parameters: [breaker.parameter, books.parameter, calls.parameter],
         subjects: [.reference],
         source: "Sources/Labs/GRPC/Phase09/GRPCVsREST.swift")
@@ -33,11 +38,13 @@ struct GRPCVsRESTLab: Lab {
         lab.onCleanup { await rest.stop() }
         let http = LoopbackHTTP.open(for: lab, baseURL: "http://127.0.0.1:\(rest.port)")
         // The correctness pass makes n + 1 GetBook calls; grpc-fail-late spares those.
-        let faults = GRPCFaults(missingInternal: fault == "missing-internal", staleTitle: fault == "stale-title",
-                                padding: fault == "proto-padding", failAfter: fault == "grpc-fail-late" ? n + 1 : nil)
+        let faults = GRPCFaults(
+            missingInternal: fault == "missing-internal", staleTitle: fault == "stale-title",
+            padding: fault == "proto-padding", failAfter: fault == "grpc-fail-late" ? n + 1 : nil)
         let grpc = try await GRPCTarget.resolve(lab, faults: faults)
-        lab.step("Started the REST bookshelf (Hummingbird, HTTPLabs) on 127.0.0.1:\(rest.port) and the gRPC one on 127.0.0.1:\(grpc.port)",
-                 fault == "none" ? nil : "the gRPC side broken on purpose: \(fault)")
+        lab.step(
+            "Started the REST bookshelf (Hummingbird, HTTPLabs) on 127.0.0.1:\(rest.port) and the gRPC one on 127.0.0.1:\(grpc.port)",
+            fault == "none" ? nil : "the gRPC side broken on purpose: \(fault)")
 
         try await withBookshelfClient(host: grpc.host, port: grpc.port) { client in
             // The same books in both.
@@ -51,7 +58,10 @@ struct GRPCVsRESTLab: Lab {
                 let title = "Parable \(i): \(["Sower", "Talents", "Trickster"][i % 3])", year = 1980 + i % 40
                 let made = try await http.send("POST", "/books", json: ["title": .string(title), "author_id": .int(restAuthorID), "year": .int(year)])
                 guard made.status == 201, let id = made.json?["id"]?.int else { throw LabError("the REST bookshelf did not create a book: \(made.summary())") }
-                let book = try await client.addBook(.with { $0.title = title; $0.authorID = grpcAuthor.id; $0.year = Int32(year) }, options: callOptions())
+                let book = try await client.addBook(
+                    .with {
+                        $0.title = title; $0.authorID = grpcAuthor.id; $0.year = Int32(year)
+                    }, options: callOptions())
                 pairs.append((id, book.id, title, year))
             }
             lab.step("Added the same \(n) books to both", "POST /books (JSON) and AddBook (protobuf)")
@@ -71,9 +81,10 @@ struct GRPCVsRESTLab: Lab {
                 let bytes: [UInt8] = try book.serializedBytes()
                 protoBytes += bytes.count
             }
-            lab.check("REST and gRPC give the same answer for every book", mismatches.isEmpty,
-                      expected: "\(n) of \(n) books: the same title and year from GET /books/{id} and GetBook",
-                      observed: mismatches.isEmpty ? "\(n) of \(n) the same" : "\(mismatches.count) differ, e.g. \(mismatches[0])")
+            lab.check(
+                "REST and gRPC give the same answer for every book", mismatches.isEmpty,
+                expected: "\(n) of \(n) books: the same title and year from GET /books/{id} and GetBook",
+                observed: mismatches.isEmpty ? "\(n) of \(n) the same" : "\(mismatches.count) differ, e.g. \(mismatches[0])")
 
             let missing = try await http.get("/books/999999")
             var grpcMissing = "OK (an answer)"
@@ -81,15 +92,17 @@ struct GRPCVsRESTLab: Lab {
             do { _ = try await client.getBook(.with { $0.id = 999_999 }, options: callOptions()) } catch {
                 grpcMissing = rpcDescription(error); grpcCode = statusCode(error)
             }
-            lab.check("a missing book is 404 over REST and NOT_FOUND over gRPC", missing.status == 404 && grpcCode == RPCError.Code.notFound.rawValue,
-                      expected: "REST 404, gRPC NOT_FOUND (5)", observed: "REST \(missing.status), gRPC \(grpcMissing)")
+            lab.check(
+                "a missing book is 404 over REST and NOT_FOUND over gRPC", missing.status == 404 && grpcCode == RPCError.Code.notFound.rawValue,
+                expected: "REST 404, gRPC NOT_FOUND (5)", observed: "REST \(missing.status), gRPC \(grpcMissing)")
 
             let jsonPer = Double(jsonBytes) / Double(n), protoPer = Double(protoBytes) / Double(n)
             lab.figure("JSON payload per book", jsonPer, "bytes")
             lab.figure("protobuf payload per book", protoPer, "bytes")
-            lab.check("protobuf's payload is smaller than JSON's", protoBytes < jsonBytes,
-                      expected: "fewer bytes per answer in protobuf (field numbers and varints) than in JSON (names and text)",
-                      observed: String(format: "protobuf %.1f bytes, JSON %.1f bytes per book (%.1f×)", protoPer, jsonPer, jsonPer / max(protoPer, 1)))
+            lab.check(
+                "protobuf's payload is smaller than JSON's", protoBytes < jsonBytes,
+                expected: "fewer bytes per answer in protobuf (field numbers and varints) than in JSON (names and text)",
+                observed: String(format: "protobuf %.1f bytes, JSON %.1f bytes per book (%.1f×)", protoPer, jsonPer, jsonPer / max(protoPer, 1)))
 
             // Timed: one call at a time, each protocol in turn.
             let restRun = try await Self.time(calls) { i in
@@ -100,21 +113,25 @@ struct GRPCVsRESTLab: Lab {
                 _ = try await client.getBook(.with { $0.id = pairs[i % n].grpc }, options: callOptions())
             }
             #if DEBUG
-            lab.step("These timings come from a debug build",
-                     "every package (Hummingbird, swift-nio-http2, grpc-swift) runs unoptimised, so the two stacks' costs are not representative; compare with a release build (`swift build -c release`)")
+            lab.step(
+                "These timings come from a debug build",
+                "every package (Hummingbird, swift-nio-http2, grpc-swift) runs unoptimised, so the two stacks' costs are not representative; compare with a release build (`swift build -c release`)"
+            )
             #endif
             for (name, run) in [("REST/JSON", restRun), ("gRPC/protobuf", grpcRun)] {
                 let p50 = Double(run.histogram.valueAtPercentile(50)) / 1_000, p99 = Double(run.histogram.valueAtPercentile(99)) / 1_000
                 lab.figure("\(name) p50", p50, "µs")
                 lab.figure("\(name) p99", p99, "µs")
                 lab.figure("\(name) throughput", Double(run.ok) / max(run.seconds, 1e-9), "calls/s")
-                lab.step("Timed \(calls) \(name) calls, one at a time",
-                         String(format: "p50 %.0f µs, p99 %.0f µs, %.0f calls/s; %d failed", p50, p99, Double(run.ok) / max(run.seconds, 1e-9), run.failed.count))
+                lab.step(
+                    "Timed \(calls) \(name) calls, one at a time",
+                    String(format: "p50 %.0f µs, p99 %.0f µs, %.0f calls/s; %d failed", p50, p99, Double(run.ok) / max(run.seconds, 1e-9), run.failed.count))
             }
-            lab.check("every timed call answered, both protocols", restRun.failed.isEmpty && grpcRun.failed.isEmpty,
-                      expected: "\(calls) of \(calls) REST calls and \(calls) of \(calls) gRPC calls answered",
-                      observed: "REST \(restRun.ok) of \(calls), gRPC \(grpcRun.ok) of \(calls)"
-                        + ((restRun.failed + grpcRun.failed).first.map { "; e.g. \($0)" } ?? ""))
+            lab.check(
+                "every timed call answered, both protocols", restRun.failed.isEmpty && grpcRun.failed.isEmpty,
+                expected: "\(calls) of \(calls) REST calls and \(calls) of \(calls) gRPC calls answered",
+                observed: "REST \(restRun.ok) of \(calls), gRPC \(grpcRun.ok) of \(calls)"
+                    + ((restRun.failed + grpcRun.failed).first.map { "; e.g. \($0)" } ?? ""))
         }
     }
 

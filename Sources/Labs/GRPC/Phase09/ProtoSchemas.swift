@@ -14,14 +14,18 @@ import LabKit
 import SwiftProtobuf
 
 struct ProtoSchemasLab: Lab {
-    static let breaker = Knob.choice("break", ["none", "varint-one-byte", "drop-unknown", "no-skip", "rename-only"], default: "none",
-        help: "Breaks one thing on purpose: varint-one-byte (the hand decoder reads every varint as one byte), drop-unknown (the old reader discards the fields it does not know, so re-encoding loses them), no-skip (the hand decoder reads an unknown field as a varint instead of skipping it by its wire type), rename-only (the \"breaking\" release only renames fields, keeping their numbers: nothing breaks).")
+    static let breaker = Knob.choice(
+        "break", ["none", "varint-one-byte", "drop-unknown", "no-skip", "rename-only"], default: "none",
+        help:
+            "Breaks one thing on purpose: varint-one-byte (the hand decoder reads every varint as one byte), drop-unknown (the old reader discards the fields it does not know, so re-encoding loses them), no-skip (the hand decoder reads an unknown field as a varint instead of skipping it by its wire type), rename-only (the \"breaking\" release only renames fields, keeping their numbers: nothing breaks)."
+    )
     static let samples = Knob.int("samples", 1...100_000, default: 2_000, quick: 100, help: "Random books encoded and decoded both ways.")
     static let seed = Knob.int("seed", 0...1_000_000, default: 9, help: "Seed of the random books (runs repeat).")
 
     static let info = LabInfo(
         id: "proto-schemas", title: "Protobuf on the wire, decoded by hand", phase: 9,
-        teaches: "Protobuf's wire format (varints, field numbers and wire types) decoded by hand equals swift-protobuf's decoding; an old reader skips a field it does not know and keeps it; renumbering a field breaks old readers.",
+        teaches:
+            "Protobuf's wire format (varints, field numbers and wire types) decoded by hand equals swift-protobuf's decoding; an old reader skips a field it does not know and keeps it; renumbering a field breaks old readers.",
         parameters: [breaker.parameter, samples.parameter, seed.parameter],
         subjects: [.reference],
         source: "Sources/Labs/GRPC/Phase09/ProtoSchemas.swift")
@@ -33,14 +37,17 @@ struct ProtoSchemasLab: Lab {
         let books = (0..<lab[Self.samples]).map { _ in Self.randomBook(&random) }
 
         // One book, byte by byte.
-        let example = Book.with { $0.id = 150; $0.title = "Kindred"; $0.authorID = 3; $0.year = 1979; $0.tags = ["time"]; $0.priceCents = 1299 }
+        let example = Book.with {
+            $0.id = 150; $0.title = "Kindred"; $0.authorID = 3; $0.year = 1979; $0.tags = ["time"]; $0.priceCents = 1299
+        }
         let exampleBytes: [UInt8] = try example.serializedBytes()
         var exampleDecoder = WireDecoder(exampleBytes)
         let fields = try exampleDecoder.fields()
-        lab.step("Encoded one Book with swift-protobuf: \(exampleBytes.count) bytes",
-                 exampleBytes.map { String(format: "%02X", $0) }.joined(separator: " ") + "\n"
-                    + fields.map { "field \($0.number), wire type \($0.wireType) (\(WireDecoder.wireTypeName($0.wireType))): \($0.value)" }.joined(separator: "\n")
-                    + "\n(its JSON, for comparison: \(try example.jsonString().utf8.count) bytes)")
+        lab.step(
+            "Encoded one Book with swift-protobuf: \(exampleBytes.count) bytes",
+            exampleBytes.map { String(format: "%02X", $0) }.joined(separator: " ") + "\n"
+                + fields.map { "field \($0.number), wire type \($0.wireType) (\(WireDecoder.wireTypeName($0.wireType))): \($0.value)" }.joined(separator: "\n")
+                + "\n(its JSON, for comparison: \(try example.jsonString().utf8.count) bytes)")
 
         // 1. Hand decoding equals the library's.
         let decoder = WireDecoder.Options(varintOneByte: fault == "varint-one-byte")
@@ -57,9 +64,10 @@ struct ProtoSchemasLab: Lab {
             }
         }
         lab.figure("protobuf bytes per random book", Double(total) / Double(books.count), "bytes")
-        lab.check("hand decoding equals swift-protobuf's", wrong.isEmpty,
-                  expected: "\(books.count) of \(books.count) random books decoded by hand to exactly the Book encoded",
-                  observed: wrong.isEmpty ? "\(books.count) of \(books.count) equal" : "\(wrong.count) differ, e.g. \(wrong[0])")
+        lab.check(
+            "hand decoding equals swift-protobuf's", wrong.isEmpty,
+            expected: "\(books.count) of \(books.count) random books decoded by hand to exactly the Book encoded",
+            observed: wrong.isEmpty ? "\(books.count) of \(books.count) equal" : "\(wrong.count) differ, e.g. \(wrong[0])")
 
         // 2. An old reader (BookV1: no tags, no price) skips the new fields, and keeps them.
         var options = BinaryDecodingOptions()
@@ -69,14 +77,22 @@ struct ProtoSchemasLab: Lab {
             let old = try Bookshelf_V1_BookV1(serializedBytes: try book.serializedBytes() as [UInt8], options: options)
             let seen = old.id == book.id && old.title == book.title && old.authorID == book.authorID && old.year == book.year
             let back = try Book(serializedBytes: try old.serializedBytes() as [UInt8])
-            if !seen { lost.append("book \(book.id): the old reader read \(old.id) \"\(old.title)\"") }
-            else if back != book { lost.append("book \(book.id): re-encoded by the old reader, it came back with tags \(back.tags) and price \(back.priceCents), not \(book.tags) and \(book.priceCents)") }
+            if !seen {
+                lost.append("book \(book.id): the old reader read \(old.id) \"\(old.title)\"")
+            } else if back != book {
+                lost.append(
+                    "book \(book.id): re-encoded by the old reader, it came back with tags \(back.tags) and price \(back.priceCents), not \(book.tags) and \(book.priceCents)"
+                )
+            }
         }
-        lab.step("Read every Book with BookV1, the first release's message (fields 1–4 only)",
-                 "fields 5 (tags) and 6 (price) are unknown to it: skipped by their wire type and kept as unknown fields\(options.discardUnknownFields ? " — here discarded" : "")")
-        lab.check("an old reader skips the new fields and keeps them", lost.isEmpty,
-                  expected: "BookV1 reads id, title, author and year of every Book; re-encoded, the Book comes back whole",
-                  observed: lost.isEmpty ? "\(books.count) of \(books.count) read and round-tripped" : "\(lost.count) not, e.g. \(lost[0])")
+        lab.step(
+            "Read every Book with BookV1, the first release's message (fields 1–4 only)",
+            "fields 5 (tags) and 6 (price) are unknown to it: skipped by their wire type and kept as unknown fields\(options.discardUnknownFields ? " — here discarded" : "")"
+        )
+        lab.check(
+            "an old reader skips the new fields and keeps them", lost.isEmpty,
+            expected: "BookV1 reads id, title, author and year of every Book; re-encoded, the Book comes back whole",
+            observed: lost.isEmpty ? "\(books.count) of \(books.count) read and round-tripped" : "\(lost.count) not, e.g. \(lost[0])")
 
         // 3. The hand decoder as an old reader: it must skip what it does not know, by wire type.
         var skipped: [String] = []
@@ -85,30 +101,42 @@ struct ProtoSchemasLab: Lab {
             let library = try Bookshelf_V1_BookV1(serializedBytes: bytes)
             do {
                 let hand = try WireDecoder.bookV1(bytes, options: .init(skipUnknown: fault != "no-skip"))
-                if (hand.id, hand.title, hand.authorID, hand.year) != (library.id, library.title, library.authorID, library.year) { skipped.append("book \(book.id): by hand \(hand.id) \"\(hand.title)\" \(hand.year)") }
+                if (hand.id, hand.title, hand.authorID, hand.year) != (library.id, library.title, library.authorID, library.year) {
+                    skipped.append("book \(book.id): by hand \(hand.id) \"\(hand.title)\" \(hand.year)")
+                }
             } catch {
                 skipped.append("book \(book.id): \(error)")
             }
         }
-        lab.check("the hand decoder skips unknown fields by their wire type", skipped.isEmpty,
-                  expected: "decoding with the BookV1 schema by hand gives what swift-protobuf's BookV1 gives, for every book",
-                  observed: skipped.isEmpty ? "\(books.count) of \(books.count) the same" : "\(skipped.count) differ, e.g. \(skipped[0])")
+        lab.check(
+            "the hand decoder skips unknown fields by their wire type", skipped.isEmpty,
+            expected: "decoding with the BookV1 schema by hand gives what swift-protobuf's BookV1 gives, for every book",
+            observed: skipped.isEmpty ? "\(books.count) of \(books.count) the same" : "\(skipped.count) differ, e.g. \(skipped[0])")
 
         // 4. A renumbered field: written by the new release, read by the current one.
-        let written = Bookshelf_V1_BookRenumbered.with { $0.id = 7; $0.isbn = 9_780_441_478_125; $0.authorID = 3; $0.year = 1969; $0.title = "The Left Hand of Darkness" }
-        let newBytes: [UInt8] = fault == "rename-only"
-            ? try Book.with { $0.id = 7; $0.title = "The Left Hand of Darkness"; $0.authorID = 3; $0.year = 1969 }.serializedBytes()
+        let written = Bookshelf_V1_BookRenumbered.with {
+            $0.id = 7; $0.isbn = 9_780_441_478_125; $0.authorID = 3; $0.year = 1969; $0.title = "The Left Hand of Darkness"
+        }
+        let newBytes: [UInt8] =
+            fault == "rename-only"
+            ? try Book.with {
+                $0.id = 7; $0.title = "The Left Hand of Darkness"; $0.authorID = 3; $0.year = 1969
+            }.serializedBytes()
             : try written.serializedBytes()
         let read = try Book(serializedBytes: newBytes)
         var strict = "decoded"
         do { _ = try WireDecoder.book(newBytes, options: .init(strict: true)) } catch { strict = "\(error)" }
         let broke = read.title != written.title && strict != "decoded"
-        lab.step("A release renumbered Book's fields (title 2 → 7, and 2 now an ISBN as a number)\(fault == "rename-only" ? " — here only renamed" : "")",
-                 "the current reader decodes its bytes without an error: title \"\(read.title)\", \(read.unknownFields.data.count) bytes of unknown fields; the strict hand decoder: \(strict)")
-        lab.check("a renumbered field breaks compatibility", broke,
-                  expected: "the current reader loses the title (field 2 arrives as a varint, field 7 is unknown) and a strict decode fails",
-                  observed: broke ? "title read as \"\(read.title)\" instead of \"\(written.title)\"; strict decode: \(strict)"
-                    : "the bytes decoded intact (title \"\(read.title)\"): nothing was renumbered")
+        lab.step(
+            "A release renumbered Book's fields (title 2 → 7, and 2 now an ISBN as a number)\(fault == "rename-only" ? " — here only renamed" : "")",
+            "the current reader decodes its bytes without an error: title \"\(read.title)\", \(read.unknownFields.data.count) bytes of unknown fields; the strict hand decoder: \(strict)"
+        )
+        lab.check(
+            "a renumbered field breaks compatibility", broke,
+            expected: "the current reader loses the title (field 2 arrives as a varint, field 7 is unknown) and a strict decode fails",
+            observed: broke
+                ? "title read as \"\(read.title)\" instead of \"\(written.title)\"; strict decode: \(strict)"
+                : "the bytes decoded intact (title \"\(read.title)\"): nothing was renumbered")
     }
 
     static func randomBook(_ r: inout SplitMix64) -> Book {
@@ -239,7 +267,9 @@ struct WireDecoder {
             let f = try field()
             guard wireType == expected else {
                 if options.strict {
-                    throw Malformed("field \(number) (\(name[number] ?? "?")) has wire type \(wireType) (\(Self.wireTypeName(wireType))); the schema says \(expected) (\(Self.wireTypeName(expected)))")
+                    throw Malformed(
+                        "field \(number) (\(name[number] ?? "?")) has wire type \(wireType) (\(Self.wireTypeName(wireType))); the schema says \(expected) (\(Self.wireTypeName(expected)))"
+                    )
                 }
                 continue
             }
@@ -256,8 +286,10 @@ struct WireDecoder {
 
     mutating func book() throws -> Book {
         var book = Book()
-        try decode(known: [1: 0, 2: 2, 3: 0, 4: 0, 5: 2, 6: 0],
-                   name: [1: "id", 2: "title", 3: "author_id", 4: "year", 5: "tags", 6: "price_cents"]) { number, value in
+        try decode(
+            known: [1: 0, 2: 2, 3: 0, 4: 0, 5: 2, 6: 0],
+            name: [1: "id", 2: "title", 3: "author_id", 4: "year", 5: "tags", 6: "price_cents"]
+        ) { number, value in
             switch number {
             case 1: book.id = Int64(bitPattern: Self.int(value))
             case 2: book.title = try Self.string(value)

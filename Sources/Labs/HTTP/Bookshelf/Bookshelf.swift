@@ -19,9 +19,10 @@ func buildBookshelf(
     case .memory:
         repository = InMemoryBookshelfRepository()
     case let .sqlite(path):
-        repository = try SQLiteBookshelfRepository(path: configuration.fault == .sqliteInMemory ? nil : path,
-                                                   caseSensitiveSearch: configuration.fault == .sqliteDrift,
-                                                   concatenatedSearch: configuration.fault == .searchConcatenated)
+        repository = try SQLiteBookshelfRepository(
+            path: configuration.fault == .sqliteInMemory ? nil : path,
+            caseSensitiveSearch: configuration.fault == .sqliteDrift,
+            concatenatedSearch: configuration.fault == .searchConcatenated)
     }
     if let title = configuration.failingTitle { repository = FailingRepository(base: repository, title: title) }
     if let audit = configuration.audit { repository = AuditedRepository(base: repository, audit: audit) }
@@ -52,8 +53,10 @@ public enum BookshelfServer {
             continuation.yield(port)
             continuation.finish()
         }
-        let group = ServiceGroup(configuration: .init(services: [app], gracefulShutdownSignals: [],
-                                                      logger: silentLogger("bookshelf.services")))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [app], gracefulShutdownSignals: [],
+                logger: silentLogger("bookshelf.services")))
         let task = Task {
             defer { continuation.finish() }
             try await group.run()
@@ -94,8 +97,9 @@ struct BookshelfRoutes {
 
         add(.get, "/health") { _, _ in json(.ok, ["status": "ok"]) }
         add(.get, "/openapi.json") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                     body: .init(byteBuffer: ByteBuffer(bytes: openAPI)))
+            Response(
+                status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: openAPI)))
         }
         add(.post, "/authors") { request, _ in
             let input = try AuthorInput.parse(try await body(request, fault), closed: closed)

@@ -29,8 +29,10 @@ public struct BookshelfConfiguration: Sendable {
     /// bookshelf's own middleware and before its routes. Empty: the phase-1 service.
     public var extensions: [any BookshelfExtension] = []
 
-    public init(storage: Storage = .memory, fault: BookshelfFault = .none, log: RequestLogSink? = nil,
-                audit: RepositoryAudit? = nil, failingTitle: String? = nil) {
+    public init(
+        storage: Storage = .memory, fault: BookshelfFault = .none, log: RequestLogSink? = nil,
+        audit: RepositoryAudit? = nil, failingTitle: String? = nil
+    ) {
         self.storage = storage; self.fault = fault; self.log = log; self.audit = audit; self.failingTitle = failingTitle
     }
 }

@@ -150,15 +150,19 @@ struct BookDTO {
 struct BookPageDTO {
     var json: JSONValue
     init(_ page: Page<Book>, limit: Int, offset: Int, fault: BookshelfFault) {
-        json = ["items": .array(page.items.map { BookDTO($0, fault: fault).json }), "total": .int(page.total),
-                "limit": .int(limit), "offset": .int(offset)]
+        json = [
+            "items": .array(page.items.map { BookDTO($0, fault: fault).json }), "total": .int(page.total),
+            "limit": .int(limit), "offset": .int(offset),
+        ]
     }
 }
 
 struct ReviewDTO {
     var json: JSONValue
     init(_ r: Review, fault: BookshelfFault) {
-        json = ["id": .int(r.id), "book_id": .int(r.bookID), "rating": .int(r.rating), "text": .string(r.text),
-                "created_at": timestamp(r.createdAt, fault: fault)]
+        json = [
+            "id": .int(r.id), "book_id": .int(r.bookID), "rating": .int(r.rating), "text": .string(r.text),
+            "created_at": timestamp(r.createdAt, fault: fault),
+        ]
     }
 }

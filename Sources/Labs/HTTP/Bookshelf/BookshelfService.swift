@@ -124,8 +124,9 @@ final class BookshelfService: Sendable {
             }
             guard (1...100).contains(limit) else { throw BookshelfError.malformed("limit must be from 1 to 100; it was \(limit).") }
             guard offset >= 0 else { throw BookshelfError.malformed("offset must be 0 or more; it was \(offset).") }
-            var query = BookQuery(limit: limit, offset: offset, authorID: input.authorID, titleContains: input.q,
-                                  caseSensitive: fault == .caseSensitiveSearch)
+            var query = BookQuery(
+                limit: limit, offset: offset, authorID: input.authorID, titleContains: input.q,
+                caseSensitive: fault == .caseSensitiveSearch)
             if fault == .ignoreLimit { query.limit = Int.max / 2; query.offset = 0 }
             return (try await repository.books(query), limit, offset)
         }

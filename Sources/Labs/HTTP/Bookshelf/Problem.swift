@@ -27,7 +27,8 @@ struct BookshelfMiddleware: RouterMiddleware {
         let sent = request.headers[Self.requestIDHeader]
         if let sent, !sent.isEmpty, fault == .echoAnyRequestID { return sent }
         if let sent, fault != .noRequestID, (1...128).contains(sent.utf8.count),
-           sent.utf8.allSatisfy({ (0x20...0x7E).contains($0) }) {
+            sent.utf8.allSatisfy({ (0x20...0x7E).contains($0) })
+        {
             return sent
         }
         return UUID().uuidString.lowercased()

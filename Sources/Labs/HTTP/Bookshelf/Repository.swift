@@ -49,8 +49,9 @@ final class InMemoryBookshelfRepository: BookshelfRepository {
         state.withLock { s in
             let id = s.nextBook
             let (notes, key) = internalFields(forBookID: id)
-            let b = Book(id: id, title: draft.title, authorID: draft.authorID, year: draft.year, isbn: draft.isbn,
-                         createdAt: at, updatedAt: at, internalNotes: notes, storageKey: key)
+            let b = Book(
+                id: id, title: draft.title, authorID: draft.authorID, year: draft.year, isbn: draft.isbn,
+                createdAt: at, updatedAt: at, internalNotes: notes, storageKey: key)
             s.books[id] = b; s.nextBook += 1
             return b
         }
@@ -159,7 +160,8 @@ struct FailingRepository: BookshelfRepository {
     func author(id: Int) async throws -> Author? { try await base.author(id: id) }
     func insertBook(_ draft: BookDraft, at: Date) async throws -> Book {
         if draft.title == title {
-            throw StorageFailure(description: "SQLITE_IOERR: disk I/O error in INSERT INTO books (title, author_id, year) VALUES (?, ?, ?) at /var/lib/bookshelf/books.sqlite")
+            throw StorageFailure(
+                description: "SQLITE_IOERR: disk I/O error in INSERT INTO books (title, author_id, year) VALUES (?, ?, ?) at /var/lib/bookshelf/books.sqlite")
         }
         return try await base.insertBook(draft, at: at)
     }

@@ -45,8 +45,10 @@ struct SinkLogHandler: LogHandler {
     func log(event: LogEvent) {
         var all = metadata
         if let extra = event.metadata { all.merge(extra) { _, new in new } }
-        sink.append(.init(level: event.level, message: event.message.description,
-                          metadata: all.mapValues { "\($0)" }))
+        sink.append(
+            .init(
+                level: event.level, message: event.message.description,
+                metadata: all.mapValues { "\($0)" }))
     }
 }
 

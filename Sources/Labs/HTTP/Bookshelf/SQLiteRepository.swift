@@ -17,16 +17,17 @@ final class SQLiteBookshelfRepository: BookshelfRepository {
         self.caseSensitiveSearch = caseSensitiveSearch
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1") { db in
-            try db.execute(sql: """
-                CREATE TABLE authors (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, created_at DOUBLE NOT NULL);
-                CREATE TABLE books (id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL,
-                    author_id INTEGER NOT NULL REFERENCES authors(id), year INTEGER NOT NULL, isbn TEXT,
-                    created_at DOUBLE NOT NULL, updated_at DOUBLE NOT NULL,
-                    internal_notes TEXT NOT NULL, storage_key TEXT NOT NULL);
-                CREATE TABLE reviews (id INTEGER PRIMARY KEY AUTOINCREMENT,
-                    book_id INTEGER NOT NULL REFERENCES books(id) ON DELETE CASCADE,
-                    rating INTEGER NOT NULL, text TEXT NOT NULL, created_at DOUBLE NOT NULL);
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE authors (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, created_at DOUBLE NOT NULL);
+                    CREATE TABLE books (id INTEGER PRIMARY KEY AUTOINCREMENT, title TEXT NOT NULL,
+                        author_id INTEGER NOT NULL REFERENCES authors(id), year INTEGER NOT NULL, isbn TEXT,
+                        created_at DOUBLE NOT NULL, updated_at DOUBLE NOT NULL,
+                        internal_notes TEXT NOT NULL, storage_key TEXT NOT NULL);
+                    CREATE TABLE reviews (id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        book_id INTEGER NOT NULL REFERENCES books(id) ON DELETE CASCADE,
+                        rating INTEGER NOT NULL, text TEXT NOT NULL, created_at DOUBLE NOT NULL);
+                    """)
         }
         try migrator.migrate(db)
     }
@@ -36,14 +37,16 @@ final class SQLiteBookshelfRepository: BookshelfRepository {
     }
 
     private static func book(_ row: Row) -> Book {
-        Book(id: row["id"], title: row["title"], authorID: row["author_id"], year: row["year"], isbn: row["isbn"],
-             createdAt: Date(timeIntervalSince1970: row["created_at"]), updatedAt: Date(timeIntervalSince1970: row["updated_at"]),
-             internalNotes: row["internal_notes"], storageKey: row["storage_key"])
+        Book(
+            id: row["id"], title: row["title"], authorID: row["author_id"], year: row["year"], isbn: row["isbn"],
+            createdAt: Date(timeIntervalSince1970: row["created_at"]), updatedAt: Date(timeIntervalSince1970: row["updated_at"]),
+            internalNotes: row["internal_notes"], storageKey: row["storage_key"])
     }
 
     private static func review(_ row: Row) -> Review {
-        Review(id: row["id"], bookID: row["book_id"], rating: row["rating"], text: row["text"],
-               createdAt: Date(timeIntervalSince1970: row["created_at"]))
+        Review(
+            id: row["id"], bookID: row["book_id"], rating: row["rating"], text: row["text"],
+            createdAt: Date(timeIntervalSince1970: row["created_at"]))
     }
 
     func insertAuthor(name: String, at: Date) async throws -> Author {
@@ -60,15 +63,17 @@ final class SQLiteBookshelfRepository: BookshelfRepository {
     func insertBook(_ d: BookDraft, at: Date) async throws -> Book {
         try await db.write { db in
             // The id is known only after the insert; the internal fields depend on it.
-            try db.execute(sql: """
-                INSERT INTO books (title, author_id, year, isbn, created_at, updated_at, internal_notes, storage_key)
-                VALUES (?, ?, ?, ?, ?, ?, '', '')
-                """, arguments: [d.title, d.authorID, d.year, d.isbn, at.timeIntervalSince1970, at.timeIntervalSince1970])
+            try db.execute(
+                sql: """
+                    INSERT INTO books (title, author_id, year, isbn, created_at, updated_at, internal_notes, storage_key)
+                    VALUES (?, ?, ?, ?, ?, ?, '', '')
+                    """, arguments: [d.title, d.authorID, d.year, d.isbn, at.timeIntervalSince1970, at.timeIntervalSince1970])
             let id = Int(db.lastInsertedRowID)
             let (notes, key) = internalFields(forBookID: id)
             try db.execute(sql: "UPDATE books SET internal_notes = ?, storage_key = ? WHERE id = ?", arguments: [notes, key, id])
-            return Book(id: id, title: d.title, authorID: d.authorID, year: d.year, isbn: d.isbn, createdAt: at, updatedAt: at,
-                        internalNotes: notes, storageKey: key)
+            return Book(
+                id: id, title: d.title, authorID: d.authorID, year: d.year, isbn: d.isbn, createdAt: at, updatedAt: at,
+                internalNotes: notes, storageKey: key)
         }
     }
 
@@ -78,8 +83,9 @@ final class SQLiteBookshelfRepository: BookshelfRepository {
 
     func replaceBook(id: Int, with d: BookDraft, at: Date) async throws -> Book? {
         try await db.write { db in
-            try db.execute(sql: "UPDATE books SET title = ?, author_id = ?, year = ?, isbn = ?, updated_at = ? WHERE id = ?",
-                           arguments: [d.title, d.authorID, d.year, d.isbn, at.timeIntervalSince1970, id])
+            try db.execute(
+                sql: "UPDATE books SET title = ?, author_id = ?, year = ?, isbn = ?, updated_at = ? WHERE id = ?",
+                arguments: [d.title, d.authorID, d.year, d.isbn, at.timeIntervalSince1970, id])
             guard db.changesCount > 0 else { return nil }
             return try Row.fetchOne(db, sql: "SELECT * FROM books WHERE id = ?", arguments: [id]).map(Self.book)
         }
@@ -102,16 +108,18 @@ final class SQLiteBookshelfRepository: BookshelfRepository {
         return try await db.read { db in
             let args: StatementArguments = ["author": q.authorID, "q": q.titleContains, "limit": q.limit, "offset": q.offset]
             let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM books WHERE \(condition)", arguments: args) ?? 0
-            let rows = try Row.fetchAll(db, sql: "SELECT * FROM books WHERE \(condition) ORDER BY id LIMIT :limit OFFSET :offset",
-                                        arguments: args)
+            let rows = try Row.fetchAll(
+                db, sql: "SELECT * FROM books WHERE \(condition) ORDER BY id LIMIT :limit OFFSET :offset",
+                arguments: args)
             return Page(items: rows.map(Self.book), total: total)
         }
     }
 
     func insertReview(bookID: Int, rating: Int, text: String, at: Date) async throws -> Review {
         try await db.write { db in
-            try db.execute(sql: "INSERT INTO reviews (book_id, rating, text, created_at) VALUES (?, ?, ?, ?)",
-                           arguments: [bookID, rating, text, at.timeIntervalSince1970])
+            try db.execute(
+                sql: "INSERT INTO reviews (book_id, rating, text, created_at) VALUES (?, ?, ?, ?)",
+                arguments: [bookID, rating, text, at.timeIntervalSince1970])
             return Review(id: Int(db.lastInsertedRowID), bookID: bookID, rating: rating, text: text, createdAt: at)
         }
     }

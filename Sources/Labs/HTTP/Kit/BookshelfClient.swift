@@ -46,8 +46,10 @@ final class BookshelfClient: Sendable {
     var exchanges: [Exchange] { log.withLock { $0 } }
 
     @discardableResult
-    func call(_ method: String, _ path: String, json: JSONValue? = nil, raw: String? = nil,
-              headers: [(String, String)] = [], shape: BookshelfContract.Shape? = nil) async -> Exchange {
+    func call(
+        _ method: String, _ path: String, json: JSONValue? = nil, raw: String? = nil,
+        headers: [(String, String)] = [], shape: BookshelfContract.Shape? = nil
+    ) async -> Exchange {
         var exchange = Exchange(method: method, path: path, shape: shape)
         do {
             let body = raw.map { Array($0.utf8) } ?? json?.bytes

@@ -9,14 +9,16 @@ func startBookshelf(_ lab: LabContext, _ configuration: BookshelfConfiguration) 
         c.port = env.port
         return try await BookshelfServer.start(c)
     }
-    lab.step("Started \(service.subject) at \(service.baseURL)",
-             service.isReference && configuration.fault != .none ? "broken on purpose: \(configuration.fault.effect)" : nil)
+    lab.step(
+        "Started \(service.subject) at \(service.baseURL)",
+        service.isReference && configuration.fault != .none ? "broken on purpose: \(configuration.fault.effect)" : nil)
     return (service, BookshelfClient(lab, baseURL: service.baseURL))
 }
 
 /// A lab's breaker knob: one choice among the faults that break its checks.
 func breakerKnob(_ faults: [BookshelfFault]) -> Knob<String> {
-    let help = "Breaks the reference on purpose so one check can be seen to fail: "
+    let help =
+        "Breaks the reference on purpose so one check can be seen to fail: "
         + faults.map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ") + "."
     return Knob.choice("break", ["none"] + faults.map(\.rawValue), default: "none", help: help)
 }

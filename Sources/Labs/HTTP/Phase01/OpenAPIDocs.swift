@@ -16,27 +16,40 @@ struct OpenAPIDocsLab: Lab {
 
     static let info = LabInfo(
         id: "openapi-docs", title: "OpenAPI: a document that tells the truth", phase: 1,
-        teaches: "Serve /openapi.json (OpenAPI 3.1) describing every route; the lab checks it is valid, that it and the server agree route by route, and that real answers validate against its schemas.",
+        teaches:
+            "Serve /openapi.json (OpenAPI 3.1) describing every route; the lab checks it is valid, that it and the server agree route by route, and that real answers validate against its schemas.",
         parameters: [breaker.parameter], needs: [], subjects: [.url, .against],
         source: "Sources/Labs/HTTP/Phase01/OpenAPIDocs.swift")
 
-    static let valid = CheckSpec("GET /openapi.json is a valid OpenAPI 3.1 document",
-        "200 with JSON that OpenAPIKit decodes as OpenAPI 3.1 or later and whose validation (OpenAPIKit's defaults: unique operationIds, unique parameters, resolvable references, …) passes; a 3.0 document is refused: emit 3.1")
-    static let documented = CheckSpec("Every route of the contract is documented",
+    static let valid = CheckSpec(
+        "GET /openapi.json is a valid OpenAPI 3.1 document",
+        "200 with JSON that OpenAPIKit decodes as OpenAPI 3.1 or later and whose validation (OpenAPIKit's defaults: unique operationIds, unique parameters, resolvable references, …) passes; a 3.0 document is refused: emit 3.1"
+    )
+    static let documented = CheckSpec(
+        "Every route of the contract is documented",
         "each of the contract's 11 method+path pairs (path parameters matched by position, whatever their names) has an operation in the document")
-    static let served = CheckSpec("Every documented route exists",
+    static let served = CheckSpec(
+        "Every documented route exists",
         "each documented operation, sent to the server with real ids (and {} as the body of POST and PUT), answers something other than 404 or 405")
-    static let conforming = CheckSpec("Answers match their documented schemas",
-        "the bodies of POST /authors (201), POST /books (201), GET /books/{id} (200) and GET /books (200) validate against the schemas the document gives for those statuses (type, required, properties, additionalProperties, items, enum, bounds, date-time)")
-    static let problemConforms = CheckSpec("A 404 matches its documented problem schema",
+    static let conforming = CheckSpec(
+        "Answers match their documented schemas",
+        "the bodies of POST /authors (201), POST /books (201), GET /books/{id} (200) and GET /books (200) validate against the schemas the document gives for those statuses (type, required, properties, additionalProperties, items, enum, bounds, date-time)"
+    )
+    static let problemConforms = CheckSpec(
+        "A 404 matches its documented problem schema",
         "GET /books/{an unknown id} answers 404 and the body validates against the schema documented for that 404")
-    static let closed = CheckSpec("The documented body schemas are closed",
+    static let closed = CheckSpec(
+        "The documented body schemas are closed",
         "every object schema (with properties) reachable from the request bodies and 2xx/4xx answers of the contract's routes has additionalProperties: false")
 
     static let checks = [valid, documented, served, conforming, problemConforms, closed]
 
     static func starter() -> [StarterFile] {
-        bookshelfStarter(info, task: "Serve an OpenAPI 3.1 document of the bookshelf at /openapi.json: every route, its parameters, request bodies and answers, with closed JSON Schemas (additionalProperties: false). openapi.json here is one such document; yours must match your server.", checks: checks)
+        bookshelfStarter(
+            info,
+            task:
+                "Serve an OpenAPI 3.1 document of the bookshelf at /openapi.json: every route, its parameters, request bodies and answers, with closed JSON Schemas (additionalProperties: false). openapi.json here is one such document; yours must match your server.",
+            checks: checks)
     }
 
     /// "/books/{bookId}" and "/books/{id}" name the same route.
@@ -58,7 +71,8 @@ struct OpenAPIDocsLab: Lab {
                 let doc = try JSONDecoder().decode(OpenAPI.Document.self, from: Data(reply.body))
                 document = doc
                 let warnings = try doc.validate(strict: false)
-                validity = "OpenAPI \(doc.openAPIVersion.rawValue), \(doc.paths.count) paths, \(doc.components.schemas.count) schemas"
+                validity =
+                    "OpenAPI \(doc.openAPIVersion.rawValue), \(doc.paths.count) paths, \(doc.components.schemas.count) schemas"
                     + (warnings.isEmpty ? "" : "; \(warnings.count) warnings, e.g. \(warnings[0])")
                 lab.check(Self.valid.name, true, expected: Self.valid.asserts, observed: validity)
             } catch {
@@ -90,8 +104,10 @@ struct OpenAPIDocsLab: Lab {
 
         // 2. The contract's routes in the document.
         let missing = BookshelfContract.routes.filter { operations[Self.routeKey($0.method, $0.path)] == nil }
-        lab.check(Self.documented.name, missing.isEmpty, expected: Self.documented.asserts,
-                  observed: missing.isEmpty ? "all \(BookshelfContract.routes.count) documented" : "not documented: \(missing.map(\.description).joined(separator: ", "))")
+        lab.check(
+            Self.documented.name, missing.isEmpty, expected: Self.documented.asserts,
+            observed: missing.isEmpty
+                ? "all \(BookshelfContract.routes.count) documented" : "not documented: \(missing.map(\.description).joined(separator: ", "))")
 
         // Real data to fill path parameters with.
         let author = await api.createAuthor("Edsger Dijkstra \(token)")
@@ -110,10 +126,13 @@ struct OpenAPIDocsLab: Lab {
             let id = entry.path.hasPrefix("/authors") ? author.id : (method == "DELETE" ? spare.id : book.id)
             let concrete = entry.path.replacingOccurrences(of: #"\{[^}]*\}"#, with: String(id ?? 0), options: .regularExpression)
             let e = await api.call(method, concrete, json: ["POST", "PUT", "PATCH"].contains(method) ? .object([:]) : nil)
-            if e.status == nil || e.status == 404 || e.status == 405 { absent.append("\(method) \(entry.path) → \(e.status.map(String.init) ?? e.failure ?? "")") }
+            if e.status == nil || e.status == 404 || e.status == 405 {
+                absent.append("\(method) \(entry.path) → \(e.status.map(String.init) ?? e.failure ?? "")")
+            }
         }
-        lab.check(Self.served.name, absent.isEmpty, expected: Self.served.asserts,
-                  observed: absent.isEmpty ? "all \(operations.count) documented operations answered" : absent.joined(separator: "; "))
+        lab.check(
+            Self.served.name, absent.isEmpty, expected: Self.served.asserts,
+            observed: absent.isEmpty ? "all \(operations.count) documented operations answered" : absent.joined(separator: "; "))
 
         // 4, 5. Sampled answers against their documented schemas.
         let validator = SchemaValidator(components: document.components)
@@ -121,12 +140,14 @@ struct OpenAPIDocsLab: Lab {
             guard let reply = e.reply else { return "\(route): \(e.failure ?? "no answer")" }
             guard let op = operations[Self.routeKey(route, path)]?.operation else { return "\(route) \(path) is not documented" }
             let range: OpenAPI.Response.StatusCode.Range? = [2: .success, 4: .clientError, 5: .serverError][reply.status / 100]
-            let documented = op.responses[status: .status(code: reply.status)]
+            let documented =
+                op.responses[status: .status(code: reply.status)]
                 ?? range.flatMap { op.responses[status: .range($0)] } ?? op.responses[status: .default]
             guard let response = documented.flatMap({ document.components[$0] }) else {
                 return "\(route) \(path): status \(reply.status) is not documented"
             }
-            let content = response.content.first { $0.key.typeAndSubtype == reply.mediaType }?.value
+            let content =
+                response.content.first { $0.key.typeAndSubtype == reply.mediaType }?.value
                 ?? response.content.first { $0.key.typeAndSubtype.hasSuffix("json") }?.value
             guard let content = content.flatMap({ document.components[$0] }), let schema = content.schema else {
                 return "\(route) \(path) \(reply.status): no JSON schema documented"
@@ -141,13 +162,16 @@ struct OpenAPIDocsLab: Lab {
             (author, "POST", "/authors"), (book, "POST", "/books"), (read, "GET", "/books/{id}"), (list, "GET", "/books"),
         ]
         let sampleErrors = samples.compactMap { judge($0.0, route: $0.1, path: $0.2) }
-        lab.check(Self.conforming.name, sampleErrors.isEmpty && samples.allSatisfy { ($0.0.status ?? 0) < 300 },
-                  expected: Self.conforming.asserts,
-                  observed: sampleErrors.isEmpty ? "4 answers (\(samples.map { statusText($0.0.status) }.joined(separator: ", "))) valid" : sampleErrors.joined(separator: " | "))
+        lab.check(
+            Self.conforming.name, sampleErrors.isEmpty && samples.allSatisfy { ($0.0.status ?? 0) < 300 },
+            expected: Self.conforming.asserts,
+            observed: sampleErrors.isEmpty
+                ? "4 answers (\(samples.map { statusText($0.0.status) }.joined(separator: ", "))) valid" : sampleErrors.joined(separator: " | "))
         let notFound = await api.call("GET", "/books/\((book.id ?? 0) + 1_000_000)", shape: .book)
         let problemError = judge(notFound, route: "GET", path: "/books/{id}")
-        lab.check(Self.problemConforms.name, notFound.status == 404 && problemError == nil, expected: Self.problemConforms.asserts,
-                  observed: problemError ?? "\(notFound.summary) is valid")
+        lab.check(
+            Self.problemConforms.name, notFound.status == 404 && problemError == nil, expected: Self.problemConforms.asserts,
+            observed: problemError ?? "\(notFound.summary) is valid")
 
         // 6. Closed schemas.
         var open: [String] = []
@@ -164,7 +188,8 @@ struct OpenAPIDocsLab: Lab {
             }
             for schema in schemas { open += validator.openObjects(schema, at: route.description, seen: &seen) }
         }
-        lab.check(Self.closed.name, open.isEmpty && !operations.isEmpty, expected: Self.closed.asserts,
-                  observed: open.isEmpty ? "every object schema is closed" : "open: \(Array(Set(open)).sorted().joined(separator: ", "))")
+        lab.check(
+            Self.closed.name, open.isEmpty && !operations.isEmpty, expected: Self.closed.asserts,
+            observed: open.isEmpty ? "every object schema is closed" : "open: \(Array(Set(open)).sorted().joined(separator: ", "))")
     }
 }

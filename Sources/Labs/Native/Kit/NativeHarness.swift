@@ -20,8 +20,11 @@ enum Native {
     /// (`reference`, under cpp/LAB/) or the learner's `--source` files; contract headers the
     /// learner did not write are added from the lab. Returns the extra `-I` flags the
     /// learner's folders need.
-    static func files(_ lab: LabContext, folder: String, harness: [String], reference: [String], contract: [String] = [])
-        throws -> (sources: [CppBuild.File], headers: [CppBuild.File], flags: [String]) {
+    static func files(
+        _ lab: LabContext, folder: String, harness: [String], reference: [String], contract: [String] = []
+    )
+        throws -> (sources: [CppBuild.File], headers: [CppBuild.File], flags: [String])
+    {
         let harnessFiles = harness.map { file("\(folder)/\($0)") }
         var own: [CppBuild.File]
         var flags: [String] = []
@@ -31,8 +34,9 @@ enum Native {
             own += contract.filter { !names.contains($0) }.map { file("\(folder)/\($0)") }
             let dirs = Set(own.map { ($0.path as NSString).deletingLastPathComponent }).filter { $0 != "." && !$0.isEmpty }
             flags = dirs.sorted().map { "-I\($0)" }
-            lab.step("Compiling your source \(path) with the lab's harness",
-                     "your files: \(own.map(\.path).joined(separator: ", ")); the harness: \(harness.joined(separator: ", "))")
+            lab.step(
+                "Compiling your source \(path) with the lab's harness",
+                "your files: \(own.map(\.path).joined(separator: ", ")); the harness: \(harness.joined(separator: ", "))")
         } else {
             own = (reference + contract).map { file("\(folder)/\($0)") }
         }
@@ -80,13 +84,16 @@ struct HarnessOutput: Sendable {
 extension LabContext {
     /// Runs a built harness (in the scratch folder, the sanitizers' environment set) and
     /// parses what it printed.
-    func runHarness(_ program: CppBuild.Executable, _ arguments: [String], timeout: Double = 60,
-                    environment extra: [String: String] = [:]) async throws -> HarnessOutput {
+    func runHarness(
+        _ program: CppBuild.Executable, _ arguments: [String], timeout: Double = 60,
+        environment extra: [String: String] = [:]
+    ) async throws -> HarnessOutput {
         var env = CppBuild.environment(for: program.sanitizers)
         for (k, v) in extra { env[k] = v }
         do {
-            let (termination, text) = try await Subprocess.capture(program.url.path, arguments, environment: env,
-                                                                   directory: scratch.path, timeout: timeout)
+            let (termination, text) = try await Subprocess.capture(
+                program.url.path, arguments, environment: env,
+                directory: scratch.path, timeout: timeout)
             return HarnessOutput(termination: termination, text: text)
         } catch {
             throw LabError(error.description)
@@ -101,8 +108,9 @@ extension LabContext {
             return check(name, r.pass, expected: asserts, observed: r.detail)
         }
         let finding = output.sanitizerFinding.map { "; the sanitizer said:\n" + $0 } ?? ""
-        return check(name, false, expected: asserts,
-                     observed: "the harness printed no result (it \(output.termination))\(finding.isEmpty ? "; its last lines:\n" + output.tail(8) : finding)")
+        return check(
+            name, false, expected: asserts,
+            observed: "the harness printed no result (it \(output.termination))\(finding.isEmpty ? "; its last lines:\n" + output.tail(8) : finding)")
     }
 
     /// The sanitizer check: nothing reported and a clean exit, or the report's first lines quoted.
@@ -131,13 +139,16 @@ extension LabContext {
             let title = "\(b.name) compiles with \(CppBuild.baseFlags.joined(separator: " "))\(b.sanitizers.map { " and \($0.title)" } ?? "")"
             switch o {
             case let .built(e):
-                check(title, true, expected: "no error and no warning", observed: e.cached
-                      ? "found in the build cache (same sources, flags and compiler)"
-                      : String(format: "compiled in %.1f s: %@", e.seconds, e.commandLine))
+                check(
+                    title, true, expected: "no error and no warning",
+                    observed: e.cached
+                        ? "found in the build cache (same sources, flags and compiler)"
+                        : String(format: "compiled in %.1f s: %@", e.seconds, e.commandLine))
                 out.append(e)
             case let .failed(f):
-                check(title, false, expected: "no error and no warning",
-                      observed: "the compiler refused it (\(f.commandLine)):\n" + f.diagnostics)
+                check(
+                    title, false, expected: "no error and no warning",
+                    observed: "the compiler refused it (\(f.commandLine)):\n" + f.diagnostics)
                 out.append(nil)
             }
         }
@@ -150,21 +161,21 @@ extension LabContext {
 func cppStarter(_ info: LabInfo, task: String, files: [StarterFile], checks: [(String, String)], build: String) -> [StarterFile] {
     let list = checks.map { "- **\($0.0)**: \($0.1)" }.joined(separator: "\n")
     let readme = """
-    # \(info.title)
+        # \(info.title)
 
-    \(task)
+        \(task)
 
-    ## Run the checks on your code
+        ## Run the checks on your code
 
-        curriculum lab run \(info.id) --source .
+            curriculum lab run \(info.id) --source .
 
-    The lab compiles your files with its own harness (\(build)) and runs them. Without
-    `--source` it judges its reference implementation (`\(info.source)` and the C++ beside it
-    under `Phase05/cpp/\(info.id)/`), which shows one way to pass.
+        The lab compiles your files with its own harness (\(build)) and runs them. Without
+        `--source` it judges its reference implementation (`\(info.source)` and the C++ beside it
+        under `Phase05/cpp/\(info.id)/`), which shows one way to pass.
 
-    ## What the checks assert
+        ## What the checks assert
 
-    \(list)
-    """
+        \(list)
+        """
     return [StarterFile("README.md", readme)] + files
 }

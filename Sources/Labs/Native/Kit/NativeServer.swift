@@ -21,8 +21,10 @@ public final class NativeServer: Sendable {
 
     /// Starts `program` and waits (up to `timeout` seconds) until 127.0.0.1:PORT accepts.
     /// A server that exits first, or never listens, is a `SubjectFailure` with its last lines.
-    public static func start(_ lab: LabContext, _ program: CppBuild.Executable, _ arguments: [String] = [],
-                      environment extra: [String: String] = [:], timeout: Double = 30) async throws -> NativeServer {
+    public static func start(
+        _ lab: LabContext, _ program: CppBuild.Executable, _ arguments: [String] = [],
+        environment extra: [String: String] = [:], timeout: Double = 30
+    ) async throws -> NativeServer {
         let port = try Loopback.freePort()
         var env = CppBuild.environment(for: program.sanitizers)
         env["PORT"] = String(port)
@@ -35,7 +37,9 @@ public final class NativeServer: Sendable {
             throw LabError(error.description)
         }
         let server = NativeServer(pid: pid, port: port, log: log)
-        Task.detached { let t = await Subprocess.wait(pid); server.ended.withLock { $0 = t } }
+        Task.detached {
+            let t = await Subprocess.wait(pid); server.ended.withLock { $0 = t }
+        }
         lab.onCleanup { await server.stop() }
         let deadline = Date().addingTimeInterval(timeout)
         while true {
@@ -124,10 +128,11 @@ enum Probe {
                 let head = String(decoding: buffer[..<end], as: UTF8.self)
                 let lines = head.split(separator: "\r\n")
                 let status = lines.first.flatMap { $0.split(separator: " ").dropFirst().first }.flatMap { Int($0) } ?? 0
-                let length = lines.dropFirst().compactMap { line -> Int? in
-                    let p = line.split(separator: ":", maxSplits: 1)
-                    return p.count == 2 && p[0].lowercased() == "content-length" ? Int(p[1].trimmingCharacters(in: .whitespaces)) : nil
-                }.first ?? 0
+                let length =
+                    lines.dropFirst().compactMap { line -> Int? in
+                        let p = line.split(separator: ":", maxSplits: 1)
+                        return p.count == 2 && p[0].lowercased() == "content-length" ? Int(p[1].trimmingCharacters(in: .whitespaces)) : nil
+                    }.first ?? 0
                 if buffer.count >= end + 4 + length {
                     let body = String(decoding: buffer[(end + 4)..<(end + 4 + length)], as: UTF8.self)
                     buffer.removeFirst(end + 4 + length)

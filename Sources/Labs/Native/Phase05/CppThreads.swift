@@ -10,8 +10,11 @@ import Foundation
 import LabKit
 
 struct CppThreadsLab: Lab {
-    static let breaker = Knob.choice("break", ["none", "skip-item", "unbounded", "close-no-wake", "no-lock"], default: "none",
-        help: "Breaks the reference queue on purpose: skip-item (pop sometimes discards a second item), unbounded (push never waits), close-no-wake (close() notifies nobody), no-lock (size() reads the deque without the lock: a data race).")
+    static let breaker = Knob.choice(
+        "break", ["none", "skip-item", "unbounded", "close-no-wake", "no-lock"], default: "none",
+        help:
+            "Breaks the reference queue on purpose: skip-item (pop sometimes discards a second item), unbounded (push never waits), close-no-wake (close() notifies nobody), no-lock (size() reads the deque without the lock: a data race)."
+    )
     static let producers = Knob.int("producers", 1...16, default: 4, quick: 2, help: "Producer threads.")
     static let consumers = Knob.int("consumers", 1...16, default: 4, quick: 3, help: "Consumer threads.")
     static let items = Knob.int("items", 100...2_000_000, default: 200_000, quick: 20_000, help: "Items each producer pushes.")
@@ -19,44 +22,56 @@ struct CppThreadsLab: Lab {
 
     static let info = LabInfo(
         id: "cpp-threads", title: "std::thread, std::mutex, std::condition_variable: a bounded blocking queue", phase: 5,
-        teaches: "Producers and consumers meet in a bounded queue built on one mutex and two condition variables: every item is consumed exactly once, push blocks while full and pop while empty, close() wakes everyone, and ThreadSanitizer finds the race when a read skips the lock.",
+        teaches:
+            "Producers and consumers meet in a bounded queue built on one mutex and two condition variables: every item is consumed exactly once, push blocks while full and pop while empty, close() wakes everyone, and ThreadSanitizer finds the race when a read skips the lock.",
         parameters: [breaker.parameter, producers.parameter, consumers.parameter, items.parameter, capacity.parameter],
         needs: [Native.compilerNeed], subjects: [.source],
         source: "Sources/Labs/Native/Phase05/CppThreads.swift")
 
-    static let exactlyOnce = ("every item is consumed exactly once",
-        "PRODUCERS threads push ITEMS numbered items each through a queue of CAPACITY to CONSUMERS threads, then one end-of-work item per consumer: each number is popped once, none lost, none twice")
-    static let blocking = ("push blocks while full, pop while empty, and each wakes",
-        "capacity 2: the third push returns only after a pop; a pop on the empty queue waits until a push, then returns that item")
-    static let shutdown = ("close() wakes every blocked consumer and refuses later pushes",
-        "consumers blocked in pop() all return false within 3 s of close(); push after close() returns false")
-    static let tsan = ("ThreadSanitizer finds no data race",
-        "the exactly-once run, built with -fsanitize=thread and with a thread calling size() throughout, reports nothing")
+    static let exactlyOnce = (
+        "every item is consumed exactly once",
+        "PRODUCERS threads push ITEMS numbered items each through a queue of CAPACITY to CONSUMERS threads, then one end-of-work item per consumer: each number is popped once, none lost, none twice"
+    )
+    static let blocking = (
+        "push blocks while full, pop while empty, and each wakes",
+        "capacity 2: the third push returns only after a pop; a pop on the empty queue waits until a push, then returns that item"
+    )
+    static let shutdown = (
+        "close() wakes every blocked consumer and refuses later pushes",
+        "consumers blocked in pop() all return false within 3 s of close(); push after close() returns false"
+    )
+    static let tsan = (
+        "ThreadSanitizer finds no data race",
+        "the exactly-once run, built with -fsanitize=thread and with a thread calling size() throughout, reports nothing"
+    )
 
     static func starter() -> [StarterFile] {
         let stub = """
-        // bounded_queue.hpp: your bounded blocking queue (see README.md for the contract).
-        #pragma once
-        #include <cstddef>
+            // bounded_queue.hpp: your bounded blocking queue (see README.md for the contract).
+            #pragma once
+            #include <cstddef>
 
-        class BoundedQueue {
-        public:
-            explicit BoundedQueue(std::size_t capacity) : capacity_(capacity) {}
-            bool push(long item) { (void)item; return false; }   // TODO: block while full; false once closed
-            bool pop(long& item) { (void)item; return false; }   // TODO: block while empty; false once closed and drained
-            void close() {}                                       // TODO: wake everybody
-            std::size_t size() const { return 0; }                // TODO: under the lock
+            class BoundedQueue {
+            public:
+                explicit BoundedQueue(std::size_t capacity) : capacity_(capacity) {}
+                bool push(long item) { (void)item; return false; }   // TODO: block while full; false once closed
+                bool pop(long& item) { (void)item; return false; }   // TODO: block while empty; false once closed and drained
+                void close() {}                                       // TODO: wake everybody
+                std::size_t size() const { return 0; }                // TODO: under the lock
 
-        private:
-            std::size_t capacity_;
-        };
+            private:
+                std::size_t capacity_;
+            };
 
-        """
+            """
         let contract = (CppSources.files["cpp-threads/bounded_queue.hpp"] ?? "").split(separator: "\n").prefix(12).joined(separator: "\n")
-        return cppStarter(info, task: "Write `bounded_queue.hpp`: a bounded blocking queue with `std::mutex` and `std::condition_variable`. The contract, from the reference's header:\n\n```cpp\n\(contract)\n```",
-                          files: [StarterFile("bounded_queue.hpp", stub)],
-                          checks: [exactlyOnce, blocking, shutdown, tsan],
-                          build: "g++ \(CppBuild.baseFlags.joined(separator: " ")) -pthread, once plain and once with -fsanitize=thread")
+        return cppStarter(
+            info,
+            task:
+                "Write `bounded_queue.hpp`: a bounded blocking queue with `std::mutex` and `std::condition_variable`. The contract, from the reference's header:\n\n```cpp\n\(contract)\n```",
+            files: [StarterFile("bounded_queue.hpp", stub)],
+            checks: [exactlyOnce, blocking, shutdown, tsan],
+            build: "g++ \(CppBuild.baseFlags.joined(separator: " ")) -pthread, once plain and once with -fsanitize=thread")
     }
 
     func run(_ lab: LabContext) async throws {

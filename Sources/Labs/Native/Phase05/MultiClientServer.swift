@@ -14,15 +14,20 @@ import LabKit
 import Synchronization
 
 struct MultiClientServerLab: Lab {
-    static let breaker = Knob.choice("break", ["none", "thread-close", "pool-shed", "epoll-one-read", "no-pipelining"], default: "none",
-        help: "Breaks the reference server on purpose: thread-close (closes a connection after one answer), pool-shed (the pool closes connections while two wait), epoll-one-read (the event loop takes one read for one whole request), no-pipelining (requests after the first in a read are dropped).")
+    static let breaker = Knob.choice(
+        "break", ["none", "thread-close", "pool-shed", "epoll-one-read", "no-pipelining"], default: "none",
+        help:
+            "Breaks the reference server on purpose: thread-close (closes a connection after one answer), pool-shed (the pool closes connections while two wait), epoll-one-read (the event loop takes one read for one whole request), no-pipelining (requests after the first in a read are dropped)."
+    )
     static let connections = Knob.int("connections", 1...512, default: 64, quick: 16, help: "Concurrent client connections per model.")
-    static let requests = Knob.int("requests", 1...10_000, default: 100, quick: 20, help: "Requests each connection sends, one after the other (every 5th split across two packets).")
+    static let requests = Knob.int(
+        "requests", 1...10_000, default: 100, quick: 20, help: "Requests each connection sends, one after the other (every 5th split across two packets).")
     static let workers = Knob.int("workers", 1...64, default: 4, help: "Worker threads of the pool model (WORKERS).")
 
     static let info = LabInfo(
         id: "multi-client-server", title: "A server for many clients: thread per connection, thread pool, epoll", phase: 5,
-        teaches: "One HTTP server three ways, loaded by many concurrent clients: every answer must be right under load, with requests split across packets and pipelined, and the throughput and p50/p99 latency of each model (HdrHistogram) show what a thread per client, a bounded pool and an event loop cost.",
+        teaches:
+            "One HTTP server three ways, loaded by many concurrent clients: every answer must be right under load, with requests split across packets and pipelined, and the throughput and p50/p99 latency of each model (HdrHistogram) show what a thread per client, a bounded pool and an event loop cost.",
         parameters: [breaker.parameter, connections.parameter, requests.parameter, workers.parameter],
         needs: [Native.compilerNeed], subjects: [.source, .against, .url],
         source: "Sources/Labs/Native/Phase05/MultiClientServer.swift")
@@ -31,27 +36,31 @@ struct MultiClientServerLab: Lab {
     static func loadAsserts(_ model: String) -> String {
         "\(model): CONNECTIONS clients at once, each sending REQUESTS keep-alive GET /sum?a=X&b=Y (every 5th split across two packets 3 ms apart): every answer is 200 with X+Y"
     }
-    static let pipelined = ("pipelined requests are answered in order",
-        "10 requests written in one send on one connection get 10 answers, in order, each with its own sum (every model)")
+    static let pipelined = (
+        "pipelined requests are answered in order",
+        "10 requests written in one send on one connection get 10 answers, in order, each with its own sum (every model)"
+    )
 
     static func starter() -> [StarterFile] {
         let stub = """
-        // server.cpp: your server, three ways (see README.md). Usage: server thread|pool|epoll
-        #include <cstdio>
-        #include <string>
+            // server.cpp: your server, three ways (see README.md). Usage: server thread|pool|epoll
+            #include <cstdio>
+            #include <string>
 
-        int main(int argc, char** argv) {
-            std::string model = argc > 1 ? argv[1] : "";
-            // TODO: listen on 127.0.0.1:$PORT, answer GET /sum?a=X&b=Y with X+Y, keep connections
-            // alive, with a thread per connection, a pool of $WORKERS threads, or an epoll loop.
-            std::fprintf(stderr, "model %s is not written yet\\n", model.c_str());
-            return 1;
-        }
+            int main(int argc, char** argv) {
+                std::string model = argc > 1 ? argv[1] : "";
+                // TODO: listen on 127.0.0.1:$PORT, answer GET /sum?a=X&b=Y with X+Y, keep connections
+                // alive, with a thread per connection, a pool of $WORKERS threads, or an epoll loop.
+                std::fprintf(stderr, "model %s is not written yet\\n", model.c_str());
+                return 1;
+            }
 
-        """
-        return cppStarter(info, task: """
-            Write `server.cpp`: an HTTP/1.1 server started as `server thread`, `server pool` or `server epoll` that listens on 127.0.0.1:$PORT and answers `GET /sum?a=X&b=Y` with `200`, `Content-Length` and the sum as the body; connections stay open (keep-alive) and may carry several requests in one packet (pipelining) or one request across several packets. `thread`: a thread per connection; `pool`: $WORKERS threads (default 4) taking connections from a queue; `epoll`: one thread with non-blocking sockets and epoll. Stop on SIGTERM.
-            """,
+            """
+        return cppStarter(
+            info,
+            task: """
+                Write `server.cpp`: an HTTP/1.1 server started as `server thread`, `server pool` or `server epoll` that listens on 127.0.0.1:$PORT and answers `GET /sum?a=X&b=Y` with `200`, `Content-Length` and the sum as the body; connections stay open (keep-alive) and may carry several requests in one packet (pipelining) or one request across several packets. `thread`: a thread per connection; `pool`: $WORKERS threads (default 4) taking connections from a queue; `epoll`: one thread with non-blocking sockets and epoll. Stop on SIGTERM.
+                """,
             files: [StarterFile("server.cpp", stub)],
             checks: models.map { ("\($0.1): every response correct under load", loadAsserts($0.1)) } + [pipelined],
             build: "g++ \(CppBuild.baseFlags.joined(separator: " ")) *.cpp -pthread")
@@ -72,7 +81,7 @@ struct MultiClientServerLab: Lab {
         }
         let (sources, headers, flags) = try Native.files(lab, folder: "multi-client-server", harness: [], reference: ["server.cpp"])
         let built = try await lab.compileAll([
-            CppBuild(name: "server", sources: sources, headers: headers, flags: flags + Native.breakFlags(lab, lab[Self.breaker])),
+            CppBuild(name: "server", sources: sources, headers: headers, flags: flags + Native.breakFlags(lab, lab[Self.breaker]))
         ])
         guard let program = built[0] else { return }
         var pipelines: [String] = []
@@ -97,11 +106,15 @@ struct MultiClientServerLab: Lab {
         lab.figure("\(title): throughput", throughput.rounded(), "requests/s")
         lab.figure("\(title): p50", p50, "µs")
         lab.figure("\(title): p99", p99, "µs")
-        lab.step("\(title): \(connections) connections × \(requests) requests",
-                 String(format: "%d of %d answers correct in %.2f s: %.0f requests/s, p50 %.0f µs, p99 %.0f µs", result.correct, total,
-                        result.seconds, throughput, p50, p99))
-        lab.check("\(title): every response correct under load", result.correct == total, expected: asserts,
-                  observed: "\(result.correct) of \(total) answers correct" + (result.failures.isEmpty ? "" : "; for example: " + result.failures.prefix(3).joined(separator: "; ")))
+        lab.step(
+            "\(title): \(connections) connections × \(requests) requests",
+            String(
+                format: "%d of %d answers correct in %.2f s: %.0f requests/s, p50 %.0f µs, p99 %.0f µs", result.correct, total,
+                result.seconds, throughput, p50, p99))
+        lab.check(
+            "\(title): every response correct under load", result.correct == total, expected: asserts,
+            observed: "\(result.correct) of \(total) answers correct"
+                + (result.failures.isEmpty ? "" : "; for example: " + result.failures.prefix(3).joined(separator: "; ")))
     }
 
     struct Load: Sendable {
@@ -149,8 +162,11 @@ struct MultiClientServerLab: Lab {
                             break
                         }
                         latencies.append(DispatchTime.now().uptimeNanoseconds - t0)
-                        if answer.status == 200 && answer.body == String(a + b) { correct += 1 }
-                        else if failures.count < 3 { failures.append("a=\(a)&b=\(b) → \(answer.status) \"\(answer.body.prefix(40))\"") }
+                        if answer.status == 200 && answer.body == String(a + b) {
+                            correct += 1
+                        } else if failures.count < 3 {
+                            failures.append("a=\(a)&b=\(b) → \(answer.status) \"\(answer.body.prefix(40))\"")
+                        }
                     }
                     shared.state.withLock { s in
                         s.correct += correct
@@ -183,7 +199,8 @@ struct MultiClientServerLab: Lab {
                     bodies.append(answer.body)
                 }
                 let want = (1...10).map { String($0 + 1000) }
-                done.resume(returning: (bodies == want, "\(bodies.count) of 10 answers" + (bodies == want ? ", in order" : ": \(bodies.joined(separator: ","))")))
+                done.resume(
+                    returning: (bodies == want, "\(bodies.count) of 10 answers" + (bodies == want ? ", in order" : ": \(bodies.joined(separator: ","))")))
             }.start()
         }
     }

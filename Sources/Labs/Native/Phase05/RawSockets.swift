@@ -10,51 +10,69 @@ import Foundation
 import LabKit
 
 struct RawSocketsLab: Lab {
-    static let breaker = Knob.choice("break", ["none", "little-endian", "single-read", "single-write", "nodelay-noop"], default: "none",
-        help: "Breaks the reference framing on purpose: little-endian (the length's bytes reversed), single-read (one read() per message), single-write (one send() per message), nodelay-noop (set_nodelay does nothing).")
-    static let rounds = Knob.int("rounds", 5...1_000, default: 40, quick: 12,
+    static let breaker = Knob.choice(
+        "break", ["none", "little-endian", "single-read", "single-write", "nodelay-noop"], default: "none",
+        help:
+            "Breaks the reference framing on purpose: little-endian (the length's bytes reversed), single-read (one read() per message), single-write (one send() per message), nodelay-noop (set_nodelay does nothing)."
+    )
+    static let rounds = Knob.int(
+        "rounds", 5...1_000, default: 40, quick: 12,
         help: "Write-write-read round trips measured with and without TCP_NODELAY (each takes ~40 ms with Nagle).")
-    static let minRatio = Knob.int("min-ratio", 2...1_000, default: 5,
+    static let minRatio = Knob.int(
+        "min-ratio", 2...1_000, default: 5,
         help: "How many times faster the median round trip must be with TCP_NODELAY than without.")
 
     static let info = LabInfo(
         id: "raw-sockets", title: "Raw sockets: length-prefixed framing over TCP, partial reads and writes, Nagle", phase: 5,
-        teaches: "Messages over a byte stream need framing: a frame split across reads is reassembled, a write cut short by a signal is finished, the length goes big-endian on the wire; and a write-write-read client stalls on Nagle's algorithm until TCP_NODELAY, by a ratio the lab measures.",
+        teaches:
+            "Messages over a byte stream need framing: a frame split across reads is reassembled, a write cut short by a signal is finished, the length goes big-endian on the wire; and a write-write-read client stalls on Nagle's algorithm until TCP_NODELAY, by a ratio the lab measures.",
         parameters: [breaker.parameter, rounds.parameter, minRatio.parameter], needs: [Native.compilerNeed], subjects: [.source],
         source: "Sources/Labs/Native/Phase05/RawSockets.swift")
 
-    static let wire = ("frames are a 4-byte big-endian length then the bytes",
-        "send_frame(\"hello\") puts exactly 00 00 00 05 'hello' on the wire; recv_frame reads a hand-framed 256-byte frame and an empty frame back intact")
-    static let split = ("a frame split across reads is reassembled",
-        "a 10 000-byte frame (as send_frame writes it) arriving in 8 pieces 5 ms apart, the header itself split, comes back whole; three frames in one write come back as three")
-    static let partial = ("partial writes are finished",
-        "a 1 MiB frame through an 8 KiB send buffer while the writing thread is hit by a signal every 0.2 ms (send() returns short or EINTR) reaches the reader whole")
-    static let nagle = ("TCP_NODELAY removes the Nagle stall",
-        "a client writing header and body separately and waiting for the reply: median round trip with set_nodelay(fd, true) at least MIN-RATIO× shorter than with set_nodelay(fd, false)")
+    static let wire = (
+        "frames are a 4-byte big-endian length then the bytes",
+        "send_frame(\"hello\") puts exactly 00 00 00 05 'hello' on the wire; recv_frame reads a hand-framed 256-byte frame and an empty frame back intact"
+    )
+    static let split = (
+        "a frame split across reads is reassembled",
+        "a 10 000-byte frame (as send_frame writes it) arriving in 8 pieces 5 ms apart, the header itself split, comes back whole; three frames in one write come back as three"
+    )
+    static let partial = (
+        "partial writes are finished",
+        "a 1 MiB frame through an 8 KiB send buffer while the writing thread is hit by a signal every 0.2 ms (send() returns short or EINTR) reaches the reader whole"
+    )
+    static let nagle = (
+        "TCP_NODELAY removes the Nagle stall",
+        "a client writing header and body separately and waiting for the reply: median round trip with set_nodelay(fd, true) at least MIN-RATIO× shorter than with set_nodelay(fd, false)"
+    )
 
     static func starter() -> [StarterFile] {
         let stub = """
-        // framing.cpp: your framing over POSIX sockets (framing.hpp is the contract).
-        #include "framing.hpp"
+            // framing.cpp: your framing over POSIX sockets (framing.hpp is the contract).
+            #include "framing.hpp"
 
-        bool write_all(int fd, const void* data, std::size_t len) { (void)fd; (void)data; (void)len; return false; }  // TODO
-        bool read_exact(int fd, void* data, std::size_t len) { (void)fd; (void)data; (void)len; return false; }       // TODO
-        bool send_frame(int fd, const std::string& payload) { (void)fd; (void)payload; return false; }                // TODO
-        bool recv_frame(int fd, std::string& payload) { (void)fd; (void)payload; return false; }                      // TODO
-        void set_nodelay(int fd, bool on) { (void)fd; (void)on; }                                                       // TODO
+            bool write_all(int fd, const void* data, std::size_t len) { (void)fd; (void)data; (void)len; return false; }  // TODO
+            bool read_exact(int fd, void* data, std::size_t len) { (void)fd; (void)data; (void)len; return false; }       // TODO
+            bool send_frame(int fd, const std::string& payload) { (void)fd; (void)payload; return false; }                // TODO
+            bool recv_frame(int fd, std::string& payload) { (void)fd; (void)payload; return false; }                      // TODO
+            void set_nodelay(int fd, bool on) { (void)fd; (void)on; }                                                       // TODO
 
-        """
-        return cppStarter(info, task: "Write `framing.cpp`: `write_all`, `read_exact`, `send_frame`, `recv_frame` and `set_nodelay` as `framing.hpp` declares them, on plain POSIX calls.",
-                          files: [StarterFile("framing.hpp", CppSources.files["raw-sockets/framing.hpp"] ?? ""), StarterFile("framing.cpp", stub)],
-                          checks: [wire, split, partial, nagle],
-                          build: "g++ \(CppBuild.baseFlags.joined(separator: " ")) -pthread")
+            """
+        return cppStarter(
+            info,
+            task:
+                "Write `framing.cpp`: `write_all`, `read_exact`, `send_frame`, `recv_frame` and `set_nodelay` as `framing.hpp` declares them, on plain POSIX calls.",
+            files: [StarterFile("framing.hpp", CppSources.files["raw-sockets/framing.hpp"] ?? ""), StarterFile("framing.cpp", stub)],
+            checks: [wire, split, partial, nagle],
+            build: "g++ \(CppBuild.baseFlags.joined(separator: " ")) -pthread")
     }
 
     func run(_ lab: LabContext) async throws {
-        let (sources, headers, flags) = try Native.files(lab, folder: "raw-sockets", harness: ["harness.cpp"], reference: ["framing.cpp"],
-                                                         contract: ["framing.hpp"])
+        let (sources, headers, flags) = try Native.files(
+            lab, folder: "raw-sockets", harness: ["harness.cpp"], reference: ["framing.cpp"],
+            contract: ["framing.hpp"])
         let built = try await lab.compileAll([
-            CppBuild(name: "framing-harness", sources: sources, headers: headers, flags: flags + Native.breakFlags(lab, lab[Self.breaker])),
+            CppBuild(name: "framing-harness", sources: sources, headers: headers, flags: flags + Native.breakFlags(lab, lab[Self.breaker]))
         ])
         guard let program = built[0] else { return }
 
@@ -73,10 +91,12 @@ struct RawSocketsLab: Lab {
             lab.figure("median round trip, Nagle on", with.value, "µs")
             lab.figure("median round trip, TCP_NODELAY", without.value, "µs")
             lab.figure("Nagle / TCP_NODELAY", ratio, "×")
-            lab.step("\(rounds) write-write-read round trips each way",
-                     String(format: "median %.0f µs with Nagle, %.0f µs with TCP_NODELAY: %.1f×", with.value, without.value, ratio))
-            lab.check(Self.nagle.0, ratio >= need, expected: asserts,
-                      observed: String(format: "%.1f× (%.0f µs against %.0f µs)", ratio, with.value, without.value))
+            lab.step(
+                "\(rounds) write-write-read round trips each way",
+                String(format: "median %.0f µs with Nagle, %.0f µs with TCP_NODELAY: %.1f×", with.value, without.value, ratio))
+            lab.check(
+                Self.nagle.0, ratio >= need, expected: asserts,
+                observed: String(format: "%.1f× (%.0f µs against %.0f µs)", ratio, with.value, without.value))
         } else {
             lab.check(Self.nagle.0, false, expected: asserts, observed: "the harness measured nothing (it \(nagle.termination)): \(nagle.tail(4))")
         }

@@ -11,6 +11,7 @@ import Foundation
 import Histogram
 import LabKit
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,11 +22,14 @@ struct PubSubNotificationsLab: Lab {
     static let slowMs = Knob.int("slow-ms", 1...1_000, default: 20, quick: 25, help: "time the audit subscriber spends on each notification")
     static let breaker = Knob.choice(
         "break", ["none", "shared-queue", "single-consumer", "exclusive-queues", "forget-ack"], default: "none",
-        help: "shared-queue: the three subscribers compete on one queue; single-consumer: one loop calls the three handlers in turn; exclusive-queues: temporary queues that die with their connection; forget-ack: the email subscriber never acks")
+        help:
+            "shared-queue: the three subscribers compete on one queue; single-consumer: one loop calls the three handlers in turn; exclusive-queues: temporary queues that die with their connection; forget-ack: the email subscriber never acks"
+    )
 
     static let info = LabInfo(
         id: "pubsub-notifications", title: "Fan-out notifications on RabbitMQ", phase: 8,
-        teaches: "A fanout exchange copies each notification into one queue per subscriber: everyone gets everything, a slow subscriber only delays itself, a durable queue keeps collecting while its subscriber is away, and acks keep a reconnect from repeating work.",
+        teaches:
+            "A fanout exchange copies each notification into one queue per subscriber: everyone gets everything, a slow subscriber only delays itself, a durable queue keeps collecting while its subscriber is away, and acks keep a reconnect from repeating work.",
         parameters: [messages.parameter, away.parameter, slowMs.parameter, breaker.parameter],
         needs: [.rabbitmq], source: "Sources/Labs/Queue/Phase08/PubSubNotifications.swift"
     )
@@ -160,12 +164,13 @@ struct PubSubNotificationsLab: Lab {
         let publishSeconds = Measure.seconds(ContinuousClock.now - publishStart)
         try await phase1.value
         let s1 = record.state.withLock { $0 }
-        lab.step("Published \(n) notifications to the exchange in \(String(format: "%.3f", publishSeconds)) s; audit takes \(slowMs) ms each",
-                 Self.subscribers.map { who in
-                     let got = Set(s1.received[who] ?? []).count
-                     let when = s1.finishedAt[who].map { String(format: "all by %.2f s", $0) } ?? "not all"
-                     return "\(who): \(got) of \(n) (\(when))"
-                 }.joined(separator: "; "))
+        lab.step(
+            "Published \(n) notifications to the exchange in \(String(format: "%.3f", publishSeconds)) s; audit takes \(slowMs) ms each",
+            Self.subscribers.map { who in
+                let got = Set(s1.received[who] ?? []).count
+                let when = s1.finishedAt[who].map { String(format: "all by %.2f s", $0) } ?? "not all"
+                return "\(who): \(got) of \(n) (\(when))"
+            }.joined(separator: "; "))
         for who in Self.subscribers {
             if let h = s1.latency[who], h.totalCount > 0 {
                 lab.figure("\(who) delivery latency p50", Double(h.valueAtPercentile(50)) / 1000, "ms")
@@ -185,31 +190,36 @@ struct PubSubNotificationsLab: Lab {
         let s = record.state.withLock { $0 }
         let emailAll = s.received["email"] ?? []
         let afterReconnect = Array(emailAll.dropFirst(s1.received["email"]?.count ?? 0))
-        lab.step("The email subscriber disconnected; \(m) notifications were published; it reconnected",
-                 "after reconnecting it got \(afterReconnect.count) deliveries: \(Set(afterReconnect).intersection(awayIDs).count) of the \(m) sent while it was away, \(afterReconnect.filter { before.contains($0) }.count) it had handled before")
+        lab.step(
+            "The email subscriber disconnected; \(m) notifications were published; it reconnected",
+            "after reconnecting it got \(afterReconnect.count) deliveries: \(Set(afterReconnect).intersection(awayIDs).count) of the \(m) sent while it was away, \(afterReconnect.filter { before.contains($0) }.count) it had handled before"
+        )
 
         // Checks.
         let short = Self.subscribers.filter { Set(s1.received[$0] ?? []).count < n }
-        lab.check("every subscriber gets every notification", short.isEmpty,
-                  expected: "email, push and audit each got all \(n)",
-                  observed: Self.subscribers.map { "\($0) \(Set(s1.received[$0] ?? []).count)" }.joined(separator: ", "))
+        lab.check(
+            "every subscriber gets every notification", short.isEmpty,
+            expected: "email, push and audit each got all \(n)",
+            observed: Self.subscribers.map { "\($0) \(Set(s1.received[$0] ?? []).count)" }.joined(separator: ", "))
         let fast = ["email", "push"]
         let auditAt = fast.map { s1.auditDoneAtLast[$0] }
         let stalled = zip(fast, auditAt).filter { $0.1 == nil || $0.1! > n / 2 }.map(\.0)
         let auditEnd = s1.finishedAt["audit"].map { String(format: "%.2f s", $0) } ?? "never all"
-        lab.check("a slow subscriber does not stall the others", stalled.isEmpty,
-                  expected: "email and push handled their last notification while audit had handled at most half (\(n / 2))",
-                  observed: zip(fast, auditAt).map { who, a in
-                      a.map { "\(who)'s last came when audit had handled \($0)" } ?? "\(who) got nothing"
-                  }.joined(separator: "; ") + "; audit had all at \(auditEnd)")
+        lab.check(
+            "a slow subscriber does not stall the others", stalled.isEmpty,
+            expected: "email and push handled their last notification while audit had handled at most half (\(n / 2))",
+            observed: zip(fast, auditAt).map { who, a in
+                a.map { "\(who)'s last came when audit had handled \($0)" } ?? "\(who) got nothing"
+            }.joined(separator: "; ") + "; audit had all at \(auditEnd)")
         for who in fast {
             if let t = s1.finishedAt[who] { lab.figure("\(who) had all \(n) after", t, "s") }
         }
         if let t = s1.finishedAt["audit"] { lab.figure("audit had all \(n) after", t, "s") }
         let missed = awayIDs.filter { !afterReconnect.contains($0) }
-        lab.check("a subscriber that was away gets what was sent meanwhile (durable queue)", missed.isEmpty,
-                  expected: "the email subscriber gets all \(m) notifications published while it was disconnected",
-                  observed: "got \(m - missed.count) of \(m)")
+        lab.check(
+            "a subscriber that was away gets what was sent meanwhile (durable queue)", missed.isEmpty,
+            expected: "the email subscriber gets all \(m) notifications published while it was disconnected",
+            observed: "got \(m - missed.count) of \(m)")
         var dupes: [String] = []
         for who in Self.subscribers {
             var count: [String: Int] = [:]
@@ -217,8 +227,9 @@ struct PubSubNotificationsLab: Lab {
             let d = count.filter { $0.value > 1 }.count
             if d > 0 { dupes.append("\(who): \(d) handled twice") }
         }
-        lab.check("no subscriber handles a notification twice (acked after handling)", dupes.isEmpty,
-                  expected: "each subscriber handled each notification once, across its reconnect",
-                  observed: dupes.isEmpty ? "none twice" : dupes.joined(separator: "; "))
+        lab.check(
+            "no subscriber handles a notification twice (acked after handling)", dupes.isEmpty,
+            expected: "each subscriber handled each notification once, across its reconnect",
+            observed: dupes.isEmpty ? "none twice" : dupes.joined(separator: "; "))
     }
 }

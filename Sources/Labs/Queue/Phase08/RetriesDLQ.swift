@@ -12,6 +12,7 @@
 import Foundation
 import LabKit
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,13 +26,18 @@ struct RetriesDLQLab: Lab {
     static let queueLimit = Knob.int("queue-limit", 1...10_000, default: 20, quick: 5, help: "x-max-length of the bounded intake queue")
     static let breaker = Knob.choice(
         "break", ["none", "no-backoff", "dead-letter-early", "no-dlq", "no-limit", "drop-refused"], default: "none",
-        help: "no-backoff: failed jobs go straight back to the work queue; dead-letter-early: dead-lettered one attempt too soon; no-dlq: the work queue has no dead-letter exchange (rejected jobs vanish); no-limit: the intake queue is unbounded; drop-refused: the producer drops a refused publish instead of retrying it")
+        help:
+            "no-backoff: failed jobs go straight back to the work queue; dead-letter-early: dead-lettered one attempt too soon; no-dlq: the work queue has no dead-letter exchange (rejected jobs vanish); no-limit: the intake queue is unbounded; drop-refused: the producer drops a refused publish instead of retrying it"
+    )
 
     static let info = LabInfo(
         id: "retries-dlq", title: "Retries with backoff, dead letters and backpressure on RabbitMQ", phase: 8,
-        teaches: "Failed jobs wait in TTL queues for exponentially growing, jittered delays, poison jobs end in a dead-letter queue after N attempts, and a bounded queue refuses a fast producer, which backs off and retries so nothing is lost.",
-        parameters: [messages.parameter, poisonEvery.parameter, maxAttempts.parameter, baseDelayMs.parameter, jitter.parameter,
-                     queueLimit.parameter, breaker.parameter],
+        teaches:
+            "Failed jobs wait in TTL queues for exponentially growing, jittered delays, poison jobs end in a dead-letter queue after N attempts, and a bounded queue refuses a fast producer, which backs off and retries so nothing is lost.",
+        parameters: [
+            messages.parameter, poisonEvery.parameter, maxAttempts.parameter, baseDelayMs.parameter, jitter.parameter,
+            queueLimit.parameter, breaker.parameter,
+        ],
         needs: [.rabbitmq], source: "Sources/Labs/Queue/Phase08/RetriesDLQ.swift"
     )
 
@@ -132,14 +138,17 @@ struct RetriesDLQLab: Lab {
             for (i, q) in waits.enumerated() {
                 // Expired messages go back to the work queue through the default exchange.
                 let longest = Int((Double(Self.delayMs(afterAttempt: i + 1, base: baseMs)) * (1 + jitter)).rounded(.up)) + 1
-                try admin.declareQueue(q, arguments: [
-                    "x-message-ttl": .int(longest), "x-dead-letter-exchange": .string(""), "x-dead-letter-routing-key": .string(work),
-                ])
+                try admin.declareQueue(
+                    q,
+                    arguments: [
+                        "x-message-ttl": .int(longest), "x-dead-letter-exchange": .string(""), "x-dead-letter-routing-key": .string(work),
+                    ])
             }
         }
         let schedule = (1..<maxAttempts).map { "\(Self.delayMs(afterAttempt: $0, base: baseMs)) ms" }.joined(separator: ", ")
-        lab.step("Declared \(work) (dead-letter exchange \(broken == "no-dlq" ? "none (break=no-dlq)" : dlx) → \(dlq)) and \(waits.count) wait queues",
-                 "retry delays \(schedule), each ± \(Int(jitter * 100))% jitter; a wait queue's expired messages are dead-lettered back to \(work)")
+        lab.step(
+            "Declared \(work) (dead-letter exchange \(broken == "no-dlq" ? "none (break=no-dlq)" : dlx) → \(dlq)) and \(waits.count) wait queues",
+            "retry delays \(schedule), each ± \(Int(jitter * 100))% jitter; a wait queue's expired messages are dead-lettered back to \(work)")
 
         // Part 1: retries and dead letters.
         let ids = (1...total).map { String(format: "job-%04d", $0) }
@@ -147,8 +156,9 @@ struct RetriesDLQLab: Lab {
         let log = Log()
         let origin = ContinuousClock.now
         let longestWait = Double((1..<maxAttempts).map { Self.delayMs(afterAttempt: $0, base: baseMs) }.max() ?? 0) * (1 + jitter) / 1000
-        let worker = Worker(port: broker.port, work: work, prefix: prefix, total: total, poisonEvery: poisonEvery,
-                            maxAttempts: maxAttempts, baseMs: baseMs, jitter: jitter, broken: broken, idleSeconds: longestWait + 5)
+        let worker = Worker(
+            port: broker.port, work: work, prefix: prefix, total: total, poisonEvery: poisonEvery,
+            maxAttempts: maxAttempts, baseMs: baseMs, jitter: jitter, broken: broken, idleSeconds: longestWait + 5)
         try await AMQPThread.run("retries.worker") { try worker.run(log: log, origin: origin) }
         // What reached the DLQ.
         let dead: [String] = try await AMQPThread.run {
@@ -165,8 +175,10 @@ struct RetriesDLQLab: Lab {
         let s = log.state.withLock { $0 }
         let poison = ids.filter { Self.failures(of: Int($0.dropFirst(4))!, poisonEvery: poisonEvery, maxAttempts: maxAttempts) == nil }
         let retriedJobs = s.attempts.filter { $0.value.count > 1 }.count
-        lab.step("A worker handled \(total) jobs: \(poison.count) poison, the rest failing 0–2 times before succeeding",
-                 "\(s.attempts.values.map(\.count).reduce(0, +)) attempts, \(retriedJobs) job(s) retried; done \(s.done.count), rejected after their last attempt \(s.rejected.count), found in the DLQ \(dead.count)")
+        lab.step(
+            "A worker handled \(total) jobs: \(poison.count) poison, the rest failing 0–2 times before succeeding",
+            "\(s.attempts.values.map(\.count).reduce(0, +)) attempts, \(retriedJobs) job(s) retried; done \(s.done.count), rejected after their last attempt \(s.rejected.count), found in the DLQ \(dead.count)"
+        )
 
         // Retry gaps, measured on the monotonic clock: attempt k+1 - attempt k.
         var early: [String] = [], late: [String] = [], outOfRange: [String] = []
@@ -190,25 +202,35 @@ struct RetriesDLQLab: Lab {
             lab.figure("longest retry gap", longest, "ms")
         }
         let bad = outOfRange + early + late
-        lab.check("retries wait as configured (exponential backoff with jitter)", !gaps.isEmpty && bad.isEmpty,
-                  expected: "each retry of attempt k comes no sooner than its planned delay, which lies in \(baseMs)·2^(k-1) ms ± \(Int(jitter * 100))% (and no later than \(Int(slackMs)) ms after it)",
-                  observed: gaps.isEmpty ? "no retries happened" : bad.isEmpty ? "\(gaps.count) retries, gaps \(Int(gaps.min()!))–\(Int(gaps.max()!)) ms, each at or after its plan" : bad.prefix(4).joined(separator: "; "))
+        lab.check(
+            "retries wait as configured (exponential backoff with jitter)", !gaps.isEmpty && bad.isEmpty,
+            expected:
+                "each retry of attempt k comes no sooner than its planned delay, which lies in \(baseMs)·2^(k-1) ms ± \(Int(jitter * 100))% (and no later than \(Int(slackMs)) ms after it)",
+            observed: gaps.isEmpty
+                ? "no retries happened"
+                : bad.isEmpty
+                    ? "\(gaps.count) retries, gaps \(Int(gaps.min()!))–\(Int(gaps.max()!)) ms, each at or after its plan"
+                    : bad.prefix(4).joined(separator: "; "))
 
         let poisonWrong = poison.filter { id in (s.attempts[id]?.count ?? 0) != maxAttempts || !dead.contains(id) }
         let innocent = dead.filter { !poison.contains($0) }
-        lab.check("poison jobs dead-lettered after exactly max-attempts attempts", poisonWrong.isEmpty && innocent.isEmpty && !poison.isEmpty,
-                  expected: "each of the \(poison.count) poison jobs tried \(maxAttempts) times, then in \(dlq); no other job there",
-                  observed: poison.isEmpty ? "no poison job in this run (poison-every > messages)"
-                      : poison.map { "\($0): \(s.attempts[$0]?.count ?? 0) attempts, \(dead.contains($0) ? "in the DLQ" : "not in the DLQ")" }.prefix(5).joined(separator: "; ")
-                          + (innocent.isEmpty ? "" : "; wrongly dead-lettered: \(innocent.joined(separator: ", "))"))
+        lab.check(
+            "poison jobs dead-lettered after exactly max-attempts attempts", poisonWrong.isEmpty && innocent.isEmpty && !poison.isEmpty,
+            expected: "each of the \(poison.count) poison jobs tried \(maxAttempts) times, then in \(dlq); no other job there",
+            observed: poison.isEmpty
+                ? "no poison job in this run (poison-every > messages)"
+                : poison.map { "\($0): \(s.attempts[$0]?.count ?? 0) attempts, \(dead.contains($0) ? "in the DLQ" : "not in the DLQ")" }.prefix(5).joined(
+                    separator: "; ")
+                    + (innocent.isEmpty ? "" : "; wrongly dead-lettered: \(innocent.joined(separator: ", "))"))
 
         let lost = ids.filter { s.done[$0] == nil && !dead.contains($0) }
         let both = ids.filter { s.done[$0] != nil && dead.contains($0) }
         let twice = s.done.filter { $0.value > 1 }.keys.sorted()
-        lab.check("nothing lost: every job done or in the DLQ, once", lost.isEmpty && both.isEmpty && twice.isEmpty,
-                  expected: "\(total) = done + dead-lettered, no job in both, none done twice",
-                  observed: "\(s.done.count) done + \(dead.count) in the DLQ of \(total)" + (lost.isEmpty ? "" : "; lost: \(lost.prefix(6).joined(separator: ", "))")
-                      + (both.isEmpty ? "" : "; in both: \(both.joined(separator: ", "))") + (twice.isEmpty ? "" : "; done twice: \(twice.joined(separator: ", "))"))
+        lab.check(
+            "nothing lost: every job done or in the DLQ, once", lost.isEmpty && both.isEmpty && twice.isEmpty,
+            expected: "\(total) = done + dead-lettered, no job in both, none done twice",
+            observed: "\(s.done.count) done + \(dead.count) in the DLQ of \(total)" + (lost.isEmpty ? "" : "; lost: \(lost.prefix(6).joined(separator: ", "))")
+                + (both.isEmpty ? "" : "; in both: \(both.joined(separator: ", "))") + (twice.isEmpty ? "" : "; done twice: \(twice.joined(separator: ", "))"))
 
         // Part 2: a bounded queue and a fast producer.
         try await AMQPThread.run {
@@ -230,19 +252,24 @@ struct RetriesDLQLab: Lab {
         }
         let p = pressure.state.withLock { $0 }
         let seconds = Measure.seconds(ContinuousClock.now - started)
-        lab.step("A producer published \(produced) messages as fast as confirms came back into \(intake) (\(broken == "no-limit" ? "unbounded (break=no-limit)" : "x-max-length \(limit), x-overflow reject-publish")); the consumer started once the producer was refused or done, 3 ms a message",
-                 "\(p.refused) publishes refused (nacked) and \(dropRefused ? "dropped (break=drop-refused)" : "retried after a backoff"); \(p.consumed.count) consumed in \(String(format: "%.2f", seconds)) s")
+        lab.step(
+            "A producer published \(produced) messages as fast as confirms came back into \(intake) (\(broken == "no-limit" ? "unbounded (break=no-limit)" : "x-max-length \(limit), x-overflow reject-publish")); the consumer started once the producer was refused or done, 3 ms a message",
+            "\(p.refused) publishes refused (nacked) and \(dropRefused ? "dropped (break=drop-refused)" : "retried after a backoff"); \(p.consumed.count) consumed in \(String(format: "%.2f", seconds)) s"
+        )
         lab.figure("publishes refused by the full queue", Double(p.refused), "nacks")
-        lab.check("a full queue refuses a fast producer", p.refused > 0,
-                  expected: "the broker nacks publishes once \(limit) messages wait",
-                  observed: "\(p.refused) refused of \(p.attempts) publishes")
+        lab.check(
+            "a full queue refuses a fast producer", p.refused > 0,
+            expected: "the broker nacks publishes once \(limit) messages wait",
+            observed: "\(p.refused) refused of \(p.attempts) publishes")
         var counts: [String: Int] = [:]
         for id in p.consumed { counts[id, default: 0] += 1 }
         let missing = (1...produced).map { String(format: "msg-%04d", $0) }.filter { counts[$0] == nil }
         let dup = counts.filter { $0.value > 1 }.count
-        lab.check("under backpressure nothing is lost: every message consumed once", missing.isEmpty && dup == 0,
-                  expected: "\(produced) produced, \(produced) consumed, each once",
-                  observed: "\(counts.count) distinct consumed of \(produced)" + (missing.isEmpty ? "" : "; missing \(missing.count): \(missing.prefix(5).joined(separator: ", "))") + (dup == 0 ? "" : "; \(dup) twice"))
+        lab.check(
+            "under backpressure nothing is lost: every message consumed once", missing.isEmpty && dup == 0,
+            expected: "\(produced) produced, \(produced) consumed, each once",
+            observed: "\(counts.count) distinct consumed of \(produced)"
+                + (missing.isEmpty ? "" : "; missing \(missing.count): \(missing.prefix(5).joined(separator: ", "))") + (dup == 0 ? "" : "; \(dup) twice"))
     }
 
     /// The bounded-queue experiment's producer and consumer.

@@ -9,6 +9,7 @@
 import Foundation
 import LabKit
 import Synchronization
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,11 +20,14 @@ struct TaskQueueLab: Lab, LabChildProcess {
     static let taskMs = Knob.int("task-ms", 0...1_000, default: 20, quick: 10, help: "time each task takes")
     static let breaker = Knob.choice(
         "break", ["none", "auto-ack", "ack-early", "no-idempotency", "no-prefetch"], default: "none",
-        help: "auto-ack: the consumer that is killed took its task with auto-ack (lost with it); ack-early: a consumer acks before the work and is killed between the two (its task lost); no-idempotency: a redelivered task that was already done is done again; no-prefetch: no basic.qos, the first consumer takes every task")
+        help:
+            "auto-ack: the consumer that is killed took its task with auto-ack (lost with it); ack-early: a consumer acks before the work and is killed between the two (its task lost); no-idempotency: a redelivered task that was already done is done again; no-prefetch: no basic.qos, the first consumer takes every task"
+    )
 
     static let info = LabInfo(
         id: "task-queue", title: "A task queue on RabbitMQ: acks, redelivery, fair dispatch", phase: 8,
-        teaches: "Tasks in a durable queue, acked only after the work: a consumer killed mid-task has its task redelivered to another, an idempotent consumer does a redelivered task once, and prefetch 1 shares the work.",
+        teaches:
+            "Tasks in a durable queue, acked only after the work: a consumer killed mid-task has its task redelivered to another, an idempotent consumer does a redelivered task once, and prefetch 1 shares the work.",
         parameters: [tasks.parameter, consumers.parameter, taskMs.parameter, breaker.parameter],
         needs: [.rabbitmq], source: "Sources/Labs/Queue/Phase08/TaskQueue.swift"
     )
@@ -56,7 +60,11 @@ struct TaskQueueLab: Lab, LabChildProcess {
         try await AMQPThread.run {
             try admin.declareQueue(queue, durable: true)
         }
-        lab.onCleanup { _ = try? await AMQPThread.run { let c = try broker.connect(); try? c.deleteQueue(queue); c.close() } }
+        lab.onCleanup {
+            _ = try? await AMQPThread.run {
+                let c = try broker.connect(); try? c.deleteQueue(queue); c.close()
+            }
+        }
         let ids = (1...total).map { String(format: "task-%04d", $0) }
         lab.step("Declared the durable queue \(queue)", "tasks are persistent messages (delivery mode 2), consumed with manual acks")
 
@@ -79,18 +87,23 @@ struct TaskQueueLab: Lab, LabChildProcess {
         }
         let ledger = Ledger()
         if modeB == "work-then-hang" { ledger.state.withLock { $0.done[heldB, default: 0] += 1 } }
-        lab.step("Consumer A (pid \(childA)) took \(heldA) and was killed with SIGKILL in the middle of it",
-                 modeA == "hold" ? "it consumed with manual acks and had not acked" : "it took the task with auto-ack (break=auto-ack)")
-        lab.step("Consumer B (pid \(childB)) took \(heldB) and was killed with SIGKILL between the work and the ack",
-                 modeB == "work-then-hang" ? "the work was done (recorded in the ledger of done tasks), the ack never sent" : "it acked first and was killed before the work (break=ack-early)")
+        lab.step(
+            "Consumer A (pid \(childA)) took \(heldA) and was killed with SIGKILL in the middle of it",
+            modeA == "hold" ? "it consumed with manual acks and had not acked" : "it took the task with auto-ack (break=auto-ack)")
+        lab.step(
+            "Consumer B (pid \(childB)) took \(heldB) and was killed with SIGKILL between the work and the ack",
+            modeB == "work-then-hang"
+                ? "the work was done (recorded in the ledger of done tasks), the ack never sent"
+                : "it acked first and was killed before the work (break=ack-early)")
 
         // 3. The rest of the tasks, and the surviving consumers. The first consumer takes its
         // first task while the others are connected but not yet consuming: without prefetch it
         // is handed every task in the queue at once.
         try await AMQPThread.run { for id in ids.dropFirst(2) { try admin.publish(routingKey: queue, body: id, messageID: id) } }
         let started = ContinuousClock.now
-        let settings = Consumer(port: port, queue: queue, total: total, taskMs: taskMs, consumers: survivors,
-                                prefetch: broken != "no-prefetch", idempotent: broken != "no-idempotency")
+        let settings = Consumer(
+            port: port, queue: queue, total: total, taskMs: taskMs, consumers: survivors,
+            prefetch: broken != "no-prefetch", idempotent: broken != "no-idempotency")
         let gate = Gate()
         try await withTaskCancellationHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -101,36 +114,45 @@ struct TaskQueueLab: Lab, LabChildProcess {
             }
         } onCancel: {
             ledger.state.withLock { $0.cancelled = true }
-            gate.state.withLock { $0.open = true; $0.connected = Int.max / 2; $0.consuming = Int.max / 2 }
+            gate.state.withLock {
+                $0.open = true; $0.connected = Int.max / 2; $0.consuming = Int.max / 2
+            }
         }
         try Task.checkCancellation()
         let elapsed = Measure.seconds(ContinuousClock.now - started)
         let s = ledger.state.withLock { $0 }
         let left = try await AMQPThread.run { try admin.messageCount(queue) }
-        lab.step("\(survivors) consumers worked the queue (prefetch \(settings.prefetch ? "1" : "unlimited"), \(taskMs) ms a task)",
-                 "\(s.deliveries) deliveries in \(String(format: "%.2f", elapsed)) s; deliveries per consumer: \(s.byConsumer.sorted { $0.key < $1.key }.map { "#\($0.key): \($0.value)" }.joined(separator: ", ")); redelivered: \(s.redelivered.keys.sorted().joined(separator: ", ")); \(left) left in the queue")
+        lab.step(
+            "\(survivors) consumers worked the queue (prefetch \(settings.prefetch ? "1" : "unlimited"), \(taskMs) ms a task)",
+            "\(s.deliveries) deliveries in \(String(format: "%.2f", elapsed)) s; deliveries per consumer: \(s.byConsumer.sorted { $0.key < $1.key }.map { "#\($0.key): \($0.value)" }.joined(separator: ", ")); redelivered: \(s.redelivered.keys.sorted().joined(separator: ", ")); \(left) left in the queue"
+        )
         lab.figure("tasks done per second", Double(s.done.values.reduce(0, +)) / max(elapsed, 0.001), "tasks/s")
 
         let missing = ids.filter { (s.done[$0] ?? 0) == 0 }
-        lab.check("every task done, none lost", missing.isEmpty,
-                  expected: "\(total) of \(total) tasks done",
-                  observed: missing.isEmpty ? "\(total) of \(total) done" : "\(total - missing.count) done; lost: \(missing.prefix(8).joined(separator: ", "))")
+        lab.check(
+            "every task done, none lost", missing.isEmpty,
+            expected: "\(total) of \(total) tasks done",
+            observed: missing.isEmpty ? "\(total) of \(total) done" : "\(total - missing.count) done; lost: \(missing.prefix(8).joined(separator: ", "))")
         let backA = s.redelivered[heldA] != nil && (s.done[heldA] ?? 0) == 1
-        lab.check("the task of the consumer killed mid-task came back (redelivered) and was done", backA,
-                  expected: "\(heldA) delivered again with the redelivered flag to a surviving consumer, and done",
-                  observed: s.redelivered[heldA].map { "redelivered to consumer #\($0); done \(s.done[heldA] ?? 0) time(s)" } ?? "\(heldA) never came back")
+        lab.check(
+            "the task of the consumer killed mid-task came back (redelivered) and was done", backA,
+            expected: "\(heldA) delivered again with the redelivered flag to a surviving consumer, and done",
+            observed: s.redelivered[heldA].map { "redelivered to consumer #\($0); done \(s.done[heldA] ?? 0) time(s)" } ?? "\(heldA) never came back")
         let twice = s.done.filter { $0.value > 1 }.keys.sorted()
-        lab.check("each task done exactly once (a redelivered task already done is not done again)", twice.isEmpty,
-                  expected: "no task's work done twice",
-                  observed: twice.isEmpty ? "every task done at most once; \(s.skippedAsDone) redelivered task(s) found done in the ledger and only acked"
-                      : "done twice: \(twice.joined(separator: ", "))")
+        lab.check(
+            "each task done exactly once (a redelivered task already done is not done again)", twice.isEmpty,
+            expected: "no task's work done twice",
+            observed: twice.isEmpty
+                ? "every task done at most once; \(s.skippedAsDone) redelivered task(s) found done in the ledger and only acked"
+                : "done twice: \(twice.joined(separator: ", "))")
         // Every consumer can get a task when there are more tasks than consumers.
         let required = min(survivors, total - 1)
         let busy = (1...survivors).filter { (s.byConsumer[$0] ?? 0) > 0 }
         let perConsumer = (1...survivors).map { "\(s.byConsumer[$0] ?? 0)" }.joined(separator: ", ")
-        lab.check("the work is shared by every consumer (prefetch 1)", busy.count >= required,
-                  expected: "at least \(required) of the \(survivors) consumers handed tasks",
-                  observed: "\(busy.count) consumer(s) got tasks; deliveries per consumer: \(perConsumer)")
+        lab.check(
+            "the work is shared by every consumer (prefetch 1)", busy.count >= required,
+            expected: "at least \(required) of the \(survivors) consumers handed tasks",
+            observed: "\(busy.count) consumer(s) got tasks; deliveries per consumer: \(perConsumer)")
     }
 
     /// Waits until the child writes a line starting with `prefix` and returns the rest.
@@ -138,12 +160,14 @@ struct TaskQueueLab: Lab, LabChildProcess {
         let deadline = Date().addingTimeInterval(120)
         while Date() < deadline {
             if let text = try? String(contentsOfFile: file, encoding: .utf8),
-               let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) }) {
+                let line = text.split(separator: "\n").first(where: { $0.hasPrefix(prefix) })
+            {
                 return String(line.dropFirst(prefix.count))
             }
             var status: Int32 = 0
             if waitpid(child, &status, WNOHANG) == child {
-                throw LabError("the consumer process \(child) exited before taking a task: \((try? String(contentsOfFile: file + ".err", encoding: .utf8)) ?? "")")
+                throw LabError(
+                    "the consumer process \(child) exited before taking a task: \((try? String(contentsOfFile: file + ".err", encoding: .utf8)) ?? "")")
             }
             try await Task.sleep(for: .milliseconds(10))
         }
