@@ -525,6 +525,7 @@ extension LabCatalog {
                 LabParameter("requests", LabParameter.Kind.int(min: 10, max: 1000000), default: "5000", quick: "1500", help: "Reads in the hit-ratio workload."),
                 LabParameter("cost", LabParameter.Kind.int(min: 1, max: 10000000), default: "1000", quick: "500", help: "Rows of artificial work the slow query does per miss."),
                 LabParameter("invalidate", LabParameter.Kind.bool, default: "true", help: "Invalidate a key when it is written; false shows stale reads (the last check then fails)."),
+                LabParameter("break", LabParameter.Kind.choice(["none", "fifo-eviction", "no-expiry", "double-load", "refresh-on-hit", "skip-invalidation"]), default: "none", help: "Breaks the cache so a check fails: fifo-eviction (a hit does not make its entry the most recently used, so the cache evicts first in, first out); no-expiry (entries never expire (the TTL is never compared)); double-load (a miss runs the slow query twice (an existence check, then the load)); refresh-on-hit (every hit reloads its value from the database (always fresh, nothing saved)); skip-invalidation (the write path forgets to invalidate the key it changed)."),
             ],
             needs: [],
             subjects: [],

@@ -30,6 +30,7 @@ final class ReadThroughCache<Key: Hashable, Value> {
     let capacity: Int
     let ttl: Duration
     private let clock: LabClock
+    private let fault: ReadCachingLab.Fault
     private var entries: [Key: Entry] = [:]
     private var newest: Key?
     private var oldest: Key?
@@ -39,8 +40,8 @@ final class ReadThroughCache<Key: Hashable, Value> {
     /// Every key evicted to make room, in order.
     private(set) var evicted: [Key] = []
 
-    init(capacity: Int, ttl: Duration, clock: LabClock) {
-        self.capacity = max(1, capacity); self.ttl = ttl; self.clock = clock
+    init(capacity: Int, ttl: Duration, clock: LabClock, fault: ReadCachingLab.Fault = .none) {
+        self.capacity = max(1, capacity); self.ttl = ttl; self.clock = clock; self.fault = fault
     }
 
     var count: Int { entries.count }
@@ -56,16 +57,22 @@ final class ReadThroughCache<Key: Hashable, Value> {
     func get(_ key: Key, load: (Key) throws -> Value) rethrows -> Value {
         let now = clock.elapsed
         if let entry = entries[key] {
-            if now - entry.loadedAt < ttl {
+            if now - entry.loadedAt < ttl || fault == .noExpiry {
                 hits += 1
+                // A hit makes the entry the most recently used; FIFO leaves it where it was.
+                if fault == .fifoEviction { return entry.value }
+                // Refreshing on every hit reloads the value: always fresh, and nothing saved.
+                let value = fault == .refreshOnHit ? try load(key) : entry.value
                 unlink(key)
-                pushNewest(key, value: entry.value, loadedAt: entry.loadedAt)
-                return entry.value
+                pushNewest(key, value: value, loadedAt: entry.loadedAt)
+                return value
             }
             expirations += 1
             unlink(key)
         }
         misses += 1
+        // An existence check that runs the query before the load runs it again.
+        if fault == .doubleLoad { _ = try load(key) }
         let value = try load(key)
         pushNewest(key, value: value, loadedAt: now)
         if entries.count > capacity, let victim = oldest {
@@ -93,6 +100,26 @@ final class ReadThroughCache<Key: Hashable, Value> {
 }
 
 struct ReadCachingLab: Lab {
+    enum Fault: String, CaseIterable, Sendable {
+        case none
+        case fifoEviction = "fifo-eviction"
+        case noExpiry = "no-expiry"
+        case doubleLoad = "double-load"
+        case refreshOnHit = "refresh-on-hit"
+        case skipInvalidation = "skip-invalidation"
+
+        var effect: String {
+            switch self {
+            case .none: "nothing broken"
+            case .fifoEviction: "a hit does not make its entry the most recently used, so the cache evicts first in, first out"
+            case .noExpiry: "entries never expire (the TTL is never compared)"
+            case .doubleLoad: "a miss runs the slow query twice (an existence check, then the load)"
+            case .refreshOnHit: "every hit reloads its value from the database (always fresh, nothing saved)"
+            case .skipInvalidation: "the write path forgets to invalidate the key it changed"
+            }
+        }
+    }
+
     static let keys = Knob.int("keys", 5...100000, default: 2000, quick: 500, help: "Books that can be read (the key space).")
     static let capacity = Knob.int("capacity", 1...100000, default: 200, quick: 50, help: "Entries the cache holds before it evicts.")
     static let ttl = Knob.double("ttl", 0.1...86400, default: 60, help: "Seconds an entry stays fresh (reads arrive every 0.1 s of manual-clock time).")
@@ -101,12 +128,27 @@ struct ReadCachingLab: Lab {
     static let cost = Knob.int("cost", 1...10000000, default: 1000, quick: 500, help: "Rows of artificial work the slow query does per miss.")
     static let invalidate = Knob.bool(
         "invalidate", default: true, help: "Invalidate a key when it is written; false shows stale reads (the last check then fails).")
+    static let fault = Knob<Fault>.choice(
+        "break", default: .none,
+        help: "Breaks the cache so a check fails: " + Fault.allCases.dropFirst().map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ") + ".")
+
+    /// The checks, named once so the breaker tests cannot drift from them.
+    static let agreesWithSimulation = "hits agree with an independent simulation"
+    static let missRunsQuery = "every miss (and only a miss) ran the slow query"
+    static let evictionOrder = "evictions happen in the simulated LRU order"
+    static let leastRecentlyUsed = "the least recently used entry is evicted (2, then 1)"
+    static let expiry = "within the TTL a read is served from memory, after it the entry reloads"
+    static let staleWithout = "without invalidation, a write leaves the cached value stale"
+    static let freshWith = "invalidation on write leaves no stale read"
 
     static let info = LabInfo(
         id: "read-caching", title: "A read-through LRU cache with TTL", phase: 6,
         teaches:
             "A small LRU cache absorbs most of a skewed read workload (its hit count checked against a simulation), TTL expiry forces reloads, and invalidating on write is what keeps readers from seeing stale data.",
-        parameters: [keys.parameter, capacity.parameter, ttl.parameter, skew.parameter, requests.parameter, cost.parameter, invalidate.parameter],
+        parameters: [
+            keys.parameter, capacity.parameter, ttl.parameter, skew.parameter, requests.parameter, cost.parameter, invalidate.parameter,
+            fault.parameter,
+        ],
         source: "Sources/Labs/Data/Phase06/ReadCaching.swift")
 
     struct BookSummary: Equatable, Sendable {
@@ -253,7 +295,8 @@ struct ReadCachingLab: Lab {
         let skew = lab[Self.skew]
         let requests = lab[Self.requests]
         let cost = lab[Self.cost]
-        let invalidate = lab[Self.invalidate]
+        let fault = lab[Self.fault]
+        let invalidate = lab[Self.invalidate] && fault != .skipInvalidation
         // Expiry is only reproducible on a manual clock; use the lab's when it is one.
         let clock = lab.clock.isManual ? lab.clock : LabClock.manual()
         let tick = Duration.milliseconds(100)  // between requests: 10 reads a second
@@ -262,12 +305,13 @@ struct ReadCachingLab: Lab {
         let dbQueue = try SQLiteLab.open(in: lab.scratch, name: "cache.sqlite", log: log)
         lab.engine("SQLite \(try SQLiteLab.version(dbQueue))")
         try await dbQueue.write { try Self.createSchema($0, keys: keys) }
+        if fault != .none { lab.step("The cache is broken on purpose (break=\(fault.rawValue))", "broken on purpose: \(fault.effect)") }
 
         // 1. Hit ratio under a skewed workload.
         var rng = SQLiteLab.Random(seed: 1234)
         let zipf = Zipf(keys: keys, skew: skew)
         let workload = (0..<requests).map { _ in zipf.draw(using: &rng) }
-        let cache = ReadThroughCache<Int, BookSummary?>(capacity: capacity, ttl: ttl, clock: clock)
+        let cache = ReadThroughCache<Int, BookSummary?>(capacity: capacity, ttl: ttl, clock: clock, fault: fault)
         log.reset()
         let replay = try Self.replay(workload, cache: cache, clock: clock, tick: tick, dbQueue: dbQueue, cost: cost)
         let slowQueries = log.all.filter(Self.isSlowQuery).count
@@ -284,26 +328,26 @@ struct ReadCachingLab: Lab {
         lab.figure("mean read time, hit", mean(replay.hitSeconds), "µs")
         lab.figure("mean read time, miss (slow query)", mean(replay.missSeconds), "µs")
         lab.figure("mean read time through the cache", mean(replay.hitSeconds + replay.missSeconds), "µs")
-        lab.expect("hits agree with an independent simulation", cache.hits, equals: model.hits)
-        lab.expect("every miss (and only a miss) ran the slow query", slowQueries, equals: cache.misses)
+        lab.expect(Self.agreesWithSimulation, cache.hits, equals: model.hits)
+        lab.expect(Self.missRunsQuery, slowQueries, equals: cache.misses)
         let firstDifference = zip(cache.evicted, model.evicted).enumerated().first { $0.element.0 != $0.element.1 }?.offset
         lab.check(
-            "evictions happen in the simulated LRU order", cache.evicted == model.evicted,
+            Self.evictionOrder, cache.evicted == model.evicted,
             expected: "\(model.evicted.count) evictions, first \(model.evicted.prefix(5))",
             observed: cache.evicted == model.evicted
                 ? "the same \(cache.evicted.count) in the same order"
                 : "\(cache.evicted.count) evictions, first difference at #\(firstDifference ?? min(cache.evicted.count, model.evicted.count))")
 
         // 2. Eviction order, step by step.
-        let small = ReadThroughCache<Int, BookSummary?>(capacity: 3, ttl: ttl, clock: clock)
+        let small = ReadThroughCache<Int, BookSummary?>(capacity: 3, ttl: ttl, clock: clock, fault: fault)
         _ = try Self.replay([1, 2, 3, 1, 4, 3, 5], cache: small, clock: clock, tick: .zero, dbQueue: dbQueue, cost: 1)
         lab.step(
             "A 3-entry cache reads 1, 2, 3, 1, 4, 3, 5",
             "Evicted \(small.evicted); left, newest first: \(small.keysByRecency). FIFO would have evicted 1 then 2.")
-        lab.expect("the least recently used entry is evicted (2, then 1)", small.evicted, equals: [2, 1])
+        lab.expect(Self.leastRecentlyUsed, small.evicted, equals: [2, 1])
 
         // 3. TTL expiry forces a reload.
-        let fresh = ReadThroughCache<Int, BookSummary?>(capacity: capacity, ttl: ttl, clock: clock)
+        let fresh = ReadThroughCache<Int, BookSummary?>(capacity: capacity, ttl: ttl, clock: clock, fault: fault)
         func loads(_ key: Int) throws -> Int {
             log.reset()
             _ = try dbQueue.read { db in try fresh.get(key) { try Self.slowLoad(db, id: $0, cost: 1) } }
@@ -316,30 +360,30 @@ struct ReadCachingLab: Lab {
         let afterExpiry = try loads(1)
         lab.step("Read book 1, then again after ttl/2 and after ttl", "Slow queries: \(first), \(beforeExpiry), \(afterExpiry).")
         lab.expect(
-            "within the TTL a read is served from memory, after it the entry reloads",
+            Self.expiry,
             [first, beforeExpiry, afterExpiry], equals: [1, 0, 1])
 
         // 4. Writes: invalidate, or read stale data.
         let mixedKeys = (0..<min(max(requests / 2, 20), 2000)).map { _ in zipf.draw(using: &rng) }
-        let unsafeCache = ReadThroughCache<Int, BookSummary?>(capacity: capacity, ttl: ttl, clock: clock)
+        let unsafeCache = ReadThroughCache<Int, BookSummary?>(capacity: capacity, ttl: ttl, clock: clock, fault: fault)
         let without = try Self.mixed(mixedKeys, invalidate: false, cache: unsafeCache, clock: clock, dbQueue: dbQueue, cost: 1)
-        let safeCache = ReadThroughCache<Int, BookSummary?>(capacity: capacity, ttl: ttl, clock: clock)
+        let safeCache = ReadThroughCache<Int, BookSummary?>(capacity: capacity, ttl: ttl, clock: clock, fault: fault)
         let with = try Self.mixed(mixedKeys, invalidate: invalidate, cache: safeCache, clock: clock, dbQueue: dbQueue, cost: 1)
         lab.step(
             "Mixed \(with.reads) reads with \(with.writes) price updates, each read compared with the database",
-            "Without invalidation \(without.stale) reads were stale (served until their TTL ran out); with invalidation\(invalidate ? "" : " (switched off by invalidate=false)") \(with.stale)."
+            "Without invalidation \(without.stale) reads were stale (served until their TTL ran out); with invalidation\(invalidate ? "" : fault == .skipInvalidation ? " (skipped: break=skip-invalidation)" : " (switched off by invalidate=false)") \(with.stale)."
         )
         lab.figure("stale reads without invalidation", Double(without.stale), "reads")
         // The contrast's bad side, asserted on its own: a cached book, its price changed
         // underneath without invalidation, read again at once (no time passes, so no TTL
         // can rescue it): the cache must answer the old price.
-        let probe = ReadThroughCache<Int, BookSummary?>(capacity: capacity, ttl: ttl, clock: clock)
+        let probe = ReadThroughCache<Int, BookSummary?>(capacity: capacity, ttl: ttl, clock: clock, fault: fault)
         let cachedBefore = try probe.get(1) { id in try dbQueue.read { try Self.slowLoad($0, id: id, cost: 1) } }
         try await dbQueue.write { try $0.execute(sql: "UPDATE book SET price = price + 1 WHERE id = 1") }
         let cachedAfter = try probe.get(1) { id in try dbQueue.read { try Self.slowLoad($0, id: id, cost: 1) } }
         let inDatabase = try await dbQueue.read { try Self.slowLoad($0, id: 1, cost: 1) }
         lab.check(
-            "without invalidation, a write leaves the cached value stale", cachedAfter == cachedBefore && cachedAfter != inDatabase,
+            Self.staleWithout, cachedAfter == cachedBefore && cachedAfter != inDatabase,
             expected: "the cache still answers price \(cachedBefore?.price ?? 0) after the database moved to \(inDatabase?.price ?? 0)",
             observed: cachedAfter == cachedBefore
                 ? "the cache answered \(cachedAfter?.price ?? 0): stale, as expected"
@@ -350,6 +394,6 @@ struct ReadCachingLab: Lab {
                 "With TTL \(lab[Self.ttl]) s and reads 0.1 s apart, every written book had expired or been evicted before it was read again.")
         }
         lab.figure("stale reads with invalidation on write", Double(with.stale), "reads")
-        lab.expect("invalidation on write leaves no stale read", with.stale, equals: 0)
+        lab.expect(Self.freshWith, with.stale, equals: 0)
     }
 }

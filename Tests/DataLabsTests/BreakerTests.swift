@@ -1,0 +1,61 @@
+import Foundation
+import LabCatalog
+import LabKit
+import Testing
+
+@testable import DataLabs
+
+/// Every check of these labs has a breaker: a `break` value that breaks the lab's own
+/// reference in one realistic way. Each breaker, run end to end in quick mode, fails exactly
+/// the checks listed here, and the lab passes without one. The PostgreSQL labs among them
+/// start a throwaway server each run: like PostgresLabTests, they need PostgreSQL installed
+/// and fail without it.
+@Suite(.serialized) struct BreakerTests {
+    static func run(_ type: any Lab.Type, _ given: [String: String] = [:]) async throws -> LabReport {
+        try await SQLiteLabTests.run(type, given)
+    }
+
+    static func failures(_ report: LabReport) -> String { SQLiteLabTests.failures(report) }
+
+    static let labs: [any Lab.Type] = [
+        ReadCachingLab.self
+    ]
+
+    typealias RC = ReadCachingLab
+
+    /// (lab, its `break` value, the checks that must fail: exactly these).
+    nonisolated(unsafe) static let breakers: [(any Lab.Type, String, Set<String>)] = [
+        (RC.self, "fifo-eviction", [RC.agreesWithSimulation, RC.evictionOrder, RC.leastRecentlyUsed]),
+        (RC.self, "no-expiry", [RC.agreesWithSimulation, RC.expiry]),
+        (RC.self, "double-load", [RC.missRunsQuery, RC.expiry]),
+        (RC.self, "refresh-on-hit", [RC.missRunsQuery, RC.expiry, RC.staleWithout]),
+        (RC.self, "skip-invalidation", [RC.freshWith]),
+    ]
+
+    @Test(arguments: 0..<breakers.count)
+    func breakerFailsExactlyItsChecks(_ i: Int) async throws {
+        let (type, breaker, expected) = Self.breakers[i]
+        let report = try await Self.run(type, ["break": breaker])
+        let failed = Set(report.checks.filter { !$0.passed }.map(\.name))
+        #expect(report.error == nil, "\(type.id) break=\(breaker): \(report.error ?? "")")
+        #expect(report.outcome == .failed, "\(type.id) break=\(breaker)")
+        #expect(failed == expected, "\(type.id) break=\(breaker):\n\(Self.failures(report))")
+    }
+
+    /// Without a breaker the lab passes; every one of its checks is failed by at least one
+    /// breaker, and every breaker it offers is tested above.
+    @Test(arguments: 0..<labs.count)
+    func passesWithoutABreakerAndEveryCheckHasOne(_ i: Int) async throws {
+        let type = Self.labs[i]
+        let report = try await Self.run(type)
+        #expect(report.outcome == .passed, "\(type.id):\n\(Self.failures(report))")
+        let mine = Self.breakers.filter { $0.0.id == type.id }
+        let covered = mine.reduce(into: Set<String>()) { $0.formUnion($1.2) }
+        #expect(Set(report.checks.map(\.name)).subtracting(covered).isEmpty, "\(type.id): checks without a breaker")
+        let offered = type.info.parameters.first { $0.name == "break" }.map { p -> Set<String> in
+            if case let .choice(options) = p.kind { return Set(options).subtracting(["none"]) }
+            return []
+        }
+        #expect(offered == Set(mine.map(\.1)), "\(type.id): breakers offered vs tested")
+    }
+}
