@@ -491,6 +491,7 @@ extension LabCatalog {
                 LabParameter("reads", LabParameter.Kind.int(min: 1, max: 100000), default: "3000", quick: "300", help: "Author pages read by the read workload."),
                 LabParameter("updates", LabParameter.Kind.int(min: 1, max: 10000), default: "400", quick: "60", help: "Logical updates (author renames and new reviews) applied to both schemas."),
                 LabParameter("triggers", LabParameter.Kind.bool, default: "true", help: "Keep the copy in step with triggers; false shows the copy drifting (the sync checks then fail)."),
+                LabParameter("break", LabParameter.Kind.choice(["none", "early-triggers", "skip-rebuild", "touch-parent", "no-review-trigger", "rating-not-summed"]), default: "none", help: "Breaks the lab's own schema or write path so a check fails: early-triggers (the triggers are installed with the copy, so the plain rename cannot leave it stale); skip-rebuild (the repair installs the triggers but does not rebuild the stale copy first); touch-parent (adding a review also touches its book's row (an ORM's touch: true), in both schemas); no-review-trigger (the trigger for a new review is missing); rating-not-summed (the new-review trigger counts the review but does not add its rating to rating_sum)."),
             ],
             needs: [],
             subjects: [],

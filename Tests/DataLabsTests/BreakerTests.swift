@@ -18,10 +18,14 @@ import Testing
     static func failures(_ report: LabReport) -> String { SQLiteLabTests.failures(report) }
 
     static let labs: [any Lab.Type] = [
-        ReadCachingLab.self
+        ReadCachingLab.self, DenormalizationLab.self,
     ]
 
     typealias RC = ReadCachingLab
+    typealias DN = DenormalizationLab
+
+    /// Check names that carry a knob's value, at the quick defaults.
+    static let denormalisedReads = DN.identicalReads(300)  // 300 author pages
 
     /// (lab, its `break` value, the checks that must fail: exactly these).
     nonisolated(unsafe) static let breakers: [(any Lab.Type, String, Set<String>)] = [
@@ -30,6 +34,11 @@ import Testing
         (RC.self, "double-load", [RC.missRunsQuery, RC.expiry]),
         (RC.self, "refresh-on-hit", [RC.missRunsQuery, RC.expiry, RC.staleWithout]),
         (RC.self, "skip-invalidation", [RC.freshWith]),
+        (DN.self, "early-triggers", [DN.forgottenIsStale, DN.staleAnswersDiffer]),
+        (DN.self, "skip-rebuild", [denormalisedReads, DN.inSync, DN.pagesIdentical]),
+        (DN.self, "touch-parent", [DN.normalisedTouchesOne, DN.denormalisedTouchesCopies]),
+        (DN.self, "no-review-trigger", [DN.denormalisedTouchesCopies, DN.inSync, DN.pagesIdentical]),
+        (DN.self, "rating-not-summed", [DN.pagesIdentical]),
     ]
 
     @Test(arguments: 0..<breakers.count)

@@ -14,6 +14,26 @@ import LabCatalog
 import LabKit
 
 struct DenormalizationLab: Lab {
+    enum Fault: String, CaseIterable, Sendable {
+        case none
+        case earlyTriggers = "early-triggers"
+        case skipRebuild = "skip-rebuild"
+        case touchParent = "touch-parent"
+        case noReviewTrigger = "no-review-trigger"
+        case ratingNotSummed = "rating-not-summed"
+
+        var effect: String {
+            switch self {
+            case .none: "nothing broken"
+            case .earlyTriggers: "the triggers are installed with the copy, so the plain rename cannot leave it stale"
+            case .skipRebuild: "the repair installs the triggers but does not rebuild the stale copy first"
+            case .touchParent: "adding a review also touches its book's row (an ORM's touch: true), in both schemas"
+            case .noReviewTrigger: "the trigger for a new review is missing"
+            case .ratingNotSummed: "the new-review trigger counts the review but does not add its rating to rating_sum"
+            }
+        }
+    }
+
     static let authors = Knob.int("authors", 2...5000, default: 200, quick: 40, help: "Authors in the bookshelf.")
     static let booksPerAuthor = Knob.int("books-per-author", 1...50, default: 10, quick: 5, help: "Books per author.")
     static let reviewsPerBook = Knob.int("reviews-per-book", 0...100, default: 20, quick: 5, help: "Average reviews per book (each has 0 to twice this).")
@@ -22,12 +42,28 @@ struct DenormalizationLab: Lab {
         "updates", 1...10000, default: 400, quick: 60, help: "Logical updates (author renames and new reviews) applied to both schemas.")
     static let triggers = Knob.bool(
         "triggers", default: true, help: "Keep the copy in step with triggers; false shows the copy drifting (the sync checks then fail).")
+    static let fault = Knob<Fault>.choice(
+        "break", default: .none,
+        help: "Breaks the lab's own schema or write path so a check fails: "
+            + Fault.allCases.dropFirst().map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ") + ".")
+
+    /// The checks, named once so the breaker tests cannot drift from them.
+    static let forgottenIsStale = "the forgotten copy is stale (one stale row per book of the author)"
+    static let staleAnswersDiffer = "the stale copy answers differently from the normalised schema"
+    static func identicalReads(_ reads: Int) -> String { "both schemas give identical answers to \(reads) author pages" }
+    static let normalisedTouchesOne = "the normalised schema touches one row per logical update"
+    static let denormalisedTouchesCopies = "the denormalised schema also touches every copy (1 + books per rename, 2 per review)"
+    static let inSync = "after the updates the copy is in sync (no stale rows)"
+    static let pagesIdentical = "after the updates every author page is identical both ways"
 
     static let info = LabInfo(
         id: "denormalization", title: "Normalised vs denormalised reads and writes", phase: 6,
         teaches:
             "A denormalised copy turns a join and an aggregate into one indexed lookup, but each logical update then touches every copy, and a write path that forgets the copy leaves it stale; triggers keep it in step.",
-        parameters: [authors.parameter, booksPerAuthor.parameter, reviewsPerBook.parameter, reads.parameter, updates.parameter, triggers.parameter],
+        parameters: [
+            authors.parameter, booksPerAuthor.parameter, reviewsPerBook.parameter, reads.parameter, updates.parameter, triggers.parameter,
+            fault.parameter,
+        ],
         source: "Sources/Labs/Data/Phase06/Denormalization.swift")
 
     /// One line of an author page, as both designs answer it.
@@ -101,16 +137,19 @@ struct DenormalizationLab: Lab {
     }
 
     /// The database keeps the copy in step, whatever code path writes.
-    static func installTriggers(_ db: Database) throws {
+    static func installTriggers(_ db: Database, fault: Fault = .none) throws {
+        let added = fault == .ratingNotSummed ? "review_count = review_count + 1" : "review_count = review_count + 1, rating_sum = rating_sum + NEW.rating"
+        let reviewAdded = """
+            CREATE TRIGGER listing_review_added AFTER INSERT ON review BEGIN
+                UPDATE book_listing SET \(added) WHERE book_id = NEW.book_id;
+            END;
+            """
         try db.execute(
             sql: """
                 CREATE TRIGGER listing_author_name AFTER UPDATE OF name ON author BEGIN
                     UPDATE book_listing SET author_name = NEW.name WHERE author_id = NEW.id;
                 END;
-                CREATE TRIGGER listing_review_added AFTER INSERT ON review BEGIN
-                    UPDATE book_listing SET review_count = review_count + 1, rating_sum = rating_sum + NEW.rating
-                    WHERE book_id = NEW.book_id;
-                END;
+                \(fault == .noReviewTrigger ? "" : reviewAdded)
                 CREATE TRIGGER listing_review_removed AFTER DELETE ON review BEGIN
                     UPDATE book_listing SET review_count = review_count - 1, rating_sum = rating_sum - OLD.rating
                     WHERE book_id = OLD.book_id;
@@ -142,13 +181,14 @@ struct DenormalizationLab: Lab {
 
     /// Applies one logical update and returns the rows it touched, triggers included
     /// (SQLite's `total_changes()` counts rows changed by trigger programs too).
-    static func apply(_ update: Update, _ db: Database) throws -> Int {
+    static func apply(_ update: Update, _ db: Database, fault: Fault = .none) throws -> Int {
         let before = db.totalChangesCount
         switch update {
         case let .renameAuthor(id, name):
             try db.execute(sql: "UPDATE author SET name = ? WHERE id = ?", arguments: [name, id])
         case let .addReview(bookID, rating):
             try db.execute(sql: "INSERT INTO review (book_id, rating) VALUES (?, ?)", arguments: [bookID, rating])
+            if fault == .touchParent { try db.execute(sql: "UPDATE book SET title = title WHERE id = ?", arguments: [bookID]) }
         }
         return db.totalChangesCount - before
     }
@@ -171,6 +211,7 @@ struct DenormalizationLab: Lab {
         let reads = lab[Self.reads]
         let updates = lab[Self.updates]
         let triggers = lab[Self.triggers]
+        let fault = lab[Self.fault]
 
         let normalised = try SQLiteLab.open(in: lab.scratch, name: "normalised.sqlite")
         let denormalised = try SQLiteLab.open(in: lab.scratch, name: "denormalised.sqlite")
@@ -181,7 +222,11 @@ struct DenormalizationLab: Lab {
                 try Self.seed(db, authors: authors, booksPerAuthor: booksPerAuthor, reviewsPerBook: reviewsPerBook)
             }
         }
-        try await denormalised.write(Self.createListing)
+        try await denormalised.write { db in
+            try Self.createListing(db)
+            if fault == .earlyTriggers { try Self.installTriggers(db) }
+        }
+        if fault != .none { lab.step("The lab is broken on purpose (break=\(fault.rawValue))", "broken on purpose: \(fault.effect)") }
         let reviews = try await normalised.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM review") } ?? 0
         lab.step(
             "Built both schemas with the same data",
@@ -193,27 +238,28 @@ struct DenormalizationLab: Lab {
         // 1. A write path that forgets the copy.
         let victim = Int.random(in: 1...authors, using: &rng)
         let rename = Update.renameAuthor(id: victim, name: "Renamed \(victim)")
-        _ = try await normalised.write { try Self.apply(rename, $0) }
-        _ = try await denormalised.write { try Self.apply(rename, $0) }
+        _ = try await normalised.write { try Self.apply(rename, $0, fault: fault) }
+        _ = try await denormalised.write { try Self.apply(rename, $0, fault: fault) }
         let stale = try await denormalised.read(Self.staleRows)
         let staleAnswer = try await denormalised.read { try Self.read($0, sql: Self.denormalisedQuery, authorIDs: [victim]) }
         let truth = try await normalised.read { try Self.read($0, sql: Self.normalisedQuery, authorIDs: [victim]) }
         lab.step(
-            "Renamed author \(victim) with a plain UPDATE author (no triggers yet)",
+            "Renamed author \(victim) with a plain UPDATE author" + (fault == .earlyTriggers ? " (the triggers already installed)" : " (no triggers yet)"),
             "book_listing still says \"\(staleAnswer.first?.first?.authorName ?? "-")\" where author says \"\(truth.first?.first?.authorName ?? "-")\": \(stale) stale rows."
         )
-        lab.expect("the forgotten copy is stale (one stale row per book of the author)", stale, equals: booksPerAuthor)
+        lab.expect(Self.forgottenIsStale, stale, equals: booksPerAuthor)
         lab.expect(
-            "the stale copy answers differently from the normalised schema", staleAnswer != truth,
+            Self.staleAnswersDiffer, staleAnswer != truth,
             expected: "different answers", observed: staleAnswer != truth ? "different" : "identical")
 
         // 2. Repair the copy and let the database maintain it.
         try await denormalised.write { db in
-            try Self.rebuildListing(db)
-            if triggers { try Self.installTriggers(db) }
+            if fault != .skipRebuild { try Self.rebuildListing(db) }
+            if triggers && fault != .earlyTriggers { try Self.installTriggers(db, fault: fault) }
         }
         lab.step(
-            triggers ? "Rebuilt book_listing and installed triggers" : "Rebuilt book_listing, WITHOUT triggers (triggers=false)",
+            (fault == .skipRebuild ? "Did NOT rebuild book_listing (break=skip-rebuild)" : "Rebuilt book_listing")
+                + (triggers ? " and installed triggers" : ", WITHOUT triggers (triggers=false)"),
             "AFTER UPDATE OF name ON author and AFTER INSERT/DELETE ON review now update the copy in the same transaction.")
 
         // 3. The read workload, both ways.
@@ -227,7 +273,7 @@ struct DenormalizationLab: Lab {
         lab.figure("read time, denormalised (one indexed table)", denormSeconds * 1000, "ms")
         lab.figure("read speed-up", normalSeconds / max(denormSeconds, 1e-9), "×")
         lab.expect(
-            "both schemas give identical answers to \(reads) author pages", denormAnswers == normalAnswers,
+            Self.identicalReads(reads), denormAnswers == normalAnswers,
             expected: "identical", observed: denormAnswers == normalAnswers ? "identical" : "different")
 
         // 4. A batch of logical updates on both.
@@ -244,10 +290,10 @@ struct DenormalizationLab: Lab {
         }
         var touchedNormal = 0, touchedDenorm = 0
         let (_, normalWrite) = try await Measure.time {
-            for u in batch { touchedNormal += try await normalised.write { try Self.apply(u, $0) } }
+            for u in batch { touchedNormal += try await normalised.write { try Self.apply(u, $0, fault: fault) } }
         }
         let (_, denormWrite) = try await Measure.time {
-            for u in batch { touchedDenorm += try await denormalised.write { try Self.apply(u, $0) } }
+            for u in batch { touchedDenorm += try await denormalised.write { try Self.apply(u, $0, fault: fault) } }
         }
         lab.step(
             "Applied \(updates) logical updates to both (1 in 4 renames an author, the rest add a review)",
@@ -257,15 +303,15 @@ struct DenormalizationLab: Lab {
         lab.figure("write amplification", Double(touchedDenorm) / Double(max(touchedNormal, 1)), "×")
         lab.figure("write time, normalised", normalWrite * 1000, "ms")
         lab.figure("write time, denormalised", denormWrite * 1000, "ms")
-        lab.expect("the normalised schema touches one row per logical update", touchedNormal, equals: expectedNormal)
-        lab.expect("the denormalised schema also touches every copy (1 + books per rename, 2 per review)", touchedDenorm, equals: expectedDenorm)
+        lab.expect(Self.normalisedTouchesOne, touchedNormal, equals: expectedNormal)
+        lab.expect(Self.denormalisedTouchesCopies, touchedDenorm, equals: expectedDenorm)
 
         let staleAfter = try await denormalised.read(Self.staleRows)
         let normalAfter = try await normalised.read { try Self.read($0, sql: Self.normalisedQuery, authorIDs: Array(1...authors)) }
         let denormAfter = try await denormalised.read { try Self.read($0, sql: Self.denormalisedQuery, authorIDs: Array(1...authors)) }
-        lab.expect("after the updates the copy is in sync (no stale rows)", staleAfter, equals: 0)
+        lab.expect(Self.inSync, staleAfter, equals: 0)
         lab.expect(
-            "after the updates every author page is identical both ways", denormAfter == normalAfter,
+            Self.pagesIdentical, denormAfter == normalAfter,
             expected: "identical", observed: denormAfter == normalAfter ? "identical" : "different")
     }
 }
