@@ -18,11 +18,12 @@ import Testing
     static func failures(_ report: LabReport) -> String { SQLiteLabTests.failures(report) }
 
     static let labs: [any Lab.Type] = [
-        ReadCachingLab.self, DenormalizationLab.self,
+        ReadCachingLab.self, DenormalizationLab.self, JSONBLab.self,
     ]
 
     typealias RC = ReadCachingLab
     typealias DN = DenormalizationLab
+    typealias JB = JSONBLab
 
     /// Check names that carry a knob's value, at the quick defaults.
     static let denormalisedReads = DN.identicalReads(300)  // 300 author pages
@@ -39,6 +40,12 @@ import Testing
         (DN.self, "touch-parent", [DN.normalisedTouchesOne, DN.denormalisedTouchesCopies]),
         (DN.self, "no-review-trigger", [DN.denormalisedTouchesCopies, DN.inSync, DN.pagesIdentical]),
         (DN.self, "rating-not-summed", [DN.pagesIdentical]),
+        (JB.self, "capitalised-colors", [JB.answers(JB.probes[0]), JB.answers(JB.probes[1])]),
+        (JB.self, "tags-as-string", [JB.answers(JB.probes[2])]),
+        (JB.self, "null-warranty", [JB.answers(JB.probes[3])]),
+        (JB.self, "dims-as-strings", [JB.answers(JB.probes[4])]),
+        (JB.self, "uncast-extraction", [JB.answers(JB.probes[5])]),
+        (JB.self, "tags-only-index", [JB.indexAnswers(JB.probes[0]), JB.indexAnswers(JB.probes[4])]),
     ]
 
     @Test(arguments: 0..<breakers.count)
