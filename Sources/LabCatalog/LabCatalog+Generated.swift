@@ -454,6 +454,7 @@ extension LabCatalog {
                 LabParameter("products", LabParameter.Kind.int(min: 1, max: 100000), default: "500", quick: "50", help: "rows of the product dimension"),
                 LabParameter("stores", LabParameter.Kind.int(min: 1, max: 10000), default: "40", quick: "8", help: "rows of the store dimension"),
                 LabParameter("repeat", LabParameter.Kind.int(min: 1, max: 100), default: "5", quick: "2", help: "timed runs of the dashboard query"),
+                LabParameter("break", LabParameter.Kind.choice(["none", "plain-group-by", "rollup-for-cube", "date-off-by-one", "unrefreshed-summary", "plain-view"]), default: "none", help: "Breaks the lab's own schema or queries so a check fails: plain-group-by (the ROLLUP query is a plain GROUP BY (region, category): no subtotals, no grand total); rollup-for-cube (the CUBE query is written ROLLUP (quarter, region): no per-region subtotals across quarters); date-off-by-one (the date dimension maps day d to 2025-01-01 + d (one day late), so month and quarter ends shift); unrefreshed-summary (the summary is built halfway through the load and never refreshed); plain-view (the summary is a plain VIEW, not a MATERIALIZED VIEW: it re-aggregates the facts on every read)."),
             ],
             needs: [
                 LabNeed("PostgreSQL", programs: ["initdb", "pg_ctl", "postgres"], packages: ["postgresql"]),

@@ -18,12 +18,13 @@ import Testing
     static func failures(_ report: LabReport) -> String { SQLiteLabTests.failures(report) }
 
     static let labs: [any Lab.Type] = [
-        ReadCachingLab.self, DenormalizationLab.self, JSONBLab.self,
+        ReadCachingLab.self, DenormalizationLab.self, JSONBLab.self, OLAPSchemaLab.self,
     ]
 
     typealias RC = ReadCachingLab
     typealias DN = DenormalizationLab
     typealias JB = JSONBLab
+    typealias OL = OLAPSchemaLab
 
     /// Check names that carry a knob's value, at the quick defaults.
     static let denormalisedReads = DN.identicalReads(300)  // 300 author pages
@@ -46,6 +47,11 @@ import Testing
         (JB.self, "dims-as-strings", [JB.answers(JB.probes[4])]),
         (JB.self, "uncast-extraction", [JB.answers(JB.probes[5])]),
         (JB.self, "tags-only-index", [JB.indexAnswers(JB.probes[0]), JB.indexAnswers(JB.probes[4])]),
+        (OL.self, "plain-group-by", [OL.rollupMatches, OL.grandTotalsAgree]),
+        (OL.self, "rollup-for-cube", [OL.cubeMatches]),
+        (OL.self, "date-off-by-one", [OL.cubeMatches, OL.dashboardMatches]),
+        (OL.self, "unrefreshed-summary", [OL.summaryMatches]),
+        (OL.self, "plain-view", [OL.summaryFaster]),
     ]
 
     @Test(arguments: 0..<breakers.count)

@@ -11,16 +11,48 @@ import LabKit
 import PostgresNIO
 
 struct OLAPSchemaLab: Lab {
+    enum Fault: String, CaseIterable, Sendable {
+        case none
+        case plainGroupBy = "plain-group-by"
+        case rollupForCube = "rollup-for-cube"
+        case dateOffByOne = "date-off-by-one"
+        case unrefreshedSummary = "unrefreshed-summary"
+        case plainView = "plain-view"
+
+        var effect: String {
+            switch self {
+            case .none: "nothing broken"
+            case .plainGroupBy: "the ROLLUP query is a plain GROUP BY (region, category): no subtotals, no grand total"
+            case .rollupForCube: "the CUBE query is written ROLLUP (quarter, region): no per-region subtotals across quarters"
+            case .dateOffByOne: "the date dimension maps day d to 2025-01-01 + d (one day late), so month and quarter ends shift"
+            case .unrefreshedSummary: "the summary is built halfway through the load and never refreshed"
+            case .plainView: "the summary is a plain VIEW, not a MATERIALIZED VIEW: it re-aggregates the facts on every read"
+            }
+        }
+    }
+
     static let facts = Knob.int("facts", 1_000...20_000_000, default: 1_000_000, quick: 20_000, help: "generated sales facts")
     static let products = Knob.int("products", 1...100_000, default: 500, quick: 50, help: "rows of the product dimension")
     static let stores = Knob.int("stores", 1...10_000, default: 40, quick: 8, help: "rows of the store dimension")
     static let repeats = Knob.int("repeat", 1...100, default: 5, quick: 2, help: "timed runs of the dashboard query")
+    static let fault = Knob<Fault>.choice(
+        "break", default: .none,
+        help: "Breaks the lab's own schema or queries so a check fails: "
+            + Fault.allCases.dropFirst().map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ") + ".")
+
+    /// The checks, named once so the breaker tests cannot drift from them.
+    static let rollupMatches = "ROLLUP equals the Swift aggregation (rows with a mismatch)"
+    static let cubeMatches = "CUBE equals the Swift aggregation (rows with a mismatch)"
+    static let grandTotalsAgree = "the grand totals of ROLLUP and CUBE agree"
+    static let dashboardMatches = "the dashboard from the facts equals the Swift aggregation (rows with a mismatch)"
+    static let summaryMatches = "the summary gives the same dashboard as the facts (rows with a mismatch)"
+    static let summaryFaster = "the summary answers the dashboard at least 2× faster than the facts (executor medians)"
 
     static let info = LabInfo(
         id: "olap-schema", title: "A star schema, ROLLUP and CUBE", phase: 6,
         teaches:
             "A sales fact table with date, product and store dimensions answers analytical questions with GROUP BY ROLLUP and CUBE; a pre-aggregated summary answers the dashboard much faster.",
-        parameters: [facts.parameter, products.parameter, stores.parameter, repeats.parameter],
+        parameters: [facts.parameter, products.parameter, stores.parameter, repeats.parameter, fault.parameter],
         needs: [.postgres], source: "Sources/Labs/Data/Phase06/OLAPSchema.swift"
     )
 
@@ -76,7 +108,26 @@ struct OLAPSchemaLab: Lab {
 
     func run(_ lab: LabContext) async throws {
         let w = Warehouse(facts: lab[Self.facts], products: lab[Self.products], stores: lab[Self.stores])
-        let repeats = lab[Self.repeats]
+        let repeats = lab[Self.repeats], fault = lab[Self.fault]
+        let day = fault == .dateOffByOne ? "date '2025-01-01' + d" : "date '2025-01-01' + d - 1"
+        let summarySQL = """
+            CREATE \(fault == .plainView ? "" : "MATERIALIZED ")VIEW sales_month_store AS
+                SELECT d.month, f.store_id, sum(f.amount_cents)::bigint AS amount_cents, sum(f.quantity)::bigint AS quantity
+                FROM fact_sales f JOIN dim_date d USING (date_id) GROUP BY d.month, f.store_id
+            """
+        func loadFacts(_ range: ClosedRange<Int>) -> String {
+            """
+            INSERT INTO fact_sales
+                SELECT 1 + (i * 37) % 365, 1 + (i * 101) % \(w.products), 1 + (i * 13) % \(w.stores), 1 + (i * 7) % 5,
+                       (1 + (i * 7) % 5) * (100 + ((1 + (i * 101) % \(w.products)) * 53) % 900)
+                FROM generate_series(\(range.lowerBound)::bigint, \(range.upperBound)) AS i;
+            """
+        }
+        // unrefreshed-summary: the summary is built after the first half of the facts.
+        let half = w.facts / 2
+        let load =
+            fault == .unrefreshedSummary
+            ? loadFacts(1...half) + "\n" + summarySQL + ";\n" + loadFacts((half + 1)...w.facts) : loadFacts(1...w.facts)
         let server = try await ThrowawayPostgres.start(for: lab)
         let db = try await server.createDatabase("warehouse")
 
@@ -89,16 +140,13 @@ struct OLAPSchemaLab: Lab {
                 CREATE TABLE fact_sales (
                     date_id int NOT NULL, product_id int NOT NULL, store_id int NOT NULL,
                     quantity int NOT NULL, amount_cents int NOT NULL);
-                INSERT INTO dim_date SELECT d, date '2025-01-01' + d - 1,
-                    extract(month FROM date '2025-01-01' + d - 1)::int,
-                    'Q' || extract(quarter FROM date '2025-01-01' + d - 1)::int
+                INSERT INTO dim_date SELECT d, \(day),
+                    extract(month FROM \(day))::int,
+                    'Q' || extract(quarter FROM \(day))::int
                     FROM generate_series(1, 365) AS d;
                 INSERT INTO dim_product SELECT p, 'cat-' || (p % 8), 100 + (p * 53) % 900 FROM generate_series(1, \(w.products)) AS p;
                 INSERT INTO dim_store SELECT s, 'region-' || (s % 4) FROM generate_series(1, \(w.stores)) AS s;
-                INSERT INTO fact_sales
-                    SELECT 1 + (i * 37) % 365, 1 + (i * 101) % \(w.products), 1 + (i * 13) % \(w.stores), 1 + (i * 7) % 5,
-                           (1 + (i * 7) % 5) * (100 + ((1 + (i * 101) % \(w.products)) * 53) % 900)
-                    FROM generate_series(1::bigint, \(w.facts)) AS i;
+                \(load)
                 -- Warehouses load first and add the foreign keys after: one check of the
                 -- whole table instead of one lookup per inserted row.
                 ALTER TABLE fact_sales ADD FOREIGN KEY (date_id) REFERENCES dim_date,
@@ -107,6 +155,7 @@ struct OLAPSchemaLab: Lab {
                 """)
             try await db.execute("VACUUM ANALYZE")
         }
+        if fault != .none { lab.step("The lab is broken on purpose (break=\(fault.rawValue))", "broken on purpose: \(fault.effect)") }
         lab.step(
             "Built the star", "fact_sales: \(w.facts) rows; dimensions: 365 dates, \(w.products) products in 8 categories, \(w.stores) stores in 4 regions")
         lab.figure("load", loadSeconds, "s")
@@ -121,10 +170,10 @@ struct OLAPSchemaLab: Lab {
                    CASE WHEN GROUPING(p.category) = 1 THEN '(all)' ELSE p.category END,
                    sum(f.amount_cents)::bigint
             FROM fact_sales f JOIN dim_store s USING (store_id) JOIN dim_product p USING (product_id)
-            GROUP BY ROLLUP (s.region, p.category)
+            GROUP BY \(fault == .plainGroupBy ? "" : "ROLLUP ")(s.region, p.category)
             """)
         lab.step("GROUP BY ROLLUP (region, category)", "\(rollup.count) rows: every (region, category), a subtotal per region, one grand total")
-        lab.expect("ROLLUP equals the Swift aggregation (rows with a mismatch)", mismatches(rollup, swift.rollup), equals: 0)
+        lab.expect(Self.rollupMatches, mismatches(rollup, swift.rollup), equals: 0)
 
         let cube = try await keyed(
             db,
@@ -133,11 +182,11 @@ struct OLAPSchemaLab: Lab {
                    CASE WHEN GROUPING(s.region) = 1 THEN '(all)' ELSE s.region END,
                    sum(f.amount_cents)::bigint
             FROM fact_sales f JOIN dim_date d USING (date_id) JOIN dim_store s USING (store_id)
-            GROUP BY CUBE (d.quarter, s.region)
+            GROUP BY \(fault == .rollupForCube ? "ROLLUP" : "CUBE") (d.quarter, s.region)
             """)
         lab.step("GROUP BY CUBE (quarter, region)", "\(cube.count) rows: every combination, subtotals both ways, the grand total")
-        lab.expect("CUBE equals the Swift aggregation (rows with a mismatch)", mismatches(cube, swift.cube), equals: 0)
-        lab.expect("the grand totals of ROLLUP and CUBE agree", rollup["(all)|(all)"] ?? -1, equals: cube["(all)|(all)"] ?? -2)
+        lab.expect(Self.cubeMatches, mismatches(cube, swift.cube), equals: 0)
+        lab.expect(Self.grandTotalsAgree, rollup["(all)|(all)"] ?? -1, equals: cube["(all)|(all)"] ?? -2)
 
         // The dashboard: revenue per region and month, from the facts and from a summary.
         let fromFacts = """
@@ -146,13 +195,9 @@ struct OLAPSchemaLab: Lab {
             GROUP BY s.region, d.month
             """
         let (_, refreshSeconds) = try await Measure.time {
-            try await db.execute(
-                """
-                CREATE MATERIALIZED VIEW sales_month_store AS
-                    SELECT d.month, f.store_id, sum(f.amount_cents)::bigint AS amount_cents, sum(f.quantity)::bigint AS quantity
-                    FROM fact_sales f JOIN dim_date d USING (date_id) GROUP BY d.month, f.store_id;
-                ANALYZE sales_month_store;
-                """)
+            // A materialized view is a table to ANALYZE; a plain view has no rows to sample.
+            if fault != .unrefreshedSummary { try await db.execute(summarySQL) }
+            if fault != .plainView { try await db.execute("ANALYZE sales_month_store") }
         }
         let fromSummary = """
             SELECT s.region, m.month::text, sum(m.amount_cents)::bigint
@@ -160,7 +205,11 @@ struct OLAPSchemaLab: Lab {
             """
         let summaryRows = try await db.scalar("SELECT count(*)::int FROM sales_month_store", as: Int.self)
         lab.step(
-            "Built the summary: a materialized view of sales per (month, store)",
+            fault == .plainView
+                ? "Built the summary as a plain view of sales per (month, store) (break=plain-view)"
+                : fault == .unrefreshedSummary
+                    ? "The summary, a materialized view of sales per (month, store), was built halfway through the load (break=unrefreshed-summary)"
+                    : "Built the summary: a materialized view of sales per (month, store)",
             "\(summaryRows) rows instead of \(w.facts); REFRESH MATERIALIZED VIEW rebuilds it when facts change")
         lab.figure("summary build", refreshSeconds, "s")
 
@@ -173,11 +222,9 @@ struct OLAPSchemaLab: Lab {
             factTimes.append(t1); summaryTimes.append(t2)
         }
         lab.expect(
-            "the dashboard from the facts equals the Swift aggregation (rows with a mismatch)",
-            mismatches(factAnswer, swift.dashboard), equals: 0)
+            Self.dashboardMatches, mismatches(factAnswer, swift.dashboard), equals: 0)
         lab.expect(
-            "the summary gives the same dashboard as the facts (rows with a mismatch)",
-            mismatches(summaryAnswer, factAnswer), equals: 0)
+            Self.summaryMatches, mismatches(summaryAnswer, factAnswer), equals: 0)
         let (tf, ts) = (Measure.percentile(factTimes, 50), Measure.percentile(summaryTimes, 50))
         lab.step("Timed the dashboard \(repeats)× each way", String(format: "facts %.1f ms, summary %.1f ms (medians)", tf * 1000, ts * 1000))
         lab.figure("dashboard from facts", tf * 1000, "ms")
@@ -197,7 +244,7 @@ struct OLAPSchemaLab: Lab {
             lab.figure("dashboard executor time, facts (EXPLAIN ANALYZE)", ef, "ms")
             lab.figure("dashboard executor time, summary (EXPLAIN ANALYZE)", es, "ms")
             lab.expect(
-                "the summary answers the dashboard at least 2× faster than the facts (executor medians)", ef >= 2 * es,
+                Self.summaryFaster, ef >= 2 * es,
                 expected: "facts ≥ 2 × summary",
                 observed: String(format: "%.2f ms vs %.2f ms (%.1f×)", ef, es, ef / max(es, 1e-9)))
         } else {
