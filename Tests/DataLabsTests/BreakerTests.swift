@@ -18,16 +18,20 @@ import Testing
     static func failures(_ report: LabReport) -> String { SQLiteLabTests.failures(report) }
 
     static let labs: [any Lab.Type] = [
-        ReadCachingLab.self, DenormalizationLab.self, JSONBLab.self, OLAPSchemaLab.self,
+        ReadCachingLab.self, DenormalizationLab.self, JSONBLab.self, OLAPSchemaLab.self, MigrationsLab.self,
     ]
 
     typealias RC = ReadCachingLab
     typealias DN = DenormalizationLab
     typealias JB = JSONBLab
     typealias OL = OLAPSchemaLab
+    typealias MG = MigrationsLab
 
     /// Check names that carry a knob's value, at the quick defaults.
     static let denormalisedReads = DN.identicalReads(300)  // 300 author pages
+    static let failingRan = MG.failingRan(statements: 5)  // V4 (fail-at) runs 5 statements
+    static let rolledBack = MG.rolledBack(failAt: 4)
+    static let validatedFirst = MG.validatedFirst(added: 7)  // V7, added with the edit
 
     /// (lab, its `break` value, the checks that must fail: exactly these).
     nonisolated(unsafe) static let breakers: [(any Lab.Type, String, Set<String>)] = [
@@ -52,6 +56,14 @@ import Testing
         (OL.self, "date-off-by-one", [OL.cubeMatches, OL.dashboardMatches]),
         (OL.self, "unrefreshed-summary", [OL.summaryMatches]),
         (OL.self, "plain-view", [OL.summaryFaster]),
+        (MG.self, "swallow-failure", [MG.failureReported]),
+        (MG.self, "continue-after-failure", [MG.appliedInOrder, MG.checksumsRecorded, rolledBack, MG.fixedApplies]),
+        (MG.self, "checksum-includes-description", [MG.checksumsRecorded]),
+        (MG.self, "first-statement-only", [failingRan, rolledBack, MG.fixedApplies, MG.repeatAppliesNothing]),
+        (MG.self, "no-transaction", [rolledBack, MG.fixedApplies, MG.repeatAppliesNothing]),
+        (MG.self, "off-by-one-pending", [MG.fixedApplies, MG.repeatAppliesNothing]),
+        (MG.self, "checksum-ignores-comments", [MG.editDetected, validatedFirst]),
+        (MG.self, "validate-after-apply", [validatedFirst]),
     ]
 
     @Test(arguments: 0..<breakers.count)

@@ -62,17 +62,29 @@ enum MigrationRunner {
         }
     }
 
+    /// The checksum the runner records and validates: the SHA-256 of the SQL (two breakers
+    /// hash something else).
+    static func checksum(_ m: Migration, _ fault: MigrationsLab.Fault = .none) -> String {
+        switch fault {
+        case .checksumIncludesDescription: SQLiteLab.SHA256.hex(m.description + "\n" + m.sql)
+        case .checksumIgnoresComments:
+            SQLiteLab.SHA256.hex(m.sql.split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.hasPrefix("--") }.joined(separator: "\n"))
+        default: m.checksum
+        }
+    }
+
     /// Every applied migration must still be defined, with the checksum it ran with.
-    static func validate(_ applied: [AppliedMigration], against migrations: [Migration]) -> MigrationFailure? {
+    static func validate(_ applied: [AppliedMigration], against migrations: [Migration], fault: MigrationsLab.Fault = .none) -> MigrationFailure? {
         let byVersion = Dictionary(migrations.map { ($0.version, $0) }, uniquingKeysWith: { a, _ in a })
         for a in applied {
             guard let m = byVersion[a.version] else { return .missing(version: a.version) }
-            if m.checksum != a.checksum { return .checksumMismatch(version: a.version, recorded: a.checksum, current: m.checksum) }
+            let current = checksum(m, fault)
+            if current != a.checksum { return .checksumMismatch(version: a.version, recorded: a.checksum, current: current) }
         }
         return nil
     }
 
-    static func migrate(_ dbQueue: DatabaseQueue, _ migrations: [Migration], log: StatementLog? = nil) throws -> Result {
+    static func migrate(_ dbQueue: DatabaseQueue, _ migrations: [Migration], log: StatementLog? = nil, fault: MigrationsLab.Fault = .none) throws -> Result {
         var result = Result()
         try dbQueue.write { db in
             try db.execute(
@@ -85,28 +97,41 @@ enum MigrationRunner {
                     """)
         }
         let applied = try dbQueue.read(history)
-        if let failure = validate(applied, against: migrations) {
+        if fault != .validateAfterApply, let failure = validate(applied, against: migrations, fault: fault) {
             result.failure = failure
             return result
         }
         let latest = applied.map(\.version).max() ?? 0
-        for m in migrations.sorted(by: { $0.version < $1.version }) where m.version > latest {
+        let pending = migrations.sorted(by: { $0.version < $1.version }).filter { fault == .offByOnePending ? $0.version >= latest : $0.version > latest }
+        for m in pending {
             log?.reset()
             do {
-                try dbQueue.write { db in
-                    try db.execute(sql: m.sql)
+                let apply = { (db: Database) in
+                    if fault == .firstStatementOnly {
+                        // Prepares the SQL once and runs what was prepared: its first statement.
+                        try db.allStatements(sql: m.sql).next()?.execute()
+                    } else {
+                        try db.execute(sql: m.sql)
+                    }
                     try db.execute(
                         sql:
                             "INSERT INTO schema_history (installed_rank, version, description, checksum) VALUES ((SELECT count(*) + 1 FROM schema_history), ?, ?, ?)",
-                        arguments: [m.version, m.description, m.checksum])
+                        arguments: [m.version, m.description, checksum(m, fault)])
                 }
+                // Each migration in its own transaction; no-transaction runs it statement by statement.
+                if fault == .noTransaction { try dbQueue.writeWithoutTransaction(apply) } else { try dbQueue.write(apply) }
                 result.applied.append(m.version)
                 result.statements[m.version] = (log?.all.filter(isMigrationStatement).count ?? 1) - 1  // minus the history INSERT
             } catch let error as DatabaseError {
                 result.statements[m.version] = log?.all.filter(isMigrationStatement).count
+                if fault == .swallowFailure { break }  // logged nowhere: the deploy looks fine
                 result.failure = .failed(version: m.version, message: error.message ?? "\(error.resultCode)")
+                if fault == .continueAfterFailure { continue }
                 break
             }
+        }
+        if fault == .validateAfterApply, let failure = validate(try dbQueue.read(history), against: migrations, fault: fault) {
+            result.failure = failure
         }
         return result
     }
@@ -118,15 +143,63 @@ enum MigrationRunner {
 }
 
 struct MigrationsLab: Lab {
+    enum Fault: String, CaseIterable, Sendable {
+        case none
+        case swallowFailure = "swallow-failure"
+        case continueAfterFailure = "continue-after-failure"
+        case checksumIncludesDescription = "checksum-includes-description"
+        case firstStatementOnly = "first-statement-only"
+        case noTransaction = "no-transaction"
+        case offByOnePending = "off-by-one-pending"
+        case checksumIgnoresComments = "checksum-ignores-comments"
+        case validateAfterApply = "validate-after-apply"
+
+        var effect: String {
+            switch self {
+            case .none: "nothing broken"
+            case .swallowFailure: "the runner stops at a failing migration but does not report it"
+            case .continueAfterFailure: "the runner reports a failing migration and goes on with the later ones"
+            case .checksumIncludesDescription: "the runner hashes the description with the SQL, so the recorded checksum is not the SQL's SHA-256"
+            case .firstStatementOnly: "the runner prepares each migration's SQL once and runs only its first statement"
+            case .noTransaction: "the runner runs each migration without a transaction, so a failure leaves its first statements applied"
+            case .offByOnePending: "the runner treats the latest applied version as pending too (>= instead of >)"
+            case .checksumIgnoresComments: "the runner hashes the SQL without its comment lines, so an edit in a comment goes unseen"
+            case .validateAfterApply: "the runner validates checksums after applying the pending migrations instead of before"
+            }
+        }
+    }
+
     static let authors = Knob.int("authors", 2...5000, default: 200, quick: 30, help: "Authors seeded by V2 (three books each); two of them share a name.")
     static let failAt = Knob.int("fail-at", 2...6, default: 4, help: "The migration shipped with the unique-name index that fails on the seeded duplicates.")
     static let edit = Knob.int("edit", 1...6, default: 3, help: "The applied migration someone edits afterwards.")
+    static let fault = Knob<Fault>.choice(
+        "break", default: .none,
+        help: "Breaks the migration runner so a check fails: " + Fault.allCases.dropFirst().map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ")
+            + ".")
+
+    /// The checks, named once so the breaker tests cannot drift from them (some name the
+    /// knobs' values: these take them).
+    static let failureReported = "the failing migration is reported"
+    static let appliedInOrder = "applied set recorded in version order"
+    static let checksumsRecorded = "recorded checksums are the SHA-256 of the applied SQL"
+    static func failingRan(statements: Int) -> String {
+        "the failing migration really ran: all \(statements) of its statements started, the last one failed"
+    }
+    static func rolledBack(failAt: Int) -> String {
+        "the failed migration rolled back whole (schema and rows equal V1…V\(failAt - 1) applied alone)"
+    }
+    static let fixedApplies = "the fixed deploy applies the rest, in order"
+    static let repeatAppliesNothing = "a repeated deploy applies nothing"
+    static let editDetected = "the edit is detected by checksum"
+    static func validatedFirst(added: Int) -> String {
+        "validation failed before anything ran (V\(added) not applied, database unchanged)"
+    }
 
     static let info = LabInfo(
         id: "migrations", title: "Versioned, checksummed migrations", phase: 6,
         teaches:
             "A Flyway-style runner applies migrations in version order, each in its own transaction with its history row: a failing one rolls back whole, and an applied one edited afterwards is caught by its SHA-256 checksum.",
-        parameters: [authors.parameter, failAt.parameter, edit.parameter],
+        parameters: [authors.parameter, failAt.parameter, edit.parameter, fault.parameter],
         source: "Sources/Labs/Data/Phase06/Migrations.swift")
 
     /// The fix for the duplicate names, then the statement that needs it.
@@ -206,9 +279,11 @@ struct MigrationsLab: Lab {
         let authors = lab[Self.authors]
         let failAt = lab[Self.failAt]
         let edit = lab[Self.edit]
+        let fault = lab[Self.fault]
         let log = StatementLog()
         let dbQueue = try SQLiteLab.open(in: lab.scratch, name: "migrations.sqlite", log: log)
         lab.engine("SQLite \(try SQLiteLab.version(dbQueue))")
+        if fault != .none { lab.step("The runner is broken on purpose (break=\(fault.rawValue))", "broken on purpose: \(fault.effect)") }
 
         // Shipped in a shuffled order on purpose: the runner sorts by version.
         var rng = SQLiteLab.Random(seed: 7)
@@ -217,7 +292,7 @@ struct MigrationsLab: Lab {
         let fixed = Self.withUniqueNames(clean, at: failAt, fixed: true)
 
         // 1. First deploy: the migration at `failAt` fails half-way.
-        let (first, firstSeconds) = try await Measure.time { try MigrationRunner.migrate(dbQueue, broken, log: log) }
+        let (first, firstSeconds) = try await Measure.time { try MigrationRunner.migrate(dbQueue, broken, log: log, fault: fault) }
         let afterFirst = try await dbQueue.read(MigrationRunner.history)
         let ranInFailed = first.statements[failAt] ?? 0
         lab.step(
@@ -228,35 +303,33 @@ struct MigrationsLab: Lab {
         lab.figure("first deploy time", firstSeconds * 1000, "ms")
 
         let expectedApplied = Array(1..<failAt)
-        lab.expect("the failing migration is reported", first.failure.map { if case let .failed(v, _) = $0 { v } else { 0 } } ?? 0, equals: failAt)
-        lab.expect("applied set recorded in version order", afterFirst.map(\.version), equals: expectedApplied)
+        lab.expect(Self.failureReported, first.failure.map { if case let .failed(v, _) = $0 { v } else { 0 } } ?? 0, equals: failAt)
+        lab.expect(Self.appliedInOrder, afterFirst.map(\.version), equals: expectedApplied)
         lab.expect(
-            "recorded checksums are the SHA-256 of the applied SQL", afterFirst.map(\.checksum),
+            Self.checksumsRecorded, afterFirst.map(\.checksum),
             equals: clean.filter { $0.version < failAt }.map(\.checksum))
         let statementsInFailing =
             Self.withUniqueNames(clean, at: failAt, fixed: false)
             .first { $0.version == failAt }.map { $0.sql.split(separator: ";").filter { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }.count }
             ?? 0
         lab.expect(
-            "the failing migration really ran: all \(statementsInFailing) of its statements started, the last one failed",
-            ranInFailed, equals: statementsInFailing)
+            Self.failingRan(statements: statementsInFailing), ranInFailed, equals: statementsInFailing)
         let migrated = try await dbQueue.read { try SQLiteLab.dump($0, excluding: ["schema_history"]) }
         let expected = try Self.reference(clean.filter { $0.version < failAt })
         lab.expect(
-            "the failed migration rolled back whole (schema and rows equal V1…V\(failAt - 1) applied alone)",
-            migrated == expected, expected: "\(expected.count) identical schema and row lines",
+            Self.rolledBack(failAt: failAt), migrated == expected, expected: "\(expected.count) identical schema and row lines",
             observed: migrated == expected ? "identical" : "differs: \(Set(migrated).symmetricDifference(expected).sorted().prefix(3))")
 
         // 2. The fix: the broken migration never got applied, so it may still change.
-        let second = try MigrationRunner.migrate(dbQueue, fixed, log: log)
-        let third = try MigrationRunner.migrate(dbQueue, fixed, log: log)
+        let second = try MigrationRunner.migrate(dbQueue, fixed, log: log, fault: fault)
+        let third = try MigrationRunner.migrate(dbQueue, fixed, log: log, fault: fault)
         let afterFix = try await dbQueue.read(MigrationRunner.history)
         lab.step(
             "Fixed V\(failAt) (de-duplicate names first) and deployed again",
             "Applied \(second.applied.map { "V\($0)" }.joined(separator: ", ")); a further run applied \(third.applied.count).")
-        lab.expect("the fixed deploy applies the rest, in order", afterFix.map(\.version), equals: Array(1...clean.count))
+        lab.expect(Self.fixedApplies, afterFix.map(\.version), equals: Array(1...clean.count))
         lab.expect(
-            "a repeated deploy applies nothing", third.applied.count == 0 && third.failure == nil,
+            Self.repeatAppliesNothing, third.applied.count == 0 && third.failure == nil,
             expected: "0 applied, no failure", observed: "\(third.applied.count) applied, \(third.failure.map(\.description) ?? "no failure")")
 
         // 3. Someone edits an applied migration and adds a new one.
@@ -264,14 +337,13 @@ struct MigrationsLab: Lab {
         if let i = edited.firstIndex(where: { $0.version == edit }) { edited[i].sql += "\n-- tidied up later" }
         edited.append(Migration(version: clean.count + 1, description: "add author bio", sql: "ALTER TABLE author ADD COLUMN bio TEXT;"))
         let beforeEdit = try await dbQueue.read { try SQLiteLab.dump($0) }
-        let fourth = try MigrationRunner.migrate(dbQueue, edited, log: log)
+        let fourth = try MigrationRunner.migrate(dbQueue, edited, log: log, fault: fault)
         let afterEdit = try await dbQueue.read { try SQLiteLab.dump($0) }
         lab.step("Edited applied V\(edit) (one comment line) and added V\(clean.count + 1)", fourth.failure.map(\.description) ?? "no failure")
         let mismatch = if case let .checksumMismatch(v, _, _) = fourth.failure { v } else { 0 }
-        lab.expect("the edit is detected by checksum", mismatch, equals: edit)
+        lab.expect(Self.editDetected, mismatch, equals: edit)
         lab.expect(
-            "validation failed before anything ran (V\(clean.count + 1) not applied, database unchanged)",
-            fourth.applied.isEmpty && afterEdit == beforeEdit, expected: "nothing applied, same dump",
+            Self.validatedFirst(added: clean.count + 1), fourth.applied.isEmpty && afterEdit == beforeEdit, expected: "nothing applied, same dump",
             observed: "\(fourth.applied.count) applied, dump \(afterEdit == beforeEdit ? "same" : "changed")")
     }
 }
