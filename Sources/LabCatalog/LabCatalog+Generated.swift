@@ -689,6 +689,7 @@ extension LabCatalog {
                 LabParameter("workers", LabParameter.Kind.int(min: 1, max: 32), default: "4", help: "concurrent workers, one connection each"),
                 LabParameter("job-ms", LabParameter.Kind.int(min: 0, max: 10000), default: "10", quick: "3", help: "time each job takes"),
                 LabParameter("locking", LabParameter.Kind.choice(["skip-locked", "for-update", "none"]), default: "skip-locked", help: "how a worker claims a job (none: watch jobs run twice)"),
+                LabParameter("break", LabParameter.Kind.choice(["none", "abandon-in-flight", "ack-before-work", "stale-payload", "ignore-run-at"]), default: "none", help: "Breaks the lab's own workers so a check fails: abandon-in-flight (at shutdown a worker rolls back the job it holds instead of finishing it); ack-before-work (a worker marks its job done and commits before doing it, so a shutdown in between loses the job); stale-payload (a worker squares the payload of its previous job (a variable kept across iterations)); ignore-run-at (the claim does not filter on run_at, so delayed jobs run as soon as a worker is free)."),
             ],
             needs: [
                 LabNeed("PostgreSQL", programs: ["initdb", "pg_ctl", "postgres"], packages: ["postgresql"]),

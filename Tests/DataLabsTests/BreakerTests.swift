@@ -18,7 +18,7 @@ import Testing
     static func failures(_ report: LabReport) -> String { SQLiteLabTests.failures(report) }
 
     static let labs: [any Lab.Type] = [
-        ReadCachingLab.self, DenormalizationLab.self, JSONBLab.self, OLAPSchemaLab.self, MigrationsLab.self,
+        ReadCachingLab.self, DenormalizationLab.self, JSONBLab.self, OLAPSchemaLab.self, MigrationsLab.self, BackgroundJobsLab.self,
     ]
 
     typealias RC = ReadCachingLab
@@ -26,6 +26,7 @@ import Testing
     typealias JB = JSONBLab
     typealias OL = OLAPSchemaLab
     typealias MG = MigrationsLab
+    typealias BJ = BackgroundJobsLab
 
     /// Check names that carry a knob's value, at the quick defaults.
     static let denormalisedReads = DN.identicalReads(300)  // 300 author pages
@@ -64,6 +65,10 @@ import Testing
         (MG.self, "off-by-one-pending", [MG.fixedApplies, MG.repeatAppliesNothing]),
         (MG.self, "checksum-ignores-comments", [MG.editDetected, validatedFirst]),
         (MG.self, "validate-after-apply", [validatedFirst]),
+        (BJ.self, "abandon-in-flight", [BJ.inFlightFinish]),
+        (BJ.self, "ack-before-work", [BJ.shutdownClean, BJ.exactlyOnce, BJ.resultsAddUp]),
+        (BJ.self, "stale-payload", [BJ.resultsAddUp]),
+        (BJ.self, "ignore-run-at", [BJ.onTime]),
     ]
 
     @Test(arguments: 0..<breakers.count)

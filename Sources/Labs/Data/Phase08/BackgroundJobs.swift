@@ -12,6 +12,24 @@ import PostgresNIO
 import Synchronization
 
 struct BackgroundJobsLab: Lab {
+    enum Fault: String, CaseIterable, Sendable {
+        case none
+        case abandonInFlight = "abandon-in-flight"
+        case ackBeforeWork = "ack-before-work"
+        case stalePayload = "stale-payload"
+        case ignoreRunAt = "ignore-run-at"
+
+        var effect: String {
+            switch self {
+            case .none: "nothing broken"
+            case .abandonInFlight: "at shutdown a worker rolls back the job it holds instead of finishing it"
+            case .ackBeforeWork: "a worker marks its job done and commits before doing it, so a shutdown in between loses the job"
+            case .stalePayload: "a worker squares the payload of its previous job (a variable kept across iterations)"
+            case .ignoreRunAt: "the claim does not filter on run_at, so delayed jobs run as soon as a worker is free"
+            }
+        }
+    }
+
     static let jobs = Knob.int("jobs", 1...100_000, default: 400, quick: 60, help: "jobs ready at once")
     static let delayed = Knob.int("delayed", 0...10_000, default: 20, quick: 5, help: "jobs scheduled for later")
     static let delayMs = Knob.int("delay-ms", 0...60_000, default: 1500, quick: 300, help: "how far in the future the delayed jobs are due")
@@ -20,12 +38,23 @@ struct BackgroundJobsLab: Lab {
     static let locking = Knob.choice(
         "locking", ["skip-locked", "for-update", "none"], default: "skip-locked",
         help: "how a worker claims a job (none: watch jobs run twice)")
+    static let fault = Knob<Fault>.choice(
+        "break", default: .none,
+        help: "Breaks the lab's own workers so a check fails: " + Fault.allCases.dropFirst().map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ")
+            + ".")
+
+    /// The checks, named once so the breaker tests cannot drift from them.
+    static let inFlightFinish = "shutdown found jobs in flight and let every one of them finish"
+    static let shutdownClean = "after shutdown every claimed job is done and the rest are untouched (done + queued, runs)"
+    static let exactlyOnce = "every job ran exactly once (runs, distinct jobs, jobs run twice)"
+    static let resultsAddUp = "the results add up to Σ payload² computed in Swift"
+    static let onTime = "no job started before its run_at, and every delayed job ran"
 
     static let info = LabInfo(
         id: "background-jobs", title: "A job queue on PostgreSQL", phase: 8,
         teaches:
             "Workers claim jobs with SELECT … FOR UPDATE SKIP LOCKED so no job runs twice, delayed jobs wait for their time, and a graceful shutdown lets in-flight jobs finish before the workers stop.",
-        parameters: [jobs.parameter, delayed.parameter, delayMs.parameter, workers.parameter, jobMs.parameter, locking.parameter],
+        parameters: [jobs.parameter, delayed.parameter, delayMs.parameter, workers.parameter, jobMs.parameter, locking.parameter, fault.parameter],
         needs: [.postgres], source: "Sources/Labs/Data/Phase08/BackgroundJobs.swift"
     )
 
@@ -48,12 +77,14 @@ struct BackgroundJobsLab: Lab {
         var claim: String
         var jobMillis: Int
         var deadline: Date
+        var fault: Fault = .none
     }
 
     func run(_ lab: LabContext) async throws {
         let jobs = lab[Self.jobs], delayed = lab[Self.delayed], delayMs = lab[Self.delayMs]
         let workers = lab[Self.workers], jobMs = lab[Self.jobMs], locking = lab[Self.locking]
         let lock = ["skip-locked": " FOR UPDATE SKIP LOCKED", "for-update": " FOR UPDATE"][locking] ?? ""
+        let fault = lab[Self.fault]
         let server = try await ThrowawayPostgres.start(for: lab)
         let db = try await server.createDatabase("queue")
         try await db.execute(
@@ -71,14 +102,16 @@ struct BackgroundJobsLab: Lab {
         let total = jobs + delayed
         lab.step(
             "Enqueued \(jobs) jobs ready now and \(delayed) due in \(delayMs) ms",
-            "a job's work squares its payload; its run is logged in job_runs together with the 'done' mark")
+            "a job's work squares its payload; its run is logged in job_runs together with the 'done' mark"
+                + (fault == .none ? "" : "; broken on purpose: \(fault.effect)"))
 
         let claim = """
             SELECT id, payload, clock_timestamp() FROM jobs
-            WHERE status = 'queued' AND run_at <= clock_timestamp()
+            WHERE status = 'queued'\(fault == .ignoreRunAt ? "" : " AND run_at <= clock_timestamp()")
             ORDER BY run_at, id LIMIT 1\(lock)
             """
-        let settings = Settings(claim: claim, jobMillis: jobMs, deadline: Date().addingTimeInterval(120 + Double(delayMs) / 1000))
+        let settings = Settings(
+            claim: claim, jobMillis: jobMs, deadline: Date().addingTimeInterval(120 + Double(delayMs) / 1000), fault: fault)
         var sessions: [PGSession] = []
         for _ in 0..<workers { sessions.append(try await server.connect(database: "queue")) }
 
@@ -103,11 +136,10 @@ struct BackgroundJobsLab: Lab {
             "\(inFlight.count) job(s) were in flight when shutdown began; workers stopped claiming, finished them and exited. Done \(afterShutdown.0), still queued \(afterShutdown.1)."
         )
         lab.expect(
-            "shutdown found jobs in flight and let every one of them finish", inFlight.count >= 1 && inFlightDone == inFlight.count,
+            Self.inFlightFinish, inFlight.count >= 1 && inFlightDone == inFlight.count,
             expected: "≥ 1 in flight, all done", observed: "\(inFlight.count) in flight, \(inFlightDone) done")
         lab.expect(
-            "after shutdown every claimed job is done and the rest are untouched (done + queued, runs)",
-            [afterShutdown.0 + afterShutdown.1, afterShutdown.2], equals: [total, afterShutdown.0])
+            Self.shutdownClean, [afterShutdown.0 + afterShutdown.1, afterShutdown.2], equals: [total, afterShutdown.0])
 
         // Phase 2: start again and drain everything, delayed jobs included.
         let (_, seconds) = try await Measure.time { try await Self.work(sessions, Control(shutdownAfter: nil), settings) }
@@ -119,8 +151,8 @@ struct BackgroundJobsLab: Lab {
             """)[0].decode((Int, Int, Int).self)
         let twice = try await db.scalar("SELECT count(*)::int FROM (SELECT job_id FROM job_runs GROUP BY job_id HAVING count(*) > 1) t", as: Int.self)
         let expectedSum = (1...total).reduce(0) { $0 + $1 * $1 }
-        lab.expect("every job ran exactly once (runs, distinct jobs, jobs run twice)", [runs.0, runs.1, twice], equals: [total, total, 0])
-        lab.expect("the results add up to Σ payload² computed in Swift", runs.2, equals: expectedSum)
+        lab.expect(Self.exactlyOnce, [runs.0, runs.1, twice], equals: [total, total, 0])
+        lab.expect(Self.resultsAddUp, runs.2, equals: expectedSum)
 
         let early = try await db.scalar(
             """
@@ -135,7 +167,7 @@ struct BackgroundJobsLab: Lab {
         lab.step(
             "Delayed jobs",
             String(format: "%d ran; the earliest started %.1f ms after its due time, on average %.1f ms after", delayedRuns.0, delayedRuns.1, delayedRuns.2))
-        lab.expect("no job started before its run_at, and every delayed job ran", [early, delayedRuns.0], equals: [0, delayed])
+        lab.expect(Self.onTime, [early, delayedRuns.0], equals: [0, delayed])
         lab.figure("throughput while draining", Double(total - afterShutdown.0) / max(seconds, 1e-9), "jobs/s")
         lab.figure("delayed job lateness (average)", delayedRuns.2, "ms")
     }
@@ -152,6 +184,7 @@ struct BackgroundJobsLab: Lab {
     }
 
     static func worker(_ n: Int, _ db: PGSession, _ control: Control, _ settings: Settings) async throws {
+        var previousPayload = 0  // stale-payload squares this one
         while true {
             if control.state.withLock({ $0.stopping }) { return }
             guard Date() < settings.deadline else { throw LabError("worker \(n): the queue did not drain in time") }
@@ -175,14 +208,28 @@ struct BackgroundJobsLab: Lab {
                     s.atShutdown = s.inFlight
                 }
             }
+            let markDone = "UPDATE jobs SET status = 'done', finished_at = clock_timestamp() WHERE id = \(id)"
+            if settings.fault == .ackBeforeWork {
+                // Acknowledged first: the work below runs outside the transaction, and a
+                // shutdown noticed in between leaves a job marked done that never ran.
+                try await db.query(PostgresQuery(unsafeSQL: markDone))
+                try await db.execute("COMMIT")
+                if control.state.withLock({ $0.stopping }) { return }
+                try await db.execute("BEGIN")
+            }
             // The work itself; a graceful shutdown lets it finish.
             if settings.jobMillis > 0 { try await Task.sleep(for: .milliseconds(settings.jobMillis)) }
-            let result = payload * payload
+            if settings.fault == .abandonInFlight, control.state.withLock({ $0.stopping }) {
+                try await db.execute("ROLLBACK")
+                return
+            }
+            let result = settings.fault == .stalePayload ? previousPayload * previousPayload : payload * payload
+            previousPayload = payload
             try await db.query(
                 """
                 INSERT INTO job_runs VALUES (\(id), \(n), \(started), clock_timestamp(), \(result))
                 """)
-            try await db.query("UPDATE jobs SET status = 'done', finished_at = clock_timestamp() WHERE id = \(id)")
+            if settings.fault != .ackBeforeWork { try await db.query(PostgresQuery(unsafeSQL: markDone)) }
             try await db.execute("COMMIT")
             control.state.withLock { _ = $0.inFlight.remove(id) }
         }
