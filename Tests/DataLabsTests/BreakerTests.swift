@@ -66,7 +66,7 @@ import Testing
         (MG.self, "checksum-ignores-comments", [MG.editDetected, validatedFirst]),
         (MG.self, "validate-after-apply", [validatedFirst]),
         (BJ.self, "abandon-in-flight", [BJ.inFlightFinish]),
-        (BJ.self, "ack-before-work", [BJ.shutdownClean, BJ.exactlyOnce, BJ.resultsAddUp]),
+        (BJ.self, "ack-before-work", [BJ.inFlightFinish, BJ.shutdownClean, BJ.exactlyOnce, BJ.resultsAddUp]),
         (BJ.self, "stale-payload", [BJ.resultsAddUp]),
         (BJ.self, "ignore-run-at", [BJ.onTime]),
     ]

@@ -130,14 +130,18 @@ struct BackgroundJobsLab: Lab {
             inFlight.isEmpty
             ? 0
             : try await db.scalar(
-                "SELECT count(*)::int FROM jobs WHERE status = 'done' AND id = ANY(\(Array(inFlight)))", as: Int.self)
+                // Finished means done AND run: a done mark without a run is a job lost.
+                """
+                SELECT count(*)::int FROM jobs j WHERE status = 'done' AND id = ANY(\(Array(inFlight)))
+                    AND EXISTS (SELECT 1 FROM job_runs r WHERE r.job_id = j.id)
+                """, as: Int.self)
         lab.step(
             "Shut down gracefully after \(shutdown.claims) claims",
-            "\(inFlight.count) job(s) were in flight when shutdown began; workers stopped claiming, finished them and exited. Done \(afterShutdown.0), still queued \(afterShutdown.1)."
+            "\(inFlight.count) job(s) were in flight when shutdown began; workers stopped claiming and exited with \(inFlightDone) of them done and run. Done \(afterShutdown.0), still queued \(afterShutdown.1)."
         )
         lab.expect(
             Self.inFlightFinish, inFlight.count >= 1 && inFlightDone == inFlight.count,
-            expected: "≥ 1 in flight, all done", observed: "\(inFlight.count) in flight, \(inFlightDone) done")
+            expected: "≥ 1 in flight, all done and run", observed: "\(inFlight.count) in flight, \(inFlightDone) done and run")
         lab.expect(
             Self.shutdownClean, [afterShutdown.0 + afterShutdown.1, afterShutdown.2], equals: [total, afterShutdown.0])
 
