@@ -73,6 +73,7 @@ struct QueryPlansLab: Lab {
         let before = try await db.explain(sql)
         let beforeResult = try await result(db, sql)
         let beforeTime = try await timed(db, sql, repeats)
+        let beforeExecutor = try await fastestExecutor(db, sql, before)
         let scanBefore = before.allNodes.first { $0.relation == "events" }
         lab.step(
             "Before the index: EXPLAIN (ANALYZE) \(sql)",
@@ -95,6 +96,7 @@ struct QueryPlansLab: Lab {
         let after = try await db.explain(sql)
         let afterResult = try await result(db, sql)
         let afterTime = try await timed(db, sql, repeats)
+        let afterExecutor = try await fastestExecutor(db, sql, after)
         lab.step(
             "After: the same EXPLAIN (ANALYZE)",
             "\(after.summary); indexes used: \(after.indexesUsed.sorted().joined(separator: ", ")); executor \(String(format: "%.2f", after.executionTime ?? 0)) ms"
@@ -114,11 +116,12 @@ struct QueryPlansLab: Lab {
                 "the index led straight to the matching rows (rows from the index node)",
                 Int(indexNode?.actualRows ?? -1), equals: answer.count)
             // Executor time from EXPLAIN ANALYZE: the round trip to the server, the same on
-            // both sides, would hide the difference on small tables.
-            let beforeMs = before.executionTime ?? 0, afterMs = after.executionTime ?? .infinity
+            // both sides, would hide the difference on small tables. The fastest of five runs
+            // each: load only ever adds time (one sample each let a CI run see 2× without an index).
+            let beforeMs = beforeExecutor, afterMs = afterExecutor
             lab.expect(
                 "with the index the executor is at least 2× faster (EXPLAIN ANALYZE)", beforeMs >= 2 * afterMs,
-                expected: "before ≥ 2 × after",
+                expected: "before ≥ 2 × after (the fastest of 5 EXPLAIN ANALYZE runs each)",
                 observed: String(format: "%.3f ms before, %.3f ms after (%.1f×)", beforeMs, afterMs, beforeMs / max(afterMs, 1e-9)))
         } else {
             lab.step(
@@ -140,6 +143,13 @@ struct QueryPlansLab: Lab {
         let row = try await db.query(PostgresQuery(unsafeSQL: sql.replacingOccurrences(of: "sum(id)", with: "coalesce(sum(id), 0)::bigint")))
         guard let first = row.first else { throw LabError("the query returned no row") }
         return try first.decode((Int, Int).self)
+    }
+
+    /// The fastest executor time, in ms, of `first` and four more EXPLAIN ANALYZE runs of `sql`.
+    private func fastestExecutor(_ db: PGSession, _ sql: String, _ first: PGPlan) async throws -> Double {
+        var best = first.executionTime ?? .infinity
+        for _ in 0..<4 { best = min(best, try await db.explain(sql).executionTime ?? .infinity) }
+        return best
     }
 
     /// The median wall time of `repeats` runs, in seconds.
