@@ -259,6 +259,9 @@ struct NPlusOneLab: Lab {
             batchedTimes.append(try await Measure.time { try await http.get("/books?limit=\(n)&mode=batched") }.1)
         }
         let ratio = median(naiveTimes) / max(median(batchedTimes), 1e-9)
+        // The check compares the fastest request of each: load on the machine only ever adds
+        // time, and a loaded CI run's medians came out at 1.5× (7.9× on a quiet machine).
+        let fastest = (naiveTimes.min() ?? 0) / max(batchedTimes.min() ?? 0, 1e-9)
         lab.figure("median latency, naive", median(naiveTimes) * 1e3, "ms")
         lab.figure("median latency, batched", median(batchedTimes) * 1e3, "ms")
         lab.figure("latency ratio naive / batched", ratio, "×")
@@ -266,7 +269,8 @@ struct NPlusOneLab: Lab {
             "Timed \(runs) requests of each listing (\(n) books), alternating",
             String(format: "median naive %.2f ms, batched %.2f ms: %.1f×", median(naiveTimes) * 1e3, median(batchedTimes) * 1e3, ratio))
         lab.check(
-            "the batched listing is at least 2× faster (medians)", ratio >= 2,
-            expected: "naive / batched ≥ 2", observed: String(format: "%.2f×", ratio))
+            "the batched listing is at least 2× faster (fastest requests)", fastest >= 2,
+            expected: "fastest naive / fastest batched ≥ 2",
+            observed: String(format: "%.2f ms / %.2f ms = %.2f×", (naiveTimes.min() ?? 0) * 1e3, (batchedTimes.min() ?? 0) * 1e3, fastest))
     }
 }
