@@ -132,6 +132,14 @@ import Testing
         #expect(report.figures.first?.value == 2)
     }
 
+    /// Each of the other two exercise-mode checks, tripped alone by a bookshelf broken for it.
+    @Test(arguments: [("extra-queries", NPlusOneLab.fewStatements), ("wrong-author", NPlusOneLab.embedsAuthors)])
+    func nPlusOneFailsExactlyWhatABookshelfBreaks(_ violation: String, _ failing: String) async throws {
+        let report = try await Self.run(NPlusOneLab.self, subject: Self.postgresBookshelf(violation: violation))
+        #expect(report.error == nil, "\(report.error ?? "")")
+        #expect(Set(report.checks.filter { !$0.passed }.map(\.name)) == [failing], "\(Self.failures(report))")
+    }
+
     /// A query per book: the statement counts give it away (a count, the page, then one per
     /// book: 52 and 102), and nothing else fails.
     @Test func nPlusOneFailsExactlyTheStatementChecksOnABookshelfThatLoadsAuthorsOneByOne() async throws {

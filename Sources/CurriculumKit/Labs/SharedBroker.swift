@@ -32,9 +32,12 @@ extension LabHost {
             self.pid = pid; self.root = root; self.stdinWrite = stdinWrite; self.descriptor = descriptor
         }
 
-        /// Labs of `labs` that need RabbitMQ; a broker is shared when there are two or more.
-        public static func wanted(by labs: [String]) -> [String] {
-            labs.filter { LabCatalog.lab($0)?.needs.contains(.rabbitmq) == true }
+        /// The labs of a run that would share a broker: those that need RabbitMQ, when there
+        /// are two or more and they judge their references (a run judging your own work starts
+        /// its own); empty otherwise.
+        public static func sharers(of labs: [String], subject: LabSubject) -> [String] {
+            let queueLabs = labs.filter { LabCatalog.lab($0)?.needs.contains(.rabbitmq) == true }
+            return queueLabs.count >= 2 && !subject.isOwnWork ? queueLabs : []
         }
 
         /// Starts the holder and waits (up to `timeout` seconds) for its descriptor; sets the

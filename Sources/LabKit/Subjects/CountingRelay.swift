@@ -39,19 +39,10 @@ public final class CountingRelay: Sendable {
 
     /// Connections accepted since the start or the last `reset()`.
     public var connections: Int { state.withLock { $0.accepted } }
-    /// Connections open right now (client side accepted and not yet closed).
-    public var openConnections: Int { state.withLock { $0.open.count / 2 } }
     public func reset() { state.withLock { $0.accepted = 0 } }
 
     private init(listener: Int32, port: Int, upstreamHost: String, upstreamPort: Int) {
         self.listener = listener; self.port = port; self.upstreamHost = upstreamHost; self.upstreamPort = upstreamPort
-    }
-
-    /// Starts a relay in front of `host:port`; the run's clean-up stops it.
-    public static func start(_ lab: LabContext, to host: String, port: Int) throws -> CountingRelay {
-        let relay = try start(to: host, port: port)
-        lab.onCleanup { relay.stop() }
-        return relay
     }
 
     /// Starts a relay in front of `baseURL`'s host and port (an `http://` URL).
@@ -59,7 +50,9 @@ public final class CountingRelay: Sendable {
         guard let components = URLComponents(string: baseURL), let host = components.host else {
             throw LabError("cannot relay to \(baseURL): not an http://host:port URL")
         }
-        return try start(lab, to: host, port: components.port ?? (components.scheme == "https" ? 443 : 80))
+        let relay = try start(to: host, port: components.port ?? (components.scheme == "https" ? 443 : 80))
+        lab.onCleanup { relay.stop() }
+        return relay
     }
 
     /// Starts a relay in front of `host:port`; the caller stops it.

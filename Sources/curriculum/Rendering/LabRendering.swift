@@ -30,9 +30,9 @@ extension LabHost {
         var summary = Summary()
         let live = c.out.isTTY && !c.json
         // Several queue labs judging their references share one broker (see SharedBroker).
-        let queueLabs = SharedBroker.wanted(by: labs.map(\.lab))
+        let queueLabs = SharedBroker.sharers(of: labs.map(\.lab), subject: subject)
         var shared: SharedBroker?
-        if queueLabs.count >= 2 && !subject.isOwnWork {
+        if !queueLabs.isEmpty {
             if live { Terminal.write(c.paint("▶ starting one RabbitMQ broker for \(queueLabs.count) queue labs…", .dim), to: STDOUT_FILENO) }
             shared = SharedBroker.start(binary: binary)
             if live { Terminal.write("\r\u{1B}[K", to: STDOUT_FILENO) }

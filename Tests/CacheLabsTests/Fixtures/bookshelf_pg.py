@@ -5,8 +5,12 @@ stand-in for a learner's server, independent of the lab's own code.
 
 GET /health, POST /authors, POST /books, GET /books?limit=&offset=&embed=author. With
 embed=author the page and its authors come from one LEFT JOIN, plus one count(*) for the
-total. BOOKSHELF_VIOLATION=n-plus-one loads each book's author with a query of its own,
-the classic N+1 (the lab's test expects exactly the statement-count checks to fail).
+total. BOOKSHELF_VIOLATION breaks it on purpose, each for exactly the checks named:
+  n-plus-one      each book's author loaded by a query of its own, the classic N+1
+                  (the statement count grows, and is more than 3)
+  extra-queries   three more statements per listing, always (constant, but more than 3)
+  wrong-author    the join on the wrong column: every book embeds the author whose id is
+                  the book's own (the embedded authors are wrong)
 Needs psycopg2 (Debian: python3-psycopg2).
 """
 import json
@@ -36,9 +40,13 @@ def query(sql, args=()):
 
 def listing(limit, offset, embed):
     total = query("SELECT count(*) FROM books")[0][0]
+    if VIOLATION == "extra-queries":
+        for _ in range(3):
+            query("SELECT 1")
     if embed and VIOLATION != "n-plus-one":
         rows = query("SELECT b.id, b.title, b.author_id, b.year, a.name FROM books b"
-                     " LEFT JOIN authors a ON a.id = b.author_id ORDER BY b.id LIMIT %s OFFSET %s", (limit, offset))
+                     " LEFT JOIN authors a ON a.id = " + ("b.id" if VIOLATION == "wrong-author" else "b.author_id")
+                     + " ORDER BY b.id LIMIT %s OFFSET %s", (limit, offset))
     else:
         rows = [r + (None,) for r in query("SELECT id, title, author_id, year FROM books ORDER BY id LIMIT %s OFFSET %s",
                                            (limit, offset))]
@@ -48,7 +56,7 @@ def listing(limit, offset, embed):
     for book_id, title, author_id, year, name in rows:
         item = {"id": book_id, "title": title, "author_id": author_id, "year": year, "isbn": None}
         if embed:
-            item["author"] = {"id": author_id, "name": name}
+            item["author"] = {"id": book_id if VIOLATION == "wrong-author" else author_id, "name": name}
         items.append(item)
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 

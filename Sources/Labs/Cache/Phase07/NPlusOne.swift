@@ -153,7 +153,8 @@ struct NPlusOneLab: Lab {
             try await stats.scalar(
                 "SELECT coalesce(sum(calls), 0)::bigint FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid WHERE r.rolname = 'app'", as: Int.self)
         }
-        struct Embedded: Decodable, Equatable { var id: Int; var name: String }
+        // Optional fields: an embedded author with a null name is a wrong answer, not an unreadable page.
+        struct Embedded: Decodable, Equatable { var id: Int?; var name: String? }
         struct Item: Decodable { var id: Int; var author: Embedded? }
         struct Page: Decodable { var items: [Item] }
         /// One listing: its statements (the fewest of three tries, so a background query of
@@ -182,17 +183,17 @@ struct NPlusOneLab: Lab {
         lab.figure("median listing, \(n) books", page.seconds * 1e3, "ms")
         lab.figure("median listing, \(2 * n) books", double.seconds * 1e3, "ms")
 
-        let wanted = seeded.map { Embedded(id: $0.authorID, name: $0.authorName) }
-        let got = double.items.map(\.author)
-        let wrong = zip(seeded, double.items).first { book, item in item.id != book.id || item.author != Embedded(id: book.authorID, name: book.authorName) }
+        // The first book listed out of place or with another author than the one it was given.
+        let wrong = zip(seeded, double.items).first { book, item in
+            item.id != book.id || item.author != Embedded(id: book.authorID, name: book.authorName)
+        }
+        let shown = { (a: Embedded?) in a.map { "{id: \($0.id.map(String.init) ?? "null"), name: \($0.name ?? "null")}" } ?? "missing" }
         lab.check(
-            Self.embedsAuthors, double.items.map(\.id) == seeded.map(\.id) && got == wanted.map { Optional($0) },
+            Self.embedsAuthors, double.items.count == seeded.count && wrong == nil,
             expected: "\(2 * n) items, the books added, each with author {id, name} of its own author",
             observed: double.items.count != seeded.count
                 ? "\(double.items.count) items"
-                : wrong.map { book, item in
-                    "book \(item.id): author \(item.author.map { "{id: \($0.id), name: \($0.name)}" } ?? "missing") (want {id: \(book.authorID), name: \(book.authorName)})"
-                }
+                : wrong.map { book, item in "book \(item.id): author \(shown(item.author)) (want {id: \(book.authorID), name: \(book.authorName)})" }
                     ?? "\(double.items.count) items, each with its author")
         lab.check(
             Self.constantStatements, page.statements == double.statements && page.statements > 0,
