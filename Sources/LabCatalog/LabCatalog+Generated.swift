@@ -315,6 +315,7 @@ extension LabCatalog {
             parameters: [
                 LabParameter("threads", LabParameter.Kind.int(min: 1, max: 64), default: "4", quick: "2", help: "Threads incrementing the counter at once. Try more threads than cores: every contended Mutex lock on Linux is a futex call, so it slows down sharply."),
                 LabParameter("increments", LabParameter.Kind.int(min: 1, max: 5000000), default: "250000", quick: "50000", help: "Increments per thread, for each of the three counters."),
+                LabParameter("work", LabParameter.Kind.int(min: 0, max: 1000), default: "16", quick: "16", help: "Steps of arithmetic the unsynchronised counter does between reading the value and writing it back, like a handler that reads a balance, computes and stores it. 0 is a bare increment: its window is one instruction wide, so a loaded machine that runs the threads in turns rarely pre-empts one inside it."),
                 LabParameter("break", LabParameter.Kind.choice(["none", "mutex-split", "atomic-split", "racy-serialised"]), default: "none", help: "Break one counter on purpose: mutex-split (read and write in two separate critical sections), atomic-split (a load, then a store), racy-serialised (the 'racy' threads run one after another, so nothing is lost)."),
             ],
             needs: [],

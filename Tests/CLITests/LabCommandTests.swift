@@ -82,7 +82,7 @@ import Testing
     @Test func aTaskIdRunsItsLabsAndJSONGivesTheReports() throws {
         let cli = try CLI(plan: Self.planWithLabs); defer { cli.cleanUp() }
         let run = try cli.run(["lab", "run", "gamma", "--quick", "--json"])
-        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
         // One JSON document per lab run.
         let docs = run.stdout.components(separatedBy: "\n}\n").filter { !$0.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty }
         #expect(docs.count == 2)

@@ -11,8 +11,9 @@
 // it until it sees an update lost (asserted: the race is real, not a story), and with one
 // thread or one core, where no two increments can overlap, it says "not observed".
 //
-// Experiments: `threads` beyond the core count; `break=` swaps one counter for a wrong
-// one, to see which check catches it.
+// Experiments: `threads` beyond the core count; `work=0` for a bare increment, whose
+// window is one instruction wide (count the runs it needs on a busy machine); `break=`
+// swaps one counter for a wrong one, to see which check catches it.
 import Foundation
 import LabKit
 import Synchronization
@@ -26,6 +27,11 @@ public struct SharedResourcesLab: Lab {
     static let increments = Knob.int(
         "increments", 1...5_000_000, default: 250_000, quick: 50_000,
         help: "Increments per thread, for each of the three counters.")
+    static let work = Knob.int(
+        "work", 0...1_000, default: 16, quick: 16,
+        help:
+            "Steps of arithmetic the unsynchronised counter does between reading the value and writing it back, like a handler that reads a balance, computes and stores it. 0 is a bare increment: its window is one instruction wide, so a loaded machine that runs the threads in turns rarely pre-empts one inside it."
+    )
     static let breaker = Knob<Breaker>.choice(
         "break", default: .none,
         help:
@@ -48,7 +54,7 @@ public struct SharedResourcesLab: Lab {
         phase: 4,
         teaches:
             "Many threads incrementing one counter lose updates when the read-add-write is not protected; a Mutex or an Atomic makes the total exact. The lab reports how many updates the unsynchronised counter lost.",
-        parameters: [threads.parameter, increments.parameter, breaker.parameter],
+        parameters: [threads.parameter, increments.parameter, work.parameter, breaker.parameter],
         source: "Sources/Labs/Concurrency/Phase04/SharedResources.swift"
     )
     public init() {}
@@ -68,6 +74,7 @@ public struct SharedResourcesLab: Lab {
     public func run(_ lab: LabContext) async throws {
         let threads = lab[Self.threads]
         let increments = lab[Self.increments]
+        let work = lab[Self.work]
         let breaker = lab[Self.breaker]
         let expected = threads * increments
         let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -75,23 +82,24 @@ public struct SharedResourcesLab: Lab {
 
         lab.step(
             "Unsynchronised: \(threads) threads × \(increments) increments of one Int through a pointer",
-            "Each increment is a separate load and store; the threads start together behind a barrier so they overlap.")
+            "Each increment is a load, \(work) steps of arithmetic, then a store; the threads start together behind a barrier so they overlap.")
         // A lost update needs two threads on two cores at the same moment; a loaded machine
         // can run the whole burst of one thread before the other starts, so try again.
         let canOverlap = threads > 1 && cores > 1
         // Each retry doubles the increments, so the threads run longer and are likelier to share
         // the cores (the report's counts are those of the last run).
-        var racy = await Self.racyCount(threads: threads, increments: increments, serialised: breaker == .racySerialised)
+        var racy = await Self.racyCount(threads: threads, increments: increments, work: work, serialised: breaker == .racySerialised)
         var tries = 1
         while canOverlap && racy.total == racy.tallies && tries < Self.attempts {
-            racy = await Self.racyCount(threads: threads, increments: min(increments << tries, 1 << 24), serialised: breaker == .racySerialised)
+            racy = await Self.racyCount(
+                threads: threads, increments: min(increments << tries, 1 << 24), work: work, serialised: breaker == .racySerialised)
             tries += 1
         }
         lab.figure("unsynchronised: runs until an update was lost", Double(tries), "runs")
         lab.figure("unsynchronised: final counter", Double(racy.total), "increments")
         lab.figure("unsynchronised: lost updates", Double(racy.tallies - racy.total), "increments")
         lab.figure("unsynchronised: lost share", racy.tallies > 0 ? Double(racy.tallies - racy.total) / Double(racy.tallies) * 100 : 0, "%")
-        lab.figure("unsynchronised: time per increment", racy.seconds / Double(max(expected, 1)) * 1e9, "ns")
+        lab.figure("unsynchronised: time per increment (with its work)", racy.seconds / Double(max(expected, 1)) * 1e9, "ns")
 
         lab.step(
             "With a Mutex",
@@ -140,15 +148,20 @@ public struct SharedResourcesLab: Lab {
     /// Lets the pointer cross into the threads. `@unchecked` is the lie that makes the race compile.
     struct RacyCell: @unchecked Sendable { let pointer: UnsafeMutablePointer<Int> }
 
-    /// A deliberate, separate load and store (not inlined, so the optimiser keeps both).
+    /// A deliberate, separate load and store (not inlined, so the optimiser keeps both), with
+    /// `work` steps of a linear congruential generator between them: the window in which
+    /// another thread's increment is overwritten. The comparison keeps the steps from being
+    /// optimised away; the knob stops at 1,000, so the result is always `v + 1`.
     @inline(never)
-    static func racyIncrement(_ p: UnsafeMutablePointer<Int>) {
+    static func racyIncrement(_ p: UnsafeMutablePointer<Int>, work: Int) {
         let v = p.pointee
-        p.pointee = v &+ 1
+        var x = v
+        for _ in 0..<work { x = x &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407 }
+        p.pointee = x == Int.min && work > 1_000 ? v : v &+ 1
     }
 
     /// `serialised` (a breaker) runs the threads one at a time: the same code, no overlap.
-    public static func racyCount(threads: Int, increments: Int, serialised: Bool = false) async -> (total: Int, tallies: Int, seconds: Double) {
+    public static func racyCount(threads: Int, increments: Int, work: Int = 0, serialised: Bool = false) async -> (total: Int, tallies: Int, seconds: Double) {
         let cell = RacyCell(pointer: .allocate(capacity: 1))
         cell.pointer.initialize(to: 0)
         defer { cell.pointer.deallocate() }
@@ -159,7 +172,7 @@ public struct SharedResourcesLab: Lab {
             defer { if serialised { turn.withLock { $0 += 1 } } }
             var mine = 0
             for _ in 0..<increments {
-                racyIncrement(cell.pointer)
+                racyIncrement(cell.pointer, work: work)
                 mine += 1
             }
             tallies.add(mine)
