@@ -42,11 +42,14 @@ let package = Package(
     targets: [
         // Metadata of every lab (ids, titles, tasks, parameters, needs): no lab code.
         .target(name: "LabCatalog"),
+        // Starting a child program (posix_spawn, every inherited descriptor closed): the one
+        // spawner the tracker and the lab kit share.
+        .target(name: "Spawn"),
         // The tracker's logic: plan, graph, store, exports. Knows nothing of the CLI.
         .target(
             name: "CurriculumKit",
             dependencies: [
-                "LabCatalog",
+                "LabCatalog", "Spawn",
                 .product(name: "Yams", package: "Yams"),
                 // SQLite's C API only (GRDB's module for it): the store is a few statements.
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
@@ -72,7 +75,7 @@ let package = Package(
         .target(
             name: "LabKit",
             dependencies: [
-                "LabCatalog", "CRabbitMQ",
+                "LabCatalog", "Spawn", "CRabbitMQ",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,6 @@
 import Foundation
 import LabCatalog
+import Spawn
 import Synchronization
 
 /// The lab being hosted and the stop signal the tracker received, shared with the signal
@@ -74,25 +75,6 @@ public enum LabHost {
             return Outcome(report: report, exitStatus: 1, interrupted: false)
         }
         let (readEnd, writeEnd) = (fds[0], fds[1])
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
-        posix_spawn_file_actions_addclose(&actions, readEnd)
-        posix_spawn_file_actions_addclose(&actions, writeEnd)
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        sigaddset(&defaults, SIGINT); sigaddset(&defaults, SIGTERM); sigaddset(&defaults, SIGPIPE)
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-
         // While the lab runs, Ctrl-C belongs to it: the terminal sends SIGINT to both, the
         // lab cleans up and reports, and the tracker records what happened.
         let oldInt = signal(SIGINT, SIG_IGN)
@@ -126,19 +108,21 @@ public enum LabHost {
             hostedLab.store(0, ordering: .sequentiallyConsistent)
         }
 
-        let argv = ([binary] + args).map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, binary, &actions, &attr, argv, environ)
+        // The lab writes its report to the pipe; stderr stays the terminal's. It is not in a
+        // process group of its own: a Ctrl-C at the terminal reaches it directly.
+        var options = Spawn.Options()
+        options.stdout = .descriptor(writeEnd)
+        options.stderr = .inherit
+        let spawned = Result { () throws(Spawn.Failure) in try Spawn.start(binary, args, options) }
         close(writeEnd)
-        if spawned == 0 {
+        if case let .success(pid) = spawned {
             hostedLab.store(pid, ordering: .sequentiallyConsistent)
             // A stop that arrived while the lab was being started is passed on now.
             if receivedStop.load(ordering: .sequentiallyConsistent) != 0 { kill(pid, SIGTERM) }
         }
-        guard spawned == 0 else {
+        guard case let .success(pid) = spawned else {
             close(readEnd)
-            report.error = "cannot start \(binary): \(String(cString: strerror(spawned)))"
+            if case let .failure(failure) = spawned { report.error = failure.description }
             return Outcome(report: report, exitStatus: 1, interrupted: false)
         }
 

@@ -1,5 +1,6 @@
 import Foundation
 import LabCatalog
+import Spawn
 
 #if canImport(Glibc)
 import Glibc
@@ -53,21 +54,16 @@ extension LabHost {
             guard pipe(&output) == 0 else { close(input[0]); close(input[1]); return nil }
             // The tracker's ends must not leak into the labs it starts later: a lab holding
             // the write end would keep the holder's stdin open after the tracker is gone.
+            // Spawn closes them in every child it starts; close-on-exec covers any other exec.
             _ = fcntl(input[1], F_SETFD, FD_CLOEXEC)
             _ = fcntl(output[0], F_SETFD, FD_CLOEXEC)
-            var actions = posix_spawn_file_actions_t()
-            posix_spawn_file_actions_init(&actions)
-            defer { posix_spawn_file_actions_destroy(&actions) }
-            posix_spawn_file_actions_adddup2(&actions, input[0], 0)
-            posix_spawn_file_actions_adddup2(&actions, output[1], 1)
-            for fd in [input[0], input[1], output[0], output[1]] { posix_spawn_file_actions_addclose(&actions, fd) }
-            let words: [String] = [binary, "hold-rabbitmq", root]
-            let argv = words.map { strdup($0) } + [nil]
-            defer { for p in argv { free(p) } }
-            var pid: pid_t = 0
-            let spawned = posix_spawn(&pid, binary, &actions, nil, argv, environ)
+            var options = Spawn.Options()
+            options.stdin = .descriptor(input[0])
+            options.stdout = .descriptor(output[1])
+            options.stderr = .inherit
+            let pid = try? Spawn.start(binary, ["hold-rabbitmq", root], options)
             close(input[0]); close(output[1])
-            guard spawned == 0 else {
+            guard let pid else {
                 close(input[1]); close(output[0])
                 try? FileManager.default.removeItem(atPath: root)
                 return nil
