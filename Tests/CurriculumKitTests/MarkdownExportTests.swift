@@ -97,7 +97,9 @@ struct MarkdownExportTests {
 
             """
         #expect(text.hasPrefix(expectedStart))
-        #expect(text.contains("---\n\n#### 🗃️ Phase 2: Relational Database Mastery\n\nProgress: 0/6 (0%)\n"))
+        // As in the note: no rule between phases 1 and 2, one above every later phase.
+        #expect(text.contains("**Add Swagger/OpenAPI documentation**\n\n#### 🗃️ Phase 2: Relational Database Mastery\n\nProgress: 0/6 (0%)\n"))
+        #expect(text.contains("---\n\n#### 🔄 Phase 3:"))
         #expect(text.contains("- [ ] **Master SQL: `JOIN`, `GROUP BY`, subqueries, indexing**\n"))
         #expect(text.contains("#### 🚧 Phase 11: Build & Document Serious Projects"))
         #expect(!text.contains("🆔"))

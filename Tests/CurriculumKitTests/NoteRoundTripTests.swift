@@ -7,11 +7,10 @@ import Testing
 /// it was, through the plan file too.
 @Suite struct NoteRoundTripTests {
     /// A note reduced to what the round trip promises to keep: emoji repaired, no progress
-    /// lines, no ticks, no whitespace differences, no blank lines.
-    /// Rules between phases are the exporter's (the seed has all but one).
+    /// lines, no ticks, no whitespace differences, no blank lines. Rules between phases stay:
+    /// the seed has one above every phase but the first two, and so must the export.
     static func normalized(_ text: String) -> [String] {
-        text.markdownLines().enumerated().compactMap { k, raw in
-            if k > 2 && raw.trimmingSpaces() == "---" { return nil }
+        text.markdownLines().compactMap { raw in
             let line = MacRomanRepair.repair(raw).0
                 .replacingOccurrences(of: "- [x]", with: "- [ ]").replacingOccurrences(of: "- [X]", with: "- [ ]")
             let squeezed = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).joined(separator: " ")
@@ -42,6 +41,35 @@ import Testing
             "first difference at line \(zip(a, b).enumerated().first { $0.element.0 != $0.element.1 }.map { "\($0.offset): \($0.element.0) | \($0.element.1)" } ?? "end")"
         )
         #expect(exported.contains("## Tags\n#objective #cs-studies\n"))
+        #expect(plan.phases.map { $0.ruleBefore } == [nil, false] + Array(repeating: nil, count: plan.phases.count - 2))
+    }
+
+    @Test func aRuleAbovePhaseOneOrNoneAboveALaterOneComesBack() throws {
+        let note = """
+            # Plan
+
+            #### Phase 1: One
+            - [ ] **First**
+
+            #### Phase 2: Two
+            - [ ] **Second**
+
+            ---
+
+            #### Phase 3: Three
+            - [ ] **Third**
+            """
+        let imported = try NoteImporter.importNote(text: note, file: "plan.md")
+        #expect(imported.plan.phases.map(\.ruleBefore) == [nil, false, nil])
+        let yaml = PlanWriter.yaml(imported.plan)
+        #expect(yaml.contains("rule-before: false"))
+        let plan = try #require(PlanLoader.load(text: yaml, file: "plan.yaml", knownLabs: []).plan)
+        let exported = MarkdownExporter.export(plan: plan, isDone: { _ in false }, obsidianTasks: false)
+        #expect(exported.components(separatedBy: "\n---\n").count == 2, "\(exported)")
+        #expect(exported.contains("---\n\n#### Phase 3: Three"))
+        let bad = PlanLoader.load(text: yaml.replacingOccurrences(of: "rule-before: false", with: "rule-before: maybe"), file: "plan.yaml", knownLabs: [])
+        #expect(bad.plan == nil)
+        #expect(bad.diagnostics.contains { "\($0)".contains("`rule-before` takes true or false, not `maybe`") }, "\(bad.diagnostics)")
     }
 }
 

@@ -28,7 +28,7 @@ public enum MarkdownExporter {
             out += before.markdownLines() + [""]
         }
         for (p, phase) in plan.phases.enumerated() {
-            if p > 0 { out += ["---", ""] }
+            if phase.ruleBefore ?? (p > 0) { out += ["---", ""] }
             let icon = phase.icon.map { "\($0) " } ?? ""
             out += ["#### \(icon)Phase \(phase.number): \(phase.title)", ""]
             out += [progressLine(plan: plan, phase: phase, isDone: isDone, today: today), ""]

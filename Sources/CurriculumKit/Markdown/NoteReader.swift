@@ -11,6 +11,8 @@ struct NoteReader {
         var line: Int
         var notes: [String] = []
         var tasks: [Int] = []
+        /// Whether a rule (`---`) came between the previous phase and this one's heading.
+        var ruleBefore = false
     }
 
     struct DraftTask {
@@ -66,6 +68,8 @@ struct NoteReader {
         // Open items, innermost last: the column a nested item must reach, and its task.
         var stack: [(content: Int, task: Int)] = []
         var fence: (Character, Int)?
+        // A rule seen inside a phase, which the next phase's heading claims.
+        var ruleSeen = false
 
         for index in start..<lines.count {
             let number = index + 1
@@ -81,12 +85,13 @@ struct NoteReader {
             }
             switch kind {
             case .blank, .rule:
-                if phase == nil { keep() }
+                if phase == nil { keep() } else if kind == .rule { ruleSeen = true }
                 continue
             case let .fence(c, n):
                 fence = (c, n)
                 if phase == nil { keep() }
             case let .heading(level, text):
+                defer { ruleSeen = false }
                 stack = []
                 phase = nil
                 if level == 1 && title == nil {
@@ -97,7 +102,8 @@ struct NoteReader {
                     if phases.contains(where: { $0.number == heading.number }) {
                         warnings.append(.warning("phase \(heading.number) appears twice; both are kept, so check their numbers", at: at(number)))
                     }
-                    phases.append(DraftPhase(number: heading.number, icon: heading.icon, title: heading.title, line: number))
+                    phases.append(
+                        DraftPhase(number: heading.number, icon: heading.icon, title: heading.title, line: number, ruleBefore: ruleSeen))
                     phase = phases.count - 1
                 } else {
                     keep()
@@ -211,7 +217,9 @@ struct NoteReader {
         let planPhases = phases.enumerated().map { i, p in
             Phase(
                 id: phaseIds[i], number: p.number, icon: p.icon, title: p.title,
-                notes: p.notes.isEmpty ? nil : p.notes.joined(separator: "\n"), tasks: p.tasks)
+                notes: p.notes.isEmpty ? nil : p.notes.joined(separator: "\n"),
+                // Only what differs from the usual (a rule above every phase but the first).
+                ruleBefore: p.ruleBefore == (i > 0) ? nil : p.ruleBefore, tasks: p.tasks)
         }
         func block(_ lines: [String]) -> String? {
             var l = lines[...]

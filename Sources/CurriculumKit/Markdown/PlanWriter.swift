@@ -38,6 +38,7 @@ public enum PlanWriter {
             field(4, "title", phase.title)
             date(4, "due", phase.due)
             field(4, "notes", phase.notes)
+            if let rule = phase.ruleBefore { out.append("    rule-before: \(rule)") }
             let tasks = phase.tasks.filter { plan.tasks.indices.contains($0) }
             out.append(tasks.isEmpty ? "    tasks: []" : "    tasks:")
             for i in tasks {

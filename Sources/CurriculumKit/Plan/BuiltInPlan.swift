@@ -55,6 +55,7 @@ phases:
     icon: "🗃️"
     title: Relational Database Mastery
     due: 2027-01-31
+    rule-before: false  # the note has no rule between phases 1 and 2
     tasks:
       - id: postgres-setup
         title: Install and use PostgreSQL (or MariaDB/MySQL as alt)

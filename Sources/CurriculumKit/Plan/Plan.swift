@@ -116,15 +116,18 @@ public struct Phase: Hashable, Sendable {
     public var title: String
     public var due: Day?
     public var notes: String?
+    /// Whether the markdown note draws a rule (`---`) above the phase's heading; nil for the
+    /// usual: a rule above every phase but the first. The seed has none between phases 1 and 2.
+    public var ruleBefore: Bool?
     /// Indices into `Plan.tasks`, in plan order.
     public var tasks: [Int]
 
     public init(
         id: String, number: Int, icon: String? = nil, title: String, due: Day? = nil,
-        notes: String? = nil, tasks: [Int] = []
+        notes: String? = nil, ruleBefore: Bool? = nil, tasks: [Int] = []
     ) {
         self.id = id; self.number = number; self.icon = icon; self.title = title
-        self.due = due; self.notes = notes; self.tasks = tasks
+        self.due = due; self.notes = notes; self.ruleBefore = ruleBefore; self.tasks = tasks
     }
 }
 

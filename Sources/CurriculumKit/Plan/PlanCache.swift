@@ -11,7 +11,7 @@ import Foundation
 /// read or write one just means parsing the plan.
 public enum PlanCache {
     /// Bump when the binary format or the loader's output changes.
-    static let formatVersion: UInt32 = 3
+    static let formatVersion: UInt32 = 4
 
     public static func load(path: String, knownLabs: Set<String>, environment: [String: String]) throws(PlanFileError) -> PlanLoadResult {
         let absolute = path.hasPrefix("/") ? path : Tracker.currentDirectory() + "/" + path
@@ -168,6 +168,7 @@ public enum PlanCache {
         w.int(plan.phases.count)
         for p in plan.phases {
             w.str(p.id); w.int(p.number); w.opt(p.icon); w.str(p.title); w.day(p.due); w.opt(p.notes)
+            w.flag(p.ruleBefore)
             w.int(p.tasks.count); for t in p.tasks { w.int(t) }
         }
         w.int(plan.tasks.count)
@@ -210,12 +211,13 @@ public enum PlanCache {
         phases.reserveCapacity(phaseCount)
         for _ in 0..<phaseCount {
             let pid = r.str(), number = r.int(), icon = r.opt(), ptitle = r.str(), due = r.day(), notes = r.opt()
+            let ruleBefore = r.flag()
             let n = r.int()
             guard !r.failed, n >= 0, n <= data.count else { return nil }
             var tasks: [Int] = []
             tasks.reserveCapacity(n)
             for _ in 0..<n { tasks.append(r.int()) }
-            phases.append(Phase(id: pid, number: number, icon: icon, title: ptitle, due: due, notes: notes, tasks: tasks))
+            phases.append(Phase(id: pid, number: number, icon: icon, title: ptitle, due: due, notes: notes, ruleBefore: ruleBefore, tasks: tasks))
         }
         let taskCount = r.int()
         guard !r.failed, taskCount >= 0, taskCount <= data.count else { return nil }
@@ -288,6 +290,8 @@ struct ByteWriter {
     mutating func day(_ d: Day?) {
         if let d { data.append(1); int(d.ordinal) } else { data.append(0) }
     }
+    /// An optional Bool in one byte: 0 nil, 1 false, 2 true.
+    mutating func flag(_ b: Bool?) { data.append(b.map { $0 ? 2 : 1 } ?? 0) }
 }
 
 /// Reads what ByteWriter wrote; any overrun sets `failed` instead of trapping. Numbers
@@ -350,5 +354,13 @@ struct ByteReader {
     mutating func day() -> Day? {
         guard let flag = u8() else { return nil }
         return flag == 1 ? Day(ordinal: int()) : nil
+    }
+
+    mutating func flag() -> Bool? {
+        switch u8() {
+        case 1: return false
+        case 2: return true
+        default: return nil
+        }
     }
 }

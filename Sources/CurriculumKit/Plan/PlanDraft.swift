@@ -46,6 +46,7 @@ struct PhaseDraft {
     var title: Located<String>?
     var due: Located<Day>?
     var notes: String?
+    var ruleBefore: Bool?
     var malformed: Set<String> = []
 
     init(at: Place) { self.at = at }

@@ -7,7 +7,7 @@ import Yams
 
 struct PlanYAMLReader {
     static let planKeys = ["schema", "id", "title", "generated-from", "start", "front-matter", "note-before", "note-after", "phases"]
-    static let phaseKeys = ["id", "number", "icon", "title", "due", "notes", "tasks"]
+    static let phaseKeys = ["id", "number", "icon", "title", "due", "notes", "rule-before", "tasks"]
     static let taskKeys = [
         "id", "title", "labs", "requires", "due", "decomposed-from", "generated-from",
         "renamed-from", "notes",
@@ -80,6 +80,7 @@ struct PlanYAMLReader {
             case "title": phase.title = text(value, key); if phase.title == nil, !isNull(value) { phase.malformed.insert(key) }
             case "due": phase.due = date(value, key)
             case "notes": phase.notes = text(value, key)?.value
+            case "rule-before": phase.ruleBefore = boolean(value, key)
             case "tasks":
                 for t in list(value, key, of: "tasks") {
                     if let task = readTask(t, phase: index) { tasks.append(task) }
@@ -205,6 +206,15 @@ struct PlanYAMLReader {
             error("`\(key)` takes a whole number, not `\(t.value.prefix(40))`", t.at); return nil
         }
         return Located(value: v, at: t.at)
+    }
+
+    private mutating func boolean(_ node: Node, _ key: String) -> Bool? {
+        guard let t = text(node, key) else { return nil }
+        switch t.value {
+        case "true": return true
+        case "false": return false
+        default: error("`\(key)` takes true or false, not `\(t.value.prefix(40))`", t.at); return nil
+        }
     }
 
     private mutating func date(_ node: Node, _ key: String) -> Located<Day>? {

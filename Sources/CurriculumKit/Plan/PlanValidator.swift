@@ -477,7 +477,7 @@ struct PlanValidator {
             phases.append(
                 Phase(
                     id: p.id?.value ?? "", number: p.number?.value ?? 0, icon: p.icon,
-                    title: p.title?.value ?? "", due: p.due?.value, notes: p.notes))
+                    title: p.title?.value ?? "", due: p.due?.value, notes: p.notes, ruleBefore: p.ruleBefore))
         }
         var tasks: [Task] = []
         tasks.reserveCapacity(drafts.count)
