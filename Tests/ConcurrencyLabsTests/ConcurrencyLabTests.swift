@@ -73,10 +73,10 @@ import Testing
     /// of all clients, not a `Task.yield()`.
     @Test func checkAwaitActOverdrawsEveryRun() async throws {
         for seed in 0..<20 {
-            let h = await ConcurrentServicesLab.hammer(accounts: 5, transfers: 2000, clients: 8, seed: UInt64(seed), style: .checkAwaitAct)
+            let h = await ConcurrentServicesLab.hammer(accounts: 5, transfers: 2000, clients: 8, seed: UInt64(seed), breaker: .checkAwaitAct)
             #expect(ConcurrentServicesLab.replayLedger(h.ledger, from: h.opening).firstOverdraft != nil, "seed \(seed)")
         }
-        let r = try await Self.runQuick("concurrent-services", ["style": "check-await-act"])
+        let r = try await Self.runQuick("concurrent-services", ["break": "check-await-act"])
         #expect(Self.failed(r).contains("replaying the ledger one by one never overdraws and ends at the final balances"))
     }
 
@@ -117,7 +117,7 @@ import Testing
     }
 
     @Test func theHammerIsRepeatableAndBalanced() async {
-        let h = await ConcurrentServicesLab.hammer(accounts: 4, transfers: 500, clients: 5, seed: 7, style: .atomic)
+        let h = await ConcurrentServicesLab.hammer(accounts: 4, transfers: 500, clients: 5, seed: 7)
         #expect(h.final.reduce(0, +) == 4000)
         #expect(h.accepted + h.refused == 500)
         #expect(ConcurrentServicesLab.replayLedger(h.ledger, from: h.opening).balances == h.final)
@@ -161,8 +161,10 @@ import Testing
     }
 
     @Test func threadsLighterThanTasksFailsTheMemoryCheck() async throws {
-        let heavyTask = CoroutinesVsThreadsLab.SideOutcome(sleepers: 10, completed: 10, seconds: 1, residentIncrease: 200_000, osThreadsAdded: 0)
-        let lightThread = CoroutinesVsThreadsLab.SideOutcome(sleepers: 10, completed: 10, seconds: 1, residentIncrease: 100_000, osThreadsAdded: 10)
+        let heavyTask = CoroutinesVsThreadsLab.SideOutcome(
+            sleepers: 10, completed: 10, seconds: 1, residentIncrease: 200_000, osThreadsAdded: 0, shortestSleep: .seconds(1))
+        let lightThread = CoroutinesVsThreadsLab.SideOutcome(
+            sleepers: 10, completed: 10, seconds: 1, residentIncrease: 100_000, osThreadsAdded: 10, shortestSleep: .seconds(1))
         let report = try await Self.judged("coroutines-vs-threads") {
             CoroutinesVsThreadsLab.judge(tasks: [heavyTask], threads: [lightThread], sleepMs: 10, $0)
         }

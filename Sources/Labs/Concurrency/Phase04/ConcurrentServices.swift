@@ -12,6 +12,10 @@
 // overdraft. Two fixes: check again after the await, or do the slow awaited work first and
 // then check-and-act with no suspension point in between. The lab reproduces the pitfall
 // deterministically by holding every withdrawal at the await (a gate) until all have arrived.
+//
+// Experiments: `racers` for more withdrawals in the race; `break=` plants one mistake in the
+// bank or in an experiment (an await between check and debit, a stale write-back, a fix
+// with its re-check on the wrong side of the await…), to see which checks catch it.
 import Foundation
 import LabKit
 import Synchronization
@@ -24,9 +28,23 @@ public struct ConcurrentServicesLab: Lab {
         "racers", 2...64, default: 2, quick: 3,
         help: "Concurrent withdrawals of 60 from a balance of 100 in the reentrancy experiment.")
     static let seed = Knob.int("seed", 0...1_000_000, default: 42, help: "Seed of the random transfers, so a run can be repeated.")
-    static let style = Knob<Bank.Style>.choice(
-        "style", default: .atomic,
-        help: "How the bank transfers: check and debit in one go, or with an await in between (try it: the checks catch the overdrafts).")
+    static let breaker = Knob<Breaker>.choice(
+        "break", default: .none,
+        help:
+            "Plant one mistake: check-await-act (the bank awaits between the balance check and the debit), stale-write (it reads both balances, awaits, then writes back what it computed from them), floor-split (clients split the transfers with floor division, so some are never sent), sequential-withdrawals (the pitfall's withdrawals are awaited one after another, so none overlap), recheck-before-await (fix 1 re-checks before the await instead of after it), log-between (fix 2 awaits an audit log between its check and its debit)."
+    )
+
+    /// Realistic mistakes, each planted in the lab's own code; the checks that catch each are
+    /// listed in Tests/ConcurrencyLabsTests/ConcurrencyBreakerTests.swift.
+    public enum Breaker: String, CaseIterable, Sendable {
+        case none
+        case checkAwaitAct = "check-await-act"
+        case staleWrite = "stale-write"
+        case floorSplit = "floor-split"
+        case sequentialWithdrawals = "sequential-withdrawals"
+        case recheckBeforeAwait = "recheck-before-await"
+        case logBetween = "log-between"
+    }
 
     public static let info = LabInfo(
         id: "concurrent-services",
@@ -34,12 +52,28 @@ public struct ConcurrentServicesLab: Lab {
         phase: 4,
         teaches:
             "An actor serialises check-and-act, so concurrent transfers keep the total balance and never overdraw; but an await between the check and the act lets other calls in (reentrancy), and two withdrawals can both pass the check. The lab reproduces the overdraft and fixes it two ways.",
-        parameters: [accounts.parameter, transfers.parameter, clients.parameter, racers.parameter, seed.parameter, style.parameter],
+        parameters: [accounts.parameter, transfers.parameter, clients.parameter, racers.parameter, seed.parameter, breaker.parameter],
         source: "Sources/Labs/Concurrency/Phase04/ConcurrentServices.swift"
     )
     public init() {}
 
     static let openingBalance = 1_000
+
+    // The checks' names, for the tests that name the ones a breaker must fail.
+    public static let totalUnchanged = "the total balance is unchanged (money neither created nor lost)"
+    public static let neverNegative = "no account ever went negative"
+    public static let everyTransferAnswered = "every transfer was answered, and the ledger holds each accepted one"
+    public static let replayAgrees = "replaying the ledger one by one never overdraws and ends at the final balances"
+    public static let suspendedTogether = "all withdrawals passed the balance check and were suspended at the await together"
+    public static let allAccepted = "every withdrawal was accepted, though the balance covers only one"
+    public static func overdrawn(racers: Int) -> String { "the account is overdrawn: 100 − 60 × \(racers)" }
+    public static let recheckFix = "re-checking after the await"
+    public static let noGapFix = "checking and debiting with no await between"
+    public static func oneAccepted(_ fix: String) -> String { "\(fix): exactly one withdrawal accepted" }
+    public static func noOverdraft(_ fix: String) -> String { "\(fix): no overdraft (100 − 60 = 40 left)" }
+    /// How long the pitfall experiment waits for every withdrawal to park at the approval
+    /// gate before opening it anyway (a broken experiment then fails instead of hanging).
+    static let gatherTimeout = Duration.seconds(2)
 
     public func run(_ lab: LabContext) async throws {
         let accounts = lab[Self.accounts]
@@ -47,14 +81,14 @@ public struct ConcurrentServicesLab: Lab {
         let clients = lab[Self.clients]
         let racers = lab[Self.racers]
         let seed = lab[Self.seed]
-        let style = lab[Self.style]
+        let breaker = lab[Self.breaker]
 
         // 1. Hammer the bank.
         lab.step(
             "\(clients) clients send \(transfers) random transfers between \(accounts) accounts at once",
-            "Every account opens with \(Self.openingBalance). Transfer style: \(style.rawValue)\(style == .checkAwaitAct ? " (an await between the balance check and the debit: expect the checks to catch it)" : " (check and debit with no await in between)")."
+            "Every account opens with \(Self.openingBalance). \(Self.transferText(breaker))"
         )
-        let hammer = await Self.hammer(accounts: accounts, transfers: transfers, clients: clients, seed: UInt64(seed), style: style)
+        let hammer = await Self.hammer(accounts: accounts, transfers: transfers, clients: clients, seed: UInt64(seed), breaker: breaker)
         lab.figure("transfers accepted", Double(hammer.accepted), "transfers")
         lab.figure("transfers refused (insufficient funds)", Double(hammer.refused), "transfers")
         lab.figure("throughput", hammer.seconds > 0 ? Double(transfers) / hammer.seconds : 0, "transfers/s")
@@ -63,19 +97,35 @@ public struct ConcurrentServicesLab: Lab {
         // 2. The reentrancy pitfall.
         lab.step(
             "Reproduce the pitfall: \(racers) withdrawals of 60 from a balance of 100, check → await → debit",
-            "Each withdrawal passes the balance check, then waits at an approval gate; the gate opens only once all \(racers) are suspended there.")
-        let naive = await Self.reentrancy(.naive, racers: racers)
+            breaker == .sequentialWithdrawals
+                ? "Broken on purpose: the withdrawals are awaited one after another. The approval gate opens once all \(racers) are suspended there, or after \(Self.gatherTimeout)."
+                : "Each withdrawal passes the balance check, then waits at an approval gate, which opens once all \(racers) are suspended there (or after \(Self.gatherTimeout), so a broken run ends)."
+        )
+        let naive = await Self.reentrancy(.naive, racers: racers, breaker: breaker)
         lab.figure("check → await → debit: withdrawals accepted", Double(naive.accepted), "withdrawals")
         lab.figure("check → await → debit: final balance", Double(naive.finalBalance), "")
         Self.judgePitfall(naive, racers: racers, lab)
 
-        lab.step("Fix 1: check again after the await")
-        let recheck = await Self.reentrancy(.recheckAfterAwait, racers: racers)
-        Self.judgeFixed(recheck, fix: "re-checking after the await", lab)
+        lab.step(
+            "Fix 1: check again after the await",
+            breaker == .recheckBeforeAwait ? "Broken on purpose: the second check runs before the await, not after it." : nil)
+        let recheck = await Self.reentrancy(.recheckAfterAwait, racers: racers, breaker: breaker)
+        Self.judgeFixed(recheck, fix: Self.recheckFix, lab)
 
-        lab.step("Fix 2: await first, then check and debit with no suspension in between")
-        let noGap = await Self.reentrancy(.noSuspensionBetweenCheckAndAct, racers: racers)
-        Self.judgeFixed(noGap, fix: "checking and debiting with no await between", lab)
+        lab.step(
+            "Fix 2: await first, then check and debit with no suspension in between",
+            breaker == .logBetween ? "Broken on purpose: an awaited audit log sits between the check and the debit." : nil)
+        let noGap = await Self.reentrancy(.noSuspensionBetweenCheckAndAct, racers: racers, breaker: breaker)
+        Self.judgeFixed(noGap, fix: Self.noGapFix, lab)
+    }
+
+    static func transferText(_ breaker: Breaker) -> String {
+        switch breaker {
+        case .checkAwaitAct: "Broken on purpose: each transfer awaits between its balance check and its debit."
+        case .staleWrite: "Broken on purpose: each transfer reads both balances, awaits, then writes back what it computed from them."
+        case .floorSplit: "Broken on purpose: the clients split the transfers with floor division."
+        default: "Each transfer checks the balance and moves the money with no await in between."
+        }
     }
 
     // MARK: The bank
@@ -86,55 +136,69 @@ public struct ConcurrentServicesLab: Lab {
     }
 
     public actor Bank {
-        public enum Style: String, CaseIterable, Sendable {
-            /// Check and act in one uninterrupted stretch of the actor.
-            case atomic
-            /// The mistake: a suspension point between the check and the act.
-            case checkAwaitAct = "check-await-act"
-        }
-
         private(set) var balances: [Int]
         /// Every accepted transfer, in the order the actor applied it.
         private(set) var ledger: [Transfer] = []
-        let style: Style
-        /// check-await-act's suspension point: every client's transfer that passed its check
-        /// waits here until all active clients have one waiting too, so the interleaving
+        /// The lowest balance any account held after a debit: the bank watching itself.
+        private(set) var lowest: Int
+        let breaker: Breaker
+        /// The broken transfers' suspension point: every client's transfer that passed its
+        /// check waits here until all active clients have one waiting too, so the interleaving
         /// the mistake allows really happens, every run (a bare `Task.yield()` left it to luck).
         nonisolated let round: Rendezvous
 
-        init(balances: [Int], style: Style, clients: Int) {
-            self.balances = balances; self.style = style; round = Rendezvous(parties: clients)
+        init(balances: [Int], breaker: Breaker, clients: Int) {
+            self.balances = balances; self.breaker = breaker; round = Rendezvous(parties: clients)
+            lowest = balances.min() ?? 0
         }
 
         func transfer(_ t: Transfer) async -> Bool {
             guard t.from != t.to, t.amount > 0, balances[t.from] >= t.amount else { return false }
-            if style == .checkAwaitAct { await round.arrive() }
-            balances[t.from] -= t.amount
-            balances[t.to] += t.amount
+            switch breaker {
+            case .checkAwaitAct:
+                await round.arrive()
+                balances[t.from] -= t.amount
+                balances[t.to] += t.amount
+            case .staleWrite:
+                let (from, to) = (balances[t.from], balances[t.to])
+                await round.arrive()
+                balances[t.from] = from - t.amount
+                balances[t.to] = to + t.amount
+            default:
+                balances[t.from] -= t.amount
+                balances[t.to] += t.amount
+            }
+            lowest = min(lowest, balances[t.from])
             ledger.append(t)
             return true
         }
 
-        func state() -> (balances: [Int], ledger: [Transfer]) { (balances, ledger) }
+        func state() -> (balances: [Int], ledger: [Transfer], lowest: Int) { (balances, ledger, lowest) }
     }
 
     public struct HammerOutcome: Sendable {
         public var opening: [Int]
         public var final: [Int]
         public var ledger: [Transfer]
+        /// The lowest balance the bank saw any account hold.
+        public var lowest: Int
         public var accepted: Int
         public var refused: Int
         public var seconds: Double
     }
 
-    public static func hammer(accounts: Int, transfers: Int, clients: Int, seed: UInt64, style: Bank.Style) async -> HammerOutcome {
+    public static func hammer(accounts: Int, transfers: Int, clients: Int, seed: UInt64, breaker: Breaker = .none) async -> HammerOutcome {
         let opening = Array(repeating: openingBalance, count: accounts)
-        let bank = Bank(balances: opening, style: style, clients: clients)
+        let bank = Bank(balances: opening, breaker: breaker, clients: clients)
         let start = ContinuousClock.now
         let (accepted, refused) = await withTaskGroup(of: (Int, Int).self, returning: (Int, Int).self) { group in
             for client in 0..<clients {
-                // Client c sends transfers c, c+clients, c+2·clients, …: all of them, once.
-                let mine = client < transfers ? (transfers - client + clients - 1) / clients : 0
+                // Client c sends transfers c, c+clients, c+2·clients, …: all of them, once
+                // (floor-split rounds down, dropping the last of some clients' share).
+                let mine =
+                    client >= transfers
+                    ? 0
+                    : breaker == .floorSplit ? (transfers - client) / clients : (transfers - client + clients - 1) / clients
                 group.addTask {
                     var rng = SeededRandom(seed: seed &+ UInt64(client))
                     var ok = 0, no = 0
@@ -155,20 +219,20 @@ public struct ConcurrentServicesLab: Lab {
         let seconds = Measure.seconds(ContinuousClock.now - start)
         let state = await bank.state()
         return HammerOutcome(
-            opening: opening, final: state.balances, ledger: state.ledger,
+            opening: opening, final: state.balances, ledger: state.ledger, lowest: state.lowest,
             accepted: accepted, refused: refused, seconds: seconds)
     }
 
     public static func judgeHammer(_ h: HammerOutcome, accounts: Int, transfers: Int, _ lab: LabContext) {
-        lab.expect("the total balance is unchanged (money neither created nor lost)", h.final.reduce(0, +), equals: accounts * openingBalance)
-        let lowest = h.final.min() ?? 0
-        lab.expect("no account is negative", lowest >= 0, expected: "lowest balance ≥ 0", observed: "lowest balance \(lowest)")
+        lab.expect(totalUnchanged, h.final.reduce(0, +), equals: accounts * openingBalance)
         lab.expect(
-            "every transfer was answered, and the ledger holds each accepted one",
-            [h.accepted + h.refused, h.ledger.count], equals: [transfers, h.accepted])
+            neverNegative, h.lowest >= 0, expected: "lowest balance held ≥ 0",
+            observed: "lowest balance held \(h.lowest), final lowest \(h.final.min() ?? 0)")
+        lab.expect(
+            everyTransferAnswered, [h.accepted + h.refused, h.ledger.count], equals: [transfers, h.accepted])
         let replay = replayLedger(h.ledger, from: h.opening)
         lab.check(
-            "replaying the ledger one by one never overdraws and ends at the final balances",
+            replayAgrees,
             replay.firstOverdraft == nil && replay.balances == h.final,
             expected: "no overdraft; replay = final balances",
             observed: replay.firstOverdraft.map { "overdraft at ledger entry \($0)" }
@@ -231,8 +295,14 @@ public struct ConcurrentServicesLab: Lab {
         private(set) var balance: Int
         nonisolated let approvals = AsyncGate()
         nonisolated let waitingForApproval = AtomicCounter()
+        /// log-between's audit call: every withdrawal waits here for all the others, so they
+        /// all check before any debits, every run.
+        nonisolated let audit: Rendezvous
+        let breaker: Breaker
 
-        init(balance: Int) { self.balance = balance }
+        init(balance: Int, racers: Int, breaker: Breaker) {
+            self.balance = balance; self.breaker = breaker; audit = Rendezvous(parties: racers)
+        }
 
         func withdraw(_ amount: Int, style: WithdrawStyle) async -> Bool {
             switch style {
@@ -243,13 +313,16 @@ public struct ConcurrentServicesLab: Lab {
                 return true
             case .recheckAfterAwait:
                 guard balance >= amount else { return false }
+                if breaker == .recheckBeforeAwait { guard balance >= amount else { return false } }
                 await approval()
-                guard balance >= amount else { return false }  // the world may have changed while suspended
+                // The world may have changed while suspended.
+                if breaker != .recheckBeforeAwait { guard balance >= amount else { return false } }
                 balance -= amount
                 return true
             case .noSuspensionBetweenCheckAndAct:
                 await approval()
                 guard balance >= amount else { return false }
+                if breaker == .logBetween { await audit.arrive() }
                 balance -= amount
                 return true
             }
@@ -270,19 +343,28 @@ public struct ConcurrentServicesLab: Lab {
         public var finalBalance: Int
     }
 
-    public static func reentrancy(_ style: WithdrawStyle, racers: Int, balance: Int = 100, amount: Int = 60) async -> ReentrancyOutcome {
-        let account = Account(balance: balance)
+    public static func reentrancy(
+        _ style: WithdrawStyle, racers: Int, balance: Int = 100, amount: Int = 60, breaker: Breaker = .none
+    ) async -> ReentrancyOutcome {
+        let account = Account(balance: balance, racers: racers, breaker: breaker)
         let withdrawals = Task {
-            await withTaskGroup(of: Bool.self) { group in
+            if breaker == .sequentialWithdrawals && style == .naive {
+                var accepted = 0
+                for _ in 0..<racers {
+                    if await account.withdraw(amount, style: style) { accepted += 1 }
+                }
+                return accepted
+            }
+            return await withTaskGroup(of: Bool.self) { group in
                 for _ in 0..<racers { group.addTask { await account.withdraw(amount, style: style) } }
                 var accepted = 0
                 for await ok in group where ok { accepted += 1 }
                 return accepted
             }
         }
-        // Open the gate once every withdrawal is parked at it (or after 5 s, so a broken
-        // experiment fails its checks instead of hanging).
-        _ = await waitUntil(timeout: .seconds(5)) { account.waitingForApproval.value == racers }
+        // Open the gate once every withdrawal is parked at it (or after the timeout, so a
+        // broken experiment fails its checks instead of hanging).
+        _ = await waitUntil(timeout: gatherTimeout) { account.waitingForApproval.value == racers }
         let together = account.waitingForApproval.value
         account.approvals.open()
         let accepted = await withdrawals.value
@@ -292,13 +374,13 @@ public struct ConcurrentServicesLab: Lab {
     }
 
     public static func judgePitfall(_ o: ReentrancyOutcome, racers: Int, _ lab: LabContext) {
-        lab.expect("all withdrawals passed the balance check and were suspended at the await together", o.suspendedTogether, equals: racers)
-        lab.expect("every withdrawal was accepted, though the balance covers only one", o.accepted, equals: racers)
-        lab.expect("the account is overdrawn: 100 − 60 × \(racers)", o.finalBalance, equals: 100 - 60 * racers)
+        lab.expect(suspendedTogether, o.suspendedTogether, equals: racers)
+        lab.expect(allAccepted, o.accepted, equals: racers)
+        lab.expect(overdrawn(racers: racers), o.finalBalance, equals: 100 - 60 * racers)
     }
 
     public static func judgeFixed(_ o: ReentrancyOutcome, fix: String, _ lab: LabContext) {
-        lab.expect("\(fix): exactly one withdrawal accepted", o.accepted, equals: 1)
-        lab.expect("\(fix): no overdraft (100 − 60 = 40 left)", o.finalBalance, equals: 40)
+        lab.expect(oneAccepted(fix), o.accepted, equals: 1)
+        lab.expect(noOverdraft(fix), o.finalBalance, equals: 40)
     }
 }

@@ -10,6 +10,10 @@
 //    has room, so the producer is never more than the buffer (plus the one item in the
 //    consumer's hands) ahead. An unbounded `AsyncStream` never suspends its producer;
 //  - nothing is lost: every child's result arrives, every item sent is received.
+//
+// Experiments: `buffer` and `consumer-delay-us` to watch the producer's lead; `break=` plants
+// one mistake (a `try?` that swallows cancellation, a buffer that never suspends or drops, an
+// AsyncStream iterated twice…), to see which checks catch it.
 import AsyncAlgorithms
 import Foundation
 import LabKit
@@ -27,7 +31,48 @@ public struct CoroutinesLab: Lab {
         help: "Bounded buffer after the channel (0: a bare rendezvous channel); the producer's lead stays ≤ buffer + 1.")
     static let consumerDelay = Knob.int(
         "consumer-delay-us", 0...100_000, default: 200, quick: 100,
-        help: "How long the slow consumer sleeps per item, in microseconds.")
+        help:
+            "How long the slow consumer sleeps per item, in microseconds; above 0 it is also slow to start: it takes its first item once the producer has handed over more than buffer+1 items, or after 250 ms."
+    )
+    static let breaker = Knob<Breaker>.choice(
+        "break", default: .none,
+        help:
+            "Plant one mistake: swallow-cancellation (the children sleep with try?, so a cancelled sleep returns and they carry on), stale-cancel-check (the parent reads Task.isCancelled once, before its children run), forward-cancel (the parent forwards its cancellation to the Task {} with withTaskCancellationHandler), first-result-only (the group takes its first result and cancels the rest, as for a race), unbounded-buffer (the channel's buffer stage is unbounded), dropping-buffer (the buffer drops the newest items when full instead of suspending), dropping-stream (the 'unbounded' stream keeps only the newest buffer items), stream-via-channel (the 'unbounded' experiment goes through the bounded channel, a copy-paste slip), filter-before-map (the flow filters before it squares), reuse-stream (the chunked pass iterates the same, already finished stream again)."
+    )
+
+    /// Realistic mistakes, each planted in the lab's own code; the checks that catch each are
+    /// listed in Tests/ConcurrencyLabsTests/ConcurrencyBreakerTests.swift.
+    public enum Breaker: String, CaseIterable, Sendable {
+        case none
+        case swallowCancellation = "swallow-cancellation"
+        case staleCancelCheck = "stale-cancel-check"
+        case forwardCancel = "forward-cancel"
+        case firstResultOnly = "first-result-only"
+        case unboundedBuffer = "unbounded-buffer"
+        case droppingBuffer = "dropping-buffer"
+        case droppingStream = "dropping-stream"
+        case streamViaChannel = "stream-via-channel"
+        case filterBeforeMap = "filter-before-map"
+        case reuseStream = "reuse-stream"
+    }
+
+    // The checks' names, for the tests that name the ones a breaker must fail.
+    public static let everyChildCancelled = "every child observed the parent's cancellation"
+    public static let noChildSleptToEnd = "no child slept to the end"
+    public static let parentSawCancel = "the parent itself saw Task.isCancelled"
+    public static let looseNotCancelled = "an unstructured Task {} started inside was not cancelled with it"
+    public static let everyResult = "every child's result arrived"
+    public static let resultsSum = "the results sum to n(n+1)(2n+1)/6"
+    public static let producerHeldBack = "the producer was never more than buffer+1 items ahead (it was suspended)"
+    public static let channelDelivered = "every item sent through the channel arrived"
+    public static let channelSum = "the received items sum to n(n+1)/2"
+    public static let streamDelivered = "every item yielded to the unbounded stream arrived too"
+    public static let streamRanAhead = "the unbounded stream let the producer run further ahead than the bound"
+    public static let flowEqualsEager = "the streamed map/filter equals the eager Array pipeline"
+    public static let chunksEqualEager = "chunked sums equal the eager chunked sums"
+    /// How long a slow consumer waits at most before its first item for the producer to run
+    /// more than the bound ahead (a bounded producer never does, so then it waits all of it).
+    static let slowStart = Duration.milliseconds(250)
 
     public static let info = LabInfo(
         id: "coroutines",
@@ -35,7 +80,7 @@ public struct CoroutinesLab: Lab {
         phase: 4,
         teaches:
             "Cancelling a parent task cancels every child (and not an unstructured Task {}); a bounded AsyncChannel suspends a fast producer so it never gets more than the buffer ahead; an AsyncStream map/filter flow gives the same result as the eager pipeline.",
-        parameters: [children.parameter, items.parameter, buffer.parameter, consumerDelay.parameter],
+        parameters: [children.parameter, items.parameter, buffer.parameter, consumerDelay.parameter, breaker.parameter],
         source: "Sources/Labs/Concurrency/Phase04/Coroutines.swift"
     )
     public init() {}
@@ -45,13 +90,16 @@ public struct CoroutinesLab: Lab {
         let items = lab[Self.items]
         let buffer = lab[Self.buffer]
         let delay = lab[Self.consumerDelay]
+        let breaker = lab[Self.breaker]
+        func broken(_ here: Breaker...) -> String { here.contains(breaker) ? " Broken on purpose (break=\(breaker.rawValue))." : "" }
 
         // 1. Cancellation goes down the tree.
         lab.step(
             "Cancel a parent task",
             "A parent starts \(children) children in a task group, each sleeping 30 s, plus one unstructured Task {}; once all children are running the parent is cancelled."
+                + broken(.swallowCancellation, .staleCancelCheck, .forwardCancel)
         )
-        let c = await Self.cancelParent(children: children)
+        let c = await Self.cancelParent(children: children, breaker: breaker)
         lab.figure("children started before the cancel", Double(c.started), "tasks")
         lab.figure("time from cancel to the parent returning", c.secondsToFinish * 1000, "ms")
         Self.judgeCancellation(c, children: children, lab)
@@ -59,32 +107,34 @@ public struct CoroutinesLab: Lab {
         // 2. Every child's result arrives.
         lab.step(
             "Collect results from a task group",
-            "\(children) children each compute i*i concurrently; the group gathers them in completion order.")
-        let squares = await Self.squaresInGroup(n: children)
-        lab.expect("every child's result arrived", squares.count, equals: children)
-        lab.expect("the results sum to n(n+1)(2n+1)/6", squares.sum, equals: children * (children + 1) * (2 * children + 1) / 6)
+            "\(children) children each compute i*i concurrently; the group gathers them in completion order." + broken(.firstResultOnly))
+        let squares = await Self.squaresInGroup(n: children, breaker: breaker)
+        lab.expect(Self.everyResult, squares.count, equals: children)
+        lab.expect(Self.resultsSum, squares.sum, equals: children * (children + 1) * (2 * children + 1) / 6)
 
         // 3. Backpressure.
         lab.step(
             "A fast producer and a slow consumer over a bounded AsyncChannel",
-            "The producer sends \(items) numbers as fast as it can; the consumer sleeps \(delay) µs per item. The channel is a rendezvous; buffer=\(buffer) adds a bounded buffer stage. Watch the producer's lead."
+            "The producer sends \(items) numbers as fast as it can; the consumer sleeps \(delay) µs per item\(delay > 0 ? " and takes its first once the producer is more than buffer+1 ahead, or after \(Self.slowStart)" : ""). The channel is a rendezvous; buffer=\(buffer) adds a bounded buffer stage. Watch the producer's lead."
+                + broken(.unboundedBuffer, .droppingBuffer)
         )
-        let bounded = await Self.measureLead(.channel(buffer: buffer), items: items, consumerDelayMicros: delay)
+        let bounded = await Self.measureLead(.channel(buffer: buffer), items: items, consumerDelayMicros: delay, breaker: breaker)
         lab.figure("bounded channel: producer's max lead", Double(bounded.maxLead), "items")
         lab.figure("bounded channel: run time", bounded.seconds * 1000, "ms")
         Self.judgeBackpressure(bounded, bound: buffer + 1, items: items, lab)
 
         lab.step(
             "The same through an unbounded AsyncStream",
-            "yield() never suspends, so nothing slows the producer down: its lead is limited only by how fast it runs.")
-        let unbounded = await Self.measureLead(.unboundedStream, items: items, consumerDelayMicros: delay)
+            "yield() never suspends, so nothing holds the producer back." + broken(.droppingStream, .streamViaChannel))
+        let unbounded = await Self.measureLead(
+            breaker == .streamViaChannel ? .channel(buffer: buffer) : .unboundedStream, items: items, consumerDelayMicros: delay, breaker: breaker)
         lab.figure("unbounded stream: producer's max lead", Double(unbounded.maxLead), "items")
-        lab.expect("every item yielded to the unbounded stream arrived too", unbounded.received, equals: items)
+        lab.expect(Self.streamDelivered, unbounded.received, equals: items)
         // The contrast's other side: without backpressure the producer does run ahead. It
         // can only be seen when the consumer is slower and there are more items than the bound.
         if delay > 0 && items > buffer + 1 {
             lab.expect(
-                "the unbounded stream let the producer run further ahead than the bound", unbounded.maxLead > buffer + 1,
+                Self.streamRanAhead, unbounded.maxLead > buffer + 1,
                 expected: "max lead > \(buffer + 1)", observed: "max lead \(unbounded.maxLead)")
         } else {
             lab.step(
@@ -95,15 +145,16 @@ public struct CoroutinesLab: Lab {
         // 4. A flow pipeline.
         lab.step(
             "A flow: AsyncStream → map → filter → chunks",
-            "Squares of 1…\(items) that are 1 mod 3, computed lazily as they stream, then summed in chunks of 10 with AsyncAlgorithms' chunks(ofCount:).")
-        let flow = await Self.flowPipeline(n: items)
+            "Squares of 1…\(items) that are 1 mod 3, computed lazily as they stream, then summed in chunks of 10 with AsyncAlgorithms' chunks(ofCount:)."
+                + broken(.filterBeforeMap, .reuseStream))
+        let flow = await Self.flowPipeline(n: items, breaker: breaker)
         let eager = Self.eagerPipeline(n: items)
         lab.figure("flow elements", Double(flow.values.count), "items")
         lab.check(
-            "the streamed map/filter equals the eager Array pipeline", flow.values == eager.values,
+            Self.flowEqualsEager, flow.values == eager.values,
             expected: Self.describe(eager.values), observed: Self.describe(flow.values))
         lab.check(
-            "chunked sums equal the eager chunked sums", flow.chunkSums == eager.chunkSums,
+            Self.chunksEqualEager, flow.chunkSums == eager.chunkSums,
             expected: Self.describe(eager.chunkSums), observed: Self.describe(flow.chunkSums))
     }
 
@@ -118,26 +169,42 @@ public struct CoroutinesLab: Lab {
         public var secondsToFinish = 0.0
     }
 
-    public static func cancelParent(children: Int, childSleep: Duration = .seconds(30)) async -> CancellationOutcome {
+    public static func cancelParent(children: Int, childSleep: Duration = .seconds(30), breaker: Breaker = .none) async -> CancellationOutcome {
         let started = AtomicCounter(), cancelled = AtomicCounter(), completed = AtomicCounter()
         let loose = Locked<Task<Void, Never>?>(nil)
         let parent = Task {
             // Not a child: `Task {}` copies priority and task-locals, but not cancellation.
-            loose.withLock { $0 = Task { try? await Task.sleep(for: childSleep) } }
-            await withTaskGroup(of: Void.self) { group in
-                for _ in 0..<children {
-                    group.addTask {
-                        started.add()
-                        do {
-                            try await Task.sleep(for: childSleep)
-                            completed.add()
-                        } catch is CancellationError {
-                            cancelled.add()
-                        } catch {}
+            let looseTask = Task { () -> Void in _ = try? await Task.sleep(for: childSleep) }
+            loose.withLock { $0 = looseTask }
+            // stale-cancel-check's mistake: cancellation read once, before the work.
+            let early = Task.isCancelled
+            let work = {
+                await withTaskGroup(of: Void.self) { group in
+                    for _ in 0..<children {
+                        group.addTask {
+                            started.add()
+                            if breaker == .swallowCancellation {
+                                // The mistake: try? turns the CancellationError into "slept".
+                                try? await Task.sleep(for: childSleep)
+                                completed.add()
+                                return
+                            }
+                            do {
+                                try await Task.sleep(for: childSleep)
+                                completed.add()
+                            } catch is CancellationError {
+                                cancelled.add()
+                            } catch {}
+                        }
                     }
                 }
             }
-            return Task.isCancelled
+            if breaker == .forwardCancel {
+                await withTaskCancellationHandler(operation: work, onCancel: { looseTask.cancel() })
+            } else {
+                await work()
+            }
+            return breaker == .staleCancelCheck ? early : Task.isCancelled
         }
         _ = await waitUntil(timeout: .seconds(20)) { started.value == children }
         let t0 = ContinuousClock.now
@@ -155,18 +222,24 @@ public struct CoroutinesLab: Lab {
     }
 
     public static func judgeCancellation(_ c: CancellationOutcome, children: Int, _ lab: LabContext) {
-        lab.expect("every child observed the parent's cancellation", c.cancelled, equals: children)
-        lab.expect("no child slept to the end", c.completed, equals: 0)
-        lab.expect("the parent itself saw Task.isCancelled", c.parentSawCancellation, equals: true)
-        lab.expect("an unstructured Task {} started inside was not cancelled with it", c.unstructuredWasCancelled, equals: false)
+        lab.expect(everyChildCancelled, c.cancelled, equals: children)
+        lab.expect(noChildSleptToEnd, c.completed, equals: 0)
+        lab.expect(parentSawCancel, c.parentSawCancellation, equals: true)
+        lab.expect(looseNotCancelled, c.unstructuredWasCancelled, equals: false)
     }
 
     // MARK: Results
 
-    public static func squaresInGroup(n: Int) async -> (count: Int, sum: Int) {
+    public static func squaresInGroup(n: Int, breaker: Breaker = .none) async -> (count: Int, sum: Int) {
         await withTaskGroup(of: Int.self) { group in
             for i in stride(from: 1, through: n, by: 1) { group.addTask { i * i } }
             var count = 0, sum = 0
+            if breaker == .firstResultOnly {
+                // The mistake: a race's "first answer wins" where every answer was wanted.
+                if let first = await group.next() { count = 1; sum = first }
+                group.cancelAll()
+                return (count, sum)
+            }
             for await square in group { count += 1; sum += square }
             return (count, sum)
         }
@@ -189,14 +262,26 @@ public struct CoroutinesLab: Lab {
         public var seconds: Double
     }
 
-    public static func measureLead(_ transport: Transport, items: Int, consumerDelayMicros: Int) async -> LeadOutcome {
+    public static func measureLead(_ transport: Transport, items: Int, consumerDelayMicros: Int, breaker: Breaker = .none) async -> LeadOutcome {
         let sent = AtomicCounter(), consumed = AtomicCounter(), maxLead = AtomicCounter()
+        // The slow consumer's first take waits for the producer to get past this: the bound of
+        // a bounded channel, the end for a stream (whose producer never waits).
+        let startAfter: Int
+        switch transport {
+        case let .channel(buffer): startAfter = buffer + 1
+        case .unboundedStream: startAfter = items - 1
+        }
         // After each hand-over the producer records how far ahead of the consumer it is.
         @Sendable func handedOver() {
             let s = sent.add()
             maxLead.raise(to: s - consumed.value)
         }
         func take(_ v: Int, _ sum: inout Int) async {
+            // A slow consumer is slow to start too: a producer that is not held back gets past
+            // the bound before the first take, every run, not only when the scheduler lets it.
+            if consumerDelayMicros > 0 && consumed.value == 0 {
+                _ = await waitUntil(timeout: slowStart) { sent.value > startAfter }
+            }
             sum += v
             consumed.add()
             if consumerDelayMicros > 0 { try? await Task.sleep(for: .microseconds(consumerDelayMicros)) }
@@ -213,10 +298,17 @@ public struct CoroutinesLab: Lab {
                 }
                 channel.finish()
             }
-            for await v in channel.buffer(policy: .bounded(buffer)) { await take(v, &sum) }
+            let policy: AsyncBufferSequencePolicy =
+                switch breaker {
+                case .unboundedBuffer: .unbounded
+                case .droppingBuffer: .bufferingLatest(max(buffer, 1))
+                default: .bounded(buffer)
+                }
+            for await v in channel.buffer(policy: policy) { await take(v, &sum) }
             await producer.value
         case .unboundedStream:
-            let (stream, continuation) = AsyncStream.makeStream(of: Int.self, bufferingPolicy: .unbounded)
+            let (stream, continuation) = AsyncStream.makeStream(
+                of: Int.self, bufferingPolicy: breaker == .droppingStream ? .bufferingNewest(8) : .unbounded)
             let producer = Task {
                 for i in stride(from: 1, through: items, by: 1) {
                     continuation.yield(i)
@@ -233,11 +325,9 @@ public struct CoroutinesLab: Lab {
     }
 
     public static func judgeBackpressure(_ o: LeadOutcome, bound: Int, items: Int, _ lab: LabContext) {
-        lab.expect(
-            "the producer was never more than buffer+1 items ahead (it was suspended)", o.maxLead <= bound,
-            expected: "max lead ≤ \(bound)", observed: "max lead \(o.maxLead)")
-        lab.expect("every item sent through the channel arrived", o.received, equals: items)
-        lab.expect("the received items sum to n(n+1)/2", o.sum, equals: items * (items + 1) / 2)
+        lab.expect(producerHeldBack, o.maxLead <= bound, expected: "max lead ≤ \(bound)", observed: "max lead \(o.maxLead)")
+        lab.expect(channelDelivered, o.received, equals: items)
+        lab.expect(channelSum, o.sum, equals: items * (items + 1) / 2)
     }
 
     // MARK: Flow
@@ -247,19 +337,26 @@ public struct CoroutinesLab: Lab {
         public var chunkSums: [Int]
     }
 
-    public static func flowPipeline(n: Int) async -> PipelineResult {
+    public static func flowPipeline(n: Int, breaker: Breaker = .none) async -> PipelineResult {
         // A cold flow: each call builds a fresh stream (an AsyncStream can be iterated once).
-        func shaped() -> some AsyncSequence<Int, Never> {
-            let numbers = AsyncStream<Int> { c in
+        func numbers() -> AsyncStream<Int> {
+            AsyncStream<Int> { c in
                 for i in stride(from: 1, through: n, by: 1) { c.yield(i) }
                 c.finish()
             }
-            return numbers.map { $0 * $0 }.filter { $0 % 3 == 1 }
         }
+        func shaped(_ numbers: AsyncStream<Int>) -> some AsyncSequence<Int, Never> {
+            // filter-before-map's mistake: the test meant for the squares is applied to the
+            // numbers, as if the filter stood before the map.
+            let beforeMap = breaker == .filterBeforeMap
+            return numbers.map { ($0, $0 * $0) }.filter { (beforeMap ? $0.0 : $0.1) % 3 == 1 }.map { $0.1 }
+        }
+        let first = numbers()
         var values: [Int] = []
-        for await v in shaped() { values.append(v) }
+        for await v in shaped(first) { values.append(v) }
         var chunkSums: [Int] = []
-        for await chunk in shaped().chunks(ofCount: 10) { chunkSums.append(chunk.reduce(0, +)) }
+        // reuse-stream's mistake: the second pass iterates the first, finished stream (hot, not cold).
+        for await chunk in shaped(breaker == .reuseStream ? first : numbers()).chunks(ofCount: 10) { chunkSums.append(chunk.reduce(0, +)) }
         return PipelineResult(values: values, chunkSums: chunkSums)
     }
 

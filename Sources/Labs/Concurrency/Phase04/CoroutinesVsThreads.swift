@@ -15,7 +15,12 @@
 // keep cached, which is real too, but not the cost of a cold start); wall times are medians;
 // the verdict compares medians, so one noisy moment does not decide it. (The task side's figure includes the gate's
 // list of waiting continuations, a few bytes per task; the thread side's includes the
-// `Thread` objects.)
+// `Thread` objects.) Each sleeper times its own sleep, so "they really slept" is judged by the
+// shortest sleep any of them took, not by a side's wall time.
+//
+// Experiments: `sleepers` in the tens of thousands; `break=` plants one mistake on one side
+// (sleepers that are never joined, a unit slip in the sleep, a buffer each task keeps), to
+// see which check catches it.
 import Dispatch
 import Foundation
 import LabKit
@@ -33,7 +38,28 @@ public struct CoroutinesVsThreadsLab: Lab {
         help: "How long each sleeper sleeps once all are alive, in milliseconds.")
     static let rounds = Knob.int(
         "rounds", 1...9, default: 3, quick: 3,
-        help: "Times each side is measured; the figures are medians.")
+        help: "Times each side is measured: wall times are medians, memory figures the highest round, and the memory verdict compares medians.")
+    static let breaker = Knob<Breaker>.choice(
+        "break", default: .none,
+        help:
+            "Plant one mistake: forget-tasks (the sleepers are fire-and-forget Task {}s: the side returns once all are alive, before any has slept), forget-threads (the same with threads that are never joined), unit-slip (sleep-ms is passed where microseconds are meant: usleep(sleep-ms), .microseconds(sleep-ms)), buffer-per-task (each task sleeper keeps a 64 KiB buffer alive across its await, as if it had a stack of its own)."
+    )
+
+    /// Realistic mistakes, each planted in the lab's own code; the checks that catch each are
+    /// listed in Tests/ConcurrencyLabsTests/ConcurrencyBreakerTests.swift.
+    public enum Breaker: String, CaseIterable, Sendable {
+        case none
+        case forgetTasks = "forget-tasks"
+        case forgetThreads = "forget-threads"
+        case unitSlip = "unit-slip"
+        case bufferPerTask = "buffer-per-task"
+    }
+
+    // The checks' names, for the tests that name the ones a breaker must fail.
+    public static let tasksCompleted = "every task sleeper completed, every round"
+    public static let threadsCompleted = "every thread sleeper completed, every round"
+    public static let reallySlept = "the sleepers really slept (each took at least the sleep time)"
+    public static let tasksLighter = "a sleeping task costs less memory than a sleeping thread"
 
     public static let info = LabInfo(
         id: "coroutines-vs-threads",
@@ -41,7 +67,7 @@ public struct CoroutinesVsThreadsLab: Lab {
         phase: 4,
         teaches:
             "Thousands of sleeping tasks share a few OS threads and cost a small heap object each; the same number of sleeping threads cost a kernel thread and stack pages each. The lab measures wall time and resident memory per sleeper on both sides.",
-        parameters: [sleepers.parameter, maxThreads.parameter, sleepMillis.parameter, rounds.parameter],
+        parameters: [sleepers.parameter, maxThreads.parameter, sleepMillis.parameter, rounds.parameter, breaker.parameter],
         source: "Sources/Labs/Concurrency/Phase04/CoroutinesVsThreads.swift"
     )
     public init() {}
@@ -53,9 +79,11 @@ public struct CoroutinesVsThreadsLab: Lab {
         /// Resident memory added at the moment all sleepers were alive.
         public var residentIncrease: Int
         public var osThreadsAdded: Int
-        public init(sleepers: Int, completed: Int, seconds: Double, residentIncrease: Int, osThreadsAdded: Int) {
+        /// The shortest sleep a sleeper that completed timed itself taking (nil: none completed).
+        public var shortestSleep: Duration?
+        public init(sleepers: Int, completed: Int, seconds: Double, residentIncrease: Int, osThreadsAdded: Int, shortestSleep: Duration?) {
             self.sleepers = sleepers; self.completed = completed; self.seconds = seconds
-            self.residentIncrease = residentIncrease; self.osThreadsAdded = osThreadsAdded
+            self.residentIncrease = residentIncrease; self.osThreadsAdded = osThreadsAdded; self.shortestSleep = shortestSleep
         }
         public var bytesPerSleeper: Double { sleepers > 0 ? Double(residentIncrease) / Double(sleepers) : 0 }
     }
@@ -65,15 +93,17 @@ public struct CoroutinesVsThreadsLab: Lab {
         let threadCount = min(n, lab[Self.maxThreads])
         let sleepMs = lab[Self.sleepMillis]
         let rounds = lab[Self.rounds]
+        let breaker = lab[Self.breaker]
 
         lab.step(
             "\(n) tasks and \(threadCount) OS threads each sleep \(sleepMs) ms",
             "Each side runs alone, \(rounds) time(s). Resident memory is sampled when every sleeper is alive; memory figures are the highest round, wall times the median."
+                + (breaker == .none ? "" : " Broken on purpose (break=\(breaker.rawValue)).")
         )
         var taskRuns: [SideOutcome] = [], threadRuns: [SideOutcome] = []
         for _ in 0..<rounds {
-            taskRuns.append(await Self.taskSleepers(n, sleepMs: sleepMs))
-            threadRuns.append(await Self.threadSleepers(threadCount, sleepMs: sleepMs))
+            taskRuns.append(await Self.taskSleepers(n, sleepMs: sleepMs, breaker: breaker))
+            threadRuns.append(await Self.threadSleepers(threadCount, sleepMs: sleepMs, breaker: breaker))
         }
         let taskTime = Self.medianSeconds(taskRuns), threadTime = Self.medianSeconds(threadRuns)
         let task = Self.peak(taskRuns), thread = Self.peak(threadRuns)
@@ -98,16 +128,16 @@ public struct CoroutinesVsThreadsLab: Lab {
 
     public static func judge(tasks: [SideOutcome], threads: [SideOutcome], sleepMs: Int, _ lab: LabContext) {
         let taskSleepers = tasks.map(\.sleepers).reduce(0, +), threadSleepers = threads.map(\.sleepers).reduce(0, +)
-        lab.expect("every task sleeper completed, every round", tasks.map(\.completed).reduce(0, +), equals: taskSleepers)
-        lab.expect("every thread sleeper completed, every round", threads.map(\.completed).reduce(0, +), equals: threadSleepers)
-        let minimum = Double(sleepMs) / 1000
-        let shortest = (tasks + threads).map(\.seconds).min() ?? 0
+        lab.expect(tasksCompleted, tasks.map(\.completed).reduce(0, +), equals: taskSleepers)
+        lab.expect(threadsCompleted, threads.map(\.completed).reduce(0, +), equals: threadSleepers)
+        let shortest = (tasks + threads).compactMap(\.shortestSleep).min()
         lab.expect(
-            "the sleepers really slept (each side took at least the sleep time)", shortest >= minimum,
-            expected: "≥ \(sleepMs) ms", observed: String(format: "shortest side %.1f ms", shortest * 1000))
+            reallySlept, shortest.map { $0 >= .milliseconds(sleepMs) } ?? false,
+            expected: "every sleep ≥ \(sleepMs) ms",
+            observed: shortest.map { String(format: "shortest sleep %.3f ms", Measure.seconds($0) * 1000) } ?? "no sleeper completed")
         let task = median(tasks), thread = median(threads)
         lab.expect(
-            "a sleeping task costs less memory than a sleeping thread", task.bytesPerSleeper < thread.bytesPerSleeper,
+            tasksLighter, task.bytesPerSleeper < thread.bytesPerSleeper,
             expected: "task < thread (bytes per sleeper, median)",
             observed: String(format: "task %.0f B, thread %.0f B", task.bytesPerSleeper, thread.bytesPerSleeper))
     }
@@ -116,14 +146,14 @@ public struct CoroutinesVsThreadsLab: Lab {
     static func median(_ runs: [SideOutcome]) -> SideOutcome {
         let sorted = runs.sorted { $0.bytesPerSleeper < $1.bytesPerSleeper }
         return sorted.isEmpty
-            ? SideOutcome(sleepers: 0, completed: 0, seconds: 0, residentIncrease: 0, osThreadsAdded: 0)
+            ? SideOutcome(sleepers: 0, completed: 0, seconds: 0, residentIncrease: 0, osThreadsAdded: 0, shortestSleep: nil)
             : sorted[(sorted.count - 1) / 2]
     }
 
     /// The run with the most memory per sleeper: the side's peak.
     static func peak(_ runs: [SideOutcome]) -> SideOutcome {
         runs.max { $0.bytesPerSleeper < $1.bytesPerSleeper }
-            ?? SideOutcome(sleepers: 0, completed: 0, seconds: 0, residentIncrease: 0, osThreadsAdded: 0)
+            ?? SideOutcome(sleepers: 0, completed: 0, seconds: 0, residentIncrease: 0, osThreadsAdded: 0, shortestSleep: nil)
     }
 
     static func medianSeconds(_ runs: [SideOutcome]) -> Double {
@@ -137,57 +167,86 @@ public struct CoroutinesVsThreadsLab: Lab {
     final class Peak: Sendable {
         let arrived = AtomicCounter(), completed = AtomicCounter()
         let sample = Locked<(resident: Int, threads: Int)>((0, 0))
+        let shortest = Locked<Duration?>(nil)
+        /// Opened by the last sleeper to arrive, for a side that waits for that and no more.
+        let alive = AsyncGate()
         func record() { sample.withLock { $0 = (Measure.residentBytes(), osThreadCount()) } }
+        func slept(_ d: Duration) {
+            completed.add()
+            shortest.withLock { $0 = min($0 ?? d, d) }
+        }
+        /// The side's outcome as it stands: sleepers that complete later are not in it.
+        func outcome(_ n: Int, start: ContinuousClock.Instant, baseline: (Int, Int)) -> SideOutcome {
+            let s = sample.withLock { $0 }
+            return SideOutcome(
+                sleepers: n, completed: completed.value, seconds: Measure.seconds(ContinuousClock.now - start),
+                residentIncrease: max(0, s.resident - baseline.0), osThreadsAdded: s.threads - baseline.1,
+                shortestSleep: shortest.withLock { $0 })
+        }
     }
 
-    public static func taskSleepers(_ n: Int, sleepMs: Int) async -> SideOutcome {
+    public static func taskSleepers(_ n: Int, sleepMs: Int, breaker: Breaker = .none) async -> SideOutcome {
         await settle()
         let baseline = (Measure.residentBytes(), osThreadCount())
         let peak = Peak(), gate = AsyncGate()
-        let start = ContinuousClock.now
-        await withDiscardingTaskGroup { group in
-            for _ in 0..<n {
-                group.addTask {
-                    if peak.arrived.add() == n {
-                        peak.record()
-                        gate.open()
-                    } else {
-                        await gate.wait()
-                    }
-                    do {
-                        try await Task.sleep(for: .milliseconds(sleepMs))
-                        peak.completed.add()
-                    } catch {}
-                }
+        // forget-tasks does not wait for its sleepers: every one waits at the gate, which the
+        // side opens after it has read its outcome (so "none had slept" is what it reads).
+        let forget = breaker == .forgetTasks
+        let sleep: Duration = breaker == .unitSlip ? .microseconds(sleepMs) : .milliseconds(sleepMs)
+        let sleeper: @Sendable () async -> Void = {
+            // buffer-per-task's mistake: 64 KiB written and kept across the await.
+            let buffer = breaker == .bufferPerTask ? [UInt8](repeating: 1, count: 64 << 10) : []
+            if peak.arrived.add() == n {
+                peak.record()
+                if forget { peak.alive.open() } else { gate.open() }
             }
+            await gate.wait()
+            let t0 = ContinuousClock.now
+            do {
+                try await Task.sleep(for: sleep)
+                peak.slept(ContinuousClock.now - t0)
+            } catch {}
+            withExtendedLifetime(buffer) {}
         }
-        let seconds = Measure.seconds(ContinuousClock.now - start)
-        let s = peak.sample.withLock { $0 }
-        return SideOutcome(
-            sleepers: n, completed: peak.completed.value, seconds: seconds,
-            residentIncrease: max(0, s.resident - baseline.0), osThreadsAdded: s.threads - baseline.1)
+        let start = ContinuousClock.now
+        if forget {
+            for _ in 0..<n { Task(operation: sleeper) }
+            await peak.alive.wait()
+            defer { gate.open() }
+            return peak.outcome(n, start: start, baseline: baseline)
+        }
+        await withDiscardingTaskGroup { group in
+            for _ in 0..<n { group.addTask(operation: sleeper) }
+        }
+        return peak.outcome(n, start: start, baseline: baseline)
     }
 
-    public static func threadSleepers(_ n: Int, sleepMs: Int) async -> SideOutcome {
+    public static func threadSleepers(_ n: Int, sleepMs: Int, breaker: Breaker = .none) async -> SideOutcome {
         await settle()
         let baseline = (Measure.residentBytes(), osThreadCount())
         let peak = Peak(), gate = DispatchSemaphore(value: 0)
-        let start = ContinuousClock.now
-        await OSThreads.run(n) { _ in
+        let forget = breaker == .forgetThreads
+        let sleepMicros = breaker == .unitSlip ? sleepMs : sleepMs * 1000
+        let sleeper: @Sendable (Int) -> Void = { _ in
             if peak.arrived.add() == n {
                 peak.record()
-                for _ in 1..<max(n, 1) { gate.signal() }
-            } else {
-                gate.wait()
+                if forget { peak.alive.open() } else { for _ in 0..<n { gate.signal() } }
             }
-            usleep(UInt32(sleepMs * 1000))
-            peak.completed.add()
+            gate.wait()
+            let t0 = ContinuousClock.now
+            usleep(UInt32(sleepMicros))
+            peak.slept(ContinuousClock.now - t0)
         }
-        let seconds = Measure.seconds(ContinuousClock.now - start)
-        let s = peak.sample.withLock { $0 }
-        return SideOutcome(
-            sleepers: n, completed: peak.completed.value, seconds: seconds,
-            residentIncrease: max(0, s.resident - baseline.0), osThreadsAdded: s.threads - baseline.1)
+        let start = ContinuousClock.now
+        if forget {
+            // The mistake: threads started and never joined.
+            Task { await OSThreads.run(n, sleeper) }
+            await peak.alive.wait()
+            defer { for _ in 0..<n { gate.signal() } }
+            return peak.outcome(n, start: start, baseline: baseline)
+        }
+        await OSThreads.run(n, sleeper)
+        return peak.outcome(n, start: start, baseline: baseline)
     }
 
     /// Before a baseline: lets threads of the previous side finish exiting (the thread count
