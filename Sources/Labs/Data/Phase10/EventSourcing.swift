@@ -13,6 +13,11 @@
 // number, remembering a checkpoint) and keeps a query-side table, `account_view`, up to
 // date — Command/Query Responsibility Segregation. Because the events are the truth, the
 // read model can be dropped and rebuilt by replaying them from scratch.
+//
+// `break=` plants a classic mistake in the store, the account or the projector (a sign
+// error in the fold, versions counted from 0, a rule that only checks the balance is
+// positive, no UNIQUE constraint, a replay that keeps its checkpoint); each is caught by the
+// checks named in its help. `optimistic-concurrency=false` drops the version comparison.
 import Foundation
 import GRDB
 import LabCatalog
@@ -55,17 +60,18 @@ struct AccountState: Equatable, Sendable {
     var deposits = 0
     var withdrawals = 0
 
-    mutating func apply(_ event: AccountEvent) {
+    mutating func apply(_ event: AccountEvent, breaker: EventSourcingLab.Breaker = .none) {
         version += 1
         switch event {
         case .opened: isOpen = true
         case let .deposited(a): balance += a; deposits += 1
-        case let .withdrawn(a): balance -= a; withdrawals += 1
+        // The sign error: a withdrawal folded as if it were a deposit.
+        case let .withdrawn(a): balance += breaker == .withdrawalAdds ? a : -a; withdrawals += 1
         }
     }
 
-    static func fold(_ events: [AccountEvent]) -> AccountState {
-        events.reduce(into: AccountState()) { $0.apply($1) }
+    static func fold(_ events: [AccountEvent], breaker: EventSourcingLab.Breaker = .none) -> AccountState {
+        events.reduce(into: AccountState()) { $0.apply($1, breaker: breaker) }
     }
 }
 
@@ -84,7 +90,9 @@ struct ConcurrencyConflict: Error, Equatable, CustomStringConvertible {
 }
 
 /// Decides which events a command produces, given the current state.
-func decide(_ command: AccountCommand, _ state: AccountState) throws(AccountRefusal) -> [AccountEvent] {
+func decide(
+    _ command: AccountCommand, _ state: AccountState, breaker: EventSourcingLab.Breaker = .none
+) throws(AccountRefusal) -> [AccountEvent] {
     switch command {
     case .open:
         guard !state.isOpen else { throw .alreadyOpen }
@@ -94,7 +102,8 @@ func decide(_ command: AccountCommand, _ state: AccountState) throws(AccountRefu
         return [.deposited(a)]
     case let .withdraw(a):
         guard state.isOpen else { throw .notOpen }
-        guard state.balance >= a else { throw .insufficientFunds }
+        // The rule is that the balance covers the amount; the mistake only asks for money left.
+        guard breaker == .positiveBalanceOnly ? state.balance > 0 : state.balance >= a else { throw .insufficientFunds }
         return [.withdrawn(a)]
     }
 }
@@ -104,19 +113,21 @@ final class EventStore: Sendable {
     let dbQueue: DatabaseQueue
     /// false: append without comparing versions (last writer wins), to watch checks fail.
     let checksVersion: Bool
+    /// A planted mistake (`break=`), or `.none`.
+    let breaker: EventSourcingLab.Breaker
 
-    init(dbQueue: DatabaseQueue, checksVersion: Bool = true) {
-        self.dbQueue = dbQueue; self.checksVersion = checksVersion
+    init(dbQueue: DatabaseQueue, checksVersion: Bool = true, breaker: EventSourcingLab.Breaker = .none) {
+        self.dbQueue = dbQueue; self.checksVersion = checksVersion; self.breaker = breaker
     }
 
-    static func createSchema(_ db: Database) throws {
+    static func createSchema(_ db: Database, breaker: EventSourcingLab.Breaker = .none) throws {
+        let unique = breaker == .noUniqueVersion ? "" : ",\n        UNIQUE (stream, version)"
         try db.execute(
             sql: """
                 CREATE TABLE event (
                     seq INTEGER PRIMARY KEY AUTOINCREMENT,
                     stream TEXT NOT NULL, version INTEGER NOT NULL,
-                    type TEXT NOT NULL, amount INTEGER NOT NULL,
-                    UNIQUE (stream, version));
+                    type TEXT NOT NULL, amount INTEGER NOT NULL\(unique));
                 CREATE TABLE account_view (
                     stream TEXT PRIMARY KEY, balance INTEGER NOT NULL, version INTEGER NOT NULL,
                     deposits INTEGER NOT NULL, withdrawals INTEGER NOT NULL);
@@ -130,15 +141,19 @@ final class EventStore: Sendable {
     }
 
     func load(_ stream: String) async throws -> AccountState {
-        AccountState.fold(try await dbQueue.read { try Self.events($0, stream: stream) })
+        AccountState.fold(try await dbQueue.read { try Self.events($0, stream: stream) }, breaker: breaker)
     }
 
     /// Appends `events` after `expectedVersion`, or refuses with `ConcurrencyConflict`.
     func append(_ stream: String, expectedVersion: Int, _ events: [AccountEvent]) async throws {
         let checksVersion = self.checksVersion
+        // Versions counted from 0: the stream's version is its number of events, and the
+        // next event is written at that number (0 for the first) instead of one past it.
+        let zeroBased = breaker == .zeroBasedVersions
         try await dbQueue.writeWithoutTransaction { db in
             try db.inTransaction(.immediate) {
-                let actual = try Int.fetchOne(db, sql: "SELECT coalesce(max(version), 0) FROM event WHERE stream = ?", arguments: [stream]) ?? 0
+                let current = zeroBased ? "count(*)" : "coalesce(max(version), 0)"
+                let actual = try Int.fetchOne(db, sql: "SELECT \(current) FROM event WHERE stream = ?", arguments: [stream]) ?? 0
                 if checksVersion, actual != expectedVersion {
                     throw ConcurrencyConflict(stream: stream, expected: expectedVersion, actual: actual)
                 }
@@ -146,7 +161,7 @@ final class EventStore: Sendable {
                 for (i, e) in events.enumerated() {
                     try db.execute(
                         sql: "INSERT INTO event (stream, version, type, amount) VALUES (?, ?, ?, ?)",
-                        arguments: [stream, base + i + 1, e.type, e.amount])
+                        arguments: [stream, base + i + (zeroBased ? 0 : 1), e.type, e.amount])
                 }
                 return .commit
             }
@@ -160,7 +175,7 @@ final class EventStore: Sendable {
         for _ in 0..<1000 {
             let state = try await load(stream)
             let events: [AccountEvent]
-            do { events = try decide(command, state) } catch { return .refused(error) }
+            do { events = try decide(command, state, breaker: breaker) } catch { return .refused(error) }
             do {
                 try await append(stream, expectedVersion: state.version, events)
                 return .accepted(events[0])
@@ -210,10 +225,10 @@ final class EventStore: Sendable {
     }
 
     /// Every stream's state, folded from its events in Swift.
-    static func rebuilt(_ db: Database) throws -> [String: AccountState] {
+    static func rebuilt(_ db: Database, breaker: EventSourcingLab.Breaker = .none) throws -> [String: AccountState] {
         var result: [String: AccountState] = [:]
         for stream in try String.fetchAll(db, sql: "SELECT DISTINCT stream FROM event") {
-            result[stream] = AccountState.fold(try events(db, stream: stream))
+            result[stream] = AccountState.fold(try events(db, stream: stream), breaker: breaker)
         }
         return result
     }
@@ -225,12 +240,41 @@ struct EventSourcingLab: Lab {
     static let writers = Knob.int("writers", 1...16, default: 4, quick: 3, help: "Concurrent writers, each with its own connection.")
     static let optimisticConcurrency = Knob.bool(
         "optimistic-concurrency", default: true, help: "Compare the expected version on append; false lets stale appends through (the checks then fail).")
+    static let breaker = Knob<Breaker>.choice(
+        "break", default: .none,
+        help: """
+            Plant a mistake: withdrawal-adds (the fold adds withdrawals, a sign error: the read-model and \
+            balance checks), zero-based-versions (an event is written at the stream's event count, 0 for the \
+            first: the read-model, versions and UNIQUE checks), positive-balance-only (a withdrawal is allowed \
+            whenever the balance is positive, whatever the amount: the overdrawn check), no-unique-version (the \
+            event table lacks UNIQUE (stream, version): the database check), replay-keeps-checkpoint (the \
+            replay empties account_view but keeps the projector's checkpoint: the replay check).
+            """)
+
+    enum Breaker: String, CaseIterable, Sendable {
+        case none
+        case withdrawalAdds = "withdrawal-adds"
+        case zeroBasedVersions = "zero-based-versions"
+        case positiveBalanceOnly = "positive-balance-only"
+        case noUniqueVersion = "no-unique-version"
+        case replayKeepsCheckpoint = "replay-keeps-checkpoint"
+    }
+
+    /// The checks, named once so the breaker tests cannot drift from them.
+    static let readModelMatches = "state rebuilt from events equals the read model, for every account"
+    static let noLostUpdate = "no lost update: every balance equals what the writers saw accepted"
+    static let versionsContiguous = "each stream's versions run 1, 2, 3… without gaps or duplicates"
+    static let neverOverdrawn = "no account was ever overdrawn (decisions were made on current state)"
+    static let staleRefused = "an append with a stale expected version is refused"
+    static let onlyFreshLanded = "only the fresh append landed"
+    static let databaseRefusesDuplicate = "the database refuses a second event at an existing version"
+    static let replayMatches = "replay from scratch gives the same read model"
 
     static let info = LabInfo(
         id: "event-sourcing", title: "An event-sourced account with a CQRS read model", phase: 10,
         teaches:
             "State is a fold over an append-only stream; appends carry the version they were decided on, so a concurrent append with a stale version is refused and retried, and a projected read model always equals a replay from scratch.",
-        parameters: [accounts.parameter, commands.parameter, writers.parameter, optimisticConcurrency.parameter],
+        parameters: [accounts.parameter, commands.parameter, writers.parameter, optimisticConcurrency.parameter, breaker.parameter],
         source: "Sources/Labs/Data/Phase10/EventSourcing.swift")
 
     /// What one writer did, as it saw it.
@@ -262,13 +306,14 @@ struct EventSourcingLab: Lab {
         let commands = lab[Self.commands]
         let writerCount = lab[Self.writers]
         let checksVersion = lab[Self.optimisticConcurrency]
+        let breaker = lab[Self.breaker]
 
         let main = try SQLiteLab.open(in: lab.scratch, name: "events.sqlite", wal: true, busyTimeout: 30)
         lab.engine("SQLite \(try SQLiteLab.version(main))")
-        try await main.write(EventStore.createSchema)
+        try await main.write { try EventStore.createSchema($0, breaker: breaker) }
         var connections = [main]
         for _ in 1..<writerCount { connections.append(try SQLiteLab.open(in: lab.scratch, name: "events.sqlite", wal: true, busyTimeout: 30)) }
-        let stores = connections.map { EventStore(dbQueue: $0, checksVersion: checksVersion) }
+        let stores = connections.map { EventStore(dbQueue: $0, checksVersion: checksVersion, breaker: breaker) }
         let accounts = (1...accountCount).map { "account-\($0)" }
         var ignored = 0
         for a in accounts { _ = try await stores[0].handle(.open, on: a, conflicts: &ignored) }
@@ -301,33 +346,33 @@ struct EventSourcingLab: Lab {
         // 2. The projector builds the read model.
         let (projected, projectSeconds) = try await Measure.time { try await main.write(EventStore.project) }
         let again = try await main.write(EventStore.project)
-        let (view, rebuilt) = try await main.read { db in (try EventStore.readModel(db), try EventStore.rebuilt(db)) }
+        let (view, rebuilt) = try await main.read { db in (try EventStore.readModel(db), try EventStore.rebuilt(db, breaker: breaker)) }
         lab.step(
             "Projected the event log into account_view",
             "\(projected) events applied in \(String(format: "%.1f", projectSeconds * 1000)) ms; a second run applied \(again).")
         lab.expect(
-            "state rebuilt from events equals the read model, for every account", rebuilt == view && view.count == accountCount,
+            Self.readModelMatches, rebuilt == view && view.count == accountCount,
             expected: "\(accountCount) identical accounts",
             observed: rebuilt == view ? "\(view.count) identical accounts" : "differs: \(rebuilt.filter { view[$0.key] != $0.value }.keys.sorted().prefix(3))")
         let balances = accounts.map { rebuilt[$0]?.balance ?? -1 }
-        lab.expect("no lost update: every balance equals what the writers saw accepted", balances, equals: accounts.map { net[$0] ?? 0 })
+        lab.expect(Self.noLostUpdate, balances, equals: accounts.map { net[$0] ?? 0 })
         let versionsOK = try await main.read { db in
             try Int.fetchOne(db, sql: "SELECT count(*) FROM (SELECT stream FROM event GROUP BY stream HAVING count(*) <> max(version) OR min(version) <> 1)")
                 ?? -1
         }
-        lab.expect("each stream's versions run 1, 2, 3… without gaps or duplicates", versionsOK, equals: 0)
+        lab.expect(Self.versionsContiguous, versionsOK, equals: 0)
         // Fold each stream step by step and look at every intermediate balance.
         let overdrawn = try await main.read { db in
             try accounts.filter { stream in
                 var state = AccountState()
                 for event in try EventStore.events(db, stream: stream) {
-                    state.apply(event)
+                    state.apply(event, breaker: breaker)
                     if state.balance < 0 { return true }
                 }
                 return false
             }.count
         }
-        lab.expect("no account was ever overdrawn (decisions were made on current state)", overdrawn, equals: 0)
+        lab.expect(Self.neverOverdrawn, overdrawn, equals: 0)
 
         // 3. Two sessions load the same version; the second append is stale.
         let target = accounts[0]
@@ -343,8 +388,8 @@ struct EventSourcingLab: Lab {
         lab.step(
             "Sessions A and B both loaded \(target) at version \(sessionA.version); A appended a deposit, then B a withdrawal",
             "B's append was \(staleOutcome).")
-        lab.expect("an append with a stale expected version is refused", staleOutcome.hasPrefix("refused"), expected: "refused", observed: staleOutcome)
-        lab.expect("only the fresh append landed", afterStale.version, equals: sessionA.version + 1)
+        lab.expect(Self.staleRefused, staleOutcome.hasPrefix("refused"), expected: "refused", observed: staleOutcome)
+        lab.expect(Self.onlyFreshLanded, afterStale.version, equals: sessionA.version + 1)
         var duplicateVersion = "inserted"
         do {
             try await main.write { db in
@@ -353,22 +398,24 @@ struct EventSourcingLab: Lab {
         } catch let e as DatabaseError where e.extendedResultCode == .SQLITE_CONSTRAINT_UNIQUE {
             duplicateVersion = "refused by UNIQUE (stream, version)"
         }
-        lab.expect("the database refuses a second event at an existing version", duplicateVersion, equals: "refused by UNIQUE (stream, version)")
+        lab.expect(Self.databaseRefusesDuplicate, duplicateVersion, equals: "refused by UNIQUE (stream, version)")
 
         // 4. Replay from scratch.
         _ = try await main.write(EventStore.project)
         let before = try await main.read(EventStore.readModel)
         let (replayed, replaySeconds) = try await Measure.time {
             try await main.write { db in
-                try db.execute(sql: "DELETE FROM account_view; DELETE FROM projection_checkpoint")
+                // The mistake: the view is emptied but the checkpoint kept, so nothing is replayed.
+                try db.execute(
+                    sql: breaker == .replayKeepsCheckpoint ? "DELETE FROM account_view" : "DELETE FROM account_view; DELETE FROM projection_checkpoint")
                 return try EventStore.project(db)
             }
         }
         let after = try await main.read(EventStore.readModel)
-        lab.step("Dropped the read model and replayed all \(replayed) events", "Took \(String(format: "%.1f", replaySeconds * 1000)) ms.")
+        lab.step("Dropped the read model and replayed the event log", "\(replayed) events applied in \(String(format: "%.1f", replaySeconds * 1000)) ms.")
         lab.figure("replay time", replaySeconds * 1000, "ms")
         lab.expect(
-            "replay from scratch gives the same read model", after == before && !after.isEmpty,
+            Self.replayMatches, after == before && !after.isEmpty,
             expected: "\(before.count) identical accounts", observed: after == before ? "\(after.count) identical accounts" : "different")
     }
 }

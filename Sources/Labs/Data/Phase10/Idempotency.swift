@@ -12,6 +12,11 @@
 // concurrent duplicates queue up, plus a primary key on the key column as a backstop.
 // The lab also runs the naive version — look-up and act in separate transactions — with
 // every duplicate checking before any acts, and counts the double charges.
+//
+// `break=` plants a classic mistake (a key that replays whatever payload comes with it, a
+// response rendered apart from the row it describes, duplicates of the naive race sent one
+// after another); each is caught by the check named in its help. `honour-keys=false`
+// ignores the key altogether: every retry charges again.
 import Foundation
 import GRDB
 import LabCatalog
@@ -49,9 +54,11 @@ final class ChargeService: Sendable {
     let dbQueue: DatabaseQueue
     /// false: ignore the key and execute every request (to watch the checks fail).
     let honoursKeys: Bool
+    /// A planted mistake (`break=`), or `.none`.
+    let breaker: IdempotencyLab.Breaker
 
-    init(dbQueue: DatabaseQueue, honoursKeys: Bool = true) {
-        self.dbQueue = dbQueue; self.honoursKeys = honoursKeys
+    init(dbQueue: DatabaseQueue, honoursKeys: Bool = true, breaker: IdempotencyLab.Breaker = .none) {
+        self.dbQueue = dbQueue; self.honoursKeys = honoursKeys; self.breaker = breaker
     }
 
     static func createSchema(_ db: Database) throws {
@@ -68,19 +75,20 @@ final class ChargeService: Sendable {
 
     /// `POST /charges` with an `Idempotency-Key`.
     func post(key: String, _ request: ChargeRequest) async throws -> Reply {
-        let honoursKeys = self.honoursKeys
+        let honoursKeys = self.honoursKeys, breaker = self.breaker
         return try await dbQueue.writeWithoutTransaction { db in
             var reply: Reply?
             try db.inTransaction(.immediate) {
                 if honoursKeys, let row = try Row.fetchOne(db, sql: "SELECT fingerprint, status, body FROM idempotency_key WHERE key = ?", arguments: [key]) {
                     let fingerprint: String = row["fingerprint"]
+                    // The mistake no-fingerprint-check replays the stored response whatever was sent.
                     reply =
-                        fingerprint == request.fingerprint
+                        fingerprint == request.fingerprint || breaker == .noFingerprintCheck
                         ? Reply(status: row["status"], body: row["body"], replayed: true)
                         : Reply(status: 422, body: #"{"error":"this Idempotency-Key was used with a different request"}"#, replayed: false)
                     return .commit
                 }
-                let body = try Self.charge(db, key: key, request)
+                let body = try Self.charge(db, key: key, request, breaker: breaker)
                 if honoursKeys {
                     try db.execute(
                         sql: "INSERT INTO idempotency_key (key, fingerprint, status, body) VALUES (?, ?, 201, ?)",
@@ -95,12 +103,14 @@ final class ChargeService: Sendable {
     }
 
     /// The side effect: a charge row, and the response describing it.
-    static func charge(_ db: Database, key: String, _ request: ChargeRequest) throws -> String {
+    static func charge(_ db: Database, key: String, _ request: ChargeRequest, breaker: IdempotencyLab.Breaker = .none) throws -> String {
         let receipt = UUID().uuidString
         try db.execute(
             sql: "INSERT INTO charge (idempotency_key, account, amount_cents, receipt) VALUES (?, ?, ?, ?)",
             arguments: [key, request.account, request.amountCents, receipt])
-        let response = ChargeResponse(chargeID: db.lastInsertedRowID, account: request.account, amountCents: request.amountCents, receipt: receipt)
+        // The mistake receipt-made-twice renders the response with a receipt of its own.
+        let said = breaker == .receiptMadeTwice ? UUID().uuidString : receipt
+        let response = ChargeResponse(chargeID: db.lastInsertedRowID, account: request.account, amountCents: request.amountCents, receipt: said)
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
         return String(decoding: try enc.encode(response), as: UTF8.self)
@@ -139,12 +149,36 @@ struct IdempotencyLab: Lab {
     static let retries = Knob.int("retries", 1...20, default: 3, quick: 2, help: "Retries after the first attempt, for the retried keys.")
     static let instances = Knob.int("instances", 1...16, default: 4, quick: 2, help: "Service instances, each with its own connection to the database.")
     static let honourKeys = Knob.bool("honour-keys", default: true, help: "Honour the Idempotency-Key; false executes every request (the checks then fail).")
+    static let breaker = Knob<Breaker>.choice(
+        "break", default: .none,
+        help: """
+            Plant a mistake: no-fingerprint-check (a used key replays its stored response whatever payload \
+            comes with it: the different-payload check), receipt-made-twice (the response is rendered with a \
+            receipt of its own, not the one stored with the charge: the describes-the-row check), \
+            sequential-naive (the naive handler's duplicates are sent one after another, so none overlaps: \
+            the check-then-act check).
+            """)
+
+    enum Breaker: String, CaseIterable, Sendable {
+        case none
+        case noFingerprintCheck = "no-fingerprint-check"
+        case receiptMadeTwice = "receipt-made-twice"
+        case sequentialNaive = "sequential-naive"
+    }
+
+    /// The checks, named once so the breaker tests cannot drift from them.
+    static let oneChargePerKey = "exactly one charge per key, under retries and races"
+    static let sameResponse = "every duplicate got the same response, byte for byte"
+    static let oneCreated = "one request per key created, every other one replayed"
+    static let describesRow = "each replayed response describes the charge row really written"
+    static let differentPayloadRefused = "a different payload under a used key is refused (422) and charges nothing"
+    static let naiveDoubleCharges = "check-then-act in separate transactions charges once per duplicate"
 
     static let info = LabInfo(
         id: "idempotency", title: "Idempotency keys under retries and races", phase: 10,
         teaches:
             "Storing the key, a request fingerprint and the response in the same transaction as the side effect gives exactly one charge per key under retries and concurrent duplicates, replays the same response, and refuses a reused key with a different payload; check-then-act in separate transactions double-charges.",
-        parameters: [keys.parameter, duplicates.parameter, retries.parameter, instances.parameter, honourKeys.parameter],
+        parameters: [keys.parameter, duplicates.parameter, retries.parameter, instances.parameter, honourKeys.parameter, breaker.parameter],
         source: "Sources/Labs/Data/Phase10/Idempotency.swift")
 
     struct Sent: Sendable { var key: String; var reply: Reply }
@@ -190,15 +224,18 @@ struct IdempotencyLab: Lab {
         let retries = lab[Self.retries]
         let instanceCount = lab[Self.instances]
         let honoursKeys = lab[Self.honourKeys]
+        let breaker = lab[Self.breaker]
 
         // Several service instances, each with its own connection to one database file.
         let first = try SQLiteLab.open(in: lab.scratch, name: "payments.sqlite", wal: true, busyTimeout: 30)
         lab.engine("SQLite \(try SQLiteLab.version(first))")
         try await first.write(ChargeService.createSchema)
-        var instances = [ChargeService(dbQueue: first, honoursKeys: honoursKeys)]
+        var instances = [ChargeService(dbQueue: first, honoursKeys: honoursKeys, breaker: breaker)]
         for _ in 1..<instanceCount {
             instances.append(
-                ChargeService(dbQueue: try SQLiteLab.open(in: lab.scratch, name: "payments.sqlite", wal: true, busyTimeout: 30), honoursKeys: honoursKeys))
+                ChargeService(
+                    dbQueue: try SQLiteLab.open(in: lab.scratch, name: "payments.sqlite", wal: true, busyTimeout: 30), honoursKeys: honoursKeys,
+                    breaker: breaker))
         }
         let services = instances
         func request(_ k: Int) -> ChargeRequest { ChargeRequest(account: "acct-\(k % 5)", amountCents: 100 * (k + 1)) }
@@ -237,13 +274,13 @@ struct IdempotencyLab: Lab {
         lab.figure("responses replayed", Double(a.replayed), "responses")
         lab.figure("race phase time", raceSeconds * 1000, "ms")
         lab.expect(
-            "exactly one charge per key, under retries and races", "\(a.keysWithOneCharge) of \(a.keys) keys, \(a.charges) charges",
+            Self.oneChargePerKey, "\(a.keysWithOneCharge) of \(a.keys) keys, \(a.charges) charges",
             equals: "\(a.keys) of \(a.keys) keys, \(a.keys) charges")
-        lab.expect("every duplicate got the same response, byte for byte", a.keysWithOneDistinctBody, equals: a.keys)
+        lab.expect(Self.sameResponse, a.keysWithOneDistinctBody, equals: a.keys)
         lab.expect(
-            "one request per key created, every other one replayed", "\(a.created) created, \(a.replayed) replayed",
+            Self.oneCreated, "\(a.created) created, \(a.replayed) replayed",
             equals: "\(a.keys) created, \(sent.count - a.keys) replayed")
-        lab.expect("each replayed response describes the charge row really written", a.bodiesMatchingTheirCharge, equals: a.keys)
+        lab.expect(Self.describesRow, a.bodiesMatchingTheirCharge, equals: a.keys)
 
         // 3. The same key with a different payload.
         let chargesBefore = try await first.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM charge") } ?? 0
@@ -253,7 +290,7 @@ struct IdempotencyLab: Lab {
         let chargesAfter = try await first.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM charge") } ?? 0
         lab.step("Reused key race-0 with amount \(changed.amountCents)", "Status \(misuse.status): \(misuse.body)")
         lab.expect(
-            "a different payload under a used key is refused (422) and charges nothing",
+            Self.differentPayloadRefused,
             "\(misuse.status), \(chargesAfter - chargesBefore) new charges", equals: "422, 0 new charges")
 
         // 4. The naive check-then-act. Each duplicate runs the whole naive handler; its gap
@@ -262,32 +299,41 @@ struct IdempotencyLab: Lab {
         // the handler then does with it is its own code's doing.
         let naiveKey = "naive-0", naiveBody = request(0)
         let missed = Tally()
-        let replies = try await withThrowingTaskGroup(of: Reply.self) { group in
+        var replies: [Reply] = []
+        if breaker == .sequentialNaive {
+            // The mistake: each duplicate is sent after the previous one's answer, so no two
+            // overlap and the race the naive handler loses never happens.
             for d in 0..<duplicates {
-                let s = services[d % services.count]
-                group.addTask {
-                    try await s.naivePost(key: naiveKey, naiveBody) {
-                        missed.add()
-                        let deadline = ContinuousClock.now + .seconds(5)
-                        while missed.value < duplicates && ContinuousClock.now < deadline {
-                            try? await Task.sleep(for: .milliseconds(1))
+                replies.append(try await services[d % services.count].naivePost(key: naiveKey, naiveBody) { missed.add() })
+            }
+        } else {
+            replies = try await withThrowingTaskGroup(of: Reply.self) { group in
+                for d in 0..<duplicates {
+                    let s = services[d % services.count]
+                    group.addTask {
+                        try await s.naivePost(key: naiveKey, naiveBody) {
+                            missed.add()
+                            let deadline = ContinuousClock.now + .seconds(5)
+                            while missed.value < duplicates && ContinuousClock.now < deadline {
+                                try? await Task.sleep(for: .milliseconds(1))
+                            }
                         }
                     }
                 }
+                var all: [Reply] = []
+                for try await r in group { all.append(r) }
+                return all
             }
-            var all: [Reply] = []
-            for try await r in group { all.append(r) }
-            return all
         }
         let looked = missed.value
         lab.figure("naive duplicates answered 201 (created)", Double(replies.filter { !$0.replayed }.count), "responses")
         let naiveCharges =
             try await first.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM charge WHERE idempotency_key = ?", arguments: ["naive:" + naiveKey]) } ?? 0
         lab.step(
-            "Naive version: \(duplicates) duplicates each looked the key up (separate transaction), then acted",
-            "\(looked) of \(duplicates) saw no key before any had charged, and the customer was charged \(naiveCharges) times.")
+            "Naive version: \(duplicates) duplicates\(breaker == .sequentialNaive ? ", one after another," : " at once") each looked the key up (separate transaction), then acted",
+            "\(looked) of \(duplicates) saw no key and went on to charge; the customer was charged \(naiveCharges) times.")
         lab.figure("charges from the naive check-then-act", Double(naiveCharges), "rows")
-        lab.expect("check-then-act in separate transactions charges once per duplicate", naiveCharges, equals: duplicates)
+        lab.expect(Self.naiveDoubleCharges, naiveCharges, equals: duplicates)
     }
 }
 
