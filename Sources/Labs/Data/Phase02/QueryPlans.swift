@@ -5,6 +5,10 @@
 // matching rows (Index Scan, or a Bitmap Index Scan feeding a Bitmap Heap Scan when there
 // are more of them). EXPLAIN ANALYZE runs the query and adds what really happened: rows
 // and time per node. An index pays off when the query is selective — try `users=2`.
+//
+// `break=` plants a classic mistake (an index on the wrong column, an index built before the
+// "before" plan, a load whose ids start at 0); each is caught by the checks named in its help.
+// `index=none` builds no index at all.
 import Foundation
 import LabKit
 import PostgresNIO
@@ -18,12 +22,36 @@ struct QueryPlansLab: Lab {
         "index", ["btree", "none"], default: "btree",
         help: "the index built before the second run (none: watch the plan stay a sequential scan)")
     static let repeats = Knob.int("repeat", 1...1_000, default: 20, quick: 5, help: "timed runs of the query before and after")
+    static let breaker = Knob<Breaker>.choice(
+        "break", default: .none,
+        help: """
+            Plant a mistake: index-on-kind (the index is built on kind, not the user_id the query filters: \
+            the plan, index-rows and speed checks), index-before-load (the index is created with the table, so \
+            the "before" plan already uses it: the sequential-scan, rows-removed and speed checks), ids-from-zero \
+            (the load runs generate_series(0, rows): a row 0 of user 0 that the Swift model lacks; at the \
+            quick and default sizes user 0 is the one queried: the index-rows and answer checks).
+            """)
+
+    enum Breaker: String, CaseIterable, Sendable {
+        case none
+        case indexOnKind = "index-on-kind"
+        case indexBeforeLoad = "index-before-load"
+        case idsFromZero = "ids-from-zero"
+    }
+
+    /// The checks, named once so the breaker tests cannot drift from them.
+    static let seqScanBefore = "without an index the plan is a sequential scan"
+    static let readEveryRow = "the sequential scan read every row and threw away all but the matches"
+    static let usesIndex = "after the index the plan uses it (Index or Bitmap scan on events_user_idx)"
+    static let indexRows = "the index led straight to the matching rows (rows from the index node)"
+    static let faster = "with the index the executor is at least 2× faster (EXPLAIN ANALYZE)"
+    static let answersAgree = "both runs return the answer computed in Swift (count, sum of ids)"
 
     static let info = LabInfo(
         id: "query-plans", title: "Reading query plans", phase: 2,
         teaches:
             "EXPLAIN ANALYZE shows how PostgreSQL runs a query: a sequential scan reads every row, and after CREATE INDEX the same query becomes an index (or bitmap) scan that touches only the matching rows.",
-        parameters: [rows.parameter, users.parameter, index.parameter, repeats.parameter],
+        parameters: [rows.parameter, users.parameter, index.parameter, repeats.parameter, breaker.parameter],
         needs: [.postgres], source: "Sources/Labs/Data/Phase02/QueryPlans.swift"
     )
 
@@ -47,21 +75,26 @@ struct QueryPlansLab: Lab {
 
     func run(_ lab: LabContext) async throws {
         let rows = lab[Self.rows], users = lab[Self.users], repeats = lab[Self.repeats]
-        let index = lab[Self.index]
+        let index = lab[Self.index], breaker = lab[Self.breaker]
         let server = try await ThrowawayPostgres.start(for: lab)
         let db = try await server.createDatabase("plans")
+        // The index the second run gets: on user_id, which the query filters (or, by mistake, on kind).
+        let createIndex = "CREATE INDEX events_user_idx ON events (\(breaker == .indexOnKind ? "kind" : "user_id"))"
         let (_, loadSeconds) = try await Measure.time {
             try await db.execute(
                 """
                 CREATE TABLE events (id int PRIMARY KEY, user_id int NOT NULL, kind int NOT NULL, payload text NOT NULL);
-                INSERT INTO events SELECT i, (i::bigint * 7919) % \(users), i % 7, md5(i::text) FROM generate_series(1, \(rows)) AS i;
+                \(breaker == .indexBeforeLoad && index == "btree" ? createIndex + ";" : "")
+                INSERT INTO events SELECT i, (i::bigint * 7919) % \(users), i % 7, md5(i::text)
+                    FROM generate_series(\(breaker == .idsFromZero ? 0 : 1), \(rows)) AS i;
                 SET max_parallel_workers_per_gather = 0;
                 """)
             // VACUUM may not run inside a transaction, which a multi-statement script is.
             try await db.execute("VACUUM ANALYZE events")
         }
+        let loaded = try await db.scalar("SELECT count(*)::int FROM events", as: Int.self)
         lab.step(
-            "Loaded \(rows) events for \(users) users",
+            "Loaded \(loaded) events for \(users) users",
             "user_id = (id × 7919) mod \(users); VACUUM ANALYZE gave the planner fresh statistics. Parallel workers are off (max_parallel_workers_per_gather = 0) so each plan node's row counts are whole-table numbers."
         )
         lab.figure("load", loadSeconds, "s")
@@ -80,15 +113,17 @@ struct QueryPlansLab: Lab {
             "\(before.summary); rows removed by filter: \(Int(scanBefore?.rowsRemovedByFilter ?? 0)); executor \(String(format: "%.2f", before.executionTime ?? 0)) ms"
         )
         lab.expect(
-            "without an index the plan is a sequential scan", before.nodeTypes.contains("Seq Scan"),
+            Self.seqScanBefore, before.nodeTypes.contains("Seq Scan"),
             expected: "a Seq Scan node", observed: before.summary)
         lab.expect(
-            "the sequential scan read every row and threw away all but the matches",
+            Self.readEveryRow,
             Int(scanBefore?.rowsRemovedByFilter ?? -1), equals: rows - answer.count)
 
-        if index == "btree" {
-            try await db.execute("CREATE INDEX events_user_idx ON events (user_id); ANALYZE events")
-            lab.step("CREATE INDEX events_user_idx ON events (user_id)")
+        if index == "btree", breaker == .indexBeforeLoad {
+            lab.step("The index was already there", "\(createIndex) ran with CREATE TABLE, before the first plan")
+        } else if index == "btree" {
+            try await db.execute(createIndex + "; ANALYZE events")
+            lab.step(createIndex)
         } else {
             lab.step("No index built (index=none)", "the second plan has nothing better to use")
         }
@@ -107,20 +142,20 @@ struct QueryPlansLab: Lab {
         let selective = users >= Self.selectiveUsers
         if selective {
             lab.expect(
-                "after the index the plan uses it (Index or Bitmap scan on events_user_idx)",
+                Self.usesIndex,
                 after.nodeTypes.contains(where: Self.isIndexScan) && after.indexesUsed.contains("events_user_idx")
                     && !after.nodeTypes.contains("Seq Scan"),
                 expected: "an index scan on events_user_idx, no Seq Scan", observed: after.summary)
             let indexNode = after.allNodes.first { $0.indexName == "events_user_idx" }
             lab.expect(
-                "the index led straight to the matching rows (rows from the index node)",
+                Self.indexRows,
                 Int(indexNode?.actualRows ?? -1), equals: answer.count)
             // Executor time from EXPLAIN ANALYZE: the round trip to the server, the same on
             // both sides, would hide the difference on small tables. The fastest of five runs
             // each: load only ever adds time (one sample each let a CI run see 2× without an index).
             let beforeMs = beforeExecutor, afterMs = afterExecutor
             lab.expect(
-                "with the index the executor is at least 2× faster (EXPLAIN ANALYZE)", beforeMs >= 2 * afterMs,
+                Self.faster, beforeMs.isFinite && afterMs.isFinite && beforeMs >= 2 * afterMs,
                 expected: "before ≥ 2 × after (the fastest of 5 EXPLAIN ANALYZE runs each)",
                 observed: String(format: "%.3f ms before, %.3f ms after (%.1f×)", beforeMs, afterMs, beforeMs / max(afterMs, 1e-9)))
         } else {
@@ -130,7 +165,7 @@ struct QueryPlansLab: Lab {
             )
         }
         lab.expect(
-            "both runs return the answer computed in Swift (count, sum of ids)",
+            Self.answersAgree,
             [beforeResult.0, beforeResult.1, afterResult.0, afterResult.1],
             equals: [answer.count, answer.sum, answer.count, answer.sum])
 
