@@ -9,6 +9,10 @@
 // `-- name: qN` line) run instead of the reference SQL, on the same seeded data, graded
 // against the same Swift answers. `lab init sql-mastery` writes the schema, the questions
 // and the empty file to fill in.
+//
+// `break=` plants a classic mistake in the reference queries (a join that fans out, an inner
+// join where an outer one was meant, a wrong GROUP BY, a subquery that lost its correlation,
+// a window without PARTITION BY or ORDER BY); each is caught by the questions named in its help.
 import Foundation
 import LabKit
 import PostgresNIO
@@ -18,12 +22,34 @@ struct SQLMasteryLab: Lab {
         "customers", 10...50_000, default: 2000, quick: 80,
         help: "customers in the seeded shop (orders and items grow with it)")
     static let seed = Knob.int("seed", 0...1_000_000, default: 7, help: "seed of the shop dataset")
+    static let breaker = Knob<Breaker>.choice(
+        "break", default: .none,
+        help: """
+            Plant a mistake in the reference queries (an answers file is run as written): join-fan-out (q1 \
+            counts joined item rows as orders, q5 joins where IN was meant and repeats customers: Q1, Q5), \
+            inner-join-for-outer (q2's LEFT JOIN is a plain JOIN, so nobody without orders is left: Q2), \
+            wrong-group-by (q3 groups by category and product, q8 sums per order, not per customer: Q3, Q8), \
+            uncorrelated-subquery (q4 averages every product, q6's NOT EXISTS looks at every item, not the \
+            outer row's: Q4, Q6), window-without-partition (q7 and q10 rank over all rows, not per customer \
+            or category: Q7, Q10), window-without-order (q9's SUM OVER () is the grand total, not a running \
+            one: Q9).
+            """)
+
+    enum Breaker: String, CaseIterable, Sendable {
+        case none
+        case joinFanOut = "join-fan-out"
+        case innerJoinForOuter = "inner-join-for-outer"
+        case wrongGroupBy = "wrong-group-by"
+        case uncorrelatedSubquery = "uncorrelated-subquery"
+        case windowWithoutPartition = "window-without-partition"
+        case windowWithoutOrder = "window-without-order"
+    }
 
     static let info = LabInfo(
         id: "sql-mastery", title: "Ten graded SQL queries", phase: 2,
         teaches:
             "Joins, outer joins, GROUP BY … HAVING, correlated and EXISTS subqueries, window functions and CTEs, each graded against the same answer computed in plain Swift.",
-        parameters: [customerCount.parameter, seed.parameter],
+        parameters: [customerCount.parameter, seed.parameter, breaker.parameter],
         needs: [.postgres], subjects: [.answers],
         source: "Sources/Labs/Data/Phase02/SQLMastery.swift"
     )
@@ -273,6 +299,39 @@ struct SQLMasteryLab: Lab {
             }),
     ]
 
+    /// The check of question `marker` (`q1` … `q10`), for the breaker tests.
+    static func check(_ marker: String) -> String { questions.first { $0.marker == marker }?.name ?? marker }
+
+    /// `q`'s reference SQL with `breaker`'s mistake planted in it (most mistakes touch two questions).
+    static func reference(_ q: Question, _ breaker: Breaker) -> String {
+        let edits: [String: [(String, String)]] =
+            switch breaker {
+            case .none: [:]
+            case .joinFanOut:
+                [
+                    "q1": [("count(DISTINCT o.id)", "count(o.id)")],
+                    "q5": [
+                        (
+                            "SELECT c.id FROM customers c WHERE c.id IN (\n    SELECT o.customer_id FROM orders o JOIN order_items",
+                            "SELECT c.id FROM customers c JOIN orders o ON o.customer_id = c.id JOIN order_items"
+                        ),
+                        ("WHERE p.category_id = 1)", "WHERE p.category_id = 1"),
+                    ],
+                ]
+            case .innerJoinForOuter: ["q2": [("LEFT JOIN", "JOIN")]]
+            case .wrongGroupBy:
+                [
+                    "q3": [("GROUP BY p.category_id HAVING", "GROUP BY p.category_id, p.id HAVING")],
+                    "q8": [("GROUP BY o.customer_id)", "GROUP BY o.customer_id, o.id)")],
+                ]
+            case .uncorrelatedSubquery:
+                ["q4": [(" WHERE q.category_id = p.category_id", "")], "q6": [(" WHERE i.product_id = p.id", "")]]
+            case .windowWithoutPartition: ["q7": [("PARTITION BY o.customer_id ", "")], "q10": [("PARTITION BY p.category_id ", "")]]
+            case .windowWithoutOrder: ["q9": [("OVER (ORDER BY day)", "OVER ()")]]
+            }
+        return (edits[q.marker] ?? []).reduce(q.sql) { $0.replacingOccurrences(of: $1.0, with: $1.1) }
+    }
+
     // MARK: Starter folder
 
     /// `lab init sql-mastery`: the task, the tables and the ten questions with empty answers.
@@ -376,6 +435,7 @@ struct SQLMasteryLab: Lab {
             sheet = try AnswerSheet.load(lab.subject.value, markers: Self.questions.map(\.marker))
         }
         let shop = Shop(customers: lab[Self.customerCount], seed: lab[Self.seed])
+        let breaker = lab[Self.breaker]
         let server = try await ThrowawayPostgres.start(for: lab)
         let db = try await server.createDatabase("shop")
         try await db.execute(Self.schema)
@@ -425,7 +485,7 @@ struct SQLMasteryLab: Lab {
                     continue
                 }
             } else {
-                sql = q.sql
+                sql = Self.reference(q, breaker)
             }
             lab.step(q.name + (origin.map { ": your query, \($0.file) line \($0.line)" } ?? ""), sql)
             let began = ContinuousClock.now

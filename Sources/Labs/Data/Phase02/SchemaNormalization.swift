@@ -9,6 +9,10 @@
 // With `--answers FILE` the learner writes the normal form: their file creates the four
 // tables (names and the columns the checks use are fixed, see `contract`) and loads them
 // from `orders_flat`, which the lab has filled. The same checks then run on their tables.
+//
+// `break=` plants a classic mistake in the reference schema (a load without DISTINCT, a copied
+// fact, customers as a view of the sheet, a missing foreign key…) or in the flat sheet's
+// careless update; each is caught by the checks named in its help.
 import Foundation
 import LabKit
 import PostgresNIO
@@ -19,12 +23,46 @@ struct SchemaNormalizationLab: Lab {
         "customers", 2...10_000, default: 200, quick: 30,
         help: "distinct customers the orders belong to")
     static let seed = Knob.int("seed", 0...1_000_000, default: 42, help: "seed of the generated sheet")
+    static let breaker = Knob<Breaker>.choice(
+        "break", default: .none,
+        help: """
+            Plant a mistake (in the reference schema; an answers file is run as written): \
+            products-without-distinct (products are loaded without DISTINCT, so the primary key refuses the \
+            load: the script, row-count and revenue checks), name-as-full-name (customers.name is called \
+            full_name: the columns check), email-on-orders (orders keeps a copy of the customer's email: the \
+            one-home check), customers-view (customers is a view over the flat sheet, so orders cannot refer \
+            to it and the city cannot be updated in one place: the one-fact and unknown-customer checks), \
+            no-line-foreign-keys (order_lines refers to nothing: the orphan-line check), flat-update-by-email \
+            (the flat sheet's update names the customer, not one order, so every row changes and no anomaly \
+            shows: the anomaly check).
+            """)
+
+    enum Breaker: String, CaseIterable, Sendable {
+        case none
+        case productsWithoutDistinct = "products-without-distinct"
+        case nameAsFullName = "name-as-full-name"
+        case emailOnOrders = "email-on-orders"
+        case customersView = "customers-view"
+        case noLineForeignKeys = "no-line-foreign-keys"
+        case flatUpdateByEmail = "flat-update-by-email"
+    }
+
+    /// The checks, named once so the breaker tests cannot drift from them.
+    static let scriptRuns = "the normalising script runs without an error"
+    static let hasColumns = "the 3NF tables have the columns the checks use"
+    static let oneHome = "each fact has one home: orders and order_lines copy no customer or product fact"
+    static let rowCounts = "3NF holds each customer and product once, every order and line"
+    static let revenueAgrees = "revenue per city agrees: flat sheet = 3NF = Swift"
+    static let flatDisagrees = "update anomaly: the flat sheet disagrees with itself"
+    static let cityOneFact = "in 3NF the city is one fact: every order of the customer sees it"
+    static let orphanLineRefused = "the foreign key rejects an orphan line (23503)"
+    static let orphanOrderRefused = "the foreign key rejects an order of an unknown customer (23503)"
 
     static let info = LabInfo(
         id: "schema-normalization", title: "From a flat sheet to third normal form", phase: 2,
         teaches:
             "A flat orders table repeats customer facts on every row, so one careless update leaves them disagreeing; in 3NF each fact lives once, keys and foreign keys refuse orphans, and reports still agree.",
-        parameters: [orderCount.parameter, customerCount.parameter, seed.parameter],
+        parameters: [orderCount.parameter, customerCount.parameter, seed.parameter, breaker.parameter],
         needs: [.postgres], subjects: [.answers],
         source: "Sources/Labs/Data/Phase02/SchemaNormalization.swift"
     )
@@ -69,6 +107,38 @@ struct SchemaNormalizationLab: Lab {
             FROM orders_flat f JOIN customers c ON c.email = f.customer_email;
         INSERT INTO order_lines SELECT order_id, product_sku, quantity FROM orders_flat;
         """
+
+    /// The reference schema with `breaker`'s mistake planted in it.
+    static func reference(_ breaker: Breaker) -> String {
+        let edits: [(String, String)] =
+            switch breaker {
+            case .none, .flatUpdateByEmail: []
+            case .productsWithoutDistinct: [("INSERT INTO products SELECT DISTINCT", "INSERT INTO products SELECT")]
+            case .nameAsFullName:
+                [("email text NOT NULL UNIQUE, name text", "email text NOT NULL UNIQUE, full_name text"), ("(email, name, city)", "(email, full_name, city)")]
+            case .emailOnOrders:
+                [("order_day int NOT NULL);", "order_day int NOT NULL, customer_email text);"), ("c.id, f.order_day", "c.id, f.order_day, f.customer_email")]
+            case .customersView:
+                [
+                    (
+                        "CREATE TABLE customers (id serial PRIMARY KEY, email text NOT NULL UNIQUE, name text NOT NULL, city text NOT NULL);",
+                        """
+                        CREATE VIEW customers AS SELECT (dense_rank() OVER (ORDER BY customer_email))::int AS id,
+                            customer_email AS email, customer_name AS name, customer_city AS city
+                            FROM (SELECT DISTINCT customer_email, customer_name, customer_city FROM orders_flat) f;
+                        """
+                    ),
+                    ("customer_id int NOT NULL REFERENCES customers", "customer_id int NOT NULL"),
+                    (
+                        "INSERT INTO customers (email, name, city)\n    SELECT DISTINCT customer_email, customer_name, customer_city FROM orders_flat ORDER BY 1;\n",
+                        ""
+                    ),
+                ]
+            case .noLineForeignKeys:
+                [("order_id int NOT NULL REFERENCES orders, sku text NOT NULL REFERENCES products", "order_id int NOT NULL, sku text NOT NULL")]
+            }
+        return edits.reduce(referenceSchema) { $0.replacingOccurrences(of: $1.0, with: $1.1) }
+    }
 
     // MARK: Starter folder
 
@@ -203,6 +273,7 @@ struct SchemaNormalizationLab: Lab {
         var theirs: (path: String, text: String)?
         if lab.subject.kind == .answers { theirs = try AnswerSheet.readFile(lab.subject.value) }
         let orders = lab[Self.orderCount], customers = lab[Self.customerCount], seed = lab[Self.seed]
+        let breaker = lab[Self.breaker]
         let server = try await ThrowawayPostgres.start(for: lab)
         let db = try await server.createDatabase("shop")
         // Fewer customers than orders, so some customer has two orders to disagree about.
@@ -226,16 +297,18 @@ struct SchemaNormalizationLab: Lab {
 
         // Normalise: each fact once, keys and foreign keys — the reference's script or the
         // learner's, run the same way.
-        let script = theirs?.text ?? Self.referenceSchema
+        let script = theirs?.text ?? Self.reference(breaker)
         let file = theirs?.path ?? "the reference schema"
         let ran = try await Self.runScript(
             server: server, database: "shop", script: script, file: file,
             seconds: Self.timeLimit(quick: lab.quick))
         lab.step(
-            theirs == nil ? "Normalised to 3NF with the reference schema" : "Ran your schema file \(file)",
+            theirs == nil
+                ? "Normalised to 3NF with the reference schema" + (script == Self.referenceSchema ? "" : ", broken on purpose (break=\(breaker.rawValue))")
+                : "Ran your schema file \(file)",
             "\(ran.statements) statements, \(ran.errors.count) failed" + (ran.errors.isEmpty ? "" : ": " + ran.errors.joined(separator: " | ")))
         lab.check(
-            "the normalising script runs without an error", ran.statements > 0 && ran.errors.isEmpty,
+            Self.scriptRuns, ran.statements > 0 && ran.errors.isEmpty,
             expected: "every statement succeeds",
             observed: ran.statements == 0
                 ? "no SQL statement in \(file)"
@@ -244,7 +317,7 @@ struct SchemaNormalizationLab: Lab {
 
         // The contract: the tables and columns every later check reads.
         let contractText = Self.contract.map { "\($0.table)(\($0.columns.joined(separator: ", ")))" }.joined(separator: ", ")
-        try await checking(lab, "the 3NF tables have the columns the checks use", expected: contractText) {
+        try await checking(lab, Self.hasColumns, expected: contractText) {
             let present = Set(
                 try await db.query(
                     """
@@ -255,7 +328,7 @@ struct SchemaNormalizationLab: Lab {
                 })
             let missing = Self.contract.flatMap { t in t.columns.map { "\(t.table).\($0)" } }.filter { !present.contains($0) }
             lab.check(
-                "the 3NF tables have the columns the checks use", missing.isEmpty, expected: contractText,
+                Self.hasColumns, missing.isEmpty, expected: contractText,
                 observed: missing.isEmpty ? "all present" : "missing: " + missing.joined(separator: ", "))
 
             // Third normal form, seen from the schema: an order or a line names its customer
@@ -265,14 +338,14 @@ struct SchemaNormalizationLab: Lab {
             let copied = linking.filter { column in factWords.contains { column.split(separator: ".").last?.contains($0) == true } }
             let bothExist = linking.contains { $0.hasPrefix("orders.") } && linking.contains { $0.hasPrefix("order_lines.") }
             lab.check(
-                "each fact has one home: orders and order_lines copy no customer or product fact", bothExist && copied.isEmpty,
+                Self.oneHome, bothExist && copied.isEmpty,
                 expected: "orders and order_lines exist, with no email, name, city or price column",
                 observed: !bothExist
                     ? "orders or order_lines does not exist"
                     : copied.isEmpty ? "columns: " + linking.joined(separator: ", ") : "copied facts: " + copied.joined(separator: ", "))
         }
 
-        let countsName = "3NF holds each customer and product once, every order and line"
+        let countsName = Self.rowCounts
         let distinctCustomers = Set(lines.map(\.customer)).count
         let distinctProducts = Set(lines.map(\.product)).count
         let expectedCounts = [distinctCustomers, distinctProducts, orders, lines.count]
@@ -288,7 +361,7 @@ struct SchemaNormalizationLab: Lab {
 
         // The same report on both shapes, and in Swift.
         let expected = Self.revenuePerCity(lines)
-        let reportName = "revenue per city agrees: flat sheet = 3NF = Swift"
+        let reportName = Self.revenueAgrees
         try await checking(lab, reportName, expected: describe(expected)) {
             let flatReport = try await report(
                 db,
@@ -313,18 +386,22 @@ struct SchemaNormalizationLab: Lab {
             SELECT customer_email FROM orders_flat GROUP BY 1 HAVING count(DISTINCT order_id) >= 2 ORDER BY 1 LIMIT 1
             """)
         if let mover = try movers.first?.decode(String.self) {
-            try await db.query(
-                """
-                UPDATE orders_flat SET customer_city = 'Reykjavik'
-                WHERE order_id = (SELECT min(order_id) FROM orders_flat WHERE customer_email = \(mover))
-                """)
+            if breaker == .flatUpdateByEmail {
+                try await db.query("UPDATE orders_flat SET customer_city = 'Reykjavik' WHERE customer_email = \(mover)")
+            } else {
+                try await db.query(
+                    """
+                    UPDATE orders_flat SET customer_city = 'Reykjavik'
+                    WHERE order_id = (SELECT min(order_id) FROM orders_flat WHERE customer_email = \(mover))
+                    """)
+            }
             let flatCities = try await db.scalar("SELECT count(DISTINCT customer_city)::int FROM orders_flat WHERE customer_email = \(mover)", as: Int.self)
             lab.step(
-                "Moved \(mover) to Reykjavik on one order only",
+                breaker == .flatUpdateByEmail ? "Moved \(mover) to Reykjavik on every row" : "Moved \(mover) to Reykjavik on one order only",
                 "the flat sheet now holds \(flatCities) different cities for one customer")
-            lab.expect("update anomaly: the flat sheet disagrees with itself", flatCities, equals: 2)
+            lab.expect(Self.flatDisagrees, flatCities, equals: 2)
 
-            let oneFact = "in 3NF the city is one fact: every order of the customer sees it"
+            let oneFact = Self.cityOneFact
             try await checking(lab, oneFact, expected: "1") {
                 try await db.query("UPDATE customers SET city = 'Reykjavik' WHERE email = \(mover)")
                 let normalCities = try await db.scalar(
@@ -346,7 +423,7 @@ struct SchemaNormalizationLab: Lab {
             """)
         lab.step("Inserted a line for an order that does not exist", orphanLine.text)
         lab.check(
-            "the foreign key rejects an orphan line (23503)", orphanLine.sqlState == "23503",
+            Self.orphanLineRefused, orphanLine.sqlState == "23503",
             expected: "refused with SQLSTATE 23503 (foreign_key_violation)", observed: orphanLine.text)
         let orphanOrder = try await refusal(
             db,
@@ -355,7 +432,7 @@ struct SchemaNormalizationLab: Lab {
             """)
         lab.step("Inserted an order for a customer who does not exist", orphanOrder.text)
         lab.check(
-            "the foreign key rejects an order of an unknown customer (23503)", orphanOrder.sqlState == "23503",
+            Self.orphanOrderRefused, orphanOrder.sqlState == "23503",
             expected: "refused with SQLSTATE 23503 (foreign_key_violation)", observed: orphanOrder.text)
 
         let flatSize = try await db.scalar("SELECT pg_total_relation_size('orders_flat')::bigint", as: Int.self)
