@@ -20,17 +20,17 @@ import Synchronization
 
 public struct SharedResourcesLab: Lab {
     static let threads = Knob.int(
-        "threads", 1...64, default: 4, quick: 2,
+        "threads", 1...16, default: 4, quick: 2,
         help:
-            "Threads incrementing the counter at once. Try more threads than cores: every contended Mutex lock on Linux is a futex call, so it slows down sharply."
+            "Threads incrementing the counter at once. Try more threads than cores (8 on two cores): a contended Mutex lock on Linux waits in the kernel (a futex), and a thread pre-empted while it holds the lock makes every other one wait for it, so an increment can cost a thousand times more. The Atomic does not care."
     )
     static let increments = Knob.int(
-        "increments", 1...5_000_000, default: 250_000, quick: 50_000,
+        "increments", 1...5_000_000, default: 250_000, quick: 20_000,
         help: "Increments per thread, for each of the three counters.")
     static let work = Knob.int(
         "work", 0...1_000, default: 16, quick: 16,
         help:
-            "Steps of arithmetic the unsynchronised counter does between reading the value and writing it back, like a handler that reads a balance, computes and stores it. 0 is a bare increment: its window is one instruction wide, so a loaded machine that runs the threads in turns rarely pre-empts one inside it."
+            "Steps of arithmetic the unsynchronised counter does between reading the value and writing it back, like a handler that reads a balance, computes and stores it. 0 is a bare increment: its window is one instruction wide, so a loaded machine that runs the threads in turns rarely pre-empts one inside it (a run that loses nothing is retried with more increments and double the work, up to 1,000, for at most ten runs or 20 s of them, 5 s in quick mode)."
     )
     static let breaker = Knob<Breaker>.choice(
         "break", default: .none,
@@ -45,8 +45,11 @@ public struct SharedResourcesLab: Lab {
         case atomicSplit = "atomic-split"
         case racySerialised = "racy-serialised"
     }
-    /// Racy runs tried before concluding that no update was lost.
+    /// Racy runs tried before concluding that no update was lost, and the time they may take
+    /// together (a run that starts within the budget finishes).
     static let attempts = 10
+    static let budgetSeconds = 20.0
+    static let quickBudgetSeconds = 5.0
 
     public static let info = LabInfo(
         id: "shared-resources",
@@ -87,15 +90,25 @@ public struct SharedResourcesLab: Lab {
         // can run the whole burst of one thread before the other starts, so try again.
         let canOverlap = threads > 1 && cores > 1
         // Each retry doubles the increments, so the threads run longer and are likelier to share
-        // the cores (the report's counts are those of the last run).
+        // the cores, and doubles the work between read and write, which widens the window (the
+        // report's counts are those of the last run).
+        // The retries stop after `attempts` runs or once the racy runs have taken the time
+        // budget, whichever comes first: a counter that really cannot lose (threads serialised)
+        // must not keep the lab busy for minutes.
+        let budget = lab.quick ? Self.quickBudgetSeconds : Self.budgetSeconds
         var racy = await Self.racyCount(threads: threads, increments: increments, work: work, serialised: breaker == .racySerialised)
+        var spent = racy.seconds
         var tries = 1
-        while canOverlap && racy.total == racy.tallies && tries < Self.attempts {
+        var lastWork = work
+        while canOverlap && racy.total == racy.tallies && tries < Self.attempts && spent < budget {
+            lastWork = min(max(work, 1) << tries, 1_000)
             racy = await Self.racyCount(
-                threads: threads, increments: min(increments << tries, 1 << 24), work: work, serialised: breaker == .racySerialised)
+                threads: threads, increments: min(increments << tries, 1 << 24), work: lastWork, serialised: breaker == .racySerialised)
+            spent += racy.seconds
             tries += 1
         }
         lab.figure("unsynchronised: runs until an update was lost", Double(tries), "runs")
+        lab.figure("unsynchronised: work steps in the last run", Double(lastWork), "steps")
         lab.figure("unsynchronised: final counter", Double(racy.total), "increments")
         lab.figure("unsynchronised: lost updates", Double(racy.tallies - racy.total), "increments")
         lab.figure("unsynchronised: lost share", racy.tallies > 0 ? Double(racy.tallies - racy.total) / Double(racy.tallies) * 100 : 0, "%")
@@ -139,7 +152,7 @@ public struct SharedResourcesLab: Lab {
                 expected: "a final count below the \(c.racyTallies) increments the threads performed",
                 observed: lost > 0
                     ? "\(c.racyTotal): \(lost) updates lost (run \(tries))"
-                    : "\(c.racyTotal) in each of \(tries) runs: no update lost")
+                    : "\(c.racyTotal) in each of \(tries) run(s): no update lost")
         }
     }
 
