@@ -136,11 +136,22 @@ public struct CoroutinesVsThreadsLab: Lab {
             expected: "every sleep ≥ \(sleepMs) ms",
             observed: shortest.map { String(format: "shortest sleep %.3f ms", Measure.seconds($0) * 1000) } ?? "no sleeper completed")
         let task = median(tasks), thread = median(threads)
+        let fewest = min(task.sleepers, thread.sleepers)
+        guard fewest >= minimumForMemory else {
+            lab.step(
+                "Memory per sleeper: not judged with \(fewest) sleeper(s) on a side",
+                "Resident memory moves in 4 KiB pages and the runtime's own allocations; below \(minimumForMemory) sleepers a side that noise is larger than the difference being measured (and glibc may reuse a cached thread stack). Try sleepers=10000 max-threads=2000."
+            )
+            return
+        }
         lab.expect(
             tasksLighter, task.bytesPerSleeper < thread.bytesPerSleeper,
             expected: "task < thread (bytes per sleeper, median)",
             observed: String(format: "task %.0f B, thread %.0f B", task.bytesPerSleeper, thread.bytesPerSleeper))
     }
+
+    /// Sleepers a side needs before memory per sleeper means anything.
+    public static let minimumForMemory = 100
 
     /// The run with the median memory per sleeper (its other figures come with it).
     static func median(_ runs: [SideOutcome]) -> SideOutcome {
