@@ -88,8 +88,21 @@ struct PreloadingLab: Lab {
             state.withLock { $0.books = books }
         }
 
-        /// The catalogue, loading it on first use (shared by concurrent callers).
+        /// How long the first call of `books()` waited for the catalogue, measured in the
+        /// service (a client's clock adds the machine's scheduling noise to it).
+        let firstWait = Mutex<Duration?>(nil)
+
+        /// The catalogue, loading it on first use; the first call's wait is kept.
         func books() async throws -> [Int: ShelfBook] {
+            let started = ContinuousClock.now
+            let books = try await currentOrLoaded()
+            let waited = ContinuousClock.now - started
+            firstWait.withLock { if $0 == nil { $0 = waited } }
+            return books
+        }
+
+        /// The catalogue, loading it if it is not there (shared by concurrent callers).
+        private func currentOrLoaded() async throws -> [Int: ShelfBook] {
             if let books = state.withLock({ $0.books }) { return books }
             if fault == .noSingleFlight {
                 let books = try await load()
@@ -188,12 +201,18 @@ struct PreloadingLab: Lab {
         lab.figure("first request, preloaded", preFirstSeconds * 1e3, "ms")
         lab.figure("start-up, lazy", lazyStart * 1e3, "ms")
         lab.figure("start-up, preloaded", preStart * 1e3, "ms")
-        let loadSeconds = Double(loadMS) / 1000
+        // Judged on the wait the service measured: on a loaded machine the client's clock
+        // also counts the time the request spent queued behind other processes.
+        let lazyWait = lazy.firstWait.withLock { $0 } ?? .zero, preWait = preloaded.firstWait.withLock { $0 } ?? .zero
+        let waitMS = { (d: Duration) in ms(Measure.seconds(d)) }
+        lab.figure("first request's wait in the service, lazy", Measure.seconds(lazyWait) * 1e3, "ms")
+        lab.figure("first request's wait in the service, preloaded", Measure.seconds(preWait) * 1e3, "ms")
         lab.check(
             "without preloading the first request waits for the load; with preloading it does not (under half the load time)",
-            lazyFirst.status == 200 && preFirst.status == 200 && lazyFirstSeconds >= loadSeconds && preFirstSeconds < loadSeconds / 2,
-            expected: "lazy ≥ \(loadMS) ms, preloaded < \(loadMS / 2) ms",
-            observed: "lazy \(ms(lazyFirstSeconds)), preloaded \(ms(preFirstSeconds))")
+            lazyFirst.status == 200 && preFirst.status == 200 && lazyWait >= buildTime && preWait < buildTime / 2,
+            expected: "the service waits ≥ \(loadMS) ms lazy, < \(loadMS / 2) ms preloaded",
+            observed:
+                "the service waited \(waitMS(lazyWait)) lazy, \(waitMS(preWait)) preloaded (at the client: \(ms(lazyFirstSeconds)), \(ms(preFirstSeconds)))")
 
         // 2. Concurrent first requests share one lazy load.
         let (herd, herdHTTP, _) = try await start(preload: false)
