@@ -175,19 +175,33 @@ struct RedisSessionsLab: Lab {
             expected: "200 alice, 200 bob, 401",
             observed: "\(asAlice.0) \(asAlice.1 ?? "-"), \(asBob.0) \(asBob.1 ?? "-"), \(forged.0)")
 
-        // 2. Expiry, enforced by Redis.
-        ttlSetting.set(sessionTTL)
-        let carol = try await login("carol")
-        ttlSetting.set(.seconds(600))
-        let pttl = try await client.pttl("session:\(carol)")
+        // 2. Expiry, enforced by Redis. "At once" must come before the TTL runs out: when a
+        // loaded machine takes longer than the TTL from login to the first GET /me, that try
+        // proves nothing, and the lab tries again with the TTL doubled (up to four times).
+        var ttl = sessionTTL, tries = 0
+        var carol = "", pttl = 0, early = 0
+        repeat {
+            tries += 1
+            ttlSetting.set(ttl)
+            let loggedIn = ContinuousClock.now
+            carol = try await login("carol")
+            ttlSetting.set(.seconds(600))
+            pttl = try await client.pttl("session:\(carol)")
+            early = try await me(carol).0
+            if early == 200 || ContinuousClock.now - loggedIn < ttl || tries == 4 { break }
+            ttl *= 2
+        } while true
         lab.figure("session PTTL just after login", Double(pttl), "ms")
-        let early = try await me(carol).0
-        try await Task.sleep(for: sessionTTL + .milliseconds(150))
+        try await Task.sleep(for: ttl + .milliseconds(150))
         let late = try await me(carol).0
         let keyLeft = try await client.exists("session:\(carol)")
+        let ttlMS = Int(Measure.seconds(ttl) * 1000)
         lab.step(
-            "Logged in carol (session TTL \(lab[Self.sessionTTL]) ms) and asked GET /me at once and after the TTL",
-            "PTTL \(pttl) ms; at once \(early); after \(lab[Self.sessionTTL] + 150) ms \(late), and the key \(keyLeft ? "was still in Redis" : "was gone from Redis")."
+            "Logged in carol (session TTL \(ttlMS) ms) and asked GET /me at once and after the TTL",
+            (tries > 1
+                ? "The first GET /me of \(tries - 1) earlier tr\(tries == 2 ? "y" : "ies") came after the TTL had run out on this machine, so the TTL was doubled. "
+                : "")
+                + "PTTL \(pttl) ms; at once \(early); after \(ttlMS + 150) ms \(late), and the key \(keyLeft ? "was still in Redis" : "was gone from Redis")."
         )
         lab.check(
             "a session expires after its TTL: 200 before, 401 after, the key gone from Redis",
