@@ -17,6 +17,8 @@ import Testing
 /// The PostgreSQL labs start a throwaway server each run, so PostgreSQL must be installed;
 /// their cases are a suite of their own, which runs beside the others (each suite one case at
 /// a time): a server's start is mostly waiting, and the sweep stays within three minutes.
+/// `scripts/test.sh` runs the sweep after every other test, not beside the labs that time
+/// requests, whose thresholds a sweep's load on two cores would blur.
 @Suite(.serialized) struct KnobSweepTests {
     static let labs = [
         "postgres-setup", "schema-normalization", "sql-mastery", "transactions-isolation", "orm", "query-plans",
