@@ -22,6 +22,7 @@ packages=(
   protobuf-compiler       # phase 9: protoc, for the C++ generated from bookshelf.proto at run time
   protobuf-compiler-grpc  # grpc_cpp_plugin (the C++ gRPC stubs)
   libgrpc++-dev           # the C++ gRPC library the phase-9 C++ server and client link
+  libprotobuf-dev         # protobuf's headers and protobuf.pc (not a dependency of libgrpc++-dev)
 )
 
 missing=()
