@@ -588,7 +588,7 @@ extension LabCatalog {
             teaches: "A listing that loads each book's author on its own runs N+1 statements (counted by SQLite's trace) where a LEFT JOIN runs one at any size, answers the same, and is several times faster once each statement costs a round trip.",
             parameters: [
                 LabParameter("books", LabParameter.Kind.int(min: 10, max: 5000), default: "200", quick: "60", help: "Books on the first page; the second page is twice as long."),
-                LabParameter("round-trip-us", LabParameter.Kind.int(min: 0, max: 100000), default: "300", quick: "300", help: "Microseconds each statement waits, standing in for a database server's network round trip."),
+                LabParameter("round-trip-us", LabParameter.Kind.int(min: 0, max: 100000), default: "300", quick: "1000", help: "Microseconds each statement waits, standing in for a database server's network round trip."),
                 LabParameter("runs", LabParameter.Kind.int(min: 3, max: 200), default: "15", quick: "5", help: "Timed requests of each listing (medians compared)."),
                 LabParameter("break", LabParameter.Kind.choice(["none", "naive-joins", "batched-per-row", "inner-join"]), default: "none", help: "Breaks a listing so a check fails: naive-joins (the naive listing quietly uses the join); batched-per-row (the batched listing loads each author on its own again); inner-join (the batched listing uses an INNER JOIN, which drops books without an author)."),
             ],
