@@ -74,10 +74,11 @@ import Testing
     @Test(arguments: 0..<breakers.count)
     func breakerFailsExactlyItsChecks(_ i: Int) async throws {
         let (type, breaker, expected) = Self.breakers[i]
-        // Delayed jobs due in 5 s, not quick mode's 300 ms: a loaded CI run took longer than
-        // 300 ms over the ready jobs, so the delayed ones were due by the time a worker took
-        // them even with the claim ignoring run_at.
-        let extra = breaker == "ignore-run-at" ? ["delay-ms": "5000"] : [:]
+        // Delayed jobs due in a minute (the knob's maximum), not quick mode's 300 ms: loaded CI
+        // runs took longer than 300 ms, and once longer than 5 s, over the ready jobs, so the
+        // delayed ones were due by the time a worker took them even with the claim ignoring
+        // run_at. The broken claim runs them at once, so the run does not wait the minute.
+        let extra = breaker == "ignore-run-at" ? ["delay-ms": "60000"] : [:]
         let report = try await Self.run(type, extra.merging(["break": breaker]) { a, _ in a })
         let failed = Set(report.checks.filter { !$0.passed }.map(\.name))
         #expect(report.error == nil, "\(type.id) break=\(breaker): \(report.error ?? "")")

@@ -45,6 +45,8 @@ struct PubSubNotificationsLab: Lab {
             var finishedAt: [String: Double] = [:]
             var latency: [String: Histogram<UInt64>] = [:]
             var ready = 0
+            /// Seconds the audit subscriber was held on its first notification.
+            var auditHeld: Double?
         }
         let state = Mutex(State())
         let origin = ContinuousClock.now
@@ -65,10 +67,28 @@ struct PubSubNotificationsLab: Lab {
         }
 
         var micros: Int { Int(Measure.seconds(ContinuousClock.now - origin) * 1e6) }
+
+        /// Holds the audit subscriber on its first notification until email and push have
+        /// each handled `expected`, or `limit` seconds pass; returns the seconds held. A gate,
+        /// not timing: subscribers that do not wait for one another get everything while audit
+        /// is stuck, on a quiet machine or a loaded one; a design that makes them wait cannot.
+        func holdAudit(until expected: Int, limit: Double) -> Double {
+            let start = ContinuousClock.now
+            while Measure.seconds(ContinuousClock.now - start) < limit {
+                let done = state.withLock { s in ["email", "push"].allSatisfy { Set(s.received[$0] ?? []).count >= expected } }
+                if done { break }
+                usleep(2_000)
+            }
+            let held = Measure.seconds(ContinuousClock.now - start)
+            state.withLock { $0.auditHeld = held }
+            return held
+        }
     }
 
     struct Setup: Sendable {
         var port: Int, exchange: String, prefix: String, broken: String, slowMs: Int
+        /// The longest the audit subscriber is held on its first notification.
+        static let holdLimit = 10.0
 
         func queueName(_ who: String) -> String {
             broken == "shared-queue" || broken == "single-consumer" ? prefix + ".all" : prefix + "." + who
@@ -105,7 +125,10 @@ struct PubSubNotificationsLab: Lab {
                 last = Date()
                 seen.insert(d.body)
                 for h in handlers {
-                    if h == "audit" { usleep(useconds_t(slowMs * 1000)) }
+                    if h == "audit" {
+                        if record.state.withLock({ $0.auditHeld == nil }) { _ = record.holdAudit(until: expected, limit: Self.holdLimit) }
+                        usleep(useconds_t(slowMs * 1000))
+                    }
                     record.handled(h, d.body, sentMicros: d.headers["sent-us"]?.intValue, expected: expected)
                 }
                 if !(broken == "forget-ack" && who == "email") { try c.ack(d) }
@@ -165,12 +188,16 @@ struct PubSubNotificationsLab: Lab {
         try await phase1.value
         let s1 = record.state.withLock { $0 }
         lab.step(
-            "Published \(n) notifications to the exchange in \(String(format: "%.3f", publishSeconds)) s; audit takes \(slowMs) ms each",
+            "Published \(n) notifications to the exchange in \(String(format: "%.3f", publishSeconds)) s; audit takes \(slowMs) ms each, "
+                + "and is held on its first until email and push have all \(n) (at most \(Int(Setup.holdLimit)) s)",
             Self.subscribers.map { who in
                 let got = Set(s1.received[who] ?? []).count
                 let when = s1.finishedAt[who].map { String(format: "all by %.2f s", $0) } ?? "not all"
                 return "\(who): \(got) of \(n) (\(when))"
-            }.joined(separator: "; "))
+            }.joined(separator: "; ")
+                + (s1.auditHeld.map {
+                    String(format: "; audit was held %.2f s", $0) + ($0 >= Setup.holdLimit ? ", until the limit: the others never had all" : "")
+                } ?? ""))
         for who in Self.subscribers {
             if let h = s1.latency[who], h.totalCount > 0 {
                 lab.figure("\(who) delivery latency p50", Double(h.valueAtPercentile(50)) / 1000, "ms")
