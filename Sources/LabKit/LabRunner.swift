@@ -31,7 +31,9 @@ public enum LabRunner {
         } else {
             do {
                 try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-                try await type.init().run(context)
+                try await AnswerLimit.$current.withValue(subject.kind == .reference ? AnswerLimit.reference : AnswerLimit.yourServer) {
+                    try await type.init().run(context)
+                }
                 if _Concurrency.Task.isCancelled { failure = "interrupted" }
             } catch let u as LabUnavailable {
                 outcome = .unavailable

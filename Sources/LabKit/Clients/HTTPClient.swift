@@ -59,18 +59,10 @@ public final class LoopbackHTTP: Sendable {
     public let timeout: Duration
     private let client: HTTPClient
 
-    /// How long a request to your server may take before its check fails.
-    public static let yourServersTimeout = Duration.seconds(5)
-    /// How long a request to the reference may take: it always answers, so a slow answer is
-    /// the machine's load (a test process running many labs at once on two cores), not a
-    /// finding, and this is only a guard against a run that would hang.
-    public static let referenceTimeout = Duration.seconds(30)
-
-    /// Opens the run's client; the run's clean-up shuts it down. Without a `timeout`, a
-    /// request gets `yourServersTimeout` in exercise mode and `referenceTimeout` otherwise.
-    public static func open(for lab: LabContext, baseURL: String, timeout: Duration? = nil) -> LoopbackHTTP {
-        let limit = timeout ?? (lab.subject.kind == .reference ? referenceTimeout : yourServersTimeout)
-        let http = LoopbackHTTP(baseURL: baseURL, timeout: limit)
+    /// Opens the run's client; the run's clean-up shuts it down. A request waits `timeout`
+    /// for its answer, by default the run's `AnswerLimit` (5 s for your server).
+    public static func open(for lab: LabContext, baseURL: String, timeout: Duration = AnswerLimit.current) -> LoopbackHTTP {
+        let http = LoopbackHTTP(baseURL: baseURL, timeout: timeout)
         lab.onCleanup { await http.shutdown() }
         return http
     }

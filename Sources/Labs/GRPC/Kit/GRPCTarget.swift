@@ -40,9 +40,9 @@ struct GRPCTarget: Sendable {
     }
 }
 
-/// Call options every lab client uses: a deadline, so a server that never answers fails a
-/// check instead of hanging the lab.
-func callOptions(timeout: Duration = .seconds(5)) -> CallOptions {
+/// Call options every lab client uses: a deadline (by default the run's `AnswerLimit`, 5 s
+/// for your server), so a server that never answers fails a check instead of hanging the lab.
+func callOptions(timeout: Duration = AnswerLimit.current) -> CallOptions {
     var options = CallOptions.defaults
     options.timeout = timeout
     return options
