@@ -48,6 +48,8 @@ final class BookshelfGRPCService: BookshelfRPC.SimpleServiceProtocol {
         var tickers: [String: Bookshelf_V1_TickerStats] = [:]
         /// RPCs answered, per method name (the TLS lab asks which calls reached the service).
         var calls: [String: Int] = [:]
+        /// The server is shutting down (the ignore-cancel breaker's ticker stops then).
+        var closing = false
     }
     let faults: GRPCFaults
     private let state = Mutex(State())
@@ -56,6 +58,9 @@ final class BookshelfGRPCService: BookshelfRPC.SimpleServiceProtocol {
 
     var callsServed: Int { state.withLock { $0.calls.values.reduce(0, +) } }
     func tickerStats(_ id: String) -> Bookshelf_V1_TickerStats? { state.withLock { $0.tickers[id] } }
+
+    /// Says the server is shutting down, before it waits for its handlers.
+    func close() { state.withLock { $0.closing = true } }
 
     private func count(_ method: String) { state.withLock { $0.calls[method, default: 0] += 1 } }
 
@@ -146,8 +151,10 @@ final class BookshelfGRPCService: BookshelfRPC.SimpleServiceProtocol {
                 guard faults.ignoreCancel else { throw CancellationError() }
                 clientLeft = clientLeft ?? .now
             }
-            // The broken server keeps producing for up to 3 s after the client left.
-            if let left = clientLeft, ContinuousClock.now - left > .seconds(3) { return }
+            // The broken server keeps producing after the client left, until the server
+            // shuts down (a minute at most). It once stopped after 3 s: a loaded run asked
+            // for its stats later than that and saw a stream that had stopped.
+            if let left = clientLeft, state.withLock({ $0.closing }) || ContinuousClock.now - left > .seconds(60) { return }
             let tick = Bookshelf_V1_PriceTick.with {
                 $0.symbol = request.symbol; $0.sequence = sequence
                 $0.priceCents = Self.price(symbol: request.symbol, sequence: sequence)
@@ -203,6 +210,7 @@ struct GRPCReference: Sendable {
             services: [service])
         let task = Task { try await server.serve() }
         lab.onCleanup {
+            service.close()
             server.beginGracefulShutdown()
             _ = try? await task.value
         }
