@@ -43,9 +43,10 @@ import Testing
             let pttl = try await redis.pttl("short")
             lab.expect("SET … PX gives a TTL", pttl > 0 && pttl <= 2000, expected: "0 < PTTL ≤ 2000", observed: "\(pttl)")
             lab.expect("EXPIRE on an existing key", try await redis.expire("greeting", after: .seconds(100)), equals: true)
-            // Redis rounds the remaining time to the nearest second: 100, or 99 after a slow half second.
+            // Seconds, not milliseconds: 100, or a little less on a loaded machine (a CI run
+            // took over a second and a half between the EXPIRE and the TTL: 98).
             let ttl = try await redis.ttl("greeting")
-            lab.expect("TTL in seconds", ttl == 100 || ttl == 99, expected: "100 (or 99)", observed: "\(ttl)")
+            lab.expect("TTL in seconds", (90...100).contains(ttl), expected: "90 to 100", observed: "\(ttl)")
             try await Task.sleep(for: .milliseconds(2200))
             lab.expect("the key expired", try await redis.exists("short"), equals: false)
 
