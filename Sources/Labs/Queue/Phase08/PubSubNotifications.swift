@@ -69,19 +69,18 @@ struct PubSubNotificationsLab: Lab {
         var micros: Int { Int(Measure.seconds(ContinuousClock.now - origin) * 1e6) }
 
         /// Holds the audit subscriber on its first notification until email and push have
-        /// each handled `expected`, or `limit` seconds pass; returns the seconds held. A gate,
-        /// not timing: subscribers that do not wait for one another get everything while audit
-        /// is stuck, on a quiet machine or a loaded one; a design that makes them wait cannot.
-        func holdAudit(until expected: Int, limit: Double) -> Double {
+        /// each had all of theirs (`finishedAt`), or `limit` seconds pass. A gate, not timing:
+        /// subscribers that do not wait for one another get everything while audit is stuck,
+        /// on a quiet machine or a loaded one; a design that makes them wait cannot.
+        func holdAudit(limit: Double) {
             let start = ContinuousClock.now
-            while Measure.seconds(ContinuousClock.now - start) < limit {
-                let done = state.withLock { s in ["email", "push"].allSatisfy { Set(s.received[$0] ?? []).count >= expected } }
-                if done { break }
+            while Measure.seconds(ContinuousClock.now - start) < limit,
+                !state.withLock({ s in s.finishedAt["email"] != nil && s.finishedAt["push"] != nil })
+            {
                 usleep(2_000)
             }
             let held = Measure.seconds(ContinuousClock.now - start)
             state.withLock { $0.auditHeld = held }
-            return held
         }
     }
 
@@ -126,7 +125,7 @@ struct PubSubNotificationsLab: Lab {
                 seen.insert(d.body)
                 for h in handlers {
                     if h == "audit" {
-                        if record.state.withLock({ $0.auditHeld == nil }) { _ = record.holdAudit(until: expected, limit: Self.holdLimit) }
+                        if record.state.withLock({ $0.auditHeld == nil }) { record.holdAudit(limit: Self.holdLimit) }
                         usleep(useconds_t(slowMs * 1000))
                     }
                     record.handled(h, d.body, sentMicros: d.headers["sent-us"]?.intValue, expected: expected)
