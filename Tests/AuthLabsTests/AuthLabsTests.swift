@@ -201,7 +201,7 @@ import Testing
     }
 
     /// https-tls in exercise mode: a learner's own TLS endpoint (Python's ssl module, with a
-    /// CA made by openssl) passes with its CA named in CURRICULUM_LAB_CA, and the same
+    /// CA made by openssl) passes with its CA given as --param ca=FILE, and the same
     /// endpoint judged with a CA that did not sign it fails the trust check.
     @Test func aLearnersTLSEndpointIsCheckedWithItsOwnCA() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tls-learner-\(UUID().uuidString.prefix(8))")
@@ -226,15 +226,19 @@ import Testing
         }
         try #require(listening, "the Python TLS server did not listen on \(port)")
 
-        setenv("CURRICULUM_LAB_CA", dir.appendingPathComponent("ca.pem").path, 1)
-        let good = try await Self.run("https-tls", subject: LabSubject(.url, "https://127.0.0.1:\(port)"))
+        let url = LabSubject(.url, "https://127.0.0.1:\(port)")
+        let good = try await Self.run("https-tls", ["ca": dir.appendingPathComponent("ca.pem").path], subject: url)
         #expect(good.outcome == .passed, "\(Self.failures(good))")
         #expect(good.checks.count >= 4)
 
-        setenv("CURRICULUM_LAB_CA", other.appendingPathComponent("ca.pem").path, 1)
-        let wrongCA = try await Self.run("https-tls", subject: LabSubject(.url, "https://127.0.0.1:\(port)"))
-        unsetenv("CURRICULUM_LAB_CA")
+        let wrongCA = try await Self.run("https-tls", ["ca": other.appendingPathComponent("ca.pem").path], subject: url)
         #expect(wrongCA.checks.filter { !$0.passed }.map(\.name).contains(HTTPSTLSLab.trusted.name))
+
+        // A CA file that is not there is one clear sentence naming the knob, and no check is judged.
+        let missing = try await Self.run("https-tls", ["ca": dir.appendingPathComponent("nope.pem").path], subject: url)
+        #expect(missing.outcome != .passed)
+        #expect(missing.checks.isEmpty)
+        #expect(missing.error?.contains("--param ca=") == true, "\(Self.failures(missing))")
     }
 
     @Test(arguments: ["jwt-auth", "rbac"])
@@ -263,6 +267,18 @@ import Testing
         let report = try await Self.run("rate-limiting", subject: LabSubject(.url, server.url))
         #expect(report.outcome == .passed, "\(Self.failures(report))")
         #expect(report.checks.map(\.name) == [RateLimitingLab.login.name, RateLimitingLab.retryAfter.name])
+    }
+
+    /// The login check sends login-limit + 8 attempts at least, so it can fail at any limit the
+    /// knob allows: the reference passes at both ends, and a server allowing one more fails.
+    @Test(arguments: [1, 100])
+    func theLoginLimitCheckHoldsAtBothEndsOfItsKnob(_ limit: Int) async throws {
+        let report = try await Self.run("rate-limiting", ["login-limit": String(limit)])
+        #expect(report.outcome == .passed, "\(Self.failures(report))")
+        let server = try await Self.startPython(environment: ["LOGIN_LIMIT": String(limit + 1)])
+        defer { Self.stop(server.pid) }
+        let loose = try await Self.run("rate-limiting", ["login-limit": String(limit)], subject: LabSubject(.url, server.url))
+        #expect(loose.checks.filter { !$0.passed }.map(\.name) == [RateLimitingLab.login.name], "\(Self.failures(loose))")
     }
 
     /// Input validation judges the reference at both ends of its postgres knob.

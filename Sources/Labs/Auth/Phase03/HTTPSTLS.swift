@@ -6,8 +6,8 @@
 // a cipher. This lab makes a CA and server certificates at run time (swift-certificates,
 // swift-crypto), serves HTTPS on loopback with swift-nio-ssl, and connects with clients
 // that trust the CA, trust nothing, ask for the wrong name, or meet an expired certificate.
-// Against your server: `--url https://127.0.0.1:PORT` with your CA in the file named by
-// CURRICULUM_LAB_CA (default ./ca.pem).
+// Against your server: `--url https://127.0.0.1:PORT --param ca=FILE`, FILE being your CA's
+// certificate (PEM; ./ca.pem when the knob is not given).
 import AsyncHTTPClient
 import Crypto
 import Foundation
@@ -151,11 +151,17 @@ struct HTTPSTLSLab: Lab {
                 + TLSFault.allCases.map { "\($0.rawValue) (\($0.effect))" }.joined(separator: "; ") + ".")
     }()
 
+    static let ca = Knob.text(
+        "ca",
+        help:
+            "Your CA's certificate (PEM file) for --url: the trusting clients trust it and nothing else. Empty means ./ca.pem. Ignored for the reference, which makes its own CA."
+    )
+
     static let info = LabInfo(
         id: "https-tls", title: "HTTPS: a CA, a certificate and a TLS 1.3 handshake on loopback", phase: 3,
         teaches:
             "Generate a CA and a server certificate at run time, serve HTTPS with swift-nio-ssl, and see which clients get in: one trusting the CA does (TLS 1.3); an untrusting one, a hostname mismatch, an expired certificate and TLS 1.1 do not.",
-        parameters: [breaker.parameter], needs: [], subjects: [.url],
+        parameters: [breaker.parameter, ca.parameter], needs: [], subjects: [.url],
         source: "Sources/Labs/Auth/Phase03/HTTPSTLS.swift")
 
     static let trusted = AuthCheck(
@@ -182,7 +188,7 @@ struct HTTPSTLSLab: Lab {
         authStarter(
             info, task: "Serve your bookshelf over HTTPS with a certificate from your own CA.", checks: checks,
             extra:
-                "\nRun it as `curriculum lab run https-tls --url https://127.0.0.1:8443` with your CA's certificate (PEM) in `./ca.pem`, or in the file named by the environment variable CURRICULUM_LAB_CA. Your certificate must name `localhost`.\n"
+                "\nRun it as `curriculum lab run https-tls --url https://127.0.0.1:8443` --param ca=./ca.pem`, `ca.pem` being your CA's certificate (PEM). Your certificate must name `localhost`.\n"
         )
     }
 
@@ -193,6 +199,7 @@ struct HTTPSTLSLab: Lab {
         var caCert: NIOSSLCertificate
         let isReference = lab.subject.kind == .reference
         var host = "127.0.0.1"
+        var caPath = lab.scratch.appendingPathComponent("pki/ca.pem").path
 
         if isReference {
             let pki = try LabPKI(now: now)
@@ -230,11 +237,19 @@ struct HTTPSTLSLab: Lab {
             }
             host = url.host ?? "127.0.0.1"
             port = p
-            let path = ProcessInfo.processInfo.environment["CURRICULUM_LAB_CA"] ?? "ca.pem"
-            guard let pem = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw LabError("https-tls needs your CA certificate: put it in ./ca.pem or name its file in CURRICULUM_LAB_CA (looked for \(path))")
+            let given = lab[Self.ca]
+            let path = given.isEmpty ? "ca.pem" : given
+            let pem: String
+            do { pem = try String(contentsOfFile: path, encoding: .utf8) } catch {
+                throw SubjectFailure(
+                    given.isEmpty
+                        ? "https-tls against your server needs your CA: --param ca=FILE (its certificate, PEM); there is no ./ca.pem"
+                        : "--param ca=\(path): cannot read it (\(error.localizedDescription))")
             }
-            caCert = try NIOSSLCertificate(bytes: Array(pem.utf8), format: .pem)
+            caPath = path
+            do { caCert = try NIOSSLCertificate(bytes: Array(pem.utf8), format: .pem) } catch {
+                throw SubjectFailure("--param ca=\(path): not a PEM certificate (\(error))")
+            }
             lab.step("Checking your TLS endpoint at \(host):\(port)", "CA from \(path)")
         }
 
@@ -249,7 +264,7 @@ struct HTTPSTLSLab: Lab {
         lab.record(
             Self.trusted, isReference: true, versionOK && health == 200,
             observed: "\(good.summary); GET /health over it → \(health.map(String.init) ?? "no answer")")
-        if let cipher = Self.cipher(port: port, host: host, caPEM: lab.scratch.appendingPathComponent("pki/ca.pem").path) {
+        if let cipher = Self.cipher(port: port, host: host, caPEM: caPath) {
             lab.step("Negotiated: \(good.version.map { "\($0)" } ?? "nothing"), cipher \(cipher)", "as reported by openssl s_client -brief")
         } else {
             lab.step("Negotiated: \(good.version.map { "\($0)" } ?? "nothing")", "the cipher needs openssl s_client, which did not report one")
