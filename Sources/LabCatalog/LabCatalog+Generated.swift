@@ -212,6 +212,7 @@ extension LabCatalog {
             teaches: "Generate a CA and a server certificate at run time, serve HTTPS with swift-nio-ssl, and see which clients get in: one trusting the CA does (TLS 1.3); an untrusting one, a hostname mismatch, an expired certificate and TLS 1.1 do not.",
             parameters: [
                 LabParameter("break", LabParameter.Kind.choice(["none", "tls12-max", "no-verify", "no-hostname-check", "expired-still-valid", "allow-tls10"]), default: "none", help: "Breaks the reference or its clients on purpose so one check can be seen to fail: tls12-max (the server offers at most TLS 1.2); no-verify (the untrusting client turns certificate verification off); no-hostname-check (the client skips the hostname check); expired-still-valid (the \"expired\" certificate is issued with a validity that has not ended); allow-tls10 (the server accepts TLS 1.0 and 1.1)."),
+                LabParameter("ca", LabParameter.Kind.text, default: "", help: "Your CA's certificate (PEM file) for --url: the trusting clients trust it and nothing else. Empty means ./ca.pem. Ignored for the reference, which makes its own CA."),
             ],
             needs: [],
             subjects: [LabSubject.Kind.url],
@@ -355,11 +356,11 @@ extension LabCatalog {
             tasks: ["cpp-rest-api"],
             teaches: "The bookshelf's phase-1 resources in C++17 on cpp-httplib, compiled by the lab and judged over real HTTP by the very checks of rest-api: 201 with Location, 200, 204 then 404, 405 with Allow, problem+json 404s, limit/offset pages with search.",
             parameters: [
-                LabParameter("break", LabParameter.Kind.choice(["none", "skip-location", "ignore-offset", "plain-404", "no-allow", "delete-keeps"]), default: "none", help: "Breaks the reference C++ on purpose: skip-location (201 without Location), ignore-offset (every page starts at 0), plain-404 (404 as text/plain), no-allow (405 without Allow), delete-keeps (DELETE answers 204 but keeps the book)."),
+                LabParameter("break", LabParameter.Kind.choice(["none", "skip-location", "drop-isbn", "put-ignored", "ignore-offset", "case-sensitive-q", "clamp-limit", "plain-404", "no-allow", "delete-keeps"]), default: "none", help: "Breaks the reference C++ on purpose: skip-location (201 without Location), drop-isbn (GET /books/{id} loses the ISBN), put-ignored (PUT answers 200 and replaces nothing), ignore-offset (every page starts at 0), case-sensitive-q (q must match the title's case), clamp-limit (limit=0 or 101 is clamped, not refused), plain-404 (404 as text/plain), no-allow (405 without Allow), delete-keeps (DELETE answers 204 but keeps the book)."),
                 LabParameter("books", LabParameter.Kind.int(min: 21, max: 300), default: "45", quick: "23", help: "Books created for the list checks (more than 20, so the default page of 20 is full)."),
             ],
             needs: [
-                LabNeed("a C++17 compiler", programs: ["g++"], packages: ["g++"]),
+                LabNeed("a C++17 compiler", programs: ["g++|clang++"], packages: ["g++"]),
                 LabNeed("cpp-httplib", programs: ["pkg-config"], packages: ["g++", "libcpp-httplib-dev", "pkg-config"]),
             ],
             subjects: [LabSubject.Kind.source, LabSubject.Kind.against, LabSubject.Kind.url],
@@ -376,7 +377,7 @@ extension LabCatalog {
             ],
             needs: [
                 LabNeed("PostgreSQL", programs: ["initdb", "pg_ctl", "postgres"], packages: ["postgresql"]),
-                LabNeed("a C++17 compiler", programs: ["g++"], packages: ["g++"]),
+                LabNeed("a C++17 compiler", programs: ["g++|clang++"], packages: ["g++"]),
                 LabNeed("libpqxx", programs: ["pkg-config"], packages: ["g++", "libpqxx-dev", "pkg-config"]),
             ],
             subjects: [LabSubject.Kind.source],
@@ -394,7 +395,7 @@ extension LabCatalog {
                 LabParameter("min-ratio", LabParameter.Kind.int(min: 2, max: 1000), default: "5", help: "How many times faster the median round trip must be with TCP_NODELAY than without."),
             ],
             needs: [
-                LabNeed("a C++17 compiler", programs: ["g++"], packages: ["g++"]),
+                LabNeed("a C++17 compiler", programs: ["g++|clang++"], packages: ["g++"]),
             ],
             subjects: [LabSubject.Kind.source],
             source: "Sources/Labs/Native/Phase05/RawSockets.swift"
@@ -410,7 +411,7 @@ extension LabCatalog {
                 LabParameter("rounds", LabParameter.Kind.int(min: 100, max: 1000000), default: "100000", quick: "5000", help: "Rounds of 64 allocations and 64 frees in the speed comparison (best of 5)."),
             ],
             needs: [
-                LabNeed("a C++17 compiler", programs: ["g++"], packages: ["g++"]),
+                LabNeed("a C++17 compiler", programs: ["g++|clang++"], packages: ["g++"]),
             ],
             subjects: [LabSubject.Kind.source],
             source: "Sources/Labs/Native/Phase05/MemoryPools.swift"
@@ -429,7 +430,7 @@ extension LabCatalog {
                 LabParameter("capacity", LabParameter.Kind.int(min: 1, max: 100000), default: "64", quick: "16", help: "The queue's capacity."),
             ],
             needs: [
-                LabNeed("a C++17 compiler", programs: ["g++"], packages: ["g++"]),
+                LabNeed("a C++17 compiler", programs: ["g++|clang++"], packages: ["g++"]),
             ],
             subjects: [LabSubject.Kind.source],
             source: "Sources/Labs/Native/Phase05/CppThreads.swift"
@@ -441,13 +442,13 @@ extension LabCatalog {
             tasks: ["multi-client-server"],
             teaches: "One HTTP server three ways, loaded by many concurrent clients: every answer must be right under load, with requests split across packets and pipelined, and the throughput and p50/p99 latency of each model (HdrHistogram) show what a thread per client, a bounded pool and an event loop cost.",
             parameters: [
-                LabParameter("break", LabParameter.Kind.choice(["none", "thread-close", "pool-shed", "epoll-one-read", "no-pipelining"]), default: "none", help: "Breaks the reference server on purpose: thread-close (closes a connection after one answer), pool-shed (the pool closes connections while two wait), epoll-one-read (the event loop takes one read for one whole request), no-pipelining (requests after the first in a read are dropped)."),
+                LabParameter("break", LabParameter.Kind.choice(["none", "thread-close", "pool-shed", "epoll-one-read", "no-pipelining", "garbage-ok"]), default: "none", help: "Breaks the reference server on purpose: thread-close (closes a connection after one answer), pool-shed (the pool closes connections while two wait), epoll-one-read (the event loop takes one read for one whole request), no-pipelining (requests after the first in a read are dropped), garbage-ok (a malformed request is answered 200)."),
                 LabParameter("connections", LabParameter.Kind.int(min: 1, max: 512), default: "64", quick: "16", help: "Concurrent client connections per model."),
                 LabParameter("requests", LabParameter.Kind.int(min: 1, max: 10000), default: "100", quick: "20", help: "Requests each connection sends, one after the other (every 5th split across two packets)."),
                 LabParameter("workers", LabParameter.Kind.int(min: 1, max: 64), default: "4", help: "Worker threads of the pool model (WORKERS)."),
             ],
             needs: [
-                LabNeed("a C++17 compiler", programs: ["g++"], packages: ["g++"]),
+                LabNeed("a C++17 compiler", programs: ["g++|clang++"], packages: ["g++"]),
             ],
             subjects: [LabSubject.Kind.source, LabSubject.Kind.against, LabSubject.Kind.url],
             source: "Sources/Labs/Native/Phase05/MultiClientServer.swift"
@@ -719,7 +720,7 @@ extension LabCatalog {
                 LabParameter("base-delay-ms", LabParameter.Kind.int(min: 20, max: 2000), default: "100", help: "the first retry's delay; each next one doubles"),
                 LabParameter("jitter", LabParameter.Kind.double(min: 0.0, max: 0.9), default: "0.2", help: "each delay is spread uniformly by ± this fraction"),
                 LabParameter("queue-limit", LabParameter.Kind.int(min: 1, max: 10000), default: "20", quick: "5", help: "x-max-length of the bounded intake queue"),
-                LabParameter("break", LabParameter.Kind.choice(["none", "no-backoff", "dead-letter-early", "no-dlq", "no-limit", "drop-refused"]), default: "none", help: "no-backoff: failed jobs go straight back to the work queue; dead-letter-early: dead-lettered one attempt too soon; no-dlq: the work queue has no dead-letter exchange (rejected jobs vanish); no-limit: the intake queue is unbounded; drop-refused: the producer drops a refused publish instead of retrying it"),
+                LabParameter("break", LabParameter.Kind.choice(["none", "no-backoff", "no-jitter", "dead-letter-early", "no-dlq", "no-limit", "drop-refused"]), default: "none", help: "no-backoff: failed jobs go straight back to the work queue; no-jitter: every retry waits exactly its configured delay; dead-letter-early: dead-lettered one attempt too soon; no-dlq: the work queue has no dead-letter exchange (rejected jobs vanish); no-limit: the intake queue is unbounded; drop-refused: the producer drops a refused publish instead of retrying it"),
             ],
             needs: [
                 LabNeed("RabbitMQ", programs: ["rabbitmq-server"], packages: ["rabbitmq-server"]),
@@ -753,7 +754,7 @@ extension LabCatalog {
                 LabParameter("rounds", LabParameter.Kind.int(min: 1, max: 20), default: "3", quick: "1", help: "Times each client holds the conversation with each server (each round adds its own author and books)."),
             ],
             needs: [
-                LabNeed("a C++17 compiler", programs: ["g++"], packages: ["g++"]),
+                LabNeed("a C++17 compiler", programs: ["g++|clang++"], packages: ["g++"]),
                 LabNeed("gRPC for C++", programs: ["protoc", "grpc_cpp_plugin", "pkg-config"], packages: ["g++", "libgrpc++-dev", "protobuf-compiler-grpc", "protobuf-compiler", "pkg-config"]),
             ],
             subjects: [LabSubject.Kind.url, LabSubject.Kind.against],

@@ -67,7 +67,8 @@ public struct LabParameter: Codable, Hashable, Sendable {
 public struct LabNeed: Codable, Hashable, Sendable {
     /// What the learner would call it ("PostgreSQL", "g++").
     public var name: String
-    /// Program names looked up on PATH (or in known folders, by the kit); any one is enough.
+    /// Program names looked up on PATH (or in known folders, by the kit); all are needed. An
+    /// entry may name alternatives, `g++|clang++`, any one of which is enough.
     public var programs: [String]
     /// The Debian package(s) to install.
     public var packages: [String]
@@ -81,7 +82,7 @@ public struct LabNeed: Codable, Hashable, Sendable {
     public static let postgres = LabNeed("PostgreSQL", programs: ["initdb", "pg_ctl", "postgres"], packages: ["postgresql"])
     public static let redis = LabNeed("Redis", programs: ["redis-server"], packages: ["redis-server"])
     public static let rabbitmq = LabNeed("RabbitMQ", programs: ["rabbitmq-server"], packages: ["rabbitmq-server"])
-    public static let cxx = LabNeed("a C++17 compiler", programs: ["g++"], packages: ["g++"])
+    public static let cxx = LabNeed("a C++17 compiler", programs: [ProgramFinder.cxx], packages: ["g++"])
 }
 
 public struct LabInfo: Codable, Hashable, Sendable {

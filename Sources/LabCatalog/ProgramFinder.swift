@@ -1,23 +1,48 @@
 import Foundation
 
 /// Finds the programs labs need: on PATH, and in the folders Debian installs server
-/// binaries to that are not on PATH (PostgreSQL's `/usr/lib/postgresql/<version>/bin`,
-/// or `$PG_BIN`).
+/// binaries to that are not on a non-root user's PATH (PostgreSQL's
+/// `/usr/lib/postgresql/<version>/bin` or `$PG_BIN`, RabbitMQ's `/usr/lib/rabbitmq/bin`,
+/// `/usr/sbin`).
 public enum ProgramFinder {
-    public static func missing(_ needs: [LabNeed]) -> [LabNeed] {
-        needs.filter { need in !need.programs.allSatisfy { locate($0) != nil } }
+    /// The C++ compiler entry of `LabNeed.cxx`: `$CXX` when set, else g++ or clang++, the
+    /// order the kit's C++ build helper picks them in.
+    public static let cxx = "g++|clang++"
+
+    public static func missing(
+        _ needs: [LabNeed], environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> [LabNeed] {
+        needs.filter { need in !need.programs.allSatisfy { found($0, environment: environment) } }
     }
 
-    public static func locate(_ program: String) -> String? {
+    /// One entry of `LabNeed.programs`: a program, or alternatives joined by `|`.
+    static func found(_ entry: String, environment: [String: String]) -> Bool {
+        if entry == cxx, let given = environment["CXX"], !given.isEmpty {
+            return given.contains("/")
+                ? FileManager.default.isExecutableFile(atPath: given) : locate(given, environment: environment) != nil
+        }
+        return entry.split(separator: "|").contains { locate(String($0), environment: environment) != nil }
+    }
+
+    public static func locate(
+        _ program: String, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) -> String? {
         let fm = FileManager.default
-        var dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin")
-            .split(separator: ":").map(String.init)
+        var dirs = (environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":").map(String.init)
         if let pg = postgresBin() { dirs.insert(pg, at: 0) }
+        dirs += knownFolders(environment: environment).filter { !dirs.contains($0) }
         for dir in dirs {
             let path = dir + "/" + program
             if fm.isExecutableFile(atPath: path) { return path }
         }
         return nil
+    }
+
+    /// The folders searched after PATH: `$CURRICULUM_PROGRAM_FOLDERS` (colon-separated) when
+    /// set, else where Debian puts server programs a non-root user's PATH leaves out.
+    public static func knownFolders(environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        if let given = environment["CURRICULUM_PROGRAM_FOLDERS"] { return given.split(separator: ":").map(String.init) }
+        return ["/usr/lib/rabbitmq/bin", "/usr/local/sbin", "/usr/sbin", "/sbin"]
     }
 
     /// `$PG_BIN`, else the newest `/usr/lib/postgresql/<version>/bin` that has `initdb`.

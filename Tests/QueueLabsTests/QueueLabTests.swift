@@ -137,6 +137,7 @@ import Glibc
         Breaking(lab: "pubsub-notifications", parameters: ["break": "exclusive-queues"], fails: [away]),
         Breaking(lab: "pubsub-notifications", parameters: ["break": "forget-ack"], fails: [twice]),
         Breaking(lab: "retries-dlq", parameters: ["break": "no-backoff"], fails: [backoff]),
+        Breaking(lab: "retries-dlq", parameters: ["break": "no-jitter"], fails: [backoff]),
         Breaking(lab: "retries-dlq", parameters: ["break": "dead-letter-early"], fails: [poison]),
         Breaking(lab: "retries-dlq", parameters: ["break": "no-dlq"], fails: [poison, nothingLost]),
         Breaking(lab: "retries-dlq", parameters: ["break": "no-limit"], fails: [refuses]),
@@ -218,7 +219,7 @@ import Glibc
         let process = Process()
         process.executableURL = binary
         process.arguments = ["run", "retries-dlq", "--quick", "--scratch", empty.path]
-        process.environment = ["PATH": empty.path, "HOME": "/tmp"]
+        process.environment = ["PATH": empty.path, "CURRICULUM_PROGRAM_FOLDERS": empty.path, "HOME": "/tmp"]
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice

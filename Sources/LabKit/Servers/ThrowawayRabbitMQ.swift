@@ -61,12 +61,13 @@ public final class ThrowawayRabbitMQ: Sendable {
     }
 
     /// The folder with the real `rabbitmq-server` script (Debian:
-    /// /usr/lib/rabbitmq/bin; elsewhere the one on PATH), or nil.
+    /// /usr/lib/rabbitmq/bin; elsewhere the one on PATH, then ProgramFinder's known folders), or nil.
     public static func locate(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
         let fm = FileManager.default
-        var dirs = ["/usr/lib/rabbitmq/bin"]
+        let known = ProgramFinder.knownFolders(environment: environment)
+        var dirs = known.filter { $0.hasSuffix("rabbitmq/bin") }
         dirs += (environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin").split(separator: ":").map(String.init)
-        dirs += ["/usr/sbin", "/usr/local/sbin"]
+        dirs += known
         return dirs.first { dir in fm.isExecutableFile(atPath: dir + "/rabbitmq-server") }
     }
 

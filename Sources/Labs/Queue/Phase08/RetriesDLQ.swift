@@ -25,9 +25,9 @@ struct RetriesDLQLab: Lab {
     static let jitter = Knob.double("jitter", 0...0.9, default: 0.2, help: "each delay is spread uniformly by ± this fraction")
     static let queueLimit = Knob.int("queue-limit", 1...10_000, default: 20, quick: 5, help: "x-max-length of the bounded intake queue")
     static let breaker = Knob.choice(
-        "break", ["none", "no-backoff", "dead-letter-early", "no-dlq", "no-limit", "drop-refused"], default: "none",
+        "break", ["none", "no-backoff", "no-jitter", "dead-letter-early", "no-dlq", "no-limit", "drop-refused"], default: "none",
         help:
-            "no-backoff: failed jobs go straight back to the work queue; dead-letter-early: dead-lettered one attempt too soon; no-dlq: the work queue has no dead-letter exchange (rejected jobs vanish); no-limit: the intake queue is unbounded; drop-refused: the producer drops a refused publish instead of retrying it"
+            "no-backoff: failed jobs go straight back to the work queue; no-jitter: every retry waits exactly its configured delay; dead-letter-early: dead-lettered one attempt too soon; no-dlq: the work queue has no dead-letter exchange (rejected jobs vanish); no-limit: the intake queue is unbounded; drop-refused: the producer drops a refused publish instead of retrying it"
     )
 
     static let info = LabInfo(
@@ -98,7 +98,7 @@ struct RetriesDLQLab: Lab {
                     continue
                 }
                 let base = RetriesDLQLab.delayMs(afterAttempt: attempt, base: baseMs)
-                let spread = (random.unit() * 2 - 1) * jitter
+                let spread = broken == "no-jitter" ? 0 : (random.unit() * 2 - 1) * jitter
                 let delay = max(1, Int((Double(base) * (1 + spread)).rounded()))
                 let headers: [String: AMQPValue] = ["attempt": .int(attempt + 1), "delay-ms": .int(delay)]
                 if broken == "no-backoff" {
@@ -182,7 +182,7 @@ struct RetriesDLQLab: Lab {
 
         // Retry gaps, measured on the monotonic clock: attempt k+1 - attempt k.
         var early: [String] = [], late: [String] = [], outOfRange: [String] = []
-        var gaps: [Double] = []
+        var gaps: [Double] = [], ratios: Set<Int> = []
         let slackMs = 2_000.0 + 2 * jitter * Double(Self.delayMs(afterAttempt: max(1, maxAttempts - 1), base: baseMs))
         for (id, attempts) in s.attempts.sorted(by: { $0.key < $1.key }) {
             for (a, b) in zip(attempts, attempts.dropFirst()) {
@@ -190,6 +190,7 @@ struct RetriesDLQLab: Lab {
                 let planned = Double(b.plannedDelayMs ?? 0)
                 let nominal = Double(Self.delayMs(afterAttempt: a.attempt, base: baseMs))
                 gaps.append(gap)
+                ratios.insert(Int((planned / nominal * 1000).rounded()))
                 if planned < nominal * (1 - jitter) - 1 || planned > nominal * (1 + jitter) + 1 {
                     outOfRange.append("\(id) #\(b.attempt): planned \(Int(planned)) ms, configured \(Int(nominal)) ± \(Int(jitter * 100))%")
                 }
@@ -201,11 +202,19 @@ struct RetriesDLQLab: Lab {
             lab.figure("shortest retry gap", shortest, "ms")
             lab.figure("longest retry gap", longest, "ms")
         }
-        let bad = outOfRange + early + late
+        // Jitter: with a spread configured, the planned delays must not all sit at one point of
+        // the schedule (in lockstep, every job's retry k would land at the same moment). Judged
+        // when the spread is at least ±5 ms, so whole milliseconds can show it, and there are
+        // four retries or more.
+        let spreadJudged = jitter * Double(baseMs) >= 5 && gaps.count >= 4
+        let lockstep =
+            spreadJudged && ratios.count < 2
+            ? ["no jitter: all \(gaps.count) retries planned exactly \(Double(ratios.first ?? 1000) / 1000)× their configured delay"] : []
+        let bad = outOfRange + lockstep + early + late
         lab.check(
             "retries wait as configured (exponential backoff with jitter)", !gaps.isEmpty && bad.isEmpty,
             expected:
-                "each retry of attempt k comes no sooner than its planned delay, which lies in \(baseMs)·2^(k-1) ms ± \(Int(jitter * 100))% (and no later than \(Int(slackMs)) ms after it)",
+                "each retry of attempt k comes no sooner than its planned delay, which lies in \(baseMs)·2^(k-1) ms ± \(Int(jitter * 100))% (and no later than \(Int(slackMs)) ms after it)\(spreadJudged ? "; the planned delays are spread, not all at one point of the schedule" : "")",
             observed: gaps.isEmpty
                 ? "no retries happened"
                 : bad.isEmpty
