@@ -153,6 +153,29 @@ import Testing
         #expect(try box.labRuns().map(\.0) == ["fixture-hang"])
     }
 
+    /// Ctrl-C while a lab holds its throwaway Redis: the lab stops the server it started,
+    /// the run is recorded as interrupted, and no redis-server or scratch folder remains.
+    @Test func ctrlCWhileALabHoldsRedisLeavesNoServer() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/redis-server") else { return }
+        let box = try Sandbox(); defer { box.cli.cleanUp() }
+        let p = try box.start(["lab", "run", "redis-sessions", "--timeout", "300"], prefix: ["/usr/bin/setsid", "--wait"])
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        var tracker: Int32 = 0
+        let up = Self.wait(seconds: 60) {
+            tracker = ProcFS.descendants(of: p.processIdentifier, including: true).first { ProcFS.executable($0) == CLI.binary } ?? 0
+            return (tracker > 0 && ProcFS.processes(under: box.tmp).contains { ProcFS.commandLine($0).contains("redis-server") })
+                || !p.isRunning
+        }
+        try #require(up && p.isRunning, "the lab's Redis never started: \(box.output)")
+        kill(-getpgid(tracker), SIGINT)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 130, "exit \(p.terminationStatus): \(box.output)")
+        #expect(
+            Self.wait(seconds: 5) { box.leftovers().processes.isEmpty && box.leftovers().files.isEmpty },
+            "left behind: \(box.leftovers().files) \(box.leftovers().processes.map(ProcFS.commandLine))")
+        #expect(try box.labRuns().map(\.0) == ["redis-sessions"])
+    }
+
     /// `kill <tracker>` (SIGTERM) or a closed terminal (SIGHUP) mid-lab: the tracker passes
     /// the stop on, the lab stops its PostgreSQL and reports, the tracker records the run as
     /// interrupted and sweeps. Within a few seconds no server and no scratch folder remain.

@@ -5,6 +5,7 @@ import CZlib
 import Foundation
 import GRDB
 import HTTPTypes
+import Histogram
 import Hummingbird
 import LabKit
 import Logging
@@ -183,8 +184,15 @@ extension LabContext {
     }
 }
 
-/// The median of some samples (0 when there are none).
-func median(_ xs: [Double]) -> Double { Measure.percentile(xs, 50) }
+/// The median of some durations in seconds (0 when there are none), read from an
+/// HdrHistogram of nanoseconds at three significant digits, as every percentile these labs
+/// report is.
+func median(_ seconds: [Double]) -> Double {
+    guard !seconds.isEmpty else { return 0 }
+    var histogram = Histogram<UInt64>(highestTrackableValue: 3_600_000_000_000, numberOfSignificantValueDigits: .three)
+    for s in seconds { _ = histogram.record(UInt64(min(max(s, 0), 3_600) * 1e9)) }
+    return Double(histogram.valueAtPercentile(50)) / 1e9
+}
 
 /// A book the lab added to a learner's bookshelf, with the author it gave it.
 struct SeededBook: Sendable, Equatable {
