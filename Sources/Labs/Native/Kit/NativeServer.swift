@@ -45,7 +45,7 @@ public final class NativeServer: Sendable {
         while true {
             if Probe.accepts(port: port) { return server }
             if let t = server.termination {
-                throw SubjectFailure("the server \(t) before it listened on 127.0.0.1:\(port); its last lines:\n" + server.tail())
+                throw SubjectFailure("the server ended (\(t)) before it listened on 127.0.0.1:\(port); its last lines:\n" + server.tail())
             }
             if Date() > deadline {
                 throw SubjectFailure("the server did not listen on 127.0.0.1:\(port) (from $PORT) within \(Int(timeout)) s; its last lines:\n" + server.tail())

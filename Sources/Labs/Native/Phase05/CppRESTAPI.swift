@@ -11,9 +11,13 @@ import LabKit
 
 struct CppRESTAPILab: Lab {
     static let breaker = Knob.choice(
-        "break", ["none", "skip-location", "ignore-offset", "plain-404", "no-allow", "delete-keeps"], default: "none",
+        "break",
+        [
+            "none", "skip-location", "drop-isbn", "put-ignored", "ignore-offset", "case-sensitive-q", "clamp-limit", "plain-404",
+            "no-allow", "delete-keeps",
+        ], default: "none",
         help:
-            "Breaks the reference C++ on purpose: skip-location (201 without Location), ignore-offset (every page starts at 0), plain-404 (404 as text/plain), no-allow (405 without Allow), delete-keeps (DELETE answers 204 but keeps the book)."
+            "Breaks the reference C++ on purpose: skip-location (201 without Location), drop-isbn (GET /books/{id} loses the ISBN), put-ignored (PUT answers 200 and replaces nothing), ignore-offset (every page starts at 0), case-sensitive-q (q must match the title's case), clamp-limit (limit=0 or 101 is clamped, not refused), plain-404 (404 as text/plain), no-allow (405 without Allow), delete-keeps (DELETE answers 204 but keeps the book)."
     )
     static let books = Knob.int(
         "books", 21...300, default: 45, quick: 23,

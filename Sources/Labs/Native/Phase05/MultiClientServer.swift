@@ -15,9 +15,9 @@ import Synchronization
 
 struct MultiClientServerLab: Lab {
     static let breaker = Knob.choice(
-        "break", ["none", "thread-close", "pool-shed", "epoll-one-read", "no-pipelining"], default: "none",
+        "break", ["none", "thread-close", "pool-shed", "epoll-one-read", "no-pipelining", "garbage-ok"], default: "none",
         help:
-            "Breaks the reference server on purpose: thread-close (closes a connection after one answer), pool-shed (the pool closes connections while two wait), epoll-one-read (the event loop takes one read for one whole request), no-pipelining (requests after the first in a read are dropped)."
+            "Breaks the reference server on purpose: thread-close (closes a connection after one answer), pool-shed (the pool closes connections while two wait), epoll-one-read (the event loop takes one read for one whole request), no-pipelining (requests after the first in a read are dropped), garbage-ok (a malformed request is answered 200)."
     )
     static let connections = Knob.int("connections", 1...512, default: 64, quick: 16, help: "Concurrent client connections per model.")
     static let requests = Knob.int(
@@ -39,6 +39,10 @@ struct MultiClientServerLab: Lab {
     static let pipelined = (
         "pipelined requests are answered in order",
         "10 requests written in one send on one connection get 10 answers, in order, each with its own sum (every model)"
+    )
+    static let malformed = (
+        "a malformed request is refused and the server carries on",
+        "`BREW /coffee HTTP/1.1` is answered 400; a client that sends half a request and hangs up is shrugged off; a new connection's GET /sum?a=2&b=3 then answers 200 with 5 (every model)"
     )
 
     static func starter() -> [StarterFile] {
@@ -62,7 +66,7 @@ struct MultiClientServerLab: Lab {
                 Write `server.cpp`: an HTTP/1.1 server started as `server thread`, `server pool` or `server epoll` that listens on 127.0.0.1:$PORT and answers `GET /sum?a=X&b=Y` with `200`, `Content-Length` and the sum as the body; connections stay open (keep-alive) and may carry several requests in one packet (pipelining) or one request across several packets. `thread`: a thread per connection; `pool`: $WORKERS threads (default 4) taking connections from a queue; `epoll`: one thread with non-blocking sockets and epoll. Stop on SIGTERM.
                 """,
             files: [StarterFile("server.cpp", stub)],
-            checks: models.map { ("\($0.1): every response correct under load", loadAsserts($0.1)) } + [pipelined],
+            checks: models.map { ("\($0.1): every response correct under load", loadAsserts($0.1)) } + [pipelined, malformed],
             build: "g++ \(CppBuild.baseFlags.joined(separator: " ")) *.cpp -pthread")
     }
 
@@ -77,6 +81,8 @@ struct MultiClientServerLab: Lab {
             await judge(lab, port: port, title: "your server", asserts: asserts("your server"), connections: connections, requests: requests)
             let (ok, seen) = await Self.pipeline(port: port)
             lab.check(Self.pipelined.0, ok, expected: Self.pipelined.1, observed: seen)
+            let (refused, answer) = await Self.garbage(port: port)
+            lab.check(Self.malformed.0, refused, expected: Self.malformed.1, observed: answer)
             return
         }
         let (sources, headers, flags) = try Native.files(lab, folder: "multi-client-server", harness: [], reference: ["server.cpp"])
@@ -84,17 +90,21 @@ struct MultiClientServerLab: Lab {
             CppBuild(name: "server", sources: sources, headers: headers, flags: flags + Native.breakFlags(lab, lab[Self.breaker]))
         ])
         guard let program = built[0] else { return }
-        var pipelines: [String] = []
-        var allPipelined = true
+        var pipelines: [String] = [], garbage: [String] = []
+        var allPipelined = true, allRefused = true
         for (model, title) in Self.models {
             let server = try await NativeServer.start(lab, program, [model], environment: ["WORKERS": "\(lab[Self.workers])"])
             await judge(lab, port: server.port, title: title, asserts: asserts(title), connections: connections, requests: requests)
             let (ok, seen) = await Self.pipeline(port: server.port)
             allPipelined = allPipelined && ok
             pipelines.append("\(model): \(seen)")
+            let (refused, answer) = await Self.garbage(port: server.port)
+            allRefused = allRefused && refused
+            garbage.append("\(model): \(answer)")
             await server.stop()
         }
         lab.check(Self.pipelined.0, allPipelined, expected: Self.pipelined.1, observed: pipelines.joined(separator: "; "))
+        lab.check(Self.malformed.0, allRefused, expected: Self.malformed.1, observed: garbage.joined(separator: "; "))
     }
 
     /// Loads one server and records its check and figures.
@@ -182,6 +192,38 @@ struct MultiClientServerLab: Lab {
         var result = shared.state.withLock { $0 }
         result.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
         return result
+    }
+
+    /// A request no server should answer 200, a client that hangs up mid-request, then a good
+    /// request on a new connection; whether the first was refused with 400 and the last answered.
+    static func garbage(port: Int) async -> (Bool, String) {
+        await withCheckedContinuation { (done: CheckedContinuation<(Bool, String), Never>) in
+            Thread {
+                var buffer: [UInt8] = []
+                let bad = Probe.connect(port: port, timeout: 3)
+                guard bad >= 0 else { done.resume(returning: (false, "could not connect")); return }
+                let sent = Probe.send(bad, "BREW /coffee HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+                let refusal = sent ? Probe.readResponse(bad, &buffer) : nil
+                close(bad)
+                let half = Probe.connect(port: port, timeout: 3)
+                if half >= 0 {
+                    _ = Probe.send(half, "GET /sum?a=1")
+                    close(half)
+                }
+                let good = Probe.connect(port: port, timeout: 3)
+                var after: (status: Int, body: String)?
+                if good >= 0 {
+                    buffer = []
+                    if Probe.send(good, "GET /sum?a=2&b=3 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") {
+                        after = Probe.readResponse(good, &buffer).map { ($0.status, $0.body) }
+                    }
+                    close(good)
+                }
+                let first = refusal.map { "BREW → \($0.status)" } ?? "BREW → no answer"
+                let then = after.map { "then /sum?a=2&b=3 → \($0.status) \"\($0.body.prefix(20))\"" } ?? "then no answer on a new connection"
+                done.resume(returning: (refusal?.status == 400 && after?.status == 200 && after?.body == "5", "\(first); \(then)"))
+            }.start()
+        }
     }
 
     /// 10 requests in one send on one connection; whether the 10 answers came in order.

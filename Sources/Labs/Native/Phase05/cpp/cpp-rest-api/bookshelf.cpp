@@ -286,6 +286,10 @@ static bool int_param(const httplib::Request& req, httplib::Response& res, const
     std::string v = req.get_param_value(name);
     char* end = nullptr;
     long n = std::strtol(v.c_str(), &end, 10);
+#ifdef LAB_BREAK_CLAMP_LIMIT
+    // broken on purpose: an out-of-range number is quietly clamped instead of refused
+    if (!v.empty() && *end == '\0') n = std::max(lo, std::min(hi, n));
+#endif
     if (v.empty() || *end != '\0' || n < lo || n > hi) {
         problem(res, 400, "Bad Request", std::string(name) + " must be a whole number from " + std::to_string(lo) + " to " + std::to_string(hi));
         return false;
@@ -362,7 +366,12 @@ static void route(const httplib::Request& req, httplib::Response& res) {
         std::string q = req.has_param("q") ? lower(req.get_param_value("q")) : "";
         std::vector<const BookRow*> hits;
         for (auto& [key, b] : books)
+#ifdef LAB_BREAK_CASE_SENSITIVE_Q
+            // broken on purpose: q is matched as typed, so the case must agree
+            if ((!author || b.author_id == author) && (q.empty() || b.title.find(req.get_param_value("q")) != std::string::npos)) hits.push_back(&b);
+#else
             if ((!author || b.author_id == author) && (q.empty() || lower(b.title).find(q) != std::string::npos)) hits.push_back(&b);
+#endif
 #ifdef LAB_BREAK_IGNORE_OFFSET
         offset = 0;  // broken on purpose: every page starts at the beginning
 #endif
@@ -377,7 +386,14 @@ static void route(const httplib::Request& req, httplib::Response& res) {
         if (m != "GET" && m != "PUT" && m != "DELETE") return not_allowed(res, "GET, PUT, DELETE");
         auto it = books.find(id);
         if (it == books.end()) return problem(res, 404, "Not Found", "no book " + std::to_string(id));
-        if (m == "GET") return res.set_content(book_json(it->second), "application/json");
+        if (m == "GET") {
+#ifdef LAB_BREAK_DROP_ISBN
+            BookRow shown = it->second;  // broken on purpose: the ISBN is not read back
+            shown.isbn = std::nullopt;
+            return res.set_content(book_json(shown), "application/json");
+#endif
+            return res.set_content(book_json(it->second), "application/json");
+        }
         if (m == "DELETE") {
 #ifndef LAB_BREAK_DELETE_KEEPS
             books.erase(it);
@@ -390,6 +406,9 @@ static void route(const httplib::Request& req, httplib::Response& res) {
         BookRow b = it->second;
         if (!book_fields(body, res, b)) return;
         b.updated_at = now_utc();
+#ifdef LAB_BREAK_PUT_IGNORED
+        return res.set_content(book_json(it->second), "application/json");  // broken on purpose: nothing replaced
+#endif
         it->second = b;
         return res.set_content(book_json(b), "application/json");
     }

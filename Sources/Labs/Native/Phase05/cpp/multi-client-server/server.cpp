@@ -51,8 +51,12 @@ static bool take_request(std::string& buffer, std::string& out, bool& close_afte
     if (line.compare(0, 9, "GET /sum?") == 0 && std::sscanf(line.c_str(), "GET /sum?a=%ld&b=%ld", &a, &b) == 2) {
         body = std::to_string(a + b);
     } else {
+#ifdef LAB_BREAK_GARBAGE_OK
+        body = "0";  // broken on purpose: anything is answered as if it were a sum
+#else
         status = 400;
         body = "bad request";
+#endif
     }
     out += "HTTP/1.1 " + std::to_string(status) + (status == 200 ? " OK" : " Bad Request") +
            "\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
