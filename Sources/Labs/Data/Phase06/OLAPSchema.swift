@@ -237,18 +237,25 @@ struct OLAPSchemaLab: Lab {
         // the round trip and the decoding of the answer, alike on both sides, drowned the
         // difference in a loaded CI run (44 vs 46 ms).
         if w.facts >= 10 * summaryRows {
+            // What the summary's plan reads is judged too, so a summary that aggregates the
+            // facts again on every read (a plain view) fails by its plan, whatever the load
+            // does to a few milliseconds of timing.
             var factExec: [Double] = [], summaryExec: [Double] = []
+            var summaryReadsFacts = false
             for _ in 0..<max(repeats, 3) {
                 factExec.append(try await db.explain(fromFacts).executionTime ?? .infinity)
-                summaryExec.append(try await db.explain(fromSummary).executionTime ?? .infinity)
+                let plan = try await db.explain(fromSummary)
+                summaryExec.append(plan.executionTime ?? .infinity)
+                summaryReadsFacts = summaryReadsFacts || plan.allNodes.contains { $0.relation == "fact_sales" }
             }
             let (ef, es) = (Measure.percentile(factExec, 50), Measure.percentile(summaryExec, 50))
             lab.figure("dashboard executor time, facts (EXPLAIN ANALYZE)", ef, "ms")
             lab.figure("dashboard executor time, summary (EXPLAIN ANALYZE)", es, "ms")
             lab.expect(
-                Self.summaryFaster, ef >= 2 * es,
-                expected: "facts ≥ 2 × summary",
-                observed: String(format: "%.2f ms vs %.2f ms (%.1f×)", ef, es, ef / max(es, 1e-9)))
+                Self.summaryFaster, ef >= 2 * es && !summaryReadsFacts,
+                expected: "facts ≥ 2 × summary, and the summary's plan does not read fact_sales",
+                observed: String(format: "%.2f ms vs %.2f ms (%.1f×)", ef, es, ef / max(es, 1e-9))
+                    + (summaryReadsFacts ? "; the summary's plan scans fact_sales on every read" : ""))
         } else {
             lab.step("Speed not judged", "The summary (\(summaryRows) rows) is not ten times smaller than the \(w.facts) facts; raise facts to see it pay off.")
         }
