@@ -5,9 +5,22 @@ import Foundation
 /// `/usr/lib/postgresql/<version>/bin` or `$PG_BIN`, RabbitMQ's `/usr/lib/rabbitmq/bin`,
 /// `/usr/sbin`).
 public enum ProgramFinder {
-    /// The C++ compiler entry of `LabNeed.cxx`: `$CXX` when set, else g++ or clang++, the
-    /// order the kit's C++ build helper picks them in.
+    /// The C++ compiler entry of `LabNeed.cxx`, satisfied by `compiler(environment:)`.
     public static let cxx = "g++|clang++"
+
+    /// The C++ compiler labs build with: `$CXX` (a name on PATH or a path) when it names a
+    /// program, else g++, else clang++; nil when there is none. The kit's build helper and the
+    /// `LabNeed.cxx` check both ask here, so they cannot disagree.
+    public static func compiler(environment: [String: String] = ProcessInfo.processInfo.environment) -> String? {
+        if let given = environment["CXX"], !given.isEmpty {
+            if given.contains("/") {
+                if FileManager.default.isExecutableFile(atPath: given) { return given }
+            } else if let path = locate(given, environment: environment) {
+                return path
+            }
+        }
+        return locate("g++", environment: environment) ?? locate("clang++", environment: environment)
+    }
 
     public static func missing(
         _ needs: [LabNeed], environment: [String: String] = ProcessInfo.processInfo.environment
@@ -17,10 +30,7 @@ public enum ProgramFinder {
 
     /// One entry of `LabNeed.programs`: a program, or alternatives joined by `|`.
     static func found(_ entry: String, environment: [String: String]) -> Bool {
-        if entry == cxx, let given = environment["CXX"], !given.isEmpty {
-            return given.contains("/")
-                ? FileManager.default.isExecutableFile(atPath: given) : locate(given, environment: environment) != nil
-        }
+        if entry == cxx { return compiler(environment: environment) != nil }
         return entry.split(separator: "|").contains { locate(String($0), environment: environment) != nil }
     }
 

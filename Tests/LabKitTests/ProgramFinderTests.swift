@@ -31,8 +31,15 @@ import Testing
         let path = dir.appendingPathComponent("my-c++").path
         #expect(ProgramFinder.missing([.cxx], environment: ["PATH": nowhere, "CXX": path]).isEmpty)
         #expect(ProgramFinder.missing([.cxx], environment: ["PATH": dir.path, "CXX": "my-c++"]).isEmpty)
-        // $CXX naming nothing is missing even where g++ would be found: the build would use $CXX.
-        #expect(ProgramFinder.missing([.cxx], environment: ["PATH": "/usr/bin", "CXX": "/nonexistent/c++"]) == [.cxx])
+        // $CXX naming nothing falls back to g++ or clang++, as the build helper does; with
+        // neither on PATH the compiler is missing.
+        let gpp = try Self.folder(with: "g++")
+        defer { try? FileManager.default.removeItem(at: gpp) }
+        let fallback = ["PATH": gpp.path, "CXX": "/nonexistent/c++"]
+        #expect(ProgramFinder.missing([.cxx], environment: fallback).isEmpty)
+        #expect(ProgramFinder.compiler(environment: fallback) == gpp.appendingPathComponent("g++").path)
+        #expect(ProgramFinder.missing([.cxx], environment: ["PATH": nowhere, "CXX": "/nonexistent/c++"]) == [.cxx])
+        #expect(ProgramFinder.compiler(environment: ["PATH": nowhere, "CXX": path]) == path)
     }
 
     @Test func everyProgramOfANeedIsRequired() throws {

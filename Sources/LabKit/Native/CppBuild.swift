@@ -173,15 +173,10 @@ public struct CppBuild: Sendable {
         extraPackages: [String] = [],
         environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> String {
-        if let cxx = environment["CXX"], !cxx.isEmpty {
-            if cxx.contains("/") ? FileManager.default.isExecutableFile(atPath: cxx) : ProgramFinder.locate(cxx) != nil {
-                return cxx.contains("/") ? cxx : ProgramFinder.locate(cxx)!
-            }
-        }
-        for name in ["g++", "clang++"] { if let path = ProgramFinder.locate(name) { return path } }
-        throw LabUnavailable(
-            LabNeed("a C++17 compiler", programs: ["g++"], packages: ["g++"] + extraPackages),
-            detail: "neither $CXX, g++ nor clang++ was found on PATH")
+        if let path = ProgramFinder.compiler(environment: environment) { return path }
+        var need = LabNeed.cxx
+        need.packages += extraPackages
+        throw LabUnavailable(need, detail: "neither $CXX, g++ nor clang++ was found on PATH")
     }
 
     private static let memo = Mutex<[String: String]>([:])

@@ -195,7 +195,7 @@ private func systemConnect(_ fd: Int32, _ address: UnsafeMutablePointer<sockaddr
 /// Runs a blocking call on a thread of its own, so no thread of the cooperative pool waits
 /// on a socket or a child, and so the call finishes even in a cancelled task (clean-ups run
 /// in one, and must still wait for the server they stop).
-func offThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+public func offThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { (continuation: CheckedContinuation<T, Never>) in
         Thread { continuation.resume(returning: body()) }.start()
     }

@@ -188,7 +188,7 @@ struct HTTPSTLSLab: Lab {
         authStarter(
             info, task: "Serve your bookshelf over HTTPS with a certificate from your own CA.", checks: checks,
             extra:
-                "\nRun it as `curriculum lab run https-tls --url https://127.0.0.1:8443` --param ca=./ca.pem`, `ca.pem` being your CA's certificate (PEM). Your certificate must name `localhost`.\n"
+                "\nRun it as `curriculum lab run https-tls --url https://127.0.0.1:8443 --param ca=./ca.pem`, `ca.pem` being your CA's certificate (PEM). Your certificate must name `localhost`.\n"
         )
     }
 

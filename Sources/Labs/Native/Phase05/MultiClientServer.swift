@@ -197,53 +197,44 @@ struct MultiClientServerLab: Lab {
     /// A request no server should answer 200, a client that hangs up mid-request, then a good
     /// request on a new connection; whether the first was refused with 400 and the last answered.
     static func garbage(port: Int) async -> (Bool, String) {
-        await withCheckedContinuation { (done: CheckedContinuation<(Bool, String), Never>) in
-            Thread {
-                var buffer: [UInt8] = []
-                let bad = Probe.connect(port: port, timeout: 3)
-                guard bad >= 0 else { done.resume(returning: (false, "could not connect")); return }
-                let sent = Probe.send(bad, "BREW /coffee HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-                let refusal = sent ? Probe.readResponse(bad, &buffer) : nil
-                close(bad)
-                let half = Probe.connect(port: port, timeout: 3)
-                if half >= 0 {
-                    _ = Probe.send(half, "GET /sum?a=1")
-                    close(half)
-                }
-                let good = Probe.connect(port: port, timeout: 3)
-                var after: (status: Int, body: String)?
-                if good >= 0 {
-                    buffer = []
-                    if Probe.send(good, "GET /sum?a=2&b=3 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n") {
-                        after = Probe.readResponse(good, &buffer).map { ($0.status, $0.body) }
-                    }
-                    close(good)
-                }
-                let first = refusal.map { "BREW → \($0.status)" } ?? "BREW → no answer"
-                let then = after.map { "then /sum?a=2&b=3 → \($0.status) \"\($0.body.prefix(20))\"" } ?? "then no answer on a new connection"
-                done.resume(returning: (refusal?.status == 400 && after?.status == 200 && after?.body == "5", "\(first); \(then)"))
-            }.start()
+        await offThread {
+            let refusal = ask(port: port, "BREW /coffee HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            let half = Probe.connect(port: port, timeout: 3)
+            if half >= 0 {
+                _ = Probe.send(half, "GET /sum?a=1")
+                close(half)
+            }
+            let after = ask(port: port, "GET /sum?a=2&b=3 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            let first = refusal.map { "BREW → \($0.status)" } ?? "BREW → no answer"
+            let then = after.map { "then /sum?a=2&b=3 → \($0.status) \"\($0.body.prefix(20))\"" } ?? "then no answer on a new connection"
+            return (refusal?.status == 400 && after?.status == 200 && after?.body == "5", "\(first); \(then)")
         }
+    }
+
+    /// One request on a connection of its own (blocking): the answer, or nil.
+    private static func ask(port: Int, _ request: String) -> (status: Int, body: String)? {
+        let fd = Probe.connect(port: port, timeout: 3)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var buffer: [UInt8] = []
+        return Probe.send(fd, request) ? Probe.readResponse(fd, &buffer) : nil
     }
 
     /// 10 requests in one send on one connection; whether the 10 answers came in order.
     static func pipeline(port: Int) async -> (Bool, String) {
-        await withCheckedContinuation { (done: CheckedContinuation<(Bool, String), Never>) in
-            Thread {
-                let fd = Probe.connect(port: port, timeout: 3)
-                guard fd >= 0 else { done.resume(returning: (false, "could not connect")); return }
-                defer { close(fd) }
-                let batch = (1...10).map { "GET /sum?a=\($0)&b=1000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" }.joined()
-                guard Probe.send(fd, batch) else { done.resume(returning: (false, "could not send")); return }
-                var buffer: [UInt8] = [], bodies: [String] = []
-                for _ in 1...10 {
-                    guard let answer = Probe.readResponse(fd, &buffer) else { break }
-                    bodies.append(answer.body)
-                }
-                let want = (1...10).map { String($0 + 1000) }
-                done.resume(
-                    returning: (bodies == want, "\(bodies.count) of 10 answers" + (bodies == want ? ", in order" : ": \(bodies.joined(separator: ","))")))
-            }.start()
+        await offThread {
+            let fd = Probe.connect(port: port, timeout: 3)
+            guard fd >= 0 else { return (false, "could not connect") }
+            defer { close(fd) }
+            let batch = (1...10).map { "GET /sum?a=\($0)&b=1000 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" }.joined()
+            guard Probe.send(fd, batch) else { return (false, "could not send") }
+            var buffer: [UInt8] = [], bodies: [String] = []
+            for _ in 1...10 {
+                guard let answer = Probe.readResponse(fd, &buffer) else { break }
+                bodies.append(answer.body)
+            }
+            let want = (1...10).map { String($0 + 1000) }
+            return (bodies == want, "\(bodies.count) of 10 answers" + (bodies == want ? ", in order" : ": \(bodies.joined(separator: ","))"))
         }
     }
 }
