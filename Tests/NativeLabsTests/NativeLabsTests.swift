@@ -171,6 +171,36 @@ import Testing
         #expect(judged.checks.filter { !$0.passed }.map(\.name) == [MultiClientServerLab.malformed.0], "\(Self.failures(judged))")
     }
 
+    /// The server-shaped labs judge servers written from the contract and the README alone,
+    /// in Python: the bookshelf of HTTPLabsTests passes cpp-rest-api; a thread-per-connection
+    /// sum server passes multi-client-server, and with its garbage-ok fault fails exactly the
+    /// malformed-request check.
+    @Test func serversWrittenInPythonFromTheReadmeAreJudged() async throws {
+        let root = Self.fixtures.deletingLastPathComponent().deletingLastPathComponent()
+        let bookshelf = root.appendingPathComponent("HTTPLabsTests/Fixtures/bookshelf.py").path
+        let rest = try await Self.run("cpp-rest-api", subject: LabSubject(.against, "exec python3 \(bookshelf)"))
+        #expect(rest.outcome == .passed, "\(Self.failures(rest))")
+        #expect(rest.checks.count == 11, "the nine rest-api checks and the two --against ones")
+
+        let sum = Self.fixtures.appendingPathComponent("sum-server/sum_server.py").path
+        let good = try await Self.run("multi-client-server", subject: LabSubject(.against, "exec python3 \(sum)"))
+        #expect(good.outcome == .passed, "\(Self.failures(good))")
+        #expect(good.checks.contains { $0.name == MultiClientServerLab.malformed.0 && $0.passed })
+        let lax = try await Self.run("multi-client-server", subject: LabSubject(.against, "SUM_VIOLATION=garbage-ok exec python3 \(sum)"))
+        #expect(lax.checks.filter { !$0.passed }.map(\.name) == [MultiClientServerLab.malformed.0], "\(Self.failures(lax))")
+    }
+
+    /// Every check of every phase-5 lab but the compile checks has a breaker in `breakers`
+    /// (the compile checks fail on the learner's own code: codeWithAWarningFails…).
+    @Test(arguments: ids)
+    func everyCheckHasABreaker(_ id: String) async throws {
+        let report = try await Self.run(id)
+        #expect(report.outcome == .passed, "\(Self.failures(report))")
+        let judged = Set(report.checks.map(\.name).filter { !$0.contains(" compiles with ") })
+        let broken = Set(Self.breakers.filter { $0.0 == id }.map(\.2))
+        #expect(judged.subtracting(broken).isEmpty, "\(id): no breaker for \(judged.subtracting(broken).sorted())")
+    }
+
     /// `lab init`'s stub compiles (the compile checks pass) and fails the lab.
     @Test(arguments: ids)
     func theStarterStubCompilesAndFails(_ id: String) async throws {

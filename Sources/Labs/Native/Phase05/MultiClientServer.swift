@@ -66,7 +66,12 @@ struct MultiClientServerLab: Lab {
                 Write `server.cpp`: an HTTP/1.1 server started as `server thread`, `server pool` or `server epoll` that listens on 127.0.0.1:$PORT and answers `GET /sum?a=X&b=Y` with `200`, `Content-Length` and the sum as the body; connections stay open (keep-alive) and may carry several requests in one packet (pipelining) or one request across several packets. `thread`: a thread per connection; `pool`: $WORKERS threads (default 4) taking connections from a queue; `epoll`: one thread with non-blocking sockets and epoll. Stop on SIGTERM.
                 """,
             files: [StarterFile("server.cpp", stub)],
-            checks: models.map { ("\($0.1): every response correct under load", loadAsserts($0.1)) } + [pipelined, malformed],
+            checks: models.map { model in
+                let asserts = loadAsserts(model.1)
+                    .replacingOccurrences(of: "CONNECTIONS", with: "`connections` (\(connections.parameter.defaultValue) by default)")
+                    .replacingOccurrences(of: "REQUESTS", with: "`requests` (\(requests.parameter.defaultValue) by default)")
+                return ("\(model.1): every response correct under load", asserts)
+            } + [pipelined, malformed],
             build: "g++ \(CppBuild.baseFlags.joined(separator: " ")) *.cpp -pthread")
     }
 
