@@ -211,6 +211,28 @@ import Testing
             "left behind: \(box.leftovers().files) \(box.leftovers().processes.map(ProcFS.commandLine))")
     }
 
+    /// SIGKILL to the tracker while multi-client-server's clients load its C++ server: the
+    /// lab stops its clients after their current request (not after all 256 × 10,000), stops
+    /// the server and removes the scratch folder within seconds.
+    @Test func killingTheTrackerMidLoadStopsTheClientsAndTheNativeServer() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/g++") else { return }
+        let box = try Sandbox(); defer { box.cli.cleanUp() }
+        let p = try box.start([
+            "lab", "run", "multi-client-server", "--param", "connections=256", "--param", "requests=10000", "--timeout", "600",
+        ])
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        let loading = Self.wait(seconds: 120) {
+            ProcFS.processes(under: box.tmp).contains { ProcFS.commandLine($0).contains("/server thread") } || !p.isRunning
+        }
+        try #require(loading && p.isRunning, "the lab's server never started: \(box.output)")
+        Thread.sleep(forTimeInterval: 1)
+        kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        #expect(
+            Self.wait(seconds: 10) { box.leftovers().processes.isEmpty && box.leftovers().files.isEmpty },
+            "left behind: \(box.leftovers().files) \(box.leftovers().processes.map(ProcFS.commandLine))")
+    }
+
     /// The same for the broker several queue labs share: its holder learns of the tracker's
     /// death by its stdin closing (and its parent-death signal), and stops the broker; the
     /// lab running at that moment stops as above. Nothing of RabbitMQ survives.

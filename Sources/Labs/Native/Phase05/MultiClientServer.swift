@@ -142,57 +142,66 @@ struct MultiClientServerLab: Lab {
     /// `connections` client threads at once, each on its own keep-alive connection sending
     /// `requests` requests one after the other; latencies in nanoseconds.
     static func load(port: Int, connections: Int, requests: Int) async -> Load {
-        final class Shared: Sendable { let state = Mutex(Load()) }
+        // `stop` is set when the run is interrupted, so the clients end after their current
+        // request instead of finishing every request while the lab waits to clean up.
+        final class Shared: Sendable {
+            let state = Mutex(Load())
+            let stop = Atomic<Bool>(false)
+        }
         let shared = Shared()
         let started = DispatchTime.now().uptimeNanoseconds
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            let group = DispatchGroup()
-            for c in 0..<connections {
-                group.enter()
-                let thread = Thread {
-                    defer { group.leave() }
-                    var latencies: [UInt64] = [], correct = 0, failures: [String] = []
-                    let fd = Probe.connect(port: port, timeout: 10)
-                    guard fd >= 0 else {
-                        shared.state.withLock { $0.failures.append("connection \(c): could not connect (\(String(cString: strerror(errno))))") }
-                        return
-                    }
-                    defer { close(fd) }
-                    var buffer: [UInt8] = []
-                    var random = SeededRandom(seed: UInt64(c + 1))
-                    for i in 0..<requests {
-                        let a = Int.random(in: 0..<1_000_000, using: &random), b = Int.random(in: 0..<1_000_000, using: &random)
-                        let request = "GET /sum?a=\(a)&b=\(b) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
-                        let t0 = DispatchTime.now().uptimeNanoseconds
-                        var sent: Bool
-                        if i % 5 == 4 {
-                            sent = Probe.send(fd, String(request.prefix(9)))
-                            usleep(3_000)
-                            sent = sent && Probe.send(fd, String(request.dropFirst(9)))
-                        } else {
-                            sent = Probe.send(fd, request)
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                let group = DispatchGroup()
+                for c in 0..<connections {
+                    group.enter()
+                    let thread = Thread {
+                        defer { group.leave() }
+                        var latencies: [UInt64] = [], correct = 0, failures: [String] = []
+                        let fd = Probe.connect(port: port, timeout: 10)
+                        guard fd >= 0 else {
+                            shared.state.withLock { $0.failures.append("connection \(c): could not connect (\(String(cString: strerror(errno))))") }
+                            return
                         }
-                        guard sent, let answer = Probe.readResponse(fd, &buffer) else {
-                            failures.append("connection \(c), request \(i + 1): \(sent ? "no answer (closed or 10 s without one)" : "could not send")")
-                            break
+                        defer { close(fd) }
+                        var buffer: [UInt8] = []
+                        var random = SeededRandom(seed: UInt64(c + 1))
+                        for i in 0..<requests where !shared.stop.load(ordering: .relaxed) {
+                            let a = Int.random(in: 0..<1_000_000, using: &random), b = Int.random(in: 0..<1_000_000, using: &random)
+                            let request = "GET /sum?a=\(a)&b=\(b) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                            let t0 = DispatchTime.now().uptimeNanoseconds
+                            var sent: Bool
+                            if i % 5 == 4 {
+                                sent = Probe.send(fd, String(request.prefix(9)))
+                                usleep(3_000)
+                                sent = sent && Probe.send(fd, String(request.dropFirst(9)))
+                            } else {
+                                sent = Probe.send(fd, request)
+                            }
+                            guard sent, let answer = Probe.readResponse(fd, &buffer) else {
+                                failures.append("connection \(c), request \(i + 1): \(sent ? "no answer (closed or 10 s without one)" : "could not send")")
+                                break
+                            }
+                            latencies.append(DispatchTime.now().uptimeNanoseconds - t0)
+                            if answer.status == 200 && answer.body == String(a + b) {
+                                correct += 1
+                            } else if failures.count < 3 {
+                                failures.append("a=\(a)&b=\(b) → \(answer.status) \"\(answer.body.prefix(40))\"")
+                            }
                         }
-                        latencies.append(DispatchTime.now().uptimeNanoseconds - t0)
-                        if answer.status == 200 && answer.body == String(a + b) {
-                            correct += 1
-                        } else if failures.count < 3 {
-                            failures.append("a=\(a)&b=\(b) → \(answer.status) \"\(answer.body.prefix(40))\"")
+                        shared.state.withLock { s in
+                            s.correct += correct
+                            s.failures += failures
+                            for l in latencies { _ = s.histogram.record(l) }
                         }
                     }
-                    shared.state.withLock { s in
-                        s.correct += correct
-                        s.failures += failures
-                        for l in latencies { _ = s.histogram.record(l) }
-                    }
+                    thread.stackSize = 256 * 1024
+                    thread.start()
                 }
-                thread.stackSize = 256 * 1024
-                thread.start()
+                group.notify(queue: .global()) { done.resume() }
             }
-            group.notify(queue: .global()) { done.resume() }
+        } onCancel: {
+            shared.stop.store(true, ordering: .relaxed)
         }
         var result = shared.state.withLock { $0 }
         result.seconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
