@@ -48,9 +48,21 @@ stop_system_servers() {
   fi
 }
 
+# From PyPI, for the tests only: an independent judge of the bookshelf's OpenAPI document
+# (HTTPLabsTests). Installed for the python3 on PATH; a Debian python3 that refuses pip
+# (externally managed) gets it with --break-system-packages.
+python_tools() {
+  local spec="openapi-spec-validator==0.9.0"
+  python3 -c "import openapi_spec_validator" 2>/dev/null && return 0
+  echo "install-deps: pip installing $spec"
+  python3 -m pip install -q --disable-pip-version-check --root-user-action=ignore "$spec" 2>/dev/null \
+    || python3 -m pip install -q --disable-pip-version-check --break-system-packages "$spec"
+}
+
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: everything is installed."
   stop_system_servers
+  python_tools
   exit 0
 fi
 echo "install-deps: installing ${missing[*]}"
@@ -64,3 +76,4 @@ if [ ! -e /usr/sbin/policy-rc.d ]; then
 fi
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 stop_system_servers
+python_tools

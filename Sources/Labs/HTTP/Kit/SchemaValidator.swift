@@ -1,120 +1,143 @@
 import Foundation
 import LabKit
-import OpenAPIKit
 
-/// The part of JSON Schema the bookshelf's documents use, checked over OpenAPIKit's
-/// `JSONSchema`: type (with null), required, properties, additionalProperties (false or a
-/// schema), items, enum, minimum/maximum, minLength/maxLength, pattern, the date-time
-/// format, allOf/anyOf/oneOf/not and local `$ref`s into `components/schemas`. Anything
-/// else a schema says is not checked (and does not fail a value).
+/// The part of JSON Schema (the 2020-12 dialect of OpenAPI 3.1) the bookshelf's documents
+/// use, over the schema as JSON: type (one or a list, "null" among them), enum, const,
+/// required, properties, additionalProperties (false or a schema), items, minItems/maxItems,
+/// minimum/maximum/exclusiveMinimum/exclusiveMaximum, minLength/maxLength, pattern, the
+/// date-time format, allOf/anyOf/oneOf/not and local `$ref`s. Anything else a schema says
+/// is not checked (and does not fail a value). OpenAPI 3.0's `nullable: true` is honoured
+/// too, so a 3.0-style schema inside a 3.1 document is judged as its author meant.
 struct SchemaValidator {
-    let components: OpenAPI.Components
+    let document: OpenAPIDocument
 
     /// Every way `value` breaks `schema`, with a JSON path each ("$.items[0].year: …").
-    func errors(_ value: JSONValue, _ schema: JSONSchema, at path: String = "$", depth: Int = 0) -> [String] {
+    func errors(_ value: JSONValue, _ schema: JSONValue, at path: String = "$", depth: Int = 0) -> [String] {
         guard depth < 32 else { return ["\(path): schema nests too deep (a $ref cycle?)"] }
-        if case .reference = schema.value {
-            guard let target = components[schema] else { return ["\(path): cannot resolve \(schema.reference?.absoluteString ?? "$ref")"] }
-            return errors(value, target, at: path, depth: depth + 1)
+        if let allowed = schema.bool { return allowed ? [] : ["\(path): no value is allowed here (schema false)"] }
+        guard let s = schema.object else { return [] }
+        var out: [String] = []
+        if let reference = s["$ref"]?.string {
+            guard let target = document.pointer(reference) else { return ["\(path): cannot resolve \(reference)"] }
+            out += errors(value, target, at: path, depth: depth + 1)
         }
-        if value == .null, schema.nullable { return [] }
-        if let allowed = schema.allowedValues, !allowed.isEmpty {
-            let options = allowed.compactMap(Self.json)
-            if !options.contains(value) { return ["\(path): \(value.text) is not one of \(options.map(\.text).joined(separator: ", "))"] }
-        }
-        switch schema.value {
-        case .reference:
-            return []
-        case .null:
-            return value == .null ? [] : ["\(path): expected null, got \(value.typeName)"]
-        case .boolean:
-            return value.bool != nil ? [] : ["\(path): expected a boolean, got \(value.typeName)"]
-        case let .integer(_, c):
-            guard case let .int(i) = value else { return ["\(path): expected a whole number, got \(value.typeName)"] }
-            var out: [String] = []
-            if let m = c.minimum, m.exclusive ? i <= m.value : i < m.value { out.append("\(path): \(i) is below the minimum \(m.value)") }
-            if let m = c.maximum, m.exclusive ? i >= m.value : i > m.value { out.append("\(path): \(i) is above the maximum \(m.value)") }
-            return out
-        case let .number(_, c):
-            let d: Double
-            switch value {
-            case let .int(i): d = Double(i)
-            case let .double(x): d = x
-            default: return ["\(path): expected a number, got \(value.typeName)"]
+        if value == .null, s["nullable"]?.bool == true { return out }
+
+        // type: a value of another type fails with that one sentence.
+        if let type = s["type"] {
+            let names = type.string.map { [$0] } ?? type.array?.compactMap(\.string) ?? []
+            if !names.isEmpty, !names.contains(where: { Self.matches(value, type: $0) }) {
+                return out + ["\(path): expected \(names.joined(separator: " or ")), got \(value.typeName)"]
             }
-            var out: [String] = []
-            if let m = c.minimum, m.exclusive ? d <= m.value : d < m.value { out.append("\(path): \(d) is below the minimum \(m.value)") }
-            if let m = c.maximum, m.exclusive ? d >= m.value : d > m.value { out.append("\(path): \(d) is above the maximum \(m.value)") }
-            return out
-        case let .string(core, c):
-            guard let s = value.string else { return ["\(path): expected a string, got \(value.typeName)"] }
-            var out: [String] = []
-            if s.count < c.minLength { out.append("\(path): shorter than \(c.minLength)") }
-            if let max = c.maxLength, s.count > max { out.append("\(path): longer than \(max)") }
-            if let p = c.pattern, s.range(of: p, options: .regularExpression) == nil { out.append("\(path): \"\(s)\" does not match \(p)") }
-            if core.format == .dateTime, !Self.isDateTime(s) { out.append("\(path): \"\(s)\" is not an RFC 3339 date-time") }
-            return out
-        case let .object(_, c):
-            guard let o = value.object else { return ["\(path): expected an object, got \(value.typeName)"] }
-            var out: [String] = []
-            for name in c.requiredProperties where o[name] == nil { out.append("\(path): missing required \(name)") }
+        }
+        if let options = s["enum"]?.array, !options.contains(where: { Self.equal($0, value) }) {
+            out.append("\(path): \(value.text) is not one of \(options.map(\.text).joined(separator: ", "))")
+        }
+        if let constant = s["const"], !Self.equal(constant, value) { out.append("\(path): \(value.text) is not \(constant.text)") }
+
+        switch value {
+        case .int, .double:
+            let d = Self.number(value) ?? 0
+            if let m = s["minimum"].flatMap(Self.number) {
+                // OpenAPI 3.0 writes an exclusive bound as minimum plus exclusiveMinimum: true.
+                if s["exclusiveMinimum"]?.bool == true ? d <= m : d < m { out.append("\(path): \(Self.show(value)) is below the minimum \(Self.show(m))") }
+            }
+            if let m = s["maximum"].flatMap(Self.number) {
+                if s["exclusiveMaximum"]?.bool == true ? d >= m : d > m { out.append("\(path): \(Self.show(value)) is above the maximum \(Self.show(m))") }
+            }
+            if let m = s["exclusiveMinimum"].flatMap(Self.number), d <= m { out.append("\(path): \(Self.show(value)) is not above \(Self.show(m))") }
+            if let m = s["exclusiveMaximum"].flatMap(Self.number), d >= m { out.append("\(path): \(Self.show(value)) is not below \(Self.show(m))") }
+        case let .string(text):
+            if let min = s["minLength"]?.int, text.count < min { out.append("\(path): shorter than \(min)") }
+            if let max = s["maxLength"]?.int, text.count > max { out.append("\(path): longer than \(max)") }
+            if let p = s["pattern"]?.string, text.range(of: p, options: .regularExpression) == nil {
+                out.append("\(path): \"\(text)\" does not match \(p)")
+            }
+            if s["format"]?.string == "date-time", !Self.isDateTime(text) { out.append("\(path): \"\(text)\" is not an RFC 3339 date-time") }
+        case let .object(o):
+            for case let .string(name) in s["required"]?.array ?? [] where o[name] == nil { out.append("\(path): missing required \(name)") }
+            let properties = s["properties"]?.object ?? [:]
             for (name, v) in o.sorted(by: { $0.key < $1.key }) {
-                if let property = c.properties[name] {
+                if let property = properties[name] {
                     out += errors(v, property, at: "\(path).\(name)", depth: depth + 1)
-                } else {
-                    switch c.additionalProperties {
-                    case .a(false)?: out.append("\(path): \(name) is not allowed (additionalProperties: false)")
-                    case let .b(extra)?: out += errors(v, extra, at: "\(path).\(name)", depth: depth + 1)
-                    default: break
+                } else if let extra = s["additionalProperties"] {
+                    if extra == .bool(false) {
+                        out.append("\(path): \(name) is not allowed (additionalProperties: false)")
+                    } else {
+                        out += errors(v, extra, at: "\(path).\(name)", depth: depth + 1)
                     }
                 }
             }
-            return out
-        case let .array(_, c):
-            guard let a = value.array else { return ["\(path): expected an array, got \(value.typeName)"] }
-            guard let items = c.items else { return [] }
-            return a.enumerated().flatMap { errors($1, items, at: "\(path)[\($0)]", depth: depth + 1) }
-        case let .all(of: schemas, core: _):
-            return schemas.flatMap { errors(value, $0, at: path, depth: depth + 1) }
-        case let .any(of: schemas, core: _):
-            return schemas.contains { errors(value, $0, at: path, depth: depth + 1).isEmpty } ? [] : ["\(path): matches none of anyOf"]
-        case let .one(of: schemas, core: _):
-            let n = schemas.filter { errors(value, $0, at: path, depth: depth + 1).isEmpty }.count
-            return n == 1 ? [] : ["\(path): matches \(n) of oneOf, not exactly one"]
-        case let .not(schema, core: _):
-            return errors(value, schema, at: path, depth: depth + 1).isEmpty ? ["\(path): matches a schema under not"] : []
-        case .fragment:
-            return []
+        case let .array(a):
+            if let min = s["minItems"]?.int, a.count < min { out.append("\(path): fewer than \(min) items") }
+            if let max = s["maxItems"]?.int, a.count > max { out.append("\(path): more than \(max) items") }
+            if let items = s["items"] {
+                out += a.enumerated().flatMap { errors($1, items, at: "\(path)[\($0)]", depth: depth + 1) }
+            }
+        case .null, .bool:
+            break
         }
+
+        for sub in s["allOf"]?.array ?? [] { out += errors(value, sub, at: path, depth: depth + 1) }
+        if let any = s["anyOf"]?.array, !any.contains(where: { errors(value, $0, at: path, depth: depth + 1).isEmpty }) {
+            out.append("\(path): matches none of anyOf")
+        }
+        if let one = s["oneOf"]?.array {
+            let n = one.filter { errors(value, $0, at: path, depth: depth + 1).isEmpty }.count
+            if n != 1 { out.append("\(path): matches \(n) of oneOf, not exactly one") }
+        }
+        if let not = s["not"], errors(value, not, at: path, depth: depth + 1).isEmpty { out.append("\(path): matches a schema under not") }
+        return out
     }
 
     /// Object schemas reachable from `schema` that allow properties beyond theirs (no
     /// `additionalProperties: false`), by title or path.
-    func openObjects(_ schema: JSONSchema, at path: String, seen: inout Set<String>, depth: Int = 0) -> [String] {
-        guard depth < 32 else { return [] }
-        if case .reference = schema.value {
-            let name = schema.reference?.absoluteString ?? path
-            guard seen.insert(name).inserted, let target = components[schema] else { return [] }
-            return openObjects(target, at: name, seen: &seen, depth: depth + 1)
+    func openObjects(_ schema: JSONValue, at path: String, seen: inout Set<String>, depth: Int = 0) -> [String] {
+        guard depth < 32, let s = schema.object else { return [] }
+        var out: [String] = []
+        if let reference = s["$ref"]?.string {
+            if seen.insert(reference).inserted, let target = document.pointer(reference) {
+                out += openObjects(target, at: reference, seen: &seen, depth: depth + 1)
+            }
         }
-        switch schema.value {
-        case let .object(core, c):
-            var out: [String] = []
-            if !c.properties.isEmpty, c.additionalProperties != .a(false) { out.append(core.title ?? path) }
-            for (name, p) in c.properties { out += openObjects(p, at: "\(path).\(name)", seen: &seen, depth: depth + 1) }
-            return out
-        case let .array(_, c):
-            return c.items.map { openObjects($0, at: "\(path)[]", seen: &seen, depth: depth + 1) } ?? []
-        case let .all(of: s, core: _), let .any(of: s, core: _), let .one(of: s, core: _):
-            return s.flatMap { openObjects($0, at: path, seen: &seen, depth: depth + 1) }
-        default:
-            return []
+        let properties = s["properties"]?.object ?? [:]
+        if !properties.isEmpty, s["additionalProperties"] != .bool(false) { out.append(s["title"]?.string ?? path) }
+        for (name, p) in properties.sorted(by: { $0.key < $1.key }) {
+            out += openObjects(p, at: "\(path).\(name)", seen: &seen, depth: depth + 1)
+        }
+        if let items = s["items"] { out += openObjects(items, at: "\(path)[]", seen: &seen, depth: depth + 1) }
+        for key in ["allOf", "anyOf", "oneOf"] {
+            for sub in s[key]?.array ?? [] { out += openObjects(sub, at: path, seen: &seen, depth: depth + 1) }
+        }
+        return out
+    }
+
+    /// JSON Schema's types; an integer is a number without a fraction (2.0 counts).
+    static func matches(_ value: JSONValue, type: String) -> Bool {
+        switch (type, value) {
+        case ("null", .null), ("boolean", .bool), ("string", .string), ("array", .array), ("object", .object): return true
+        case ("number", .int), ("number", .double), ("integer", .int): return true
+        case let ("integer", .double(d)): return d.rounded() == d
+        default: return false
         }
     }
 
-    static func json(_ any: AnyCodable) -> JSONValue? {
-        (try? JSONEncoder().encode(any)).flatMap { try? JSONDecoder().decode(JSONValue.self, from: $0) }
+    static func number(_ value: JSONValue) -> Double? {
+        switch value {
+        case let .int(i): return Double(i)
+        case let .double(d): return d
+        default: return nil
+        }
     }
+
+    /// Equality as JSON Schema sees it: 1 and 1.0 are one number.
+    static func equal(_ a: JSONValue, _ b: JSONValue) -> Bool {
+        if let x = number(a), let y = number(b) { return x == y }
+        return a == b
+    }
+
+    static func show(_ value: JSONValue) -> String { value.text }
+    static func show(_ d: Double) -> String { d.rounded() == d && abs(d) < 1e15 ? String(Int(d)) : String(d) }
 
     static func isDateTime(_ s: String) -> Bool {
         s.range(of: #"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"#, options: .regularExpression) != nil
