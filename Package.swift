@@ -6,6 +6,14 @@
 // `lab list` never need the lab code.
 import PackageDescription
 
+// Lab families whose own code orchestrates (starts servers, sends requests, compares the
+// answers) while the work they time runs in packages, servers and C++ that are optimised:
+// built without optimisation in release builds too, as in the debug builds the tests and
+// `swift run` use. It takes about 100 of the 1,733 CPU-seconds of a clean release build of
+// everything off (README "Build times"). ConcurrencyLabs stays optimised: what its labs time
+// is their own Swift.
+let unoptimisedInRelease: [SwiftSetting] = [.unsafeFlags(["-Onone"], .when(configuration: .release))]
+
 let package = Package(
     name: "curriculum",
     platforms: [.macOS(.v15)],
@@ -92,7 +100,8 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
-            path: "Sources/Labs/Data"
+            path: "Sources/Labs/Data",
+            swiftSettings: unoptimisedInRelease
         ),
         .target(
             name: "ConcurrencyLabs",
@@ -118,7 +127,8 @@ let package = Package(
         .target(
             name: "QueueLabs",
             dependencies: ["LabKit", .product(name: "Histogram", package: "hdrhistogram-swift")],
-            path: "Sources/Labs/Queue"
+            path: "Sources/Labs/Queue",
+            swiftSettings: unoptimisedInRelease
         ),
         // Phase 7: caching and performance on a real Redis, Hummingbird services and SQLite;
         // percentiles from HdrHistogram, gzip through the system zlib.
@@ -131,7 +141,8 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
             ],
-            path: "Sources/Labs/Cache"
+            path: "Sources/Labs/Cache",
+            swiftSettings: unoptimisedInRelease
         ),
         // zlib's C API (deflate/inflate with a gzip header), from the system (zlib1g-dev).
         .systemLibrary(name: "CZlib", path: "Sources/CZlib"),
@@ -153,7 +164,8 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
-            path: "Sources/Labs/Auth"
+            path: "Sources/Labs/Auth",
+            swiftSettings: unoptimisedInRelease
         ),
         // Phase 5: C++17 sources (Phase05/cpp, embedded into the binary by scripts/embed-cpp.sh)
         // compiled at run time by the kit's CppBuild; cpp-rest-api reuses HTTPLabs' checks.
@@ -165,7 +177,8 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
             ],
             path: "Sources/Labs/Native",
-            exclude: ["Phase05/cpp"]
+            exclude: ["Phase05/cpp"],
+            swiftSettings: unoptimisedInRelease
         ),
         // Phase 9: Protocol Buffers and gRPC. bookshelf.proto (Proto/) and the Swift generated
         // from it (Generated/, by scripts/generate-grpc.sh, committed); the C++ twin (Phase09/cpp)
@@ -190,7 +203,8 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ],
             path: "Sources/Labs/GRPC",
-            exclude: ["Proto", "Phase09/cpp"]
+            exclude: ["Proto", "Phase09/cpp"],
+            swiftSettings: unoptimisedInRelease
         ),
         // Every family's labs, found by id.
         .target(
