@@ -47,25 +47,38 @@ struct OpenAPIDocumentTests {
     }
 
     /// One broken rule each, and the sentence that names it.
-    @Test(arguments: [
-        (["openapi"], JSONValue.string("3.0.3"), "is not 3.1 or later"),
-        (["openapi"], nil, "openapi: missing"),
-        (["openapi"], "three", "is not a version"),
-        (["info", "title"], nil, "info.title: missing"),
-        (["info"], nil, "info: missing"),
-        (["paths", "books"], ["get": ["responses": ["200": ["description": "x"]]]], "a path must start with /"),
-        (["paths", "/authors/{id}", "parameters"], [], "{id} in the path has no path parameter"),
-        (["paths", "/health", "get", "parameters"], [["name": "id", "in": "path", "required": true, "schema": ["type": "integer"]]], "path parameter id is not in the path"),
-        (["paths", "/authors/{id}", "parameters"], [["name": "id", "in": "path", "schema": ["type": "integer"]]], "must be required: true"),
-        (["paths", "/health", "get", "parameters"], [["name": "a", "in": "query", "schema": [:]], ["name": "a", "in": "query", "schema": [:]]], "is listed twice"),
-        (["paths", "/health", "get", "parameters"], [["name": "a", "in": "body", "schema": [:]]], "not query, header, path or cookie"),
-        (["paths", "/health", "get", "responses"], [:], "no responses"),
-        (["paths", "/health", "get", "responses", "20x"], ["description": "x"], "not a status code"),
-        (["paths", "/health", "get", "responses", "200", "description"], nil, "description: missing"),
-        (["paths", "/health", "get", "responses", "200", "content", "application/json", "schema"], ["$ref": "#/components/schemas/Nope"], "does not resolve"),
-        (["paths", "/health", "get", "responses", "200", "content", "application/json", "schema"], ["$ref": "other.yaml#/Health"], "points outside the document"),
-        (["paths", "/books", "post", "requestBody"], ["required": true], "requestBody: no content"),
-    ] as [([String], JSONValue?, String)])
+    @Test(
+        arguments: [
+            (["openapi"], JSONValue.string("3.0.3"), "is not 3.1 or later"),
+            (["openapi"], nil, "openapi: missing"),
+            (["openapi"], "three", "is not a version"),
+            (["info", "title"], nil, "info.title: missing"),
+            (["info"], nil, "info: missing"),
+            (["paths", "books"], ["get": ["responses": ["200": ["description": "x"]]]], "a path must start with /"),
+            (["paths", "/authors/{id}", "parameters"], [], "{id} in the path has no path parameter"),
+            (
+                ["paths", "/health", "get", "parameters"], [["name": "id", "in": "path", "required": true, "schema": ["type": "integer"]]],
+                "path parameter id is not in the path"
+            ),
+            (["paths", "/authors/{id}", "parameters"], [["name": "id", "in": "path", "schema": ["type": "integer"]]], "must be required: true"),
+            (
+                ["paths", "/health", "get", "parameters"], [["name": "a", "in": "query", "schema": [:]], ["name": "a", "in": "query", "schema": [:]]],
+                "is listed twice"
+            ),
+            (["paths", "/health", "get", "parameters"], [["name": "a", "in": "body", "schema": [:]]], "not query, header, path or cookie"),
+            (["paths", "/health", "get", "responses"], [:], "no responses"),
+            (["paths", "/health", "get", "responses", "20x"], ["description": "x"], "not a status code"),
+            (["paths", "/health", "get", "responses", "200", "description"], nil, "description: missing"),
+            (
+                ["paths", "/health", "get", "responses", "200", "content", "application/json", "schema"], ["$ref": "#/components/schemas/Nope"],
+                "does not resolve"
+            ),
+            (
+                ["paths", "/health", "get", "responses", "200", "content", "application/json", "schema"], ["$ref": "other.yaml#/Health"],
+                "points outside the document"
+            ),
+            (["paths", "/books", "post", "requestBody"], ["required": true], "requestBody: no content"),
+        ] as [([String], JSONValue?, String)])
     func eachBrokenRuleIsReported(_ path: [String], _ value: JSONValue?, _ sentence: String) throws {
         let problems = try Self.problems(path, value)
         #expect(problems.contains { $0.contains(sentence) }, "\(path): \(problems)")
