@@ -145,9 +145,10 @@ import Testing
     static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
     /// Starts Tests/HTTPLabsTests/Fixtures/bookshelf.py on a free port; returns its base URL and pid.
-    static func startPython(violation: String? = nil) async throws -> (url: String, pid: pid_t) {
+    static func startPython(violation: String? = nil, openAPIFile: String? = nil) async throws -> (url: String, pid: pid_t) {
         let port = try freePort()
         var environment = ProcessInfo.processInfo.environment
+        if let openAPIFile { environment["OPENAPI_FILE"] = openAPIFile }
         environment["PORT"] = String(port)
         if let violation { environment["BOOKSHELF_VIOLATION"] = violation }
         let script = packageRoot.appendingPathComponent("Tests/HTTPLabsTests/Fixtures/bookshelf.py").path
@@ -194,5 +195,27 @@ import Testing
         #expect(!report.checks.contains { c in referenceOnly.contains { c.name.hasPrefix($0) } })
         #expect(report.steps.filter { $0.title.hasPrefix("Skipped (reference only)") }.count == referenceOnly.count)
         #expect(report.outcome == .passed, "\(Self.failures(report))")
+    }
+
+    /// openapi-docs judges a server written in Python that serves the openapi.json of
+    /// `lab init`: every check passes; served a document that names the year
+    /// `published_year`, exactly the check of answers against their schemas fails.
+    @Test func aPythonServerServingTheStartersDocumentPassesOpenAPIDocs() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("openapi-docs-\(UUID().uuidString.prefix(6))")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        _ = try LabStarter.write(OpenAPIDocsLab.self, into: folder)
+        let starter = folder.appendingPathComponent("openapi.json").path
+        let server = try await Self.startPython(openAPIFile: starter)
+        defer { Self.stop(server.pid) }
+        let report = try await Self.run("openapi-docs", subject: LabSubject(.url, server.url))
+        #expect(report.outcome == .passed, "\(Self.failures(report))")
+        #expect(report.checks.count == OpenAPIDocsLab.checks.count)
+
+        let drifted = folder.appendingPathComponent("drifted.json")
+        try Data(try BookshelfOpenAPI.json(fault: .docDrift)).write(to: drifted)
+        let lying = try await Self.startPython(openAPIFile: drifted.path)
+        defer { Self.stop(lying.pid) }
+        let judged = try await Self.run("openapi-docs", subject: LabSubject(.url, lying.url))
+        #expect(judged.checks.filter { !$0.passed }.map(\.name) == [OpenAPIDocsLab.conforming.name], "\(Self.failures(judged))")
     }
 }

@@ -9,6 +9,9 @@ Location header (the lab's test expects exactly the check about it to fail).
 Phase 7 (http-tuning): GET /books is gzip-encoded when the request accepts gzip, and
 connections stay open (HTTP/1.1). BOOKSHELF_VIOLATION=no-gzip ignores Accept-Encoding;
 BOOKSHELF_VIOLATION=close-connections answers every request with Connection: close.
+
+OPENAPI_FILE=path serves that file at GET /openapi.json (openapi-docs: the openapi.json
+`lab init` writes); without it, /openapi.json is 404.
 """
 import gzip
 import datetime
@@ -26,6 +29,7 @@ AUTHORS, BOOKS, REVIEWS = {}, {}, {}
 NEXT = {"author": 1, "book": 1, "review": 1}
 ROUTES = [  # (pattern, methods)
     (r"^/health$", ["GET"]),
+    (r"^/openapi\.json$", ["GET"]),
     (r"^/authors$", ["POST"]),
     (r"^/authors/(?P<id>[^/]+)$", ["GET"]),
     (r"^/books$", ["GET", "POST"]),
@@ -173,6 +177,11 @@ class Handler(BaseHTTPRequestHandler):
         method = self.command
         if path == "/health":
             return 200, {"status": "ok"}, {}
+        if path == "/openapi.json":
+            if not os.environ.get("OPENAPI_FILE"):
+                raise Problem(404, "Not found", "There is nothing at this path.")
+            with open(os.environ["OPENAPI_FILE"]) as f:
+                return 200, json.load(f), {}
         if path == "/authors":
             body = read_object(raw, {"name": (str, True)})
             if not body["name"].strip():
