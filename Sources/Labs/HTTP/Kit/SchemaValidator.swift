@@ -40,13 +40,13 @@ struct SchemaValidator {
             let d = Self.number(value) ?? 0
             if let m = s["minimum"].flatMap(Self.number) {
                 // OpenAPI 3.0 writes an exclusive bound as minimum plus exclusiveMinimum: true.
-                if s["exclusiveMinimum"]?.bool == true ? d <= m : d < m { out.append("\(path): \(Self.show(value)) is below the minimum \(Self.show(m))") }
+                if s["exclusiveMinimum"]?.bool == true ? d <= m : d < m { out.append("\(path): \(value.text) is below the minimum \(Self.show(m))") }
             }
             if let m = s["maximum"].flatMap(Self.number) {
-                if s["exclusiveMaximum"]?.bool == true ? d >= m : d > m { out.append("\(path): \(Self.show(value)) is above the maximum \(Self.show(m))") }
+                if s["exclusiveMaximum"]?.bool == true ? d >= m : d > m { out.append("\(path): \(value.text) is above the maximum \(Self.show(m))") }
             }
-            if let m = s["exclusiveMinimum"].flatMap(Self.number), d <= m { out.append("\(path): \(Self.show(value)) is not above \(Self.show(m))") }
-            if let m = s["exclusiveMaximum"].flatMap(Self.number), d >= m { out.append("\(path): \(Self.show(value)) is not below \(Self.show(m))") }
+            if let m = s["exclusiveMinimum"].flatMap(Self.number), d <= m { out.append("\(path): \(value.text) is not above \(Self.show(m))") }
+            if let m = s["exclusiveMaximum"].flatMap(Self.number), d >= m { out.append("\(path): \(value.text) is not below \(Self.show(m))") }
         case let .string(text):
             if let min = s["minLength"]?.int, text.count < min { out.append("\(path): shorter than \(min)") }
             if let max = s["maxLength"]?.int, text.count > max { out.append("\(path): longer than \(max)") }
@@ -136,7 +136,6 @@ struct SchemaValidator {
         return a == b
     }
 
-    static func show(_ value: JSONValue) -> String { value.text }
     static func show(_ d: Double) -> String { d.rounded() == d && abs(d) < 1e15 ? String(Int(d)) : String(d) }
 
     static func isDateTime(_ s: String) -> Bool {
