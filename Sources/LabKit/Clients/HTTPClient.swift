@@ -1,12 +1,12 @@
 // The kit's loopback HTTP client: what every HTTP lab uses to speak to the service it
-// judges (the reference or the learner's server). One AsyncHTTPClient per run, shut down
-// by the run's clean-up; every request has a time limit; whatever goes wrong on the wire
-// becomes one sentence (`HTTPFailure`) that a check records as what it observed, so a
-// server that hangs, hangs up or answers gibberish fails a check instead of crashing the lab.
-import AsyncHTTPClient
+// judges (the reference or the learner's server). One connection pool (`HTTP1Pool`) per
+// run, shut down by the run's clean-up; every request has a time limit; whatever goes wrong
+// on the wire becomes one sentence (`HTTPFailure`) that a check records as what it
+// observed, so a server that hangs, hangs up or answers gibberish fails a check instead of
+// crashing the lab.
 import Foundation
-import NIOCore
 import NIOHTTP1
+import NIOSSL
 
 /// One answer: status, headers (looked up case-insensitively) and body bytes.
 public struct HTTPReply: Sendable {
@@ -53,11 +53,12 @@ public struct HTTPFailure: Error, Sendable, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// A loopback client bound to one base URL (`http://127.0.0.1:PORT`).
+/// A loopback client bound to one base URL (`http://127.0.0.1:PORT`, a path prefix allowed).
 public final class LoopbackHTTP: Sendable {
     public let baseURL: String
     public let timeout: Duration
-    private let client: HTTPClient
+    private let pool: Result<HTTP1Pool, HTTPFailure>
+    private let prefix: String
 
     /// Opens the run's client; the run's clean-up shuts it down. A request waits `timeout`
     /// for its answer, by default the run's `AnswerLimit` (5 s for your server).
@@ -71,12 +72,22 @@ public final class LoopbackHTTP: Sendable {
     public init(baseURL: String, timeout: Duration = .seconds(5)) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.timeout = timeout
-        var configuration = HTTPClient.Configuration(redirectConfiguration: .disallow)
-        configuration.connectionPool.idleTimeout = .seconds(2)
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        let url = URLComponents(string: self.baseURL)
+        prefix = url?.percentEncodedPath ?? ""
+        guard let url, let scheme = url.scheme?.lowercased(), ["http", "https"].contains(scheme), let host = url.host, !host.isEmpty else {
+            pool = .failure(HTTPFailure("\(baseURL) is not an http:// URL"))
+            return
+        }
+        do {
+            let tls = scheme == "https" ? TLSConfiguration.makeClientConfiguration() : nil
+            pool = .success(
+                try HTTP1Pool(host: host, port: url.port ?? (tls == nil ? 80 : 443), tls: tls, idleTimeout: .seconds(2)))
+        } catch {
+            pool = .failure(HTTPFailure("cannot set up TLS for \(baseURL): \(error)"))
+        }
     }
 
-    public func shutdown() async { try? await client.shutdown() }
+    public func shutdown() async { await (try? pool.get())?.shutdown() }
 
     /// Sends one request to `baseURL + path` and collects the whole answer (up to 8 MiB).
     public func request(
@@ -84,23 +95,12 @@ public final class LoopbackHTTP: Sendable {
         timeout: Duration? = nil
     ) async throws -> HTTPReply {
         let limit = timeout ?? self.timeout
-        var request = HTTPClientRequest(url: baseURL + path)
-        request.method = HTTPMethod(rawValue: method)
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        if let body {
-            request.body = .bytes(ByteBuffer(bytes: body))
-            if !headers.contains(where: { $0.0.lowercased() == "content-type" }) {
-                request.headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
-            }
+        var headers = headers
+        if body != nil, !headers.contains(where: { $0.0.lowercased() == "content-type" }) {
+            headers.append(("Content-Type", "application/json; charset=utf-8"))
         }
-        let nanos = limit.components.seconds * 1_000_000_000 + limit.components.attoseconds / 1_000_000_000
         do {
-            let response = try await client.execute(request, timeout: .nanoseconds(nanos))
-            let buffer = try await response.body.collect(upTo: 8 << 20)
-            return HTTPReply(
-                status: Int(response.status.code),
-                headers: response.headers.map { (name: $0.name, value: $0.value) },
-                body: Array(buffer.readableBytesView))
+            return try await pool.get().execute(method, prefix + path, headers: headers, body: body, timeout: limit)
         } catch let error as CancellationError {
             throw error
         } catch {
@@ -120,29 +120,28 @@ public final class LoopbackHTTP: Sendable {
     static func failure(_ error: any Error, method: String, path: String, limit: Duration) -> HTTPFailure {
         let seconds = limit.components.seconds
         let within = limit.components.attoseconds == 0 ? "\(seconds) s" : "\(limit)"
-        if let e = error as? HTTPClientError {
-            switch e {
-            case .deadlineExceeded, .readTimeout, .writeTimeout:
-                return HTTPFailure("no answer within \(within) to \(method) \(path)")
-            case .remoteConnectionClosed:
-                return HTTPFailure("the server closed the connection without answering \(method) \(path)")
-            case .connectTimeout:
-                return HTTPFailure("could not connect within \(within) for \(method) \(path)")
-            default:
-                break
-            }
-        }
-        if error is HTTPParserError {
-            return HTTPFailure("the reply to \(method) \(path) is not HTTP")
-        }
-        let text = String(describing: error)
-        if text.localizedCaseInsensitiveContains("refused") {
-            return HTTPFailure("nothing accepts connections for \(method) \(path) (connection refused)")
-        }
-        if text.localizedCaseInsensitiveContains("reset") {
+        switch error {
+        case let failure as HTTPFailure:
+            return failure
+        case HTTP1Error.timedOut:
+            return HTTPFailure("no answer within \(within) to \(method) \(path)")
+        case HTTP1Error.remoteClosed:
             return HTTPFailure("the server closed the connection without answering \(method) \(path)")
+        case HTTP1Error.connectTimedOut:
+            return HTTPFailure("could not connect within \(within) for \(method) \(path)")
+        case HTTP1Error.connectionRefused:
+            return HTTPFailure("nothing accepts connections for \(method) \(path) (connection refused)")
+        case HTTP1Error.bodyTooLarge(let limit):
+            return HTTPFailure("the answer to \(method) \(path) is longer than \(limit >> 20) MiB")
+        case is HTTPParserError:
+            return HTTPFailure("the reply to \(method) \(path) is not HTTP")
+        default:
+            let text = String(describing: error)
+            if text.localizedCaseInsensitiveContains("reset") {
+                return HTTPFailure("the server closed the connection without answering \(method) \(path)")
+            }
+            return HTTPFailure("\(method) \(path) failed: \(text)")
         }
-        return HTTPFailure("\(method) \(path) failed: \(text)")
     }
 }
 

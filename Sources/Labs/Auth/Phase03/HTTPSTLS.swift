@@ -8,7 +8,6 @@
 // that trust the CA, trust nothing, ask for the wrong name, or meet an expired certificate.
 // Against your server: `--url https://127.0.0.1:PORT --param ca=FILE`, FILE being your CA's
 // certificate (PEM; ./ca.pem when the knob is not given).
-import AsyncHTTPClient
 import Crypto
 import Foundation
 import Hummingbird
@@ -322,16 +321,14 @@ struct HTTPSTLSLab: Lab {
         return port
     }
 
-    /// GET over HTTPS with the kit's-style client (AsyncHTTPClient with these trust roots): the status.
+    /// GET over HTTPS with the kit's HTTP client and these trust roots: the status.
     static func get(port: Int, host: String, path: String, configuration: TLSConfiguration) async -> Int? {
-        var config = HTTPClient.Configuration(tlsConfiguration: configuration, redirectConfiguration: .disallow)
-        config.timeout = .init(connect: .seconds(5), read: .seconds(5))
-        let client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: config)
-        defer { Task { try? await client.shutdown() } }
         // The certificate names localhost, so the request asks for localhost (resolving to loopback).
         let target = host == "127.0.0.1" ? "localhost" : host
-        guard let response = try? await client.execute(HTTPClientRequest(url: "https://\(target):\(port)\(path)"), timeout: .seconds(5)) else { return nil }
-        return Int(response.status.code)
+        guard let client = try? HTTP1Pool(host: target, port: port, tls: configuration, maxConnections: 1) else { return nil }
+        let reply = try? await client.execute("GET", path, timeout: .seconds(5))
+        await client.shutdown()
+        return reply?.status
     }
 
     /// The cipher as openssl s_client reports it, or nil.

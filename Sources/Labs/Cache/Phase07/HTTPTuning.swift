@@ -12,7 +12,6 @@
 // Your own bookshelf (exercise mode, `--url` or `--against`): the lab adds 100 books
 // through the API, then asks GET /books?limit=100 with and without gzip and GET /health
 // for keep-alive and the pool (docs/bookshelf.md "Phase 7").
-import AsyncHTTPClient
 import CZlib
 import Foundation
 import GRDB
@@ -75,19 +74,13 @@ struct HTTPTuningLab: Lab {
         return router
     }
 
-    /// A client of its own, with its own pool.
-    static func client(poolSize: Int) -> HTTPClient {
-        var configuration = HTTPClient.Configuration()
-        configuration.connectionPool = .init(idleTimeout: .seconds(10), concurrentHTTP1ConnectionsPerHostSoftLimit: poolSize)
-        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    /// A client of its own, with its own pool, talking to the relay on 127.0.0.1.
+    static func client(poolSize: Int, port: Int) throws -> HTTP1Pool {
+        try HTTP1Pool(host: "127.0.0.1", port: port, maxConnections: poolSize, idleTimeout: .seconds(10))
     }
 
-    static func get(_ client: HTTPClient, _ url: String, headers: [(String, String)] = []) async throws -> (Int, HTTPHeaders, [UInt8]) {
-        var request = HTTPClientRequest(url: url)
-        for (n, v) in headers { request.headers.add(name: n, value: v) }
-        let response = try await client.execute(request, timeout: .seconds(30))
-        let body = try await response.body.collect(upTo: 64 << 20)
-        return (Int(response.status.code), response.headers, Array(body.readableBytesView))
+    static func get(_ client: HTTP1Pool, _ path: String, headers: [(String, String)] = []) async throws -> HTTPReply {
+        try await client.execute("GET", path, headers: headers, timeout: .seconds(30), maxBody: 64 << 20)
     }
 
     /// The starter folder: the task, how to run, and what each check asserts.
@@ -141,31 +134,31 @@ struct HTTPTuningLab: Lab {
             _ = try await seedBookshelf(lab, http, authors: 1, books: 100)
         }
         let relay = try CountingRelay.start(lab, to: subject.baseURL)
-        let url = relay.baseURL
         // The pool's endpoint: on the reference one the server-closes breaker leaves alone.
         let statusPath = subject.isReference ? "/status" : "/health"
-        lab.step("Every request goes through a relay at \(url) that counts the connections it is given")
+        lab.step("Every request goes through a relay at \(relay.baseURL) that counts the connections it is given")
         // A fresh client (and pool) per experiment, so no idle connection carries over.
-        func withClient<T>(_ body: (HTTPClient) async throws -> T) async throws -> T {
-            let client = Self.client(poolSize: poolSize)
+        func withClient<T>(_ body: (HTTP1Pool) async throws -> T) async throws -> T {
+            let client = try Self.client(poolSize: poolSize, port: relay.port)
             do {
                 let value = try await body(client)
-                try? await client.shutdown()
+                await client.shutdown()
                 return value
             } catch {
-                try? await client.shutdown()
+                await client.shutdown()
                 throw error
             }
         }
 
         // 1 and 2. gzip.
-        let (_, plainHeaders, plain) = try await withClient { try await Self.get($0, url + "/books?limit=100") }
-        let (_, gzHeaders, gz) = try await withClient { try await Self.get($0, url + "/books?limit=100", headers: [("Accept-Encoding", "gzip")]) }
-        let encoding = gzHeaders.first(name: "Content-Encoding") ?? "identity"
+        let plainReply = try await withClient { try await Self.get($0, "/books?limit=100") }
+        let gzReply = try await withClient { try await Self.get($0, "/books?limit=100", headers: [("Accept-Encoding", "gzip")]) }
+        let plain = plainReply.body, gz = gzReply.body
+        let encoding = gzReply.header("Content-Encoding") ?? "identity"
         let ratio = Double(plain.count) / Double(max(gz.count, 1))
         lab.step(
             "GET /books?limit=100 without and with Accept-Encoding: gzip",
-            "\(plain.count) bytes (\(plainHeaders.first(name: "Content-Encoding") ?? "identity")) and \(gz.count) bytes (Content-Encoding: \(encoding)): "
+            "\(plain.count) bytes (\(plainReply.header("Content-Encoding") ?? "identity")) and \(gz.count) bytes (Content-Encoding: \(encoding)): "
                 + String(format: "%.1f× smaller", ratio))
         lab.figure("gzip ratio", ratio, "×")
         lab.check(
@@ -193,9 +186,9 @@ struct HTTPTuningLab: Lab {
                 var latencies: [Double] = []
                 for _ in 0..<n {
                     let (reply, seconds) = try await Measure.time {
-                        try await Self.get(client, url + "/health", headers: close ? [("Connection", "close")] : [])
+                        try await Self.get(client, "/health", headers: close ? [("Connection", "close")] : [])
                     }
-                    guard reply.0 == 200 else { throw LabError("GET /health answered \(reply.0)") }
+                    guard reply.status == 200 else { throw LabError("GET /health answered \(reply.status)") }
                     latencies.append(seconds)
                 }
                 return latencies
@@ -211,8 +204,8 @@ struct HTTPTuningLab: Lab {
             try await withClient { fresh in
                 var k: [Double] = [], c: [Double] = []
                 for _ in 0..<n {
-                    k.append(try await Measure.time { try await Self.get(keep, url + "/health") }.1)
-                    c.append(try await Measure.time { try await Self.get(fresh, url + "/health", headers: [("Connection", "close")]) }.1)
+                    k.append(try await Measure.time { try await Self.get(keep, "/health") }.1)
+                    c.append(try await Measure.time { try await Self.get(fresh, "/health", headers: [("Connection", "close")]) }.1)
                 }
                 return (k, c)
             }
@@ -251,13 +244,13 @@ struct HTTPTuningLab: Lab {
                         let headers: [(String, String)] = close ? [("Connection", "close")] : []
                         var sent = 0, ok = 0
                         while sent < min(concurrency, total) {
-                            group.addTask { try await Self.get(pooled, url + statusPath, headers: headers).0 }
+                            group.addTask { try await Self.get(pooled, statusPath, headers: headers).status }
                             sent += 1
                         }
                         while let status = try await group.next() {
                             if status == 200 { ok += 1 }
                             if sent < total {
-                                group.addTask { try await Self.get(pooled, url + statusPath, headers: headers).0 }
+                                group.addTask { try await Self.get(pooled, statusPath, headers: headers).status }
                                 sent += 1
                             }
                         }
