@@ -3,7 +3,9 @@
 // a client that wants concurrency opens connections, up to a limit, and reuses each one
 // for the next request unless either side said `Connection: close`. The labs count those
 // connections (http-tuning's relay) and judge what came back byte for byte, so the client
-// adds nothing of its own: no redirects followed, no body decompressed, no retries.
+// adds nothing of its own: no redirects followed, no body decompressed, and one retry only,
+// of a request whose kept-alive connection closed before any byte of the answer (a server's
+// idle time-out meeting the next request, as Go's and curl's clients also retry).
 //
 // Every exchange has a time limit kept on the connection's event loop: when it passes, the
 // connection is closed and the request fails with `HTTP1Error.timedOut`. A cancelled task
@@ -82,24 +84,33 @@ public final class HTTP1Pool: Sendable {
         }
         let wantsClose = head.headers[canonicalForm: "connection"].contains { $0.lowercased() == "close" }
 
-        let connection = try await checkOut(deadline: deadline)
-        let channel = connection.channel
         let exchange = Exchange(head: head, body: body.map { ByteBuffer(bytes: $0) }, deadline: deadline, maxBody: maxBody)
-        do {
-            let answer = try await withTaskCancellationHandler {
-                try await channel.pipeline.handler(type: ExchangeHandler.self).flatMap { handler in
-                    handler.start(exchange, on: channel)
-                }.get()
-            } onCancel: {
-                channel.close(promise: nil)
+        // A kept-alive connection the server closed just as it was reused (its idle time-out)
+        // never saw the request: that one case is tried again, once, on a new connection.
+        var retried = false
+        while true {
+            let connection = try await checkOut(deadline: deadline)
+            let channel = connection.channel, handler = connection.handler
+            do {
+                let answer = try await withTaskCancellationHandler {
+                    try await channel.eventLoop.flatSubmit { handler.start(exchange, on: channel) }.get()
+                } onCancel: {
+                    channel.close(promise: nil)
+                }
+                await state.checkIn(connection, reusable: answer.keepAlive && !wantsClose)
+                return answer.reply
+            } catch {
+                await state.checkIn(connection, reusable: false)
+                if Task.isCancelled { throw CancellationError() }
+                if error is StaleConnection {
+                    if !retried {
+                        retried = true
+                        continue
+                    }
+                    throw HTTP1Error.remoteClosed
+                }
+                throw error
             }
-            let reusable = answer.keepAlive && !wantsClose
-            await state.checkIn(connection, reusable: reusable)
-            return answer.reply
-        } catch {
-            await state.checkIn(connection, reusable: false)
-            if Task.isCancelled { throw CancellationError() }
-            throw error
         }
     }
 
@@ -116,7 +127,11 @@ public final class HTTP1Pool: Sendable {
         case .open:
             do {
                 let channel = try await bootstrap().connect(host: host, port: port).get()
-                return await state.opened(channel)
+                guard let handler = try? await channel.pipeline.handler(type: ExchangeHandler.self).get() else {
+                    channel.close(promise: nil)
+                    throw HTTP1Error.remoteClosed
+                }
+                return await state.opened(channel, handler)
             } catch {
                 await state.openFailed()
                 throw Self.connectFailure(error)
@@ -164,7 +179,11 @@ extension Duration {
 struct PooledConnection: Sendable {
     let id: Int
     let channel: any Channel
+    let handler: ExchangeHandler
 }
+
+/// The connection closed before any byte of the answer, after serving earlier exchanges.
+struct StaleConnection: Error {}
 
 /// The pool's book-keeping: idle connections, how many are open, who waits for one.
 private actor PoolState {
@@ -232,10 +251,10 @@ private actor PoolState {
         }
     }
 
-    func opened(_ channel: any Channel) -> PooledConnection {
+    func opened(_ channel: any Channel, _ handler: ExchangeHandler) -> PooledConnection {
         opening -= 1
         nextID += 1
-        let connection = PooledConnection(id: nextID, channel: channel)
+        let connection = PooledConnection(id: nextID, channel: channel, handler: handler)
         if isShutDown {
             channel.close(promise: nil)
         } else {
@@ -320,6 +339,7 @@ final class ExchangeHandler: ChannelInboundHandler, @unchecked Sendable {
     private var head: HTTPResponseHead?
     private var body: [UInt8] = []
     private var maxBody = 0
+    private var served = 0
     private var context: ChannelHandlerContext?
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -330,7 +350,7 @@ final class ExchangeHandler: ChannelInboundHandler, @unchecked Sendable {
         channel.eventLoop.assertInEventLoop()
         let promise = channel.eventLoop.makePromise(of: Answer.self)
         guard let context, channel.isActive else {
-            promise.fail(HTTP1Error.remoteClosed)
+            promise.fail(served > 0 ? StaleConnection() : HTTP1Error.remoteClosed)
             return promise.futureResult
         }
         self.promise = promise
@@ -351,6 +371,11 @@ final class ExchangeHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
+            // An answer nobody asked for leaves the connection out of step: close it.
+            guard promise != nil else {
+                context.close(promise: nil)
+                return
+            }
             // 1xx answers (100 Continue) come before the real one.
             if head.status.code >= 200 || head.status == .switchingProtocols { self.head = head }
         case .body(var buffer):
@@ -364,12 +389,13 @@ final class ExchangeHandler: ChannelInboundHandler, @unchecked Sendable {
             guard let head else { return }
             let reply = HTTPReply(
                 status: Int(head.status.code), headers: head.headers.map { (name: $0.name, value: $0.value) }, body: body)
+            served += 1
             finish(.success(Answer(reply: reply, keepAlive: head.isKeepAlive)))
         }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        finish(.failure(HTTP1Error.remoteClosed))
+        finish(.failure(served > 0 && head == nil && body.isEmpty ? StaleConnection() : HTTP1Error.remoteClosed))
         context.fireChannelInactive()
     }
 
@@ -377,16 +403,18 @@ final class ExchangeHandler: ChannelInboundHandler, @unchecked Sendable {
         finish(.failure(error))
     }
 
-    /// Completes the exchange once; a failed one closes the connection, which is then
-    /// in an unknown state.
+    /// Completes the exchange once. A failure closes the connection, which is then in an
+    /// unknown state, whether or not an exchange was under way (bytes the server sent
+    /// unasked, which the decoder refused, end an idle connection too).
     private func finish(_ result: Result<Answer, any Error>) {
-        guard let promise else { return }
+        let promise = self.promise
         self.promise = nil
         timer?.cancel()
         timer = nil
         head = nil
         body = []
+        // Closing calls channelInactive, which finds no exchange left to fail.
         if case .failure = result { context?.close(promise: nil) }
-        promise.completeWith(result)
+        promise?.completeWith(result)
     }
 }
