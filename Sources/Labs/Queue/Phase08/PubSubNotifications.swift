@@ -45,6 +45,8 @@ struct PubSubNotificationsLab: Lab {
             var finishedAt: [String: Double] = [:]
             var latency: [String: Histogram<UInt64>] = [:]
             var ready = 0
+            /// When the publisher last finished publishing; a subscriber's idle time counts from then at the earliest.
+            var publishedAt: Date?
             /// Seconds the audit subscriber was held on its first notification.
             var auditHeld: Double?
         }
@@ -106,7 +108,8 @@ struct PubSubNotificationsLab: Lab {
             return q
         }
 
-        /// Reads until `expected` distinct notifications came, or nothing came for `idle` seconds.
+        /// Reads until `expected` distinct notifications came, or nothing came for `idle` seconds
+        /// after the publisher finished.
         func listen(_ who: String, record: Record, expected: Int, idle: Double, handlers: [String]) throws {
             let c = try AMQPConnection.open(port: port)
             defer { c.close() }
@@ -118,7 +121,11 @@ struct PubSubNotificationsLab: Lab {
             let deadline = Date().addingTimeInterval(300)
             while seen.count < expected && Date() < deadline {
                 guard let d = try c.next(timeout: 0.2) else {
-                    if Date().timeIntervalSince(last) > idle { break }
+                    // A quiet queue only counts once everything is published: a publisher
+                    // slowed by a loaded machine is not the end of the notifications.
+                    if let published = record.state.withLock({ $0.publishedAt }), Date().timeIntervalSince(max(last, published)) > idle {
+                        break
+                    }
                     continue
                 }
                 last = Date()
@@ -183,6 +190,7 @@ struct PubSubNotificationsLab: Lab {
                 try admin.publish(exchange: prefix, routingKey: "", body: id, headers: ["sent-us": .int(record.micros)], messageID: id)
             }
         }
+        record.state.withLock { $0.publishedAt = Date() }
         let publishSeconds = Measure.seconds(ContinuousClock.now - publishStart)
         try await phase1.value
         let s1 = record.state.withLock { $0 }
@@ -209,6 +217,7 @@ struct PubSubNotificationsLab: Lab {
         try await AMQPThread.run {
             for id in awayIDs { try admin.publish(exchange: prefix, routingKey: "", body: id, messageID: id) }
         }
+        record.state.withLock { $0.publishedAt = Date() }
         let before = Set(record.state.withLock { $0.received["email"] ?? [] })
         try await AMQPThread.run("pubsub.email-back") {
             try setup.listen("email", record: record, expected: Int.max, idle: 1.5, handlers: ["email"])
