@@ -15,6 +15,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// What can go wrong below HTTP; `LoopbackHTTP` turns it into a sentence.
 public enum HTTP1Error: Error, Sendable, Equatable {
@@ -89,26 +90,44 @@ public final class HTTP1Pool: Sendable {
         // never saw the request: that one case is tried again, once, on a new connection.
         var retried = false
         while true {
-            let connection = try await checkOut(deadline: deadline)
-            let channel = connection.channel, handler = connection.handler
-            do {
-                let answer = try await withTaskCancellationHandler {
-                    try await channel.eventLoop.flatSubmit { handler.start(exchange, on: channel) }.get()
-                } onCancel: {
-                    channel.close(promise: nil)
+            // Once a connection is granted, connecting, writing and reading are one chain of
+            // event-loop futures: the time limit, kept on the event loop, is met even while
+            // this task waits for a thread to resume it.
+            let exchanged: EventLoopFuture<(PooledConnection, Answer)>
+            let inFlight = InFlight()
+            switch try await state.grant(deadline: deadline) {
+            case .reuse(let connection):
+                inFlight.use(connection.channel)
+                exchanged = connection.channel.eventLoop.flatSubmit {
+                    connection.handler.start(exchange, on: connection.channel)
+                        .map { (connection, $0) }
+                        .flatMapErrorThrowing { throw FailedExchange(connection: connection, error: $0) }
                 }
-                await state.checkIn(connection, reusable: answer.keepAlive && !wantsClose)
-                return answer.reply
-            } catch {
-                await state.checkIn(connection, reusable: false)
+            case .open:
+                exchanged = open(then: exchange, inFlight)
+            }
+            do {
+                let (connection, answer) = try await withTaskCancellationHandler {
+                    try await exchanged.get()
+                } onCancel: {
+                    inFlight.cancel()
+                }
+                state.checkIn(connection, reusable: answer.keepAlive && !wantsClose)
                 if Task.isCancelled { throw CancellationError() }
-                if error is StaleConnection {
+                return answer.reply
+            } catch let failed as FailedExchange {
+                state.checkIn(failed.connection, reusable: false)
+                if Task.isCancelled { throw CancellationError() }
+                if failed.error is StaleConnection {
                     if !retried {
                         retried = true
                         continue
                     }
                     throw HTTP1Error.remoteClosed
                 }
+                throw failed.error
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
                 throw error
             }
         }
@@ -119,24 +138,31 @@ public final class HTTP1Pool: Sendable {
         await state.shutdown()
     }
 
-    /// An idle connection, a new one, or (at the limit) the next one that comes free.
-    private func checkOut(deadline: NIODeadline) async throws -> PooledConnection {
-        switch try await state.grant(deadline: deadline) {
-        case .reuse(let connection):
-            return connection
-        case .open:
-            do {
-                let channel = try await bootstrap().connect(host: host, port: port).get()
-                guard let handler = try? await channel.pipeline.handler(type: ExchangeHandler.self).get() else {
-                    channel.close(promise: nil)
-                    throw HTTP1Error.remoteClosed
-                }
-                return await state.opened(channel, handler)
-            } catch {
-                await state.openFailed()
+    /// Opens a connection (the pool has counted it as opening) and starts the exchange on it.
+    /// A failure to connect is the pool's (`openFailed`); a failure after it, the connection's.
+    private func open(then exchange: Exchange, _ inFlight: InFlight) -> EventLoopFuture<(PooledConnection, Answer)> {
+        let state = state
+        return bootstrap().connect(host: host, port: port)
+            .flatMapErrorThrowing { error in
+                state.openFailed()
                 throw Self.connectFailure(error)
             }
-        }
+            .flatMap { channel in
+                channel.pipeline.handler(type: ExchangeHandler.self)
+                    .flatMapErrorThrowing { _ in
+                        // The connection closed before it could be used.
+                        channel.close(promise: nil)
+                        state.openFailed()
+                        throw HTTP1Error.remoteClosed
+                    }
+                    .flatMap { handler in
+                        let connection = state.opened(channel, handler)
+                        inFlight.use(channel)
+                        return handler.start(exchange, on: channel)
+                            .map { (connection, $0) }
+                            .flatMapErrorThrowing { throw FailedExchange(connection: connection, error: $0) }
+                    }
+            }
     }
 
     private func bootstrap() -> ClientBootstrap {
@@ -185,131 +211,231 @@ struct PooledConnection: Sendable {
 /// The connection closed before any byte of the answer, after serving earlier exchanges.
 struct StaleConnection: Error {}
 
-/// The pool's book-keeping: idle connections, how many are open, who waits for one.
-private actor PoolState {
-    enum Grant { case reuse(PooledConnection), open }
+/// The connection an exchange runs on, closed when its task is cancelled (which fails the
+/// exchange), whether the cancellation comes before the connection is known or after.
+final class InFlight: Sendable {
+    private let state = NIOLockedValueBox<(channel: (any Channel)?, cancelled: Bool)>((nil, false))
+
+    func use(_ channel: any Channel) {
+        if state.withLockedValue({
+            $0.channel = channel; return $0.cancelled
+        }) {
+            channel.close(promise: nil)
+        }
+    }
+
+    func cancel() {
+        state.withLockedValue {
+            $0.cancelled = true; return $0.channel
+        }?.close(promise: nil)
+    }
+}
+
+/// An exchange that failed on a connection the pool had handed out.
+struct FailedExchange: Error {
+    let connection: PooledConnection
+    let error: any Error
+}
+
+/// The pool's book-keeping: idle connections, how many are open, who waits for one. A
+/// lock, not an actor: the pool never needs a thread of Swift's cooperative pool to hand a
+/// connection on, so a request's time limit holds even when a busy process's tasks keep
+/// those threads (the tests run hundreds at once). Channels are closed and continuations
+/// resumed only after the lock is released: closing can call back into the pool.
+private final class PoolState: Sendable {
+    enum Grant: Sendable { case reuse(PooledConnection), open }
+
+    private struct Waiter {
+        let id: Int
+        let continuation: CheckedContinuation<Grant, any Error>
+        var timer: Scheduled<Void>?
+    }
+
+    private struct State {
+        var idle: [Int: (connection: PooledConnection, timer: Scheduled<Void>)] = [:]
+        var busy: [Int: PooledConnection] = [:]
+        var opening = 0
+        var nextID = 0
+        var waiters: [Waiter] = []
+        var cancelled: Set<Int> = []
+        var isShutDown = false
+        var openCount: Int { idle.count + busy.count + opening }
+    }
+
+    /// What to do once the lock is released.
+    private struct Effects {
+        var close: [any Channel] = []
+        var cancel: [Scheduled<Void>] = []
+        var resume: [(CheckedContinuation<Grant, any Error>, Result<Grant, any Error>)] = []
+
+        func run() {
+            for timer in cancel { timer.cancel() }
+            for channel in close { channel.close(promise: nil) }
+            for (continuation, result) in resume { continuation.resume(with: result) }
+        }
+    }
 
     let limit: Int
-    let idleTimeout: Duration
-    private var idle: [Int: (connection: PooledConnection, timer: Scheduled<Void>)] = [:]
-    private var busy: [Int: PooledConnection] = [:]
-    private var opening = 0
-    private var nextID = 0
-    private var waiters: [(id: Int, continuation: CheckedContinuation<Grant, any Error>)] = []
-    private var cancelled: Set<Int> = []
-    private var isShutDown = false
+    let idleTimeout: TimeAmount
+    private let state = Mutex(State())
 
     init(limit: Int, idleTimeout: Duration) {
         self.limit = limit
-        self.idleTimeout = idleTimeout
+        self.idleTimeout = .nanoseconds(idleTimeout.nanoseconds)
     }
 
-    private var openCount: Int { idle.count + busy.count + opening }
+    private enum Decision { case grant(Grant), wait(Int), fail(any Error) }
 
     func grant(deadline: NIODeadline) async throws -> Grant {
-        guard !isShutDown else { throw HTTP1Error.shutDown }
-        while let (id, entry) = idle.first {
-            idle[id] = nil
-            entry.timer.cancel()
-            if entry.connection.channel.isActive {
-                busy[id] = entry.connection
-                return .reuse(entry.connection)
-            }
-            entry.connection.channel.close(promise: nil)
-        }
-        if openCount < limit {
-            opening += 1
-            return .open
-        }
-        nextID += 1
-        let id = nextID
-        // Waits for a connection to come free, or for the deadline, or for cancellation.
-        let timer = Task { [weak self] in
-            let nanos = max(0, deadline.uptimeNanoseconds.subtractingReportingOverflow(NIODeadline.now().uptimeNanoseconds).partialValue)
-            try? await Task.sleep(nanoseconds: nanos)
-            await self?.abandon(id, because: HTTP1Error.timedOut)
-        }
-        defer { timer.cancel() }
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                if cancelled.remove(id) != nil || Task.isCancelled {
-                    continuation.resume(throwing: CancellationError())
-                } else {
-                    waiters.append((id, continuation))
+        var effects = Effects()
+        let decision: Decision = state.withLock { s in
+            if s.isShutDown { return .fail(HTTP1Error.shutDown) }
+            while let (id, entry) = s.idle.first {
+                s.idle[id] = nil
+                effects.cancel.append(entry.timer)
+                if entry.connection.channel.isActive {
+                    s.busy[id] = entry.connection
+                    return .grant(.reuse(entry.connection))
                 }
+                effects.close.append(entry.connection.channel)
+            }
+            if s.openCount < limit {
+                s.opening += 1
+                return .grant(.open)
+            }
+            s.nextID += 1
+            return .wait(s.nextID)
+        }
+        effects.run()
+        switch decision {
+        case .grant(let grant): return grant
+        case .fail(let error): throw error
+        case .wait(let id): return try await wait(id, deadline: deadline)
+        }
+    }
+
+    /// Waits for a connection to come free, the deadline, or cancellation.
+    private func wait(_ id: Int, deadline: NIODeadline) async throws -> Grant {
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Grant, any Error>) in
+                let cancelledAlready = state.withLock { s in
+                    if s.cancelled.remove(id) != nil { return true }
+                    s.waiters.append(Waiter(id: id, continuation: continuation))
+                    return false
+                }
+                if cancelledAlready {
+                    continuation.resume(throwing: CancellationError())
+                    return
+                }
+                let timer = MultiThreadedEventLoopGroup.singleton.next().scheduleTask(deadline: deadline) {
+                    self.abandon(id, because: HTTP1Error.timedOut)
+                }
+                let stillWaiting = state.withLock { s in
+                    guard let index = s.waiters.firstIndex(where: { $0.id == id }) else { return false }
+                    s.waiters[index].timer = timer
+                    return true
+                }
+                if !stillWaiting { timer.cancel() }
             }
         } onCancel: {
-            Task { await self.abandon(id, because: CancellationError()) }
+            abandon(id, because: CancellationError())
         }
     }
 
     private func abandon(_ id: Int, because error: any Error) {
-        if let index = waiters.firstIndex(where: { $0.id == id }) {
-            waiters.remove(at: index).continuation.resume(throwing: error)
-        } else if error is CancellationError {
-            cancelled.insert(id)
+        let waiter: Waiter? = state.withLock { s in
+            if let index = s.waiters.firstIndex(where: { $0.id == id }) { return s.waiters.remove(at: index) }
+            if error is CancellationError { s.cancelled.insert(id) }
+            return nil
         }
+        guard let waiter else { return }
+        waiter.timer?.cancel()
+        waiter.continuation.resume(throwing: error)
     }
 
     func opened(_ channel: any Channel, _ handler: ExchangeHandler) -> PooledConnection {
-        opening -= 1
-        nextID += 1
-        let connection = PooledConnection(id: nextID, channel: channel, handler: handler)
-        if isShutDown {
-            channel.close(promise: nil)
-        } else {
-            busy[connection.id] = connection
-            // A connection the server closes while idle leaves the pool at once.
-            channel.closeFuture.whenComplete { _ in Task { await self.closedWhileIdle(connection.id) } }
+        let (connection, isShutDown) = state.withLock { s in
+            s.opening -= 1
+            s.nextID += 1
+            let connection = PooledConnection(id: s.nextID, channel: channel, handler: handler)
+            if !s.isShutDown { s.busy[connection.id] = connection }
+            return (connection, s.isShutDown)
         }
+        if isShutDown { channel.close(promise: nil) }
+        // A connection the server closes while idle leaves the pool at once.
+        channel.closeFuture.whenComplete { _ in self.closedWhileIdle(connection.id) }
         return connection
     }
 
     func openFailed() {
-        opening -= 1
-        handOnTheSlot()
+        var effects = Effects()
+        state.withLock { s in
+            s.opening -= 1
+            handOnTheSlot(&s, &effects)
+        }
+        effects.run()
     }
 
     func checkIn(_ connection: PooledConnection, reusable: Bool) {
-        guard busy.removeValue(forKey: connection.id) != nil else {
-            connection.channel.close(promise: nil)
-            return
+        var effects = Effects()
+        state.withLock { s in
+            guard s.busy.removeValue(forKey: connection.id) != nil else {
+                effects.close.append(connection.channel)
+                return
+            }
+            guard reusable, !s.isShutDown, connection.channel.isActive else {
+                effects.close.append(connection.channel)
+                handOnTheSlot(&s, &effects)
+                return
+            }
+            if !s.waiters.isEmpty {
+                s.busy[connection.id] = connection
+                let waiter = s.waiters.removeFirst()
+                waiter.timer.map { effects.cancel.append($0) }
+                effects.resume.append((waiter.continuation, .success(.reuse(connection))))
+                return
+            }
+            let channel = connection.channel
+            let timer = channel.eventLoop.scheduleTask(in: idleTimeout) { channel.close(promise: nil) }
+            s.idle[connection.id] = (connection, timer)
         }
-        guard reusable, !isShutDown, connection.channel.isActive else {
-            connection.channel.close(promise: nil)
-            handOnTheSlot()
-            return
-        }
-        if !waiters.isEmpty {
-            busy[connection.id] = connection
-            waiters.removeFirst().continuation.resume(returning: .reuse(connection))
-            return
-        }
-        let channel = connection.channel
-        let timer = channel.eventLoop.scheduleTask(in: .nanoseconds(idleTimeout.nanoseconds)) { channel.close(promise: nil) }
-        idle[connection.id] = (connection, timer)
+        effects.run()
     }
 
     private func closedWhileIdle(_ id: Int) {
-        guard let entry = idle.removeValue(forKey: id) else { return }
-        entry.timer.cancel()
-        handOnTheSlot()
+        var effects = Effects()
+        state.withLock { s in
+            guard let entry = s.idle.removeValue(forKey: id) else { return }
+            effects.cancel.append(entry.timer)
+            handOnTheSlot(&s, &effects)
+        }
+        effects.run()
     }
 
     /// A slot came free (a connection closed or failed to open): the first waiter may open one.
-    private func handOnTheSlot() {
-        guard !waiters.isEmpty, !isShutDown, openCount < limit else { return }
-        opening += 1
-        waiters.removeFirst().continuation.resume(returning: .open)
+    private func handOnTheSlot(_ s: inout State, _ effects: inout Effects) {
+        guard !s.waiters.isEmpty, !s.isShutDown, s.openCount < limit else { return }
+        s.opening += 1
+        let waiter = s.waiters.removeFirst()
+        waiter.timer.map { effects.cancel.append($0) }
+        effects.resume.append((waiter.continuation, .success(.open)))
     }
 
     func shutdown() async {
-        isShutDown = true
-        for waiter in waiters { waiter.continuation.resume(throwing: HTTP1Error.shutDown) }
-        waiters.removeAll()
-        let channels = idle.values.map(\.connection.channel) + busy.values.map(\.channel)
-        for entry in idle.values { entry.timer.cancel() }
-        idle.removeAll()
+        var effects = Effects()
+        let channels: [any Channel] = state.withLock { s in
+            s.isShutDown = true
+            for waiter in s.waiters {
+                waiter.timer.map { effects.cancel.append($0) }
+                effects.resume.append((waiter.continuation, .failure(HTTP1Error.shutDown)))
+            }
+            s.waiters.removeAll()
+            effects.cancel += s.idle.values.map(\.timer)
+            let channels = s.idle.values.map(\.connection.channel) + s.busy.values.map(\.channel)
+            s.idle.removeAll()
+            return channels
+        }
+        effects.run()
         for channel in channels { try? await channel.close() }
     }
 }
