@@ -13,6 +13,12 @@ public enum Measure {
         Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
     }
 
+    /// Whole nanoseconds, `Int64.max` for a duration too long to count them.
+    public static func nanoseconds(_ d: Duration) -> Int64 {
+        let (product, overflow) = d.components.seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : product &+ d.components.attoseconds / 1_000_000_000
+    }
+
     /// The process's resident set size now, in bytes (Linux: /proc/self/statm).
     public static func residentBytes() -> Int {
         guard let text = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8) else { return 0 }

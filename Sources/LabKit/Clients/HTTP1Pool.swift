@@ -56,13 +56,11 @@ public final class HTTP1Pool: Sendable {
         let defaultPort = tls == nil ? 80 : 443
         hostHeader = (host.contains(":") ? "[\(host)]" : host) + (port == defaultPort ? "" : ":\(port)")
         sslContext = try tls.map { try NIOSSLContext(configuration: $0) }
-        self.serverName = serverName ?? (Self.isIPAddress(host) ? nil : host)
-        self.connectTimeout = .nanoseconds(connectTimeout.nanoseconds)
+        // TLS sends no name for an IP address (SNI carries host names only).
+        let isIPAddress = (try? SocketAddress(ipAddress: host, port: 0)) != nil
+        self.serverName = serverName ?? (isIPAddress ? nil : host)
+        self.connectTimeout = .nanoseconds(Measure.nanoseconds(connectTimeout))
         state = PoolState(limit: self.maxConnections, idleTimeout: idleTimeout)
-    }
-
-    static func isIPAddress(_ host: String) -> Bool {
-        host.contains(":") || (host.split(separator: ".").count == 4 && host.allSatisfy { $0.isNumber || $0 == "." })
     }
 
     /// Sends one request and collects the whole answer.
@@ -75,7 +73,7 @@ public final class HTTP1Pool: Sendable {
         _ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8]? = nil,
         timeout: Duration = .seconds(5), maxBody: Int = 8 << 20
     ) async throws -> HTTPReply {
-        let deadline = NIODeadline.now() + .nanoseconds(Int64(timeout.nanoseconds))
+        let deadline = NIODeadline.now() + .nanoseconds(Measure.nanoseconds(timeout))
         var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: path)
         head.headers.add(name: "Host", value: hostHeader)
         for (name, value) in headers { head.headers.add(name: name, value: value) }
@@ -113,7 +111,6 @@ public final class HTTP1Pool: Sendable {
                     inFlight.cancel()
                 }
                 state.checkIn(connection, reusable: answer.keepAlive && !wantsClose)
-                if Task.isCancelled { throw CancellationError() }
                 return answer.reply
             } catch let failed as FailedExchange {
                 state.checkIn(failed.connection, reusable: false)
@@ -190,14 +187,6 @@ public final class HTTP1Pool: Sendable {
         }
         if let e = error as? IOError, e.errnoCode == ECONNREFUSED { return HTTP1Error.connectionRefused }
         return error
-    }
-}
-
-extension Duration {
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = components
-        let (product, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? .max : product &+ attoseconds / 1_000_000_000
     }
 }
 
@@ -281,7 +270,7 @@ private final class PoolState: Sendable {
 
     init(limit: Int, idleTimeout: Duration) {
         self.limit = limit
-        self.idleTimeout = .nanoseconds(idleTimeout.nanoseconds)
+        self.idleTimeout = .nanoseconds(Measure.nanoseconds(idleTimeout))
     }
 
     private enum Decision { case grant(Grant), wait(Int), fail(any Error) }

@@ -19,8 +19,6 @@ import HTTPTypes
 import Hummingbird
 import LabCatalog
 import LabKit
-import NIOCore
-import NIOHTTP1
 
 struct HTTPTuningLab: Lab {
     enum Fault: String, CaseIterable, Sendable {
