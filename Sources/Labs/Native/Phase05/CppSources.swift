@@ -1669,10 +1669,12 @@ void set_nodelay(int fd, bool on);
 #include <cstdlib>
 #include <cstring>
 #include <netinet/in.h>
+#include <linux/sockios.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <string>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <thread>
 #include <unistd.h>
@@ -1872,45 +1874,72 @@ static void partial() {
     ::close(fds[1]);
 }
 
-// Round trips of a client that writes a request as two small writes (header, then payload)
-// and waits for the answer: with Nagle's algorithm the second write waits for the ACK of the
-// first, which the server delays.
-static double round_trips(bool nodelay, int rounds) {
-    int fds[2];
-    if (!tcp_pair(fds)) return -1;
+// A client that writes a 4-byte header and a 4-byte body separately, then waits for the
+// answer: with Nagle's algorithm the second write waits for the ACK of the first, which the
+// server delays (about 40 ms on Linux): all the rounds with Nagle, then all without, each on
+// its own connection. Right after the body is written, SIOCOUTQNSD tells how many bytes the
+// kernel still holds unsent: with Nagle, the body waits there.
+struct Conn {
+    int fds[2] = {-1, -1};
+    std::thread server;
+    std::vector<double> times;
+    int held = 0;
+};
+
+static bool open_conn(Conn& c, bool nodelay) {
+    if (!tcp_pair(c.fds)) return false;
+    int server_fd = c.fds[1];
     // The server reads the 8-byte request and answers 2 bytes (raw: byte order is not this
     // experiment's business).
-    std::thread server([&] {
+    c.server = std::thread([server_fd] {
         const std::size_t request = 8;
-        while (raw_read(fds[1], request, 5000).size() == request)
-            if (::send(fds[1], "ok", 2, MSG_NOSIGNAL) != 2) break;
+        while (raw_read(server_fd, request, 5000).size() == request)
+            if (::send(server_fd, "ok", 2, MSG_NOSIGNAL) != 2) break;
     });
-    set_nodelay(fds[0], nodelay);
-    std::vector<double> times;
+    set_nodelay(c.fds[0], nodelay);
+    return true;
+}
+
+static bool round_trip(Conn& c) {
+    auto t0 = Clock::now();
+    unsigned char header[4] = {0, 0, 0, 4};
+    write_all(c.fds[0], header, 4);
+    write_all(c.fds[0], "ping", 4);
+    int unsent = 0;
+    if (::ioctl(c.fds[0], SIOCOUTQNSD, &unsent) == 0 && unsent > 0) ++c.held;
     char reply[2];
-    for (int i = 0; i < rounds; ++i) {
-        auto t0 = Clock::now();
-        unsigned char header[4] = {0, 0, 0, 4};
-        write_all(fds[0], header, 4);
-        write_all(fds[0], "ping", 4);
-        if (raw_read(fds[0], sizeof reply, 5000).size() != sizeof reply) break;
-        times.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
-    }
-    ::shutdown(fds[0], SHUT_RDWR);
-    server.join();
-    ::close(fds[0]);
-    ::close(fds[1]);
-    if (times.empty()) return -1;
-    std::sort(times.begin(), times.end());
-    return times[times.size() / 2];
+    if (raw_read(c.fds[0], sizeof reply, 5000).size() != sizeof reply) return false;
+    c.times.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+    return true;
+}
+
+static double close_conn(Conn& c) {
+    ::shutdown(c.fds[0], SHUT_RDWR);
+    if (c.server.joinable()) c.server.join();
+    ::close(c.fds[0]);
+    ::close(c.fds[1]);
+    if (c.times.empty()) return -1;
+    std::sort(c.times.begin(), c.times.end());
+    return c.times[c.times.size() / 2];
 }
 
 static void nagle(int rounds) {
-    double with = round_trips(false, rounds);
-    double without = round_trips(true, rounds);
-    std::printf("FIGURE nagle-median-us %.1f us\n", with);
-    std::printf("FIGURE nodelay-median-us %.1f us\n", without);
-    if (with > 0 && without > 0) std::printf("FIGURE nagle-ratio %.1f x\n", with / without);
+    Conn with, without;
+    double with_median = -1, without_median = -1;
+    if (open_conn(with, false)) {
+        for (int i = 0; i < rounds && round_trip(with); ++i) {}
+        with_median = close_conn(with);
+    }
+    if (open_conn(without, true)) {
+        for (int i = 0; i < rounds && round_trip(without); ++i) {}
+        without_median = close_conn(without);
+    }
+    int completed = int(std::min(with.times.size(), without.times.size()));
+    std::printf("FIGURE nagle-rounds %d rounds\n", completed);
+    std::printf("FIGURE nagle-median-us %.1f us\n", with_median);
+    std::printf("FIGURE nodelay-median-us %.1f us\n", without_median);
+    std::printf("FIGURE nagle-held %d rounds\n", with.held);
+    std::printf("FIGURE nodelay-held %d rounds\n", without.held);
 }
 
 int main(int argc, char** argv) {

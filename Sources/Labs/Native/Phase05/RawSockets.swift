@@ -43,7 +43,7 @@ struct RawSocketsLab: Lab {
     )
     static let nagle = (
         "TCP_NODELAY removes the Nagle stall",
-        "a client writing header and body separately and waiting for the reply: median round trip with set_nodelay(fd, true) at least MIN-RATIO× shorter than with set_nodelay(fd, false)"
+        "a client writing header and body separately and waiting for the reply: median round trip with set_nodelay(fd, true) at least MIN-RATIO× shorter than with set_nodelay(fd, false), in the best of up to three runs"
     )
 
     static func starter() -> [StarterFile] {
@@ -83,22 +83,51 @@ struct RawSocketsLab: Lab {
         let partial = try await lab.runHarness(program, ["partial"], timeout: 60)
         lab.harnessCheck(Self.partial.0, Self.partial.1, partial, "partial")
 
+        // Timing on a busy machine: a run that falls short of the ratio is measured again, up to
+        // three runs, and the best one is judged. Another program's burst of work passes; the
+        // stall Nagle causes is there in every run.
         let rounds = lab[Self.rounds], need = Double(lab[Self.minRatio])
-        let nagle = try await lab.runHarness(program, ["nagle", "\(rounds)"], timeout: 120)
         let asserts = Self.nagle.1.replacingOccurrences(of: "MIN-RATIO", with: "\(Int(need))")
-        if let with = nagle.figures["nagle-median-us"], let without = nagle.figures["nodelay-median-us"], without.value > 0 {
-            let ratio = with.value / without.value
-            lab.figure("median round trip, Nagle on", with.value, "µs")
-            lab.figure("median round trip, TCP_NODELAY", without.value, "µs")
-            lab.figure("Nagle / TCP_NODELAY", ratio, "×")
-            lab.step(
-                "\(rounds) write-write-read round trips each way",
-                String(format: "median %.0f µs with Nagle, %.0f µs with TCP_NODELAY: %.1f×", with.value, without.value, ratio))
-            lab.check(
-                Self.nagle.0, ratio >= need, expected: asserts,
-                observed: String(format: "%.1f× (%.0f µs against %.0f µs)", ratio, with.value, without.value))
-        } else {
-            lab.check(Self.nagle.0, false, expected: asserts, observed: "the harness measured nothing (it \(nagle.termination)): \(nagle.tail(4))")
+        var best: NagleRun?
+        for run in 1...3 {
+            let output = try await lab.runHarness(program, ["nagle", "\(rounds)"], timeout: 120)
+            guard let measured = NagleRun(output) else {
+                lab.check(Self.nagle.0, false, expected: asserts, observed: "the harness measured nothing (it \(output.termination)): \(output.tail(4))")
+                return
+            }
+            lab.step("run \(run): \(measured.rounds) write-write-read round trips each way", measured.summary)
+            if measured.ratio > best?.ratio ?? -1 { best = measured }
+            if measured.ratio >= need { break }
         }
+        guard let best else { return }
+        lab.figure("median round trip, Nagle on", best.with, "µs")
+        lab.figure("median round trip, TCP_NODELAY", best.without, "µs")
+        lab.figure("Nagle / TCP_NODELAY", best.ratio, "×")
+        lab.check(Self.nagle.0, best.ratio >= need, expected: asserts, observed: best.summary)
+    }
+}
+
+/// One run of the harness's Nagle experiment: medians of each setting, and in how many rounds
+/// the kernel still held the body unsent right after it was written.
+struct NagleRun {
+    var rounds: Int, with: Double, without: Double, heldWith: Int, heldWithout: Int
+
+    init?(_ output: HarnessOutput) {
+        guard let rounds = output.figures["nagle-rounds"], rounds.value > 0,
+            let with = output.figures["nagle-median-us"], let without = output.figures["nodelay-median-us"], without.value > 0
+        else { return nil }
+        self.rounds = Int(rounds.value)
+        self.with = with.value
+        self.without = without.value
+        heldWith = Int(output.figures["nagle-held"]?.value ?? 0)
+        heldWithout = Int(output.figures["nodelay-held"]?.value ?? 0)
+    }
+
+    var ratio: Double { with / without }
+
+    var summary: String {
+        String(
+            format: "median %.0f µs with Nagle (the body still unsent after its write in %d of %d rounds), %.0f µs with TCP_NODELAY (in %d): %.1f×",
+            with, heldWith, rounds, without, heldWithout, ratio)
     }
 }
